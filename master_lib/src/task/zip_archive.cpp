@@ -1,0 +1,349 @@
+#include "task/zip_archive.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "mw/error.h"
+#include "util/fs.h"
+
+namespace mw::detail {
+namespace {
+
+constexpr std::size_t kChunk = 256 * 1024;
+// zlib level 1: most of deflate's gain on text at a fraction of its cost; task
+// payloads are often already compressed or random and gain nothing from more.
+constexpr zip_uint32_t kDeflateLevel = 1;
+
+[[noreturn]] void unsafe(const std::string& path, const std::string& why) {
+  throw Error(Errc::unsafe_bundle, path + ": " + why);
+}
+
+std::string zip_error_text(int code) {
+  zip_error_t err;
+  zip_error_init_with_code(&err, code);
+  std::string text = zip_error_strerror(&err);
+  zip_error_fini(&err);
+  return text;
+}
+
+std::uint32_t le32(const unsigned char* p) {
+  return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+}
+std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+
+bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
+  auto* out = static_cast<unsigned char*>(buf);
+  while (size > 0) {
+    ssize_t n = pread(fd, out, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    out += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return true;
+}
+
+// libzip's consistency check compares local and central headers but not every
+// field (the general-purpose flags, for one). A bundle is tamper-evident only
+// if no byte can change unnoticed, so the archive must also have no trailing
+// comment and every local header must repeat its central entry's fixed fields.
+// Zip64 archives (over 4 GiB or 65535 members) are left to libzip's checks.
+void check_headers_agree(const std::string& path) {
+  constexpr std::size_t kEndSize = 22, kCentralSize = 46, kLocalSize = 30;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(Errc::io, "cannot open bundle '" + path + "': " + errno_text(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < kEndSize)
+    unsafe(path, "too short to be a zip archive");
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  unsigned char end[kEndSize];
+  if (!read_at(fd, end, kEndSize, file_size - kEndSize) || le32(end) != 0x06054b50)
+    unsafe(path, "has an archive comment or trailing bytes (bundles carry none)");
+  if (le16(end + 4) != 0 || le16(end + 6) != 0 || le16(end + 8) != le16(end + 10))
+    unsafe(path, "is a multi-disk archive");
+  const std::uint16_t count = le16(end + 10);
+  const std::uint32_t central_size = le32(end + 12), central_offset = le32(end + 16);
+  if (count == 0xffff || central_offset == 0xffffffff) return;  // zip64
+  if (static_cast<std::uint64_t>(central_offset) + central_size + kEndSize != file_size)
+    unsafe(path, "has bytes between its central directory and its end record");
+  std::vector<unsigned char> central(central_size);
+  if (!read_at(fd, central.data(), central.size(), central_offset))
+    unsafe(path, "central directory cannot be read");
+  std::size_t pos = 0;
+  for (std::uint16_t i = 0; i < count; ++i) {
+    if (pos + kCentralSize > central.size() || le32(&central[pos]) != 0x02014b50)
+      unsafe(path, "central directory entry #" + std::to_string(i + 1) + " is damaged");
+    const unsigned char* c = &central[pos];
+    const std::uint16_t name_len = le16(c + 28), extra_len = le16(c + 30),
+                        comment_len = le16(c + 32);
+    const std::uint32_t local_offset = le32(c + 42);
+    if (local_offset == 0xffffffff) return;  // zip64
+    const std::string entry = "central directory entry #" + std::to_string(i + 1);
+    if (comment_len != 0) unsafe(path, entry + " has a comment");
+    // Made on Unix (version 6.3 or older), disk 0, no internal attributes but
+    // the text flag, no MS-DOS attributes, and a plain file mode: the values
+    // every conforming writer uses (docs/task-format.md, "Container").
+    const std::uint32_t external = le32(c + 38);
+    const std::uint32_t perms = (external >> 16) & 07777;
+    if (c[5] != 3 || c[4] > 63 || le16(c + 34) != 0 || (le16(c + 36) & ~1u) != 0 ||
+        (external & 0xffff) != 0 || (perms != 0644 && perms != 0755))
+      unsafe(path, entry + " has attributes outside the bundle format (made on Unix, disk 0, "
+                           "mode 0644 or 0755)");
+    unsigned char local[kLocalSize];
+    if (!read_at(fd, local, kLocalSize, local_offset) || le32(local) != 0x04034b50)
+      unsafe(path, "local header #" + std::to_string(i + 1) + " is missing or damaged");
+    // version needed, flags, method, time, date, CRC: the same bytes in both.
+    const bool flags_have_descriptor = le16(c + 8) & 0x0008;
+    const std::size_t same = flags_have_descriptor ? 10 : 22;
+    if (std::memcmp(local + 4, c + 6, same) != 0)
+      unsafe(path, "local header #" + std::to_string(i + 1) +
+                       " disagrees with its central directory entry");
+    pos += kCentralSize + name_len + extra_len + comment_len;
+  }
+  if (pos != central.size()) unsafe(path, "central directory has trailing bytes");
+}
+
+}  // namespace
+
+ZipReader ZipReader::open(const std::string& path, const UnpackLimits& limits,
+                          const std::function<bool(std::string_view)>& allowed_name) {
+  int code = 0;
+  zip* archive = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  if (!archive) {
+    if (code == ZIP_ER_OPEN || code == ZIP_ER_NOENT || code == ZIP_ER_READ)
+      throw Error(Errc::io, "cannot open bundle '" + path + "': " + zip_error_text(code));
+    if (code == ZIP_ER_EXISTS) unsafe(path, "two members have the same name");
+    unsafe(path, "not a valid zip archive: " + zip_error_text(code));
+  }
+  ZipReader reader;
+  reader.path_ = path;
+  reader.archive_ = archive;
+
+  zip_int64_t count = zip_get_num_entries(archive, 0);
+  if (count < 0 || static_cast<std::uint64_t>(count) > limits.max_members)
+    unsafe(path, "holds " + std::to_string(count) + " members, more than the limit of " +
+                     std::to_string(limits.max_members));
+  std::set<std::string, std::less<>> seen;
+  std::uint64_t total = 0;
+  for (zip_int64_t i = 0; i < count; ++i) {
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(archive, static_cast<zip_uint64_t>(i), 0, &st) != 0 || !st.name)
+      unsafe(path, "member #" + std::to_string(i + 1) + " cannot be read from the directory");
+    std::string name = st.name;
+    const std::string where = "member '" + name + "'";
+    if (!allowed_name(name)) {
+      if (name.find('/') != std::string::npos || name.find('\\') != std::string::npos)
+        unsafe(path, where + " has a path; bundles hold plain file names only "
+                             "(no directories, no '..', no absolute paths)");
+      unsafe(path, where + " is not an allowed member name");
+    }
+    if (!seen.insert(name).second) unsafe(path, where + " appears twice");
+    zip_uint8_t opsys = 0;
+    zip_uint32_t attributes = 0;
+    if (zip_file_get_external_attributes(archive, static_cast<zip_uint64_t>(i), 0, &opsys,
+                                         &attributes) == 0 &&
+        opsys == ZIP_OPSYS_UNIX) {
+      mode_t mode = static_cast<mode_t>(attributes >> 16);
+      if (S_ISLNK(mode)) unsafe(path, where + " is a symbolic link");
+      if ((mode & S_IFMT) != 0 && !S_ISREG(mode))
+        unsafe(path, where + " is not a regular file (directory, device, fifo or socket)");
+    }
+    if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) && st.encryption_method != ZIP_EM_NONE)
+      unsafe(path, where + " is encrypted");
+    if (!(st.valid & ZIP_STAT_SIZE) || !(st.valid & ZIP_STAT_COMP_SIZE))
+      unsafe(path, where + " does not declare its sizes");
+    total += st.size;
+    if (st.size > limits.max_total_bytes || total > limits.max_total_bytes)
+      unsafe(path, "members add up to more than the limit of " +
+                       std::to_string(limits.max_total_bytes) + " bytes");
+    // A tiny compressed member that inflates enormously is a decompression bomb.
+    double ratio = static_cast<double>(st.size) /
+                   static_cast<double>(st.comp_size > 0 ? st.comp_size : 1);
+    if (st.size > 4096 && ratio > limits.max_compression_ratio)
+      unsafe(path, where + " inflates " + std::to_string(static_cast<long long>(ratio)) +
+                       "-fold, more than the limit of " +
+                       std::to_string(static_cast<long long>(limits.max_compression_ratio)));
+    reader.members_.push_back({name, st.size, st.comp_size, static_cast<std::uint64_t>(i)});
+  }
+  check_headers_agree(path);
+  return reader;
+}
+
+ZipReader::~ZipReader() {
+  if (archive_) zip_discard(archive_);
+}
+
+ZipReader::ZipReader(ZipReader&& other) noexcept
+    : path_(std::move(other.path_)), archive_(other.archive_), members_(std::move(other.members_)) {
+  other.archive_ = nullptr;
+}
+
+ZipReader& ZipReader::operator=(ZipReader&& other) noexcept {
+  if (this != &other) {
+    if (archive_) zip_discard(archive_);
+    path_ = std::move(other.path_);
+    archive_ = other.archive_;
+    members_ = std::move(other.members_);
+    other.archive_ = nullptr;
+  }
+  return *this;
+}
+
+const ZipReader::Member* ZipReader::find(std::string_view name) const {
+  for (const auto& m : members_)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+void ZipReader::read(const Member& member, std::uint64_t max_bytes,
+                     const std::function<void(const char*, std::size_t)>& sink) const {
+  zip_file_t* file = zip_fopen_index(archive_, member.index, 0);
+  if (!file)
+    unsafe(path_, "member '" + member.name + "' cannot be opened: " + zip_strerror(archive_));
+  std::string buf(kChunk, '\0');
+  std::uint64_t produced = 0;
+  for (;;) {
+    zip_int64_t n = zip_fread(file, buf.data(), buf.size());
+    if (n < 0) {
+      std::string why = zip_file_strerror(file);
+      zip_fclose(file);
+      throw Error(Errc::integrity, path_ + ": member '" + member.name + "' is corrupt: " + why);
+    }
+    if (n == 0) break;
+    produced += static_cast<std::uint64_t>(n);
+    if (produced > max_bytes) {
+      zip_fclose(file);
+      throw Error(Errc::integrity, path_ + ": member '" + member.name + "' holds more than " +
+                                       std::to_string(max_bytes) + " bytes");
+    }
+    try {
+      sink(buf.data(), static_cast<std::size_t>(n));
+    } catch (...) {
+      zip_fclose(file);
+      throw;
+    }
+  }
+  // zip_fclose reports a CRC mismatch for the member as a whole.
+  int rc = zip_fclose(file);
+  if (rc != 0)
+    throw Error(Errc::integrity, path_ + ": member '" + member.name +
+                                     "' failed its zip checksum: " + zip_error_text(rc));
+}
+
+std::string ZipReader::read_all(const Member& member, std::uint64_t max_bytes) const {
+  std::string out;
+  read(member, max_bytes, [&](const char* data, std::size_t n) { out.append(data, n); });
+  return out;
+}
+
+ZipWriter::ZipWriter(std::string final_path)
+    : final_path_(std::move(final_path)), temp_path_(temp_path_beside(final_path_)) {
+  int code = 0;
+  archive_ = zip_open(temp_path_.c_str(), ZIP_CREATE | ZIP_EXCL, &code);
+  if (!archive_)
+    throw Error(Errc::io, "cannot create '" + temp_path_ + "': " + zip_error_text(code));
+}
+
+ZipWriter::~ZipWriter() {
+  if (archive_) zip_discard(archive_);
+  ::unlink(temp_path_.c_str());
+}
+
+void ZipWriter::add_source(const std::string& name, void* raw_source, bool compress) {
+  auto* source = static_cast<zip_source_t*>(raw_source);
+  zip_int64_t index = zip_file_add(archive_, name.c_str(), source, ZIP_FL_ENC_UTF_8);
+  if (index < 0) {
+    zip_source_free(source);
+    throw Error(Errc::io, final_path_ + ": cannot add member '" + name +
+                              "': " + zip_strerror(archive_));
+  }
+  auto idx = static_cast<zip_uint64_t>(index);
+  zip_set_file_compression(archive_, idx, compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
+                           compress ? kDeflateLevel : 0);
+  // Regular file, rw-r--r--: readers refuse anything that is not a regular file.
+  zip_file_set_external_attributes(archive_, idx, 0, ZIP_OPSYS_UNIX,
+                                   static_cast<zip_uint32_t>(S_IFREG | 0644) << 16);
+  zip_file_set_mtime(archive_, idx, 0, 0);
+}
+
+void ZipWriter::add_bytes(const std::string& name, std::string_view data, bool compress) {
+  zip_source_t* source = zip_source_buffer(archive_, data.data(), data.size(), 0);
+  if (!source)
+    throw Error(Errc::io, final_path_ + ": cannot stage member '" + name +
+                              "': " + zip_strerror(archive_));
+  add_source(name, source, compress);
+}
+
+void ZipWriter::add_file(const std::string& name, const std::string& path, bool compress) {
+  zip_source_t* source = zip_source_file(archive_, path.c_str(), 0, -1 /* to the end */);
+  if (!source)
+    throw Error(Errc::io, "cannot read '" + path + "' for member '" + name +
+                              "': " + zip_strerror(archive_));
+  add_source(name, source, compress);
+}
+
+void ZipWriter::commit() {
+  if (zip_close(archive_) != 0) {
+    std::string why = zip_strerror(archive_);
+    throw Error(Errc::io, "cannot write '" + final_path_ + "': " + why);
+  }
+  archive_ = nullptr;
+  int fd = ::open(temp_path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    throw Error(Errc::io, "cannot fsync '" + temp_path_ + "': " + errno_text(err));
+  }
+  close(fd);
+  if (rename(temp_path_.c_str(), final_path_.c_str()) != 0)
+    throw Error(Errc::io, "cannot rename '" + temp_path_ + "' to '" + final_path_ +
+                              "': " + errno_text(errno));
+  auto slash = final_path_.find_last_of('/');
+  fsync_directory(slash == std::string::npos ? "." : final_path_.substr(0, slash == 0 ? 1 : slash));
+}
+
+void replace_zip_member(const std::string& path, const std::string& name, std::string_view data) {
+  int code = 0;
+  zip* archive = zip_open(path.c_str(), ZIP_CHECKCONS, &code);
+  if (!archive) throw Error(Errc::io, "cannot open '" + path + "': " + zip_error_text(code));
+  zip_source_t* source = zip_source_buffer(archive, data.data(), data.size(), 0);
+  zip_int64_t index =
+      source ? zip_file_add(archive, name.c_str(), source, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8) : -1;
+  if (index < 0) {
+    std::string why = zip_strerror(archive);
+    if (source) zip_source_free(source);
+    zip_discard(archive);
+    throw Error(Errc::io, path + ": cannot add member '" + name + "': " + why);
+  }
+  auto idx = static_cast<zip_uint64_t>(index);
+  zip_set_file_compression(archive, idx, ZIP_CM_STORE, 0);
+  zip_file_set_external_attributes(archive, idx, 0, ZIP_OPSYS_UNIX,
+                                   static_cast<zip_uint32_t>(S_IFREG | 0644) << 16);
+  zip_file_set_mtime(archive, idx, 0, 0);
+  if (zip_close(archive) != 0) {
+    std::string why = zip_strerror(archive);
+    zip_discard(archive);
+    throw Error(Errc::io, "cannot rewrite '" + path + "': " + why);
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    fsync(fd);
+    close(fd);
+  }
+  auto slash = path.find_last_of('/');
+  fsync_directory(slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash));
+}
+
+}  // namespace mw::detail

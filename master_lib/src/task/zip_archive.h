@@ -1,0 +1,81 @@
+// Internal: a thin, safe face over libzip for bundle reading and writing.
+//
+// The reader refuses, before anything is extracted: member names that are not
+// plain file names (so no "..", no absolute paths, no subdirectories), links,
+// devices and other non-regular members, encrypted members, duplicates, and
+// counts, sizes or compression ratios beyond the caller's limits.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mw/bundle.h"
+
+struct zip;
+
+namespace mw::detail {
+
+class ZipReader {
+ public:
+  struct Member {
+    std::string name;
+    std::uint64_t size = 0;             // uncompressed, as the archive declares it
+    std::uint64_t compressed_size = 0;
+    std::uint64_t index = 0;
+  };
+
+  // `allowed_name` decides which member names are acceptable.
+  static ZipReader open(const std::string& path, const UnpackLimits& limits,
+                        const std::function<bool(std::string_view)>& allowed_name);
+  ~ZipReader();
+  ZipReader(ZipReader&&) noexcept;
+  ZipReader& operator=(ZipReader&&) noexcept;
+
+  const std::string& path() const { return path_; }
+  const std::vector<Member>& members() const { return members_; }
+  const Member* find(std::string_view name) const;
+
+  // Streams a member's bytes to `sink` in chunks. Stops with Errc::integrity if
+  // the member yields more than `max_bytes` (a lying header).
+  void read(const Member& member, std::uint64_t max_bytes,
+            const std::function<void(const char*, std::size_t)>& sink) const;
+  std::string read_all(const Member& member, std::uint64_t max_bytes) const;
+
+ private:
+  ZipReader() = default;
+  std::string path_;
+  zip* archive_ = nullptr;
+  std::vector<Member> members_;
+};
+
+// Writes an archive to a temp file beside the target; commit() makes it durable
+// and renames it into place. Dropping the writer without commit leaves nothing.
+class ZipWriter {
+ public:
+  explicit ZipWriter(std::string final_path);
+  ~ZipWriter();
+  ZipWriter(const ZipWriter&) = delete;
+  ZipWriter& operator=(const ZipWriter&) = delete;
+
+  // The data behind add_bytes must stay alive until commit().
+  void add_bytes(const std::string& name, std::string_view data, bool compress);
+  void add_file(const std::string& name, const std::string& path, bool compress);
+  void commit();
+
+ private:
+  void add_source(const std::string& name, void* source, bool compress);
+  std::string final_path_;
+  std::string temp_path_;
+  zip* archive_ = nullptr;
+};
+
+// Adds or replaces one stored member of an existing archive. libzip writes the
+// new archive beside the old one and renames it over; this adds the fsyncs that
+// make the swap durable.
+void replace_zip_member(const std::string& path, const std::string& name, std::string_view data);
+
+}  // namespace mw::detail

@@ -1,0 +1,18 @@
+#include "mw/error.h"
+
+namespace mw {
+
+const char* to_string(Errc code) noexcept {
+  switch (code) {
+    case Errc::io: return "io";
+    case Errc::format: return "format";
+    case Errc::signature: return "signature";
+    case Errc::integrity: return "integrity";
+    case Errc::unsafe_bundle: return "unsafe_bundle";
+    case Errc::usage: return "usage";
+    case Errc::system: return "system";
+  }
+  return "unknown";
+}
+
+}  // namespace mw

@@ -1,0 +1,185 @@
+#include "util/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "mw/error.h"
+
+namespace mw::detail {
+namespace {
+
+[[noreturn]] void throw_io(const std::string& what, const std::string& path, int err) {
+  throw Error(Errc::io, what + " '" + path + "': " + errno_text(err));
+}
+
+void write_all(int fd, std::string_view bytes, const std::string& path) {
+  const char* p = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_io("cannot write", path, errno);
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+void remove_tree_at(int parent_fd, const char* name) noexcept {
+  int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    // Not a directory (or a link to one): unlink the entry itself.
+    unlinkat(parent_fd, name, 0);
+    return;
+  }
+  if (DIR* dir = fdopendir(fd)) {
+    std::vector<std::string> children;
+    while (dirent* e = readdir(dir)) {
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        children.emplace_back(e->d_name);
+    }
+    for (const auto& child : children) remove_tree_at(dirfd(dir), child.c_str());
+    closedir(dir);  // closes fd
+  } else {
+    close(fd);
+  }
+  unlinkat(parent_fd, name, AT_REMOVEDIR);
+}
+
+}  // namespace
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string read_file(const std::string& path, std::uint64_t max_bytes) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_io("cannot open", path, errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    throw_io("cannot stat", path, err);
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    close(fd);
+    throw Error(Errc::usage, "'" + path + "' is " + std::to_string(st.st_size) +
+                                 " bytes, more than the " + std::to_string(max_bytes) +
+                                 " allowed");
+  }
+  std::string data;
+  data.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      throw_io("cannot read", path, err);
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+    if (data.size() > max_bytes) {
+      close(fd);
+      throw Error(Errc::usage, "'" + path + "' grew past the " + std::to_string(max_bytes) +
+                                   " bytes allowed while being read");
+    }
+  }
+  close(fd);
+  return data;
+}
+
+std::string temp_path_beside(const std::string& path) {
+  static std::atomic<unsigned long> counter{0};
+  return path + ".tmp." + std::to_string(getpid()) + "." + std::to_string(++counter);
+}
+
+void fsync_directory(const std::string& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_io("cannot open directory", dir, errno);
+  if (fsync(fd) != 0 && errno != EINVAL) {
+    int err = errno;
+    close(fd);
+    throw_io("cannot fsync directory", dir, err);
+  }
+  close(fd);
+}
+
+static std::string dir_name(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes, unsigned mode) {
+  std::string tmp = temp_path_beside(path);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) throw_io("cannot create", tmp, errno);
+  try {
+    write_all(fd, bytes, tmp);
+    if (fsync(fd) != 0) throw_io("cannot fsync", tmp, errno);
+  } catch (...) {
+    close(fd);
+    unlink(tmp.c_str());
+    throw;
+  }
+  close(fd);
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    throw_io("cannot rename into place", path, err);
+  }
+  fsync_directory(dir_name(path));
+}
+
+std::string make_temp_dir(const std::string& parent, const std::string& prefix) {
+  std::string pattern = join_path(parent, prefix + "XXXXXX");
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (!mkdtemp(buf.data())) throw_io("cannot create a temporary directory in", parent, errno);
+  return buf.data();
+}
+
+void remove_tree(const std::string& path) noexcept {
+  if (path.empty()) return;
+  remove_tree_at(AT_FDCWD, path.c_str());
+}
+
+std::string default_temp_root() {
+  const char* tmp = std::getenv("TMPDIR");
+  return (tmp && *tmp) ? tmp : "/tmp";
+}
+
+std::string base_name(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  auto slash = path.find_last_of('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+std::string join_path(std::string_view dir, std::string_view name) {
+  std::string out(dir);
+  if (!out.empty() && out.back() != '/') out += '/';
+  out += name;
+  return out;
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+TempDir::TempDir(const std::string& parent, const std::string& prefix)
+    : path_(make_temp_dir(parent, prefix)) {}
+
+TempDir::~TempDir() { remove_tree(path_); }
+
+}  // namespace mw::detail

@@ -1,0 +1,45 @@
+// Internal file-system helpers shared by the bundle code, the runner and the tools.
+// All of them throw mw::Error(Errc::io) naming the path and the OS error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mw::detail {
+
+std::string errno_text(int err);
+
+// Reads a whole file; refuses files larger than max_bytes (Errc::usage naming the path).
+std::string read_file(const std::string& path, std::uint64_t max_bytes = UINT64_MAX);
+// Writes `bytes` to path via a temp file in the same directory, fsync, rename, fsync dir.
+void write_file_atomic(const std::string& path, std::string_view bytes, unsigned mode = 0644);
+// fsync a directory so a rename inside it is durable.
+void fsync_directory(const std::string& dir);
+// Creates a unique temp path "<path>.tmp.<pid>.<n>" next to `path`.
+std::string temp_path_beside(const std::string& path);
+// Makes a fresh private directory under `parent` (mkdtemp, mode 0700).
+std::string make_temp_dir(const std::string& parent, const std::string& prefix);
+// Removes a tree without following symlinks; ignores a missing path.
+void remove_tree(const std::string& path) noexcept;
+// $TMPDIR or /tmp.
+std::string default_temp_root();
+std::string base_name(std::string_view path);
+std::string join_path(std::string_view dir, std::string_view name);
+bool path_exists(const std::string& path);
+
+// Removes a directory tree when it goes out of scope (unless released).
+class TempDir {
+ public:
+  TempDir(const std::string& parent, const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  void release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace mw::detail

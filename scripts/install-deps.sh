@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that mwkit's build, tests and benchmarks need.
+# Idempotent: packages already present are skipped by apt; re-running is cheap.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  clang libclang-rt-14-dev          # libFuzzer targets and sanitizer runtimes
+  # libraries master_lib and the programs link
+  libssl-dev                        # SHA-256, Ed25519 task signing, BOINC RSA code signing
+  libzip-dev                        # task and result bundles
+  libtinyxml2-dev                   # task.xml, result.xml, BOINC config and templates
+  libcli11-dev                      # command-line parsing for every program
+  libcereal-dev                     # portable binary encoding of typed task arguments
+  nlohmann-json3-dev                # JSON lines printed by the benchmarks
+  libsqlite3-dev                    # the master's journal
+  libmariadb-dev                    # BOINC project database (libmysqlclient API)
+  libcurl4-openssl-dev              # BOINC remote job submission over HTTPS
+  libboost-filesystem-dev
+  openmpi-bin libopenmpi-dev        # the MPI interface
+  libboinc-app-dev                  # BOINC client API (wrapper) and server backend (test oracle)
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  mariadb-server-core mariadb-client-core   # private test databases (never the system service)
+  zip unzip parallel                # reference floors in the benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds everything with warnings as errors, runs
+# every test through ctest, then runs each libFuzzer target for a while.
+# Exits non-zero on any failure.
+#
+#   MW_FUZZ_SECONDS=N   seconds per fuzz target (default 60; 0 skips fuzzing)
+#   MW_SANITIZE=1       build the tests with ASan+UBSan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+build=${MW_TEST_BUILD_DIR:-build/test}
+sanitize=OFF
+if [ "${MW_SANITIZE:-0}" = 1 ]; then sanitize=ON; fi
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMW_WERROR=ON \
+      -DMW_SANITIZE="$sanitize"
+cmake --build "$build" -j"$(nproc)"
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600
+
+fuzz_seconds=${MW_FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  fuzz_build=${MW_FUZZ_BUILD_DIR:-build/fuzz}
+  cmake -S . -B "$fuzz_build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+        -DMW_FUZZ=ON -DMW_TESTS=OFF -DMW_BENCH=OFF >/dev/null
+  cmake --build "$fuzz_build" --target fuzzers -j"$(nproc)"
+  for target in "$fuzz_build"/tests/fuzz/fuzz_*; do
+    [ -x "$target" ] || continue
+    name=$(basename "$target")
+    corpus=$(mktemp -d)
+    cp tests/fuzz/corpus/"${name#fuzz_}"/* "$corpus"/ 2>/dev/null || true
+    echo "fuzzing $name for ${fuzz_seconds}s"
+    "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+              -print_final_stats=1 "$corpus" 2>&1 | tail -n 3
+    rm -rf "$corpus"
+  done
+fi
+echo "scripts/test.sh: all tests passed"

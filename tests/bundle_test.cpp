@@ -1,0 +1,387 @@
+// Task and result bundles: round trips in zip and directory form, and every
+// way a hostile or damaged bundle is refused without writing outside the
+// extraction directory.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include <algorithm>
+#include <fstream>
+#include <list>
+
+#include "mw/bundle.h"
+#include "mw/error.h"
+#include "mw/hash.h"
+#include "support/test_support.h"
+
+namespace mw {
+namespace {
+
+using ::testing::HasSubstr;
+
+using test::error_of;
+
+// Builds arbitrary (possibly hostile) zip archives member by member.
+class RawZip {
+ public:
+  explicit RawZip(const std::string& path) {
+    int err = 0;
+    z_ = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+    if (!z_) throw std::runtime_error("zip_open failed");
+  }
+  RawZip& add(const std::string& name, const std::string& data, mode_t mode = S_IFREG | 0644,
+              bool compress = true) {
+    keep_.push_back(data);
+    const std::string& stored = keep_.back();
+    zip_source_t* s = zip_source_buffer(z_, stored.data(), stored.size(), 0);
+    zip_int64_t i = zip_file_add(z_, name.c_str(), s, ZIP_FL_ENC_UTF_8);
+    if (i < 0) throw std::runtime_error("zip_file_add failed: " + name);
+    zip_set_file_compression(z_, static_cast<zip_uint64_t>(i), compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 9);
+    zip_file_set_external_attributes(z_, static_cast<zip_uint64_t>(i), 0, ZIP_OPSYS_UNIX,
+                                     static_cast<zip_uint32_t>(mode) << 16);
+    return *this;
+  }
+  void close() {
+    if (zip_close(z_) != 0) throw std::runtime_error("zip_close failed");
+  }
+
+ private:
+  zip* z_;
+  std::list<std::string> keep_;
+};
+
+class BundleTest : public ::testing::Test {
+ protected:
+  test::ScratchDir dir;
+  PrivateKey key = PrivateKey::generate();
+  std::vector<PublicKey> trusted{key.public_key()};
+
+  TaskBuilder sample_task() {
+    test::write_text(dir / "prog.sh", "#!/bin/sh\necho hi\n");
+    TaskBuilder t("sample");
+    t.bundled_program(dir / "prog.sh")
+        .arg("--n")
+        .arg("3")
+        .file_bytes("in.txt", "input data\n")
+        .file_bytes("table.csv", std::string(5000, 'z'), FileRole::data)
+        .output("out.txt", 1000);
+    return t;
+  }
+
+  // A signed task.xml + task.sig declaring one input file with `content`.
+  std::pair<std::string, std::string> manifest_for(const std::string& name,
+                                                   const std::string& content) {
+    TaskManifest m;
+    m.name = "crafted";
+    m.program.host_path = "/bin/true";
+    m.files.push_back({name, FileRole::input, content.size(), sha256_hex(content), false});
+    std::string xml = task_to_xml(m);
+    return {xml, key.sign(xml).to_text()};
+  }
+
+  // Extraction must leave nothing outside `into` — and the scratch dir holds only it.
+  void expect_nothing_escaped(const std::string& into) {
+    auto all = test::list_tree(dir.path());
+    for (const auto& p : all) {
+      bool inside = p.rfind(into.substr(dir.path().size() + 1), 0) == 0;
+      bool known = p == "prog.sh" || p == "b.zip" || p == "bad.zip" || inside;
+      EXPECT_TRUE(known) << "unexpected file " << p;
+    }
+  }
+};
+
+TEST_F(BundleTest, ZipRoundTripVerifiesAndExtracts) {
+  sample_task().write_bundle(dir / "b.zip", key);
+  auto bundle = TaskBundle::open(dir / "b.zip");
+  EXPECT_EQ(bundle.manifest().name, "sample");
+  EXPECT_EQ(bundle.manifest().program.bundled_file, "prog.sh");
+  EXPECT_EQ(bundle.manifest().args, (std::vector<std::string>{"--n", "3"}));
+  EXPECT_EQ(bundle.manifest_sha256(), sha256_hex(bundle.manifest_bytes()));
+  EXPECT_NO_THROW(bundle.verify_signature(trusted));
+  EXPECT_NO_THROW(bundle.verify_files());
+  mkdir((dir / "x").c_str(), 0700);
+  bundle.extract_to(dir / "x");
+  EXPECT_EQ(test::list_tree(dir / "x"), (std::vector<std::string>{"in.txt", "prog.sh", "table.csv"}));
+  EXPECT_EQ(test::read_text(dir / "x/in.txt"), "input data\n");
+  EXPECT_EQ(test::read_text(dir / "x/table.csv"), std::string(5000, 'z'));
+  struct stat st;
+  ASSERT_EQ(stat((dir / "x/prog.sh").c_str(), &st), 0);
+  EXPECT_TRUE(st.st_mode & S_IXUSR) << "program must be executable after unpacking";
+  ASSERT_EQ(stat((dir / "x/in.txt").c_str(), &st), 0);
+  EXPECT_FALSE(st.st_mode & S_IXUSR);
+}
+
+TEST_F(BundleTest, StandardUnzipReadsOurBundles) {
+  sample_task().write_bundle(dir / "b.zip", key);
+  auto r = test::run_command({"/usr/bin/unzip", "-t", dir / "b.zip"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("No errors detected"));
+}
+
+TEST_F(BundleTest, DirectoryFormRoundTrip) {
+  sample_task().write_directory(dir / "d", key);
+  auto bundle = TaskBundle::open(dir / "d");
+  EXPECT_NO_THROW(bundle.verify_signature(trusted));
+  EXPECT_NO_THROW(bundle.verify_files());
+  mkdir((dir / "x").c_str(), 0700);
+  bundle.extract_to(dir / "x");
+  EXPECT_EQ(test::read_text(dir / "x/in.txt"), "input data\n");
+  EXPECT_THAT(error_of([&] { sample_task().write_directory(dir / "d", key); }, Errc::usage),
+              HasSubstr("already exists"));
+}
+
+TEST_F(BundleTest, SameTaskGivesSameManifestBytes) {
+  sample_task().write_bundle(dir / "a.zip", key);
+  sample_task().write_bundle(dir / "b.zip", key);
+  EXPECT_EQ(TaskBundle::open(dir / "a.zip").manifest_bytes(),
+            TaskBundle::open(dir / "b.zip").manifest_bytes());
+}
+
+TEST_F(BundleTest, UnsignedThenSigned) {
+  sample_task().write_unsigned_bundle(dir / "b.zip");
+  auto unsigned_bundle = TaskBundle::open(dir / "b.zip");
+  EXPECT_THAT(error_of([&] { unsigned_bundle.verify_signature(trusted); }, Errc::signature),
+              HasSubstr("not signed"));
+  sign_bundle(dir / "b.zip", key);
+  EXPECT_NO_THROW(TaskBundle::open(dir / "b.zip").verify_signature(trusted));
+  // Re-signing with another key replaces the signature.
+  auto other = PrivateKey::generate();
+  sign_bundle(dir / "b.zip", other);
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "b.zip").verify_signature(trusted); },
+                       Errc::signature),
+              HasSubstr("not among"));
+  EXPECT_NO_THROW(TaskBundle::open(dir / "b.zip").verify_signature({other.public_key()}));
+}
+
+TEST_F(BundleTest, FlippingAnySingleByteOfASignedBundleFailsVerification) {
+  TaskBuilder t("flip");
+  t.host_program("/bin/true").file_bytes("in.txt", "some input\n").output("o", 10);
+  t.write_bundle(dir / "b.zip", key);
+  const std::string original = test::read_text(dir / "b.zip");
+  ASSERT_GT(original.size(), 100u);
+  int undetected = 0;
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    std::string flipped = original;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0xff);
+    test::write_text(dir / "bad.zip", flipped);
+    try {
+      auto b = TaskBundle::open(dir / "bad.zip");
+      b.verify_signature(trusted);
+      b.verify_files();
+      ++undetected;
+      ADD_FAILURE() << "flipping byte " << i << " of " << original.size() << " went unnoticed";
+    } catch (const Error&) {
+    }
+    if (undetected > 5) break;
+  }
+}
+
+TEST_F(BundleTest, TamperedFileContentIsAnIntegrityError) {
+  auto [xml, sig] = manifest_for("in.txt", "AAAA");
+  RawZip(dir / "bad.zip").add("task.xml", xml).add("task.sig", sig).add("in.txt", "AAAB").close();
+  auto b = TaskBundle::open(dir / "bad.zip");
+  EXPECT_NO_THROW(b.verify_signature(trusted));  // the manifest itself is intact
+  EXPECT_THAT(error_of([&] { b.verify_files(); }, Errc::integrity), HasSubstr("'in.txt'"));
+  mkdir((dir / "x").c_str(), 0700);
+  EXPECT_THAT(error_of([&] { b.extract_to(dir / "x"); }, Errc::integrity), HasSubstr("SHA-256"));
+  EXPECT_TRUE(test::list_tree(dir / "x").empty()) << "the partial file must be removed";
+}
+
+TEST_F(BundleTest, SizeMismatchIsRefusedAtOpen) {
+  auto [xml, sig] = manifest_for("in.txt", "AAAA");
+  RawZip(dir / "bad.zip").add("task.xml", xml).add("task.sig", sig).add("in.txt", "AAAAA").close();
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "bad.zip"); }, Errc::integrity),
+              HasSubstr("'in.txt' is 5 bytes, task.xml says 4"));
+}
+
+TEST_F(BundleTest, DeclaredFileMissing) {
+  auto [xml, sig] = manifest_for("in.txt", "AAAA");
+  RawZip(dir / "bad.zip").add("task.xml", xml).add("task.sig", sig).close();
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "bad.zip"); }, Errc::integrity),
+              HasSubstr("'in.txt' is declared in task.xml but missing"));
+}
+
+TEST_F(BundleTest, UndeclaredMemberIsRefused) {
+  auto [xml, sig] = manifest_for("in.txt", "AAAA");
+  RawZip(dir / "bad.zip")
+      .add("task.xml", xml)
+      .add("task.sig", sig)
+      .add("in.txt", "AAAA")
+      .add("extra.bin", "sneaky")
+      .close();
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "bad.zip"); }, Errc::unsafe_bundle),
+              HasSubstr("'extra.bin' is not declared"));
+}
+
+TEST_F(BundleTest, NoManifest) {
+  RawZip(dir / "bad.zip").add("in.txt", "AAAA").close();
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "bad.zip"); }, Errc::format),
+              HasSubstr("no task.xml"));
+}
+
+TEST_F(BundleTest, NotAZip) {
+  test::write_text(dir / "bad.zip", "this is not a zip archive at all");
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "bad.zip"); }, Errc::unsafe_bundle),
+              HasSubstr("not a valid zip archive"));
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "missing.zip"); }, Errc::io),
+              HasSubstr("missing.zip"));
+}
+
+struct HostileMember {
+  const char* label;
+  std::string name;
+  mode_t mode;
+  const char* message;
+};
+
+class HostileBundleTest : public BundleTest,
+                          public ::testing::WithParamInterface<HostileMember> {};
+
+TEST_P(HostileBundleTest, IsRefusedAndNothingIsWritten) {
+  const auto& p = GetParam();
+  auto [xml, sig] = manifest_for("in.txt", "AAAA");
+  // libzip will not write two members of one name, so a duplicate is made by
+  // renaming a member in the raw bytes (local and central header alike).
+  const bool duplicate = p.name == "in.txt";
+  RawZip(dir / "bad.zip")
+      .add("task.xml", xml)
+      .add("task.sig", sig)
+      .add("in.txt", "AAAA")
+      .add(duplicate ? "in.tx_" : p.name, "AAAA", p.mode)
+      .close();
+  if (duplicate) {
+    std::string bytes = test::read_text(dir / "bad.zip");
+    for (auto at = bytes.find("in.tx_"); at != std::string::npos; at = bytes.find("in.tx_"))
+      bytes[at + 5] = 't';
+    test::write_text(dir / "bad.zip", bytes);
+  }
+  mkdir((dir / "x").c_str(), 0700);
+  std::string msg = error_of(
+      [&] {
+        auto b = TaskBundle::open(dir / "bad.zip");
+        b.extract_to(dir / "x");
+      },
+      Errc::unsafe_bundle);
+  EXPECT_THAT(msg, HasSubstr(p.message));
+  EXPECT_TRUE(test::list_tree(dir / "x").empty());
+  expect_nothing_escaped(dir / "x");
+  struct stat st;
+  EXPECT_NE(lstat("/tmp/evil", &st), 0);
+  EXPECT_NE(lstat((dir.path() + "/../evil").c_str(), &st), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Members, HostileBundleTest,
+    ::testing::Values(
+        HostileMember{"zip_slip", "../evil", S_IFREG | 0644, "has a path"},
+        HostileMember{"deep_slip", "a/../../evil", S_IFREG | 0644, "has a path"},
+        HostileMember{"absolute", "/tmp/evil", S_IFREG | 0644, "has a path"},
+        HostileMember{"subdir", "sub/file", S_IFREG | 0644, "has a path"},
+        HostileMember{"backslash", "..\\evil", S_IFREG | 0644, "has a path"},
+        HostileMember{"dotfile", ".hidden", S_IFREG | 0644, "not an allowed member name"},
+        HostileMember{"symlink", "link", S_IFLNK | 0777, "symbolic link"},
+        HostileMember{"chardev", "dev", S_IFCHR | 0644, "not a regular file"},
+        HostileMember{"fifo", "pipe", S_IFIFO | 0644, "not a regular file"},
+        HostileMember{"duplicate", "in.txt", S_IFREG | 0644, "same name"}),
+    [](const auto& info) { return std::string(info.param.label); });
+
+TEST_F(BundleTest, TooManyMembers) {
+  auto [xml, sig] = manifest_for("in.txt", "AAAA");
+  RawZip z(dir / "bad.zip");
+  z.add("task.xml", xml).add("task.sig", sig).add("in.txt", "AAAA");
+  for (int i = 0; i < 20; ++i) z.add("f" + std::to_string(i), "x");
+  z.close();
+  UnpackLimits limits;
+  limits.max_members = 10;
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "bad.zip", limits); }, Errc::unsafe_bundle),
+              HasSubstr("23 members, more than the limit of 10"));
+}
+
+TEST_F(BundleTest, TooManyBytes) {
+  std::string big(300000, 'q');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+  auto [xml, sig] = manifest_for("in.txt", big);
+  RawZip(dir / "bad.zip").add("task.xml", xml).add("task.sig", sig).add("in.txt", big).close();
+  UnpackLimits limits;
+  limits.max_total_bytes = 100000;
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "bad.zip", limits); }, Errc::unsafe_bundle),
+              HasSubstr("more than the limit of 100000 bytes"));
+}
+
+TEST_F(BundleTest, CompressionBombIsRefusedBeforeInflating) {
+  std::string zeros(50 << 20, '\0');  // 50 MiB of zeros deflates about 1000-fold
+  auto [xml, sig] = manifest_for("in.txt", zeros);
+  RawZip(dir / "bad.zip").add("task.xml", xml).add("task.sig", sig).add("in.txt", zeros).close();
+  zeros.clear();
+  struct stat st;
+  ASSERT_EQ(stat((dir / "bad.zip").c_str(), &st), 0);
+  ASSERT_LT(st.st_size, 200000);
+  mkdir((dir / "x").c_str(), 0700);
+  EXPECT_THAT(error_of(
+                  [&] {
+                    auto b = TaskBundle::open(dir / "bad.zip");
+                    b.extract_to(dir / "x");
+                  },
+                  Errc::unsafe_bundle),
+              HasSubstr("inflates"));
+  EXPECT_TRUE(test::list_tree(dir / "x").empty());
+}
+
+TEST_F(BundleTest, DirectoryBundleWithSymlinkIsRefused) {
+  sample_task().write_directory(dir / "d", key);
+  ASSERT_EQ(symlink("/etc/passwd", (dir / "d/in.txt.lnk").c_str()), 0);
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "d"); }, Errc::unsafe_bundle),
+              HasSubstr("symbolic link"));
+}
+
+TEST_F(BundleTest, DirectoryBundleWhoseFileIsReplacedByALinkIsRefused) {
+  sample_task().write_directory(dir / "d", key);
+  ASSERT_EQ(unlink((dir / "d/in.txt").c_str()), 0);
+  ASSERT_EQ(symlink("/etc/passwd", (dir / "d/in.txt").c_str()), 0);
+  EXPECT_THAT(error_of([&] { TaskBundle::open(dir / "d"); }, Errc::unsafe_bundle),
+              HasSubstr("symbolic link"));
+}
+
+TEST_F(BundleTest, BuilderRejectsBadNamesAndDuplicates) {
+  TaskBuilder t("t");
+  EXPECT_THAT(error_of([&] { t.file_bytes("../x", "a"); }, Errc::usage), HasSubstr("'../x'"));
+  EXPECT_THAT(error_of([&] { t.file_bytes("task.xml", "a"); }, Errc::usage),
+              HasSubstr("not a valid file name"));
+  t.file_bytes("a", "1");
+  EXPECT_THAT(error_of([&] { t.file_bytes("a", "2"); }, Errc::usage), HasSubstr("added twice"));
+  EXPECT_THAT(error_of([&] { t.file(dir / "missing"); }, Errc::io), HasSubstr("missing"));
+}
+
+TEST_F(BundleTest, FailedWriteLeavesNoFile) {
+  TaskBuilder t("t");  // no program: invalid
+  EXPECT_THROW(t.write_bundle(dir / "b.zip", key), Error);
+  EXPECT_TRUE(test::list_tree(dir.path()).empty()) << "no temp files left behind";
+}
+
+TEST_F(BundleTest, ResultBundleRoundTripAndTamper) {
+  mkdir((dir / "out").c_str(), 0700);
+  test::write_text(dir / "out/o.txt", "result!");
+  ResultManifest r;
+  r.task_name = "sample";
+  r.outputs.push_back({"o.txt", 7, sha256_hex("result!")});
+  write_result_bundle(dir / "r.zip", r, dir / "out");
+  auto rb = ResultBundle::open(dir / "r.zip");
+  EXPECT_EQ(rb.manifest().task_name, "sample");
+  EXPECT_EQ(rb.read_output("o.txt"), "result!");
+  EXPECT_THAT(error_of([&] { rb.read_output("nope"); }, Errc::usage), HasSubstr("'nope'"));
+
+  // A result whose output was swapped after the fact.
+  ResultManifest lie = r;
+  lie.outputs[0].sha256 = sha256_hex("other!!");
+  std::string xml = result_to_xml(lie);
+  RawZip(dir / "bad.zip").add("result.xml", xml).add("o.txt", "result!").close();
+  auto bad = ResultBundle::open(dir / "bad.zip");
+  EXPECT_THAT(error_of([&] { bad.read_output("o.txt"); }, Errc::integrity), HasSubstr("o.txt"));
+  EXPECT_THAT(error_of([&] { write_result_bundle(dir / "r2.zip", lie, dir / "missing"); }, Errc::usage),
+              HasSubstr("'o.txt'"));
+}
+
+}  // namespace
+}  // namespace mw

@@ -1,0 +1,256 @@
+// The runner end to end: verify → unpack → run under limits → collect → result
+// bundle. The task program is tests/programs/task_probe, told what to do.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mw/bundle.h"
+#include "mw/hash.h"
+#include "mw/runner.h"
+#include "support/test_support.h"
+
+namespace mw {
+namespace {
+
+using ::testing::HasSubstr;
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  test::ScratchDir dir;
+  PrivateKey key = PrivateKey::generate();
+  std::vector<PublicKey> trusted{key.public_key()};
+  RunnerOptions options;
+
+  void SetUp() override {
+    mkdir((dir / "scratch").c_str(), 0700);
+    options.scratch_root = dir / "scratch";
+  }
+
+  // A task that ships the probe and runs it with `actions`.
+  TaskBuilder probe_task(const std::vector<std::string>& actions, const std::string& name = "probe_task") {
+    TaskBuilder t(name);
+    t.bundled_program(MW_TASK_PROBE, "probe").args(actions);
+    return t;
+  }
+
+  ResultManifest run(const TaskBuilder& t) {
+    t.write_bundle(dir / "task.zip", key);
+    return run_task_bundle(dir / "task.zip", trusted, dir / "result.zip", options);
+  }
+
+  ResultBundle result_bundle() { return ResultBundle::open(dir / "result.zip"); }
+};
+
+TEST_F(RunnerTest, SuccessCollectsOutputsAndStreams) {
+  auto t = probe_task({"write", "out.txt", "hello result", "out", "to stdout", "err", "to stderr"});
+  t.output("out.txt", 100);
+  auto r = run(t);
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.task_name, "probe_task");
+  auto rb = result_bundle();
+  EXPECT_EQ(rb.manifest().status, ResultStatus::success);
+  EXPECT_EQ(rb.manifest().task_sha256, TaskBundle::open(dir / "task.zip").manifest_sha256());
+  EXPECT_EQ(rb.read_output("out.txt"), "hello result");
+  EXPECT_EQ(rb.read_output("mw.stdout"), "to stdout\n");
+  EXPECT_THAT(rb.read_output("mw.stderr"), HasSubstr("to stderr"));
+  EXPECT_GT(r.wall_seconds, 0);
+}
+
+TEST_F(RunnerTest, ScratchDirectoryIsRemovedUnlessKept) {
+  auto t = probe_task({"pwd"});
+  ASSERT_TRUE(run(t).ok());
+  EXPECT_TRUE(test::list_tree(dir / "scratch").empty());
+  options.keep_scratch = true;
+  ASSERT_TRUE(run(t).ok());
+  EXPECT_FALSE(test::list_tree(dir / "scratch").empty());
+}
+
+TEST_F(RunnerTest, RunsInsideItsScratchDirWithStdinClosed) {
+  auto r = run(probe_task({"pwd", "stdin"}));
+  ASSERT_TRUE(r.ok()) << r.reason;
+  std::string out = result_bundle().read_output("mw.stdout");
+  EXPECT_THAT(out, HasSubstr(dir / "scratch/mw-run-"));
+  EXPECT_THAT(out, HasSubstr("stdin bytes: 0"));
+}
+
+TEST_F(RunnerTest, InputFilesAreThereToRead) {
+  auto t = probe_task({"copy", "in.txt", "copy.txt"});
+  t.file_bytes("in.txt", "payload\n").output("copy.txt", 100);
+  ASSERT_TRUE(run(t).ok());
+  EXPECT_EQ(result_bundle().read_output("copy.txt"), "payload\n");
+}
+
+TEST_F(RunnerTest, NonZeroExit) {
+  auto r = run(probe_task({"exit", "3"}));
+  EXPECT_EQ(r.status, ResultStatus::nonzero_exit);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.reason, HasSubstr("exited with code 3"));
+}
+
+TEST_F(RunnerTest, CrashReportsSignalAndStderrTail) {
+  auto r = run(probe_task({"err", "about to crash", "crash"}));
+  EXPECT_EQ(r.status, ResultStatus::signaled);
+  EXPECT_EQ(r.signal, SIGSEGV);
+  EXPECT_THAT(r.stderr_tail, HasSubstr("about to crash"));
+  EXPECT_EQ(result_bundle().manifest().stderr_tail, r.stderr_tail);
+}
+
+TEST_F(RunnerTest, WallTimeLimitKills) {
+  auto t = probe_task({"sleep", "30"});
+  Limits l;
+  l.wall_seconds = 0.5;
+  t.limits(l);
+  auto r = run(t);
+  EXPECT_EQ(r.status, ResultStatus::wall_time_exceeded);
+  EXPECT_LT(r.wall_seconds, 5);
+  EXPECT_EQ(result_bundle().manifest().status, ResultStatus::wall_time_exceeded);
+}
+
+TEST_F(RunnerTest, DefaultLimitsApplyWhenManifestHasNone) {
+  options.default_limits.wall_seconds = 0.5;
+  auto r = run(probe_task({"sleep", "30"}));
+  EXPECT_EQ(r.status, ResultStatus::wall_time_exceeded);
+}
+
+TEST_F(RunnerTest, CpuTimeLimitKills) {
+  auto t = probe_task({"spin-forever"});
+  Limits l;
+  l.cpu_seconds = 1;
+  l.wall_seconds = 60;
+  t.limits(l);
+  auto r = run(t);
+  EXPECT_EQ(r.status, ResultStatus::cpu_time_exceeded) << r.reason;
+  EXPECT_LT(r.wall_seconds, 20);
+}
+
+TEST_F(RunnerTest, MemoryLimitKills) {
+  auto t = probe_task({"alloc", "256", "sleep", "20"});
+  Limits l;
+  l.memory_bytes = 64ULL << 20;
+  l.wall_seconds = 60;
+  t.limits(l);
+  auto r = run(t);
+  EXPECT_EQ(r.status, ResultStatus::memory_exceeded) << r.reason;
+  EXPECT_LT(r.wall_seconds, 15);
+  EXPECT_THAT(r.reason, HasSubstr("memory limit of 64 MiB"));
+}
+
+TEST_F(RunnerTest, MissingOutputIsAnErrorResult) {
+  auto t = probe_task({"exit", "0"});
+  t.output("never.txt", 10);
+  auto r = run(t);
+  EXPECT_EQ(r.status, ResultStatus::output_missing);
+  EXPECT_THAT(r.reason, HasSubstr("'never.txt'"));
+}
+
+TEST_F(RunnerTest, OptionalOutputMayBeAbsent) {
+  auto t = probe_task({"exit", "0"});
+  t.output("maybe.txt", 10, /*optional=*/true);
+  EXPECT_TRUE(run(t).ok());
+}
+
+TEST_F(RunnerTest, OversizedOutputIsAnErrorResult) {
+  auto t = probe_task({"write", "out.txt", "0123456789abcdef"});
+  t.output("out.txt", 8);
+  auto r = run(t);
+  EXPECT_EQ(r.status, ResultStatus::output_too_large);
+  EXPECT_THAT(r.reason, HasSubstr("16 bytes, over its limit of 8"));
+}
+
+TEST_F(RunnerTest, OutputsOverTheDiskLimit) {
+  auto t = probe_task({"write", "a", "0123456789", "write", "b", "0123456789"});
+  t.output("a", 100).output("b", 100);
+  Limits l;
+  l.disk_bytes = 15;
+  t.limits(l);
+  auto r = run(t);
+  EXPECT_EQ(r.status, ResultStatus::output_too_large);
+  EXPECT_THAT(r.reason, HasSubstr("disk limit of 15"));
+}
+
+TEST_F(RunnerTest, OutputThatIsASymlinkIsNotFollowed) {
+  auto t = probe_task({"symlink", "/etc/passwd", "out.txt"});
+  t.output("out.txt", 1 << 20);
+  auto r = run(t);
+  EXPECT_EQ(r.status, ResultStatus::output_missing);
+  EXPECT_THAT(r.reason, HasSubstr("not a regular file"));
+  EXPECT_EQ(r.find_output("out.txt"), nullptr);
+}
+
+TEST_F(RunnerTest, TaskCannotPlantALinkAsItsCapturedStdout) {
+  auto r = run(probe_task({"symlink", (dir / "victim").c_str(), "mw.stdout", "out", "x"}));
+  ASSERT_TRUE(r.ok()) << r.reason;
+  struct stat st;
+  EXPECT_NE(lstat((dir / "victim").c_str(), &st), 0) << "the runner wrote through the task's link";
+  EXPECT_EQ(result_bundle().read_output("mw.stdout"), "x\n");
+}
+
+TEST_F(RunnerTest, StdoutIsCappedButCounted) {
+  options.stdout_cap = 1000;
+  auto r = run(probe_task({"flood-out", "50000"}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.stdout_bytes, 50000u);
+  EXPECT_EQ(result_bundle().read_output("mw.stdout").size(), 1000u);
+}
+
+TEST_F(RunnerTest, HostProgramAndFunctionTaskArgv) {
+  TaskBuilder t("echo_task");
+  t.host_program("/bin/echo").function("my_fn").args({"a b", "c"});
+  auto r = run(t);
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(result_bundle().read_output("mw.stdout"), "--mw-call my_fn a b c\n");
+}
+
+TEST_F(RunnerTest, MissingHostProgramIsExecFailed) {
+  TaskBuilder t("t");
+  t.host_program("/nonexistent/program");
+  auto r = run(t);
+  EXPECT_EQ(r.status, ResultStatus::exec_failed);
+  EXPECT_THAT(r.reason, HasSubstr("/nonexistent/program"));
+}
+
+TEST_F(RunnerTest, UntrustedKeyIsRejectedAndNothingRuns) {
+  const std::string marker = dir / "ran";
+  auto t = probe_task({"write", marker, "x"});
+  t.write_bundle(dir / "task.zip", PrivateKey::generate());
+  auto r = run_task_bundle(dir / "task.zip", trusted, dir / "result.zip", options);
+  EXPECT_EQ(r.status, ResultStatus::rejected);
+  EXPECT_THAT(r.reason, HasSubstr("not among the 1 trusted key(s)"));
+  EXPECT_FALSE(test::read_text(dir / "result.zip").empty());
+  struct stat st;
+  EXPECT_NE(stat(marker.c_str(), &st), 0) << "a task with a bad signature ran";
+  EXPECT_EQ(result_bundle().manifest().status, ResultStatus::rejected);
+}
+
+TEST_F(RunnerTest, TamperedProgramIsRejectedAndNothingRuns) {
+  const std::string marker = dir / "ran";
+  test::write_text(dir / "prog.sh", "#!/bin/sh\ntouch " + marker + "\n");
+  TaskBuilder t("t");
+  t.bundled_program(dir / "prog.sh");
+  t.write_directory(dir / "task_dir", key);
+  test::write_text(dir / "task_dir/prog.sh", "#!/bin/sh\ntouch " + marker + "\n#evil\n");
+  auto r = run_task_bundle(dir / "task_dir", trusted, dir / "result.zip", options);
+  EXPECT_EQ(r.status, ResultStatus::rejected);
+  struct stat st;
+  EXPECT_NE(stat(marker.c_str(), &st), 0);
+  // Same size, different bytes.
+  test::write_text(dir / "task_dir/prog.sh", "#!/bin/sh\ntouch " + marker + "\n");
+  std::string body = test::read_text(dir / "task_dir/prog.sh");
+  body[body.size() - 2] = 'X';
+  test::write_text(dir / "task_dir/prog.sh", body);
+  r = run_task_bundle(dir / "task_dir", trusted, dir / "result.zip", options);
+  EXPECT_EQ(r.status, ResultStatus::rejected);
+  EXPECT_THAT(r.reason, HasSubstr("SHA-256"));
+  EXPECT_NE(stat(marker.c_str(), &st), 0);
+}
+
+TEST_F(RunnerTest, MissingBundleIsRejectedNotThrown) {
+  auto r = run_task_bundle(dir / "nope.zip", trusted, dir / "result.zip", options);
+  EXPECT_EQ(r.status, ResultStatus::rejected);
+  EXPECT_THAT(r.reason, HasSubstr("nope.zip"));
+}
+
+}  // namespace
+}  // namespace mw
