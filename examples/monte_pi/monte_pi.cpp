@@ -1,31 +1,26 @@
-// monte_pi — estimate pi by throwing random points at the unit square
-// (the PyMW paper's Listing 1), split into independent tasks.
+// monte_pi — estimate pi by throwing random points at the unit square: the
+// PyMW paper's Listing 1, in C++ on mwkit.
 //
-// One binary plays both parts: run plainly it is the master, which builds one
-// signed task bundle per slice of samples and runs them on all cores through
-// mwkit's runner; with --worker it is the task program that counts the hits of
-// one slice. (Once mw::Master exists the master part becomes a few lines of it.)
+//   monte_pi [--tasks 32] [--samples 2000000] [--workers N] [--interface multicore|simulator]
+//
+// The same binary is master and worker: mw::worker_main_if_requested turns it
+// into a worker when the multicore interface starts it with --mw-worker.
 #include <CLI/CLI.hpp>
 
-#include <unistd.h>
-
-#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <thread>
-#include <vector>
 
-#include "mw/bundle.h"
-#include "mw/runner.h"
-#include "mw/signing.h"
+#include "common/choose_interface.h"
+#include "mw/master.h"
+#include "mw/worker.h"
 
 namespace {
 
-// xoshiro256** — fast, good enough for Monte Carlo, and the same on every
-// platform for a given seed (so a task's answer does not depend on the host).
+// xoshiro256** — fast, and the same stream for a seed on every platform, so a
+// task's answer does not depend on the host that ran it.
 class Xoshiro256 {
  public:
   explicit Xoshiro256(std::uint64_t seed) {
@@ -55,6 +50,9 @@ class Xoshiro256 {
   std::uint64_t s_[4];
 };
 
+}  // namespace
+
+// The task: how many of `samples` random points fall inside the quarter circle.
 std::uint64_t count_hits(std::uint64_t seed, std::uint64_t samples) {
   Xoshiro256 rng(seed);
   std::uint64_t hits = 0;
@@ -64,91 +62,52 @@ std::uint64_t count_hits(std::uint64_t seed, std::uint64_t samples) {
   }
   return hits;
 }
-
-int worker(std::uint64_t seed, std::uint64_t samples, const std::string& out) {
-  std::ofstream f(out);
-  f << count_hits(seed, samples) << " " << samples << "\n";
-  return f ? 0 : 1;
-}
-
-std::string self_path() {
-  std::vector<char> buf(4096);
-  ssize_t n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
-  if (n <= 0) throw std::runtime_error("cannot find this program's own path");
-  return std::string(buf.data(), static_cast<std::size_t>(n));
-}
-
-int master(unsigned tasks, std::uint64_t samples, unsigned workers) {
-  const auto start = std::chrono::steady_clock::now();
-  char dir_template[] = "/tmp/monte_pi.XXXXXX";
-  const std::string dir = mkdtemp(dir_template);
-  const auto key = mw::PrivateKey::generate();
-  const std::vector<mw::PublicKey> trusted{key.public_key()};
-  const std::string program = self_path();
-
-  std::atomic<unsigned> next{0};
-  std::atomic<std::uint64_t> hits{0}, total{0};
-  std::atomic<unsigned> failed{0};
-  auto run_slices = [&] {
-    for (unsigned i = next++; i < tasks; i = next++) {
-      const std::string name = "pi_" + std::to_string(i);
-      const std::string bundle = dir + "/" + name + ".zip";
-      const std::string result_path = dir + "/" + name + ".result.zip";
-      mw::TaskBuilder task(name);
-      task.host_program(program)
-          .args({"--worker", "--seed", std::to_string(1000 + i), "--samples",
-                 std::to_string(samples), "--out", "hits.txt"})
-          .output("hits.txt", 1024)
-          .write_bundle(bundle, key);
-      mw::ResultManifest r = mw::run_task_bundle(bundle, trusted, result_path);
-      if (!r.ok()) {
-        std::cerr << name << " failed: " << r.reason << "\n";
-        ++failed;
-        continue;
-      }
-      std::istringstream line(mw::ResultBundle::open(result_path).read_output("hits.txt"));
-      std::uint64_t h = 0, n = 0;
-      line >> h >> n;
-      hits += h;
-      total += n;
-      unlink(bundle.c_str());
-      unlink(result_path.c_str());
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned w = 0; w < workers; ++w) pool.emplace_back(run_slices);
-  for (auto& t : pool) t.join();
-  rmdir(dir.c_str());
-
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double estimate = total ? 4.0 * static_cast<double>(hits) / static_cast<double>(total) : 0;
-  std::cout << std::setprecision(8) << "pi ~= " << estimate << "  (error "
-            << std::abs(estimate - 3.14159265358979) << ")\n"
-            << "tasks: " << tasks - failed << " of " << tasks << " done, " << total
-            << " samples, " << workers << " workers\n"
-            << std::setprecision(3) << "wall time: " << seconds << " s\n";
-  return failed ? 1 : 0;
-}
-
-}  // namespace
+MW_TASK(count_hits);
 
 int main(int argc, char** argv) {
+  mw::worker_main_if_requested(argc, argv);
+
   CLI::App app{"Monte Carlo estimate of pi, as independent mwkit tasks", "monte_pi"};
-  bool is_worker = false;
-  std::uint64_t seed = 1, samples = 2'000'000;
-  unsigned tasks = 32, workers = std::max(1u, std::thread::hardware_concurrency());
-  std::string out = "hits.txt";
-  app.add_flag("--worker", is_worker, "Count the hits of one slice (the task program)");
-  app.add_option("--seed", seed, "Worker: random seed of the slice");
+  unsigned tasks = 32, workers = 0;
+  std::uint64_t samples = 2'000'000;
+  std::string interface = "multicore";
+  bool progress = false;
+  app.add_option("--tasks", tasks, "Number of tasks")->check(CLI::PositiveNumber);
   app.add_option("--samples", samples, "Samples per task")->check(CLI::PositiveNumber);
-  app.add_option("--out", out, "Worker: file to write 'HITS SAMPLES' to");
-  app.add_option("--tasks", tasks, "Master: number of tasks")->check(CLI::PositiveNumber);
-  app.add_option("--workers", workers, "Master: tasks run at once (default: all cores)")
-      ->check(CLI::PositiveNumber);
+  app.add_option("--workers", workers, "Workers (default: one per core)");
+  app.add_option("--interface", interface, "multicore or simulator");
+  app.add_flag("--progress", progress, "Show a progress bar");
   CLI11_PARSE(app, argc, argv);
+
   try {
-    return is_worker ? worker(seed, samples, out) : master(tasks, samples, workers);
+    const auto start = std::chrono::steady_clock::now();
+    mw::MasterOptions options;
+    // Long batches get a progress bar (drawn only when stderr is a terminal).
+    options.progress_bar = progress || tasks >= 1000;
+    mw::Master master(examples::choose_interface(interface, workers), options);
+
+    mw::TaskOptions each;
+    each.estimates.cpu_seconds = static_cast<double>(samples) * 1e-8;  // for the simulator
+    for (unsigned i = 0; i < tasks; ++i)
+      master.submit_task(mw::fn("count_hits"), mw::args(std::uint64_t{1000} + i, samples), each);
+
+    std::uint64_t hits = 0;
+    for (unsigned i = 0; i < tasks; ++i) {
+      auto [task, result] = master.get_result();
+      hits += result.value<std::uint64_t>();
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double total = static_cast<double>(samples) * tasks;
+    const double estimate = 4.0 * static_cast<double>(hits) / total;
+    const auto status = master.status();
+    std::cout << std::setprecision(8) << "pi ~= " << estimate << "  (error "
+              << std::abs(estimate - 3.14159265358979) << ")\n"
+              << "tasks: " << status.delivered << " of " << tasks << " done, "
+              << static_cast<std::uint64_t>(total) << " samples, " << status.details.workers.size()
+              << " workers (" << status.interface << ")\n"
+              << std::setprecision(3) << "wall time: " << seconds << " s\n";
+    return status.delivered == tasks ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "monte_pi: " << e.what() << "\n";
     return 2;

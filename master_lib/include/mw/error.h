@@ -18,6 +18,10 @@ enum class Errc {
   unsafe_bundle,  // a bundle tries to escape its directory, holds links/devices, or is a bomb
   usage,          // the caller asked for something impossible (bad name, duplicate, ...)
   system,         // an operating-system call failed (fork, pipe, rlimit, ...)
+  task_failed,    // a task ran and failed (see mw::TaskFailed for the details)
+  unknown_task,   // a task handle the master never issued, or one already delivered
+  cancelled,      // the task was cancelled before it finished
+  journal,        // the master's journal disagrees with the program or cannot be written
 };
 
 const char* to_string(Errc code) noexcept;

@@ -616,8 +616,8 @@ class Supervisor {
   rusage usage_{};
 };
 
-// Blocks every signal in this thread across fork, so no handler of the
-// parent's can run in the child before it resets them.
+// Blocks every signal in this thread across vfork, so no handler of the
+// parent's can run in the child (on our stack) before it resets them.
 class SignalsBlocked {
  public:
   SignalsBlocked() {
@@ -679,8 +679,13 @@ ProcessOutcome run_process(const ProcessSpec& spec) {
   pid_t pid;
   int fork_error = 0;
   {
+    // vfork: the child borrows our memory until it execs, so starting a task
+    // does not copy the page tables of a large, many-threaded master (fork did,
+    // and two workers forking at once serialised on the address-space lock).
+    // run_child is written for it: no allocation, only system calls, and every
+    // signal blocked until it has reset the handlers.
     SignalsBlocked blocked;
-    pid = fork();
+    pid = vfork();
     if (pid == 0) run_child(plan, out.write.get(), err.write.get(), report.write.get());
     fork_error = errno;
   }
@@ -688,6 +693,7 @@ ProcessOutcome run_process(const ProcessSpec& spec) {
     throw Error(Errc::system,
                 "cannot fork to run '" + spec.argv.front() + "': " + errno_text(fork_error));
   setpgid(pid, pid);  // also done by the child; whichever runs first wins the race
+  if (spec.on_started) spec.on_started(pid);
   out.write.reset();
   err.write.reset();
   report.write.reset();

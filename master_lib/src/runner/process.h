@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,9 @@ struct ProcessSpec {
   std::uint64_t stderr_cap = 1 << 20;  // keep the last stderr_cap bytes
   // Extra environment entries NAME=VALUE added to the inherited environment.
   std::vector<std::string> extra_env;
+  // Called in the parent right after the child exists, with its pid (= its
+  // process group id), so a caller can cancel the task by signalling the group.
+  std::function<void(int pid)> on_started;
 };
 
 enum class ProcessEnding {

@@ -13,25 +13,13 @@
 #include "mw/error.h"
 #include "mw/hash.h"
 #include "runner/process.h"
+#include "runner/task_ending.h"
 #include "util/fs.h"
 
 namespace mw {
 namespace {
 
-using detail::join_path;
-
-std::string format_seconds(double s) {
-  std::ostringstream out;
-  out << s << " s";
-  return out.str();
-}
-
-std::string format_bytes(std::uint64_t b) {
-  std::ostringstream out;
-  if (b >= (1ULL << 20)) out << (static_cast<double>(b) / (1 << 20)) << " MiB";
-  else out << b << " bytes";
-  return out.str();
-}
+using namespace detail;
 
 std::string tail(const std::string& text, std::size_t bytes) {
   return text.size() <= bytes ? text : text.substr(text.size() - bytes);
@@ -59,80 +47,6 @@ void write_stream_file(const std::string& dir, const char* name, const std::stri
   }
   ::close(fd);
   result.outputs.push_back({name, data.size(), sha256_hex(data)});
-}
-
-// Checks the declared outputs; on success records each with size and hash.
-void collect_outputs(const TaskManifest& task, const std::string& work_dir,
-                     ResultManifest& result) {
-  std::uint64_t total = 0;
-  std::vector<OutputFile> found;
-  for (const auto& spec : task.outputs) {
-    const std::string path = join_path(work_dir, spec.name);
-    struct stat st;
-    if (lstat(path.c_str(), &st) != 0) {
-      if (spec.optional) continue;
-      result.status = ResultStatus::output_missing;
-      result.reason = "output '" + spec.name + "' was not produced";
-      return;
-    }
-    if (!S_ISREG(st.st_mode)) {
-      result.status = ResultStatus::output_missing;
-      result.reason = "output '" + spec.name + "' is not a regular file (links are refused)";
-      return;
-    }
-    auto size = static_cast<std::uint64_t>(st.st_size);
-    if (size > spec.max_bytes) {
-      result.status = ResultStatus::output_too_large;
-      result.reason = "output '" + spec.name + "' is " + std::to_string(size) +
-                      " bytes, over its limit of " + std::to_string(spec.max_bytes);
-      return;
-    }
-    total += size;
-    found.push_back({spec.name, size, sha256_file_hex(path)});
-  }
-  if (task.limits.disk_bytes && total > *task.limits.disk_bytes) {
-    result.status = ResultStatus::output_too_large;
-    result.reason = "outputs take " + std::to_string(total) + " bytes, over the disk limit of " +
-                    std::to_string(*task.limits.disk_bytes);
-    return;
-  }
-  result.outputs.insert(result.outputs.end(), found.begin(), found.end());
-}
-
-void describe_ending(const detail::ProcessOutcome& run, const Limits& limits,
-                     ResultManifest& result) {
-  using detail::ProcessEnding;
-  switch (run.ending) {
-    case ProcessEnding::exited:
-      result.exit_code = run.exit_code;
-      if (run.exit_code != 0) {
-        result.status = ResultStatus::nonzero_exit;
-        result.reason = "exited with code " + std::to_string(run.exit_code);
-      }
-      return;
-    case ProcessEnding::signaled:
-      result.signal = run.signal;
-      result.status = ResultStatus::signaled;
-      result.reason = "killed by signal " + std::to_string(run.signal) + " (" +
-                      strsignal(run.signal) + ")";
-      return;
-    case ProcessEnding::wall_time:
-      result.status = ResultStatus::wall_time_exceeded;
-      result.reason = "killed at its wall-time limit of " + format_seconds(*limits.wall_seconds);
-      return;
-    case ProcessEnding::cpu_time:
-      result.status = ResultStatus::cpu_time_exceeded;
-      result.reason = "killed at its CPU-time limit of " + format_seconds(*limits.cpu_seconds);
-      return;
-    case ProcessEnding::memory:
-      result.status = ResultStatus::memory_exceeded;
-      result.reason = "killed at its memory limit of " + format_bytes(*limits.memory_bytes);
-      return;
-    case ProcessEnding::exec_failed:
-      result.status = ResultStatus::exec_failed;
-      result.reason = run.exec_error;
-      return;
-  }
 }
 
 Limits effective_limits(const Limits& task, const Limits& defaults) {
@@ -177,8 +91,17 @@ void execute(const TaskManifest& task, const std::string& work_dir, const Runner
   result.stdout_bytes = run.stdout_bytes;
   result.stderr_bytes = run.stderr_bytes;
   result.stderr_tail = tail(run.stderr_data, options.stderr_tail_bytes);
-  describe_ending(run, limits, result);
-  if (result.status == ResultStatus::success) collect_outputs(task, work_dir, result);
+  Ending ending = describe_ending(run, limits);
+  result.status = ending.status;
+  result.reason = ending.reason;
+  result.exit_code = ending.exit_code;
+  result.signal = ending.signal;
+  if (result.status == ResultStatus::success) {
+    CollectedOutputs outputs = collect_outputs(task.outputs, limits.disk_bytes, work_dir);
+    result.status = outputs.status;
+    result.reason = outputs.reason;
+    result.outputs = std::move(outputs.files);
+  }
   write_stream_file(work_dir, kStdoutName, run.stdout_data, result);
   write_stream_file(work_dir, kStderrName, run.stderr_data, result);
 }

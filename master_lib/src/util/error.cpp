@@ -11,6 +11,10 @@ const char* to_string(Errc code) noexcept {
     case Errc::unsafe_bundle: return "unsafe_bundle";
     case Errc::usage: return "usage";
     case Errc::system: return "system";
+    case Errc::task_failed: return "task_failed";
+    case Errc::unknown_task: return "unknown_task";
+    case Errc::cancelled: return "cancelled";
+    case Errc::journal: return "journal";
   }
   return "unknown";
 }

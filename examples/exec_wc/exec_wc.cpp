@@ -1,0 +1,35 @@
+// exec_wc — wrap an existing command-line program as tasks: `wc -w` over files.
+// No MW_TASK here: any executable with argv and input files is a task
+// (PyMW's promised "non-Python worker programs").
+//
+//   exec_wc FILE...
+#include <iostream>
+#include <sstream>
+
+#include "mw/master.h"
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: exec_wc FILE...\n";
+    return 2;
+  }
+  try {
+    mw::Master master;
+    std::vector<mw::Task> tasks;
+    for (int i = 1; i < argc; ++i)
+      tasks.push_back(master.submit_task(mw::Exec("wc", {"-w", "input.txt"}).input(argv[i], "input.txt")));
+    unsigned long total = 0;
+    for (int i = 1; i < argc; ++i) {
+      mw::Result r = master.get_result(tasks[static_cast<std::size_t>(i - 1)]);
+      unsigned long words = 0;
+      std::istringstream(r.stdout_text()) >> words;
+      std::cout << words << "\t" << argv[i] << "\n";
+      total += words;
+    }
+    std::cout << total << "\ttotal\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "exec_wc: " << e.what() << "\n";
+    return 1;
+  }
+}
