@@ -22,6 +22,7 @@ enum class Errc {
   unknown_task,   // a task handle the master never issued, or one already delivered
   cancelled,      // the task was cancelled before it finished
   journal,        // the master's journal disagrees with the program or cannot be written
+  database,       // the BOINC project database refused a statement or cannot be reached
 };
 
 const char* to_string(Errc code) noexcept;

@@ -121,9 +121,17 @@ struct Master::State : InterfaceEvents {
     Progress progress;
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (!known(id)) return;
+      if (!known(id) || record(id).state != TaskState::running) return;  // cancelled meanwhile
+      // Counting this task, which is published below.
+      progress = make_progress_locked(1, outcome.status != ResultStatus::success ? 1 : 0);
+    }
+    // The callback runs before the result can be delivered, so a program that
+    // has its result has also seen the progress that includes it.
+    report_progress(progress);
+    {
+      std::lock_guard<std::mutex> lock(mu);
       TaskRecord& r = record(id);
-      if (r.state != TaskState::running) return;  // cancelled meanwhile
+      if (r.state != TaskState::running) return;  // cancelled during the callback
       if (journal) journal->finished(id, outcome);
       if (outcome.status != ResultStatus::success) ++counts.failed;
       r.outcome = std::make_unique<Outcome>(std::move(outcome));
@@ -132,10 +140,8 @@ struct Master::State : InterfaceEvents {
       --counts.running;
       ++counts.finished;
       finished_order.push_back(id);
-      progress = make_progress_locked();
     }
     results_cv.notify_all();
-    report_progress(progress);
   }
 
   void worker_available() override {
@@ -205,12 +211,12 @@ struct Master::State : InterfaceEvents {
   }
 
   // --- progress ------------------------------------------------------------
-  Progress make_progress_locked() {
+  Progress make_progress_locked(std::uint64_t extra_finished, std::uint64_t extra_failed) {
     auto now = std::chrono::steady_clock::now();
     Progress p;
     p.submitted = records.size();
-    p.finished = counts.finished + counts.delivered + counts.cancelled;
-    p.failed = counts.failed;
+    p.finished = counts.finished + counts.delivered + counts.cancelled + extra_finished;
+    p.failed = counts.failed + extra_failed;
     p.elapsed_seconds = std::chrono::duration<double>(now - started).count();
     if (p.elapsed_seconds > 0) p.rate_per_second = static_cast<double>(p.finished) / p.elapsed_seconds;
     p.eta_seconds = p.rate_per_second > 0

@@ -15,6 +15,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::unknown_task: return "unknown_task";
     case Errc::cancelled: return "cancelled";
     case Errc::journal: return "journal";
+    case Errc::database: return "database";
   }
   return "unknown";
 }

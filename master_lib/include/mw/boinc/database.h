@@ -1,0 +1,76 @@
+// mw/boinc/database.h — the BOINC project's MariaDB, through MariaDB Connector/C.
+//
+// Every statement with data is a prepared statement (values are bound, never
+// pasted into SQL). Connections use CLIENT_FOUND_ROWS as BOINC's own code does,
+// so "rows affected" counts matched rows. A connection lost between statements
+// is re-established once, transparently; one lost inside a transaction is an
+// error (the caller retries the whole transaction, which the server rolled back).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace mw::boinc {
+
+struct DbParams {
+  std::string host = "localhost";  // "localhost" means the unix socket unless `socket` is set
+  unsigned port = 0;               // 0 = the server default
+  std::string socket;              // unix socket path (overrides host/port)
+  std::string user;
+  std::string password;
+  std::string database;
+  unsigned connect_timeout_seconds = 10;
+};
+
+// A value bound to a placeholder: NULL, integer, floating point or text/blob.
+using DbValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
+
+// One result row: each column as text (as the server sends it), or nullopt for NULL.
+class DbRow {
+ public:
+  explicit DbRow(std::vector<std::optional<std::string>> cells) : cells_(std::move(cells)) {}
+  std::size_t size() const { return cells_.size(); }
+  bool is_null(std::size_t i) const { return !cells_.at(i); }
+  const std::string& text(std::size_t i) const;      // Errc::database if NULL
+  std::int64_t integer(std::size_t i) const;         // Errc::database if not an integer
+  double real(std::size_t i) const;
+
+ private:
+  std::vector<std::optional<std::string>> cells_;
+};
+
+class Database {
+ public:
+  // Connects; throws Error(Errc::database) naming database, host and the server's reason.
+  explicit Database(DbParams params);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  const DbParams& params() const { return params_; }
+
+  // A statement without parameters (DDL, SET, ...).
+  void execute(const std::string& sql);
+  // A statement with `?` placeholders; returns the number of rows affected (matched).
+  std::uint64_t execute(const std::string& sql, const std::vector<DbValue>& values);
+  // A query with `?` placeholders; returns every row.
+  std::vector<DbRow> query(const std::string& sql, const std::vector<DbValue>& values = {});
+  std::uint64_t last_insert_id() const;
+
+  // Runs `body` in a transaction: commit when it returns, rollback when it throws.
+  void transaction(const std::function<void()>& body);
+  bool in_transaction() const { return in_transaction_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  DbParams params_;
+  bool in_transaction_ = false;
+};
+
+}  // namespace mw::boinc

@@ -1,0 +1,281 @@
+#include "mw/boinc/database.h"
+
+#include <errmsg.h>
+#include <mysql.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "mw/error.h"
+
+namespace mw::boinc {
+namespace {
+
+bool connection_lost(unsigned code) {
+  return code == CR_SERVER_GONE_ERROR || code == CR_SERVER_LOST || code == 1927 /* connection killed */;
+}
+
+std::string where(const DbParams& p) {
+  return "database '" + p.database + "' on " +
+         (!p.socket.empty() ? p.socket : p.host + (p.port ? ":" + std::to_string(p.port) : ""));
+}
+
+// A short form of the statement for error messages (no values: they are bound).
+std::string brief(const std::string& sql) {
+  return sql.size() <= 120 ? sql : sql.substr(0, 117) + "...";
+}
+
+}  // namespace
+
+const std::string& DbRow::text(std::size_t i) const {
+  if (!cells_.at(i)) throw Error(Errc::database, "column " + std::to_string(i) + " is NULL");
+  return *cells_[i];
+}
+
+std::int64_t DbRow::integer(std::size_t i) const {
+  const std::string& t = text(i);
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(t.c_str(), &end, 10);
+  if (t.empty() || *end != '\0' || errno != 0)
+    throw Error(Errc::database, "column " + std::to_string(i) + " is not an integer: '" + t + "'");
+  return v;
+}
+
+double DbRow::real(std::size_t i) const {
+  const std::string& t = text(i);
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  if (t.empty() || *end != '\0')
+    throw Error(Errc::database, "column " + std::to_string(i) + " is not a number: '" + t + "'");
+  return v;
+}
+
+struct Database::Impl {
+  DbParams params;
+  MYSQL* conn = nullptr;
+  std::map<std::string, MYSQL_STMT*> statements;  // prepared once, reused
+
+  ~Impl() { disconnect(); }
+
+  void disconnect() {
+    for (auto& [sql, stmt] : statements) mysql_stmt_close(stmt);
+    statements.clear();
+    if (conn) mysql_close(conn);
+    conn = nullptr;
+  }
+
+  void connect() {
+    disconnect();
+    conn = mysql_init(nullptr);
+    if (!conn) throw Error(Errc::database, "cannot initialise the MariaDB client library");
+    unsigned timeout = params.connect_timeout_seconds;
+    mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    const char* socket = params.socket.empty() ? nullptr : params.socket.c_str();
+    if (!mysql_real_connect(conn, params.host.c_str(), params.user.c_str(), params.password.c_str(),
+                            params.database.c_str(), params.port, socket, CLIENT_FOUND_ROWS)) {
+      std::string why = mysql_error(conn);
+      mysql_close(conn);
+      conn = nullptr;
+      throw Error(Errc::database, "cannot connect to " + where(params) + " as '" + params.user +
+                                      "': " + why);
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& sql, const std::string& why) {
+    throw Error(Errc::database, where(params) + ": " + why + " (in: " + brief(sql) + ")");
+  }
+
+  MYSQL_STMT* prepared(const std::string& sql) {
+    auto it = statements.find(sql);
+    if (it != statements.end()) return it->second;
+    MYSQL_STMT* stmt = mysql_stmt_init(conn);
+    if (!stmt) fail(sql, "out of memory preparing a statement");
+    if (mysql_stmt_prepare(stmt, sql.c_str(), sql.size()) != 0) {
+      std::string why = mysql_stmt_error(stmt);
+      unsigned code = mysql_stmt_errno(stmt);
+      mysql_stmt_close(stmt);
+      if (connection_lost(code)) throw LostConnection{why};
+      fail(sql, why);
+    }
+    statements.emplace(sql, stmt);
+    return stmt;
+  }
+
+  struct LostConnection {
+    std::string why;
+  };
+
+  // Binds and executes; the caller then reads results if any.
+  MYSQL_STMT* run(const std::string& sql, const std::vector<DbValue>& values) {
+    MYSQL_STMT* stmt = prepared(sql);
+    if (mysql_stmt_param_count(stmt) != values.size())
+      fail(sql, "the statement has " + std::to_string(mysql_stmt_param_count(stmt)) +
+                    " placeholders but " + std::to_string(values.size()) + " values were given");
+    std::vector<MYSQL_BIND> binds(values.size());
+    std::vector<unsigned long> lengths(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      MYSQL_BIND& b = binds[i];
+      std::memset(&b, 0, sizeof b);
+      const DbValue& v = values[i];
+      if (std::holds_alternative<std::nullptr_t>(v)) {
+        b.buffer_type = MYSQL_TYPE_NULL;
+      } else if (auto* n = std::get_if<std::int64_t>(&v)) {
+        b.buffer_type = MYSQL_TYPE_LONGLONG;
+        b.buffer = const_cast<std::int64_t*>(n);
+      } else if (auto* d = std::get_if<double>(&v)) {
+        b.buffer_type = MYSQL_TYPE_DOUBLE;
+        b.buffer = const_cast<double*>(d);
+      } else {
+        const std::string& s = std::get<std::string>(v);
+        b.buffer_type = MYSQL_TYPE_STRING;
+        b.buffer = const_cast<char*>(s.data());
+        lengths[i] = s.size();
+        b.buffer_length = s.size();
+        b.length = &lengths[i];
+      }
+    }
+    if (!binds.empty() && mysql_stmt_bind_param(stmt, binds.data()) != 0) fail(sql, mysql_stmt_error(stmt));
+    if (mysql_stmt_execute(stmt) != 0) {
+      unsigned code = mysql_stmt_errno(stmt);
+      std::string why = mysql_stmt_error(stmt);
+      if (connection_lost(code)) throw LostConnection{why};
+      fail(sql, why);
+    }
+    return stmt;
+  }
+
+  std::vector<DbRow> fetch_all(const std::string& sql, MYSQL_STMT* stmt) {
+    std::vector<DbRow> rows;
+    MYSQL_RES* meta = mysql_stmt_result_metadata(stmt);
+    if (!meta) return rows;
+    const unsigned columns = mysql_num_fields(meta);
+    bool update_max = true;
+    mysql_stmt_attr_set(stmt, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
+    if (mysql_stmt_store_result(stmt) != 0) {
+      mysql_free_result(meta);
+      fail(sql, mysql_stmt_error(stmt));
+    }
+    MYSQL_FIELD* fields = mysql_fetch_fields(meta);
+    std::vector<std::string> buffers(columns);
+    std::vector<unsigned long> lengths(columns);
+    std::vector<my_bool> nulls(columns), errors(columns);
+    std::vector<MYSQL_BIND> binds(columns);
+    for (unsigned c = 0; c < columns; ++c) {
+      buffers[c].resize(std::max<unsigned long>(fields[c].max_length, 64) + 1);
+      std::memset(&binds[c], 0, sizeof binds[c]);
+      binds[c].buffer_type = MYSQL_TYPE_STRING;
+      binds[c].buffer = buffers[c].data();
+      binds[c].buffer_length = buffers[c].size();
+      binds[c].length = &lengths[c];
+      binds[c].is_null = &nulls[c];
+      binds[c].error = &errors[c];
+    }
+    mysql_free_result(meta);
+    if (mysql_stmt_bind_result(stmt, binds.data()) != 0) fail(sql, mysql_stmt_error(stmt));
+    for (;;) {
+      int r = mysql_stmt_fetch(stmt);
+      if (r == MYSQL_NO_DATA) break;
+      if (r == 1) {
+        std::string why = mysql_stmt_error(stmt);
+        mysql_stmt_free_result(stmt);
+        fail(sql, why);
+      }
+      std::vector<std::optional<std::string>> cells(columns);
+      for (unsigned c = 0; c < columns; ++c) {
+        if (nulls[c]) continue;
+        if (lengths[c] <= buffers[c].size()) {
+          cells[c] = std::string(buffers[c].data(), lengths[c]);
+          continue;
+        }
+        // Longer than the buffer (MYSQL_DATA_TRUNCATED): fetch this column whole.
+        std::string whole(lengths[c], '\0');
+        MYSQL_BIND one;
+        std::memset(&one, 0, sizeof one);
+        unsigned long len = 0;
+        one.buffer_type = MYSQL_TYPE_STRING;
+        one.buffer = whole.data();
+        one.buffer_length = whole.size();
+        one.length = &len;
+        if (mysql_stmt_fetch_column(stmt, &one, c, 0) != 0) fail(sql, mysql_stmt_error(stmt));
+        cells[c] = std::move(whole);
+      }
+      rows.emplace_back(std::move(cells));
+    }
+    mysql_stmt_free_result(stmt);
+    return rows;
+  }
+};
+
+Database::Database(DbParams params) : impl_(std::make_unique<Impl>()), params_(std::move(params)) {
+  impl_->params = params_;
+  impl_->connect();
+}
+
+Database::~Database() = default;
+
+void Database::execute(const std::string& sql) {
+  for (int attempt = 0;; ++attempt) {
+    if (mysql_real_query(impl_->conn, sql.c_str(), sql.size()) == 0) {
+      if (MYSQL_RES* r = mysql_store_result(impl_->conn)) mysql_free_result(r);
+      return;
+    }
+    unsigned code = mysql_errno(impl_->conn);
+    if (connection_lost(code) && !in_transaction_ && attempt == 0) {
+      impl_->connect();
+      continue;
+    }
+    impl_->fail(sql, mysql_error(impl_->conn));
+  }
+}
+
+std::uint64_t Database::execute(const std::string& sql, const std::vector<DbValue>& values) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      MYSQL_STMT* stmt = impl_->run(sql, values);
+      return mysql_stmt_affected_rows(stmt);
+    } catch (const Impl::LostConnection& lost) {
+      if (in_transaction_ || attempt > 0)
+        impl_->fail(sql, "connection lost" + std::string(in_transaction_ ? " inside a transaction" : "") +
+                             ": " + lost.why);
+      impl_->connect();
+    }
+  }
+}
+
+std::vector<DbRow> Database::query(const std::string& sql, const std::vector<DbValue>& values) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      MYSQL_STMT* stmt = impl_->run(sql, values);
+      return impl_->fetch_all(sql, stmt);
+    } catch (const Impl::LostConnection& lost) {
+      if (in_transaction_ || attempt > 0)
+        impl_->fail(sql, "connection lost" + std::string(in_transaction_ ? " inside a transaction" : "") +
+                             ": " + lost.why);
+      impl_->connect();
+    }
+  }
+}
+
+std::uint64_t Database::last_insert_id() const { return mysql_insert_id(impl_->conn); }
+
+void Database::transaction(const std::function<void()>& body) {
+  if (in_transaction_) throw Error(Errc::usage, "Database::transaction does not nest");
+  execute("START TRANSACTION");
+  in_transaction_ = true;
+  try {
+    body();
+    in_transaction_ = false;
+    execute("COMMIT");
+  } catch (...) {
+    in_transaction_ = false;
+    // A lost connection already rolled the transaction back on the server.
+    if (mysql_rollback(impl_->conn) != 0) {
+    }
+    throw;
+  }
+}
+
+}  // namespace mw::boinc
