@@ -5,14 +5,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "mw/boinc/local.h"
 #include "mw/interface.h"
 #include "mw/multicore.h"
 #include "mw/simulator.h"
 
 namespace examples {
 
-// "multicore" (default) or "simulator" (N identical workers, the task's CPU
-// estimate as its cost).
+// "multicore" (default), "simulator" (N identical workers, the task's CPU
+// estimate as its cost) or "boinc" (mw::boinc::Local: the BOINC project found
+// as BOINC finds it — $BOINC_PROJECT_DIR, or the current directory — with
+// mwkit installed by mw-project-setup).
 inline std::unique_ptr<mw::Interface> choose_interface(const std::string& name, unsigned workers) {
   if (name == "multicore") return mw::Multicore{workers}.make_interface();
   if (name == "simulator") {
@@ -21,7 +24,8 @@ inline std::unique_ptr<mw::Interface> choose_interface(const std::string& name, 
       sim.workers.push_back({"sim-" + std::to_string(i + 1), 1.0, {}, 0.0});
     return sim.make_interface();
   }
-  throw std::invalid_argument("unknown interface '" + name + "' (multicore, simulator)");
+  if (name == "boinc") return mw::boinc::Local{}.make_interface();
+  throw std::invalid_argument("unknown interface '" + name + "' (multicore, simulator, boinc)");
 }
 
 }  // namespace examples

@@ -189,11 +189,28 @@ bool socket_listens(const std::string& path) {
   if (path.size() >= sizeof addr.sun_path) return false;
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Non-blocking: a server that is alive but stuck (its backlog full) must
+  // not hang the test that merely asks; EAGAIN means someone is there.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return false;
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno == EAGAIN;
   ::close(fd);
   return ok;
+}
+
+// Kills the server of an abandoned fixture directory: its pid file names a
+// process whose command line mentions this very directory (so a recycled pid
+// is never hit). Returns true if it was killed or is gone.
+bool kill_abandoned_server(const fs::path& dir) {
+  std::ifstream pid_file(dir / "mariadbd.pid");
+  long pid = 0;
+  if (!(pid_file >> pid) || pid <= 0) return false;
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  if (args.find(dir.string()) == std::string::npos) return false;
+  ::kill(static_cast<pid_t>(pid), SIGKILL);
+  for (int i = 0; i < 100 && ::kill(static_cast<pid_t>(pid), 0) == 0; ++i) ::usleep(20000);
+  return true;
 }
 
 // Removes directories of earlier fixtures whose test process is gone (killed
@@ -209,7 +226,9 @@ void remove_abandoned_directories(const std::string& base) {
     long owner = 0;
     if (!(owner_file >> owner) || owner <= 0) continue;
     if (::kill(static_cast<pid_t>(owner), 0) == 0 || errno != ESRCH) continue;
-    if (socket_listens((entry.path() / "mysqld.sock").string())) continue;
+    // The owner died without stopping its server (killed, say): stop it.
+    if (socket_listens((entry.path() / "mysqld.sock").string()) && !kill_abandoned_server(entry.path()))
+      continue;
     std::error_code ignored;
     fs::remove_all(entry.path(), ignored);
   }

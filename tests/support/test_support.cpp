@@ -60,6 +60,15 @@ std::vector<std::string> list_tree(const std::string& dir) {
   return out;
 }
 
+std::vector<std::string> list_files(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& p : list_tree(dir)) {
+    struct stat st {};
+    if (::lstat((dir + "/" + p).c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) files.push_back(p);
+  }
+  return files;
+}
+
 CommandResult run_command(const std::vector<std::string>& argv) {
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)

@@ -28,6 +28,9 @@ void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);
 // Every path (files, dirs, links) below `dir`, relative, sorted.
 std::vector<std::string> list_tree(const std::string& dir);
+// The same without directories: what a rollback must leave as it found it
+// (BOINC's fan-out directories, once made, are part of the project).
+std::vector<std::string> list_files(const std::string& dir);
 
 struct CommandResult {
   int exit_code = -1;     // -1 when killed by a signal

@@ -47,6 +47,19 @@ class TaskBuilder {
   TaskManifest manifest() const;
   // Writes a signed zip bundle atomically (temp file, fsync, rename).
   void write_bundle(const std::string& zip_path, const PrivateKey& key) const;
+  // The same, leaving out the files whose role is program. BOINC ships a
+  // program as a separate sticky file that hosts keep across tasks
+  // (docs/boinc-conventions.md); task.xml still pins it by SHA-256, so the
+  // runner checks the copy it is given like any member.
+  void write_bundle_without_programs(const std::string& zip_path, const PrivateKey& key) const;
+
+  // A file of the task whose role is program: where its bytes are.
+  struct ProgramFile {
+    std::string member_name;
+    std::string path;   // on disk, or
+    std::string bytes;  // in memory when path is empty
+  };
+  std::vector<ProgramFile> program_files() const;
   // The same without task.sig, for signing later with sign_bundle (e.g. on the
   // machine that holds the key).
   void write_unsigned_bundle(const std::string& zip_path) const;
@@ -62,7 +75,7 @@ class TaskBuilder {
   TaskManifest base_;
   std::vector<Source> sources_;
   void add_source(Source source);
-  void write_zip(const std::string& zip_path, const PrivateKey* key) const;
+  void write_zip(const std::string& zip_path, const PrivateKey* key, bool with_programs = true) const;
 };
 
 // Bounds applied while reading untrusted bundles. Anything beyond them is

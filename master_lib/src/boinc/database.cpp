@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 
+#include "mw/boinc/project_config.h"
 #include "mw/error.h"
 
 namespace mw::boinc {
@@ -276,6 +277,16 @@ void Database::transaction(const std::function<void()>& body) {
     }
     throw;
   }
+}
+
+DbParams db_params_from(const ProjectConfig& config) {
+  DbParams p;
+  p.host = config.db_host.empty() ? "localhost" : config.db_host;
+  p.port = static_cast<unsigned>(config.db_port);
+  p.user = config.db_user;
+  p.password = config.db_passwd;
+  p.database = config.db_name;
+  return p;
 }
 
 }  // namespace mw::boinc

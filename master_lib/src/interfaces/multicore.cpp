@@ -60,13 +60,6 @@ void append_capped_tail(std::string& buffer, const char* data, std::size_t n, st
   if (buffer.size() > cap * 2) buffer.erase(0, buffer.size() - cap);
 }
 
-std::string self_program() {
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) throw Error(Errc::system, "cannot find this program's path in /proc/self/exe");
-  return std::string(buf, static_cast<std::size_t>(n));
-}
-
 // CPU seconds used so far by process `pid` (from /proc; 0 if it is gone).
 double process_cpu_seconds(pid_t pid) {
   std::string stat;
@@ -189,7 +182,7 @@ class MulticoreInterface final : public Interface {
  public:
   explicit MulticoreInterface(Multicore config) : config_(std::move(config)) {
     if (config_.workers == 0) config_.workers = std::max(1u, std::thread::hardware_concurrency());
-    if (config_.worker_program.empty()) config_.worker_program = self_program();
+    if (config_.worker_program.empty()) config_.worker_program = self_program_path();
     if (config_.scratch_root.empty()) config_.scratch_root = default_temp_root();
     for (unsigned i = 0; i < config_.workers; ++i) {
       auto slot = std::make_unique<Slot>();

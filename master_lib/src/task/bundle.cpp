@@ -315,13 +315,27 @@ void TaskBuilder::write_unsigned_bundle(const std::string& zip_path) const {
   write_zip(zip_path, nullptr);
 }
 
-void TaskBuilder::write_zip(const std::string& zip_path, const PrivateKey* key) const {
+void TaskBuilder::write_bundle_without_programs(const std::string& zip_path,
+                                                const PrivateKey& key) const {
+  write_zip(zip_path, &key, false);
+}
+
+std::vector<TaskBuilder::ProgramFile> TaskBuilder::program_files() const {
+  std::vector<ProgramFile> programs;
+  for (const auto& s : sources_)
+    if (s.entry.role == FileRole::program) programs.push_back({s.entry.name, s.path, s.bytes});
+  return programs;
+}
+
+void TaskBuilder::write_zip(const std::string& zip_path, const PrivateKey* key,
+                            bool with_programs) const {
   const std::string xml = task_to_xml(manifest());
   const std::string sig = key ? key->sign(xml).to_text() : "";
   detail::ZipWriter zip(zip_path);
   zip.add_bytes(kTaskManifestName, xml, true);
   if (key) zip.add_bytes(kTaskSignatureName, sig, false);
   for (const auto& s : sources_) {
+    if (!with_programs && s.entry.role == FileRole::program) continue;
     if (s.path.empty()) zip.add_bytes(s.entry.name, s.bytes, true);
     else zip.add_file(s.entry.name, s.path, true);
   }

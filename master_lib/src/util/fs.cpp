@@ -20,6 +20,8 @@ namespace {
   throw Error(Errc::io, what + " '" + path + "': " + errno_text(err));
 }
 
+}  // namespace
+
 void write_all(int fd, std::string_view bytes, const std::string& path) {
   const char* p = bytes.data();
   std::size_t left = bytes.size();
@@ -33,6 +35,8 @@ void write_all(int fd, std::string_view bytes, const std::string& path) {
     left -= static_cast<std::size_t>(n);
   }
 }
+
+namespace {
 
 void remove_tree_at(int parent_fd, const char* name) noexcept {
   int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -181,5 +185,12 @@ TempDir::TempDir(const std::string& parent, const std::string& prefix)
     : path_(make_temp_dir(parent, prefix)) {}
 
 TempDir::~TempDir() { remove_tree(path_); }
+
+std::string self_program_path() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) throw Error(Errc::system, "cannot find this program's path in /proc/self/exe");
+  return std::string(buf, static_cast<std::size_t>(n));
+}
 
 }  // namespace mw::detail

@@ -12,6 +12,8 @@ std::string errno_text(int err);
 
 // Reads a whole file; refuses files larger than max_bytes (Errc::usage naming the path).
 std::string read_file(const std::string& path, std::uint64_t max_bytes = UINT64_MAX);
+// Writes all of `bytes` to fd (retrying short writes); `path` names it in errors.
+void write_all(int fd, std::string_view bytes, const std::string& path);
 // Writes `bytes` to path via a temp file in the same directory, fsync, rename, fsync dir.
 void write_file_atomic(const std::string& path, std::string_view bytes, unsigned mode = 0644);
 // fsync a directory so a rename inside it is durable.
@@ -27,6 +29,8 @@ std::string default_temp_root();
 std::string base_name(std::string_view path);
 std::string join_path(std::string_view dir, std::string_view name);
 bool path_exists(const std::string& path);
+// This program's executable (/proc/self/exe).
+std::string self_program_path();
 
 // Removes a directory tree when it goes out of scope (unless released).
 class TempDir {

@@ -73,4 +73,9 @@ class Database {
   bool in_transaction_ = false;
 };
 
+struct ProjectConfig;
+// The connection config.xml describes (db_host, db_port, db_user, db_passwd,
+// db_name), as BOINC's daemons make it.
+DbParams db_params_from(const ProjectConfig& config);
+
 }  // namespace mw::boinc

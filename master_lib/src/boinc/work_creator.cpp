@@ -1,0 +1,288 @@
+#include "mw/boinc/work_creator.h"
+
+#include <sys/stat.h>
+
+#include <climits>
+#include <ctime>
+
+#include "mw/error.h"
+
+namespace mw::boinc {
+namespace {
+
+// BOINC states and bits this file writes (see BOINC's boinc_db_types.h).
+constexpr int kBatchInit = 0, kBatchInProgress = 1, kBatchAborted = 3, kBatchRetired = 4;
+constexpr int kResultUnsent = 2, kResultOver = 5;
+constexpr int kOutcomeDidntNeed = 5;
+constexpr int kWuErrorCancelled = 16;
+constexpr int kAssimilateDone = 2;
+
+// Workunit columns in BOINC's order, without id and mod_time. The ten state
+// columns every new workunit starts with at 0 are literals in the statement;
+// the rest are bound.
+constexpr const char* kWorkunitColumns =
+    "create_time, appid, name, xml_doc, batch, rsc_fpops_est, rsc_fpops_bound, rsc_memory_bound, "
+    "rsc_disk_bound, need_validate, canonical_resultid, canonical_credit, transition_time, "
+    "delay_bound, error_mask, file_delete_state, assimilate_state, hr_class, opaque, min_quorum, "
+    "target_nresults, max_error_results, max_total_results, max_success_results, "
+    "result_template_file, priority, rsc_bandwidth_bound, fileset_id, app_version_id, "
+    "transitioner_flags, size_class, keywords, app_version_num";
+constexpr const char* kWorkunitRow =
+    "(?,?,?,?,?,?,?,?,?,0,0,?,?,?,0,0,0,0,0,?,?,?,?,?,?,?,?,0,0,0,?,?,?)";
+constexpr std::size_t kBoundPerRow = 23;
+
+std::string insert_sql(std::size_t rows) {
+  std::string sql = "INSERT INTO workunit (";
+  sql += kWorkunitColumns;
+  sql += ") VALUES ";
+  sql.reserve(sql.size() + rows * (std::char_traits<char>::length(kWorkunitRow) + 1));
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (i) sql += ',';
+    sql += kWorkunitRow;
+  }
+  return sql;
+}
+
+// The template's <workunit> numbers override the caller's, as in BOINC.
+WorkunitSettings apply_template(WorkunitSettings s, const TemplateWorkunitValues& v) {
+  if (v.rsc_fpops_est) s.rsc_fpops_est = *v.rsc_fpops_est;
+  if (v.rsc_fpops_bound) s.rsc_fpops_bound = *v.rsc_fpops_bound;
+  if (v.rsc_memory_bound) s.rsc_memory_bound = *v.rsc_memory_bound;
+  if (v.rsc_bandwidth_bound) s.rsc_bandwidth_bound = *v.rsc_bandwidth_bound;
+  if (v.rsc_disk_bound) s.rsc_disk_bound = *v.rsc_disk_bound;
+  if (v.delay_bound) s.delay_bound = *v.delay_bound;
+  if (v.min_quorum) s.min_quorum = *v.min_quorum;
+  if (v.target_nresults) s.target_nresults = *v.target_nresults;
+  if (v.max_error_results) s.max_error_results = *v.max_error_results;
+  if (v.max_total_results) s.max_total_results = *v.max_total_results;
+  if (v.max_success_results) s.max_success_results = *v.max_success_results;
+  if (v.size_class) s.size_class = *v.size_class;
+  return s;
+}
+
+bool is_duplicate_key(const Error& e) {
+  return std::string(e.what()).find("Duplicate entry") != std::string::npos;
+}
+
+}  // namespace
+
+void check_workunit_settings(const WorkunitSettings& s, const std::string& wu_name) {
+  auto bad = [&](const std::string& why) {
+    throw Error(Errc::usage, "workunit '" + wu_name + "': " + why);
+  };
+  if (s.rsc_fpops_est <= 0) bad("rsc_fpops_est must be positive");
+  if (s.rsc_fpops_bound <= 0) bad("rsc_fpops_bound must be positive");
+  if (s.rsc_disk_bound <= 0) bad("rsc_disk_bound must be positive");
+  if (s.rsc_memory_bound < 0 || s.rsc_bandwidth_bound < 0) bad("resource bounds must not be negative");
+  if (s.delay_bound <= 0) bad("delay_bound must be positive");
+  if (s.min_quorum < 1) bad("min_quorum must be at least 1");
+  if (s.target_nresults < 1) bad("target_nresults must be at least 1");
+  if (s.max_error_results < 1) bad("max_error_results must be at least 1");
+  if (s.max_total_results < 1) bad("max_total_results must be at least 1");
+  if (s.max_success_results < 1) bad("max_success_results must be at least 1");
+  if (s.min_quorum > s.target_nresults)
+    bad("min_quorum (" + std::to_string(s.min_quorum) + ") exceeds target_nresults (" +
+        std::to_string(s.target_nresults) + ")");
+  if (s.max_success_results > s.max_total_results) bad("max_success_results exceeds max_total_results");
+  if (s.max_error_results > s.max_total_results) bad("max_error_results exceeds max_total_results");
+  if (s.target_nresults > s.max_success_results) bad("target_nresults exceeds max_success_results");
+  if (s.keywords.size() > 254) bad("keywords are longer than 254 characters");
+}
+
+WorkCreator::WorkCreator(ProjectConfig config, Database& db, std::string app_name,
+                         InputTemplate input_template, std::string result_template)
+    : config_(std::move(config)),
+      db_(db),
+      app_name_(std::move(app_name)),
+      template_(std::move(input_template)),
+      result_template_(std::move(result_template)) {
+  auto rows = db_.query("SELECT id FROM app WHERE name = ?", {app_name_});
+  if (rows.empty())
+    throw Error(Errc::usage, "app '" + app_name_ + "' is not in the app table of " + config_.db_name +
+                                 " (register it first, e.g. with mw-project-setup)");
+  app_id_ = rows[0].integer(0);
+  if (result_template_.empty() || result_template_.front() == '/' || result_template_.size() > 63)
+    throw Error(Errc::usage, "result template '" + result_template_ +
+                                 "' must be a path relative to the project directory of at most 63 "
+                                 "characters (BOINC's result_template_file)");
+  const std::string path = config_.project_dir + "/" + result_template_;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw Error(Errc::io, "result template '" + path + "' does not exist; the transitioner reads it "
+                                                       "for every result it creates");
+}
+
+std::int64_t WorkCreator::create_batch(const std::string& name, int user_id,
+                                       const std::string& description, double expire_time) {
+  if (name.size() > 255) throw Error(Errc::usage, "batch name is longer than 255 characters");
+  db_.execute(
+      "INSERT INTO batch (user_id, create_time, logical_start_time, logical_end_time, "
+      "est_completion_time, njobs, fraction_done, nerror_jobs, state, completion_time, "
+      "credit_estimate, credit_canonical, credit_total, name, app_id, project_state, description, "
+      "expire_time) VALUES (?, ?, 0, 0, 0, 0, 0, 0, ?, 0, 0, 0, 0, ?, ?, 0, ?, ?)",
+      {std::int64_t{user_id}, std::int64_t(std::time(nullptr)), std::int64_t{kBatchInit}, name,
+       app_id_, description, expire_time});
+  return static_cast<std::int64_t>(db_.last_insert_id());
+}
+
+std::size_t WorkCreator::submit(std::int64_t batch_id, const WorkunitSettings& settings,
+                                const JobSource& next, Stager* stager, std::size_t rows_per_insert) {
+  if (rows_per_insert == 0) rows_per_insert = 1;
+  if (batch_id != 0) {
+    auto rows = db_.query("SELECT state, app_id FROM batch WHERE id = ?", {batch_id});
+    if (rows.empty()) throw Error(Errc::usage, "batch " + std::to_string(batch_id) + " does not exist");
+    const auto state = rows[0].integer(0);
+    if (state != kBatchInit && state != kBatchInProgress)
+      throw Error(Errc::usage, "batch " + std::to_string(batch_id) +
+                                   " is closed (state " + std::to_string(state) + ")");
+  }
+  const std::int64_t now = std::time(nullptr);
+  std::size_t created = 0;
+  std::vector<DbValue> values;
+  values.reserve(rows_per_insert * kBoundPerRow);
+  std::size_t rows_in_chunk = 0;
+  std::string first_name;
+
+  auto insert_chunk = [&] {
+    if (rows_in_chunk == 0) return;
+    try {
+      db_.execute(insert_sql(rows_in_chunk), values);
+    } catch (const Error& e) {
+      if (!is_duplicate_key(e)) throw;
+      throw Error(Errc::usage, std::string("a workunit name is already taken (names must be unique "
+                                           "in the project): ") + e.what());
+    }
+    created += rows_in_chunk;
+    values.clear();
+    rows_in_chunk = 0;
+  };
+
+  try {
+    db_.transaction([&] {
+      JobSpec job;
+      while (true) {
+        job = JobSpec{};
+        if (!next(job)) break;
+        if (!valid_physical_name(job.name) || job.name.size() > 120)
+          throw Error(Errc::usage, "workunit name '" + job.name + "' is not valid: use 1-120 characters "
+                                   "of [A-Za-z0-9._-], not starting with '.', without '..'");
+        WorkunitDoc doc = make_workunit_doc(job.input_template ? *job.input_template : template_,
+                                            job.files, config_, job.command_line, job.additional_xml);
+        WorkunitSettings s = apply_template(job.settings ? *job.settings : settings, doc.values);
+        check_workunit_settings(s, job.name);
+        const std::int64_t batch = doc.values.batch ? *doc.values.batch : batch_id;
+        values.insert(values.end(),
+                      {now, app_id_, job.name, std::move(doc.xml_doc), batch, s.rsc_fpops_est,
+                       s.rsc_fpops_bound, s.rsc_memory_bound, s.rsc_disk_bound, s.canonical_credit,
+                       now, std::int64_t{s.delay_bound}, std::int64_t{s.min_quorum},
+                       std::int64_t{s.target_nresults}, std::int64_t{s.max_error_results},
+                       std::int64_t{s.max_total_results}, std::int64_t{s.max_success_results},
+                       result_template_, std::int64_t{s.priority}, s.rsc_bandwidth_bound,
+                       std::int64_t{s.size_class}, s.keywords, std::int64_t{s.app_version_num}});
+        if (++rows_in_chunk == rows_per_insert) insert_chunk();
+      }
+      insert_chunk();
+      if (batch_id != 0 && created > 0)
+        db_.execute("UPDATE batch SET njobs = njobs + ?, state = ? WHERE id = ?",
+                    {std::int64_t(created), std::int64_t{kBatchInProgress}, batch_id});
+      // Files durable and in place before the commit makes rows refer to them.
+      if (stager) stager->commit();
+    });
+  } catch (...) {
+    if (stager) stager->discard();
+    throw;
+  }
+  if (stager) stager->forget();
+  return created;
+}
+
+std::size_t WorkCreator::submit(std::int64_t batch_id, const WorkunitSettings& settings,
+                                const std::vector<JobSpec>& jobs, Stager* stager) {
+  std::size_t i = 0;
+  return submit(
+      batch_id, settings,
+      [&](JobSpec& job) {
+        if (i == jobs.size()) return false;
+        job = jobs[i++];
+        return true;
+      },
+      stager);
+}
+
+BatchInfo WorkCreator::batch_info(std::int64_t batch_id) {
+  auto rows = db_.query("SELECT id, name, state, njobs FROM batch WHERE id = ?", {batch_id});
+  if (rows.empty()) throw Error(Errc::usage, "batch " + std::to_string(batch_id) + " does not exist");
+  BatchInfo info;
+  info.id = rows[0].integer(0);
+  info.name = rows[0].text(1);
+  info.state = static_cast<int>(rows[0].integer(2));
+  info.njobs = static_cast<int>(rows[0].integer(3));
+  auto wu = db_.query(
+      "SELECT COALESCE(SUM(assimilate_state = ?), 0), COALESCE(SUM(error_mask <> 0), 0) "
+      "FROM workunit WHERE batch = ?",
+      {std::int64_t{kAssimilateDone}, batch_id});
+  info.nfinished = static_cast<int>(wu[0].integer(0));
+  info.nerrors = static_cast<int>(wu[0].integer(1));
+  auto res = db_.query(
+      "SELECT COALESCE(SUM(server_state = ?), 0), COALESCE(SUM(server_state = 4), 0) "
+      "FROM result WHERE batch = ?",
+      {std::int64_t{kResultUnsent}, batch_id});
+  info.nunsent_results = static_cast<int>(res[0].integer(0));
+  info.nin_progress_results = static_cast<int>(res[0].integer(1));
+  return info;
+}
+
+std::size_t WorkCreator::cancel_where(const char* column, const DbValue& key) {
+  const std::string col = column;  // "batch" or "name": ours, never data
+  db_.execute(
+      "UPDATE result r JOIN workunit w ON r.workunitid = w.id SET r.server_state = ?, r.outcome = ? "
+      "WHERE w." + col + " = ? AND r.server_state = ?",
+      {std::int64_t{kResultOver}, std::int64_t{kOutcomeDidntNeed}, key, std::int64_t{kResultUnsent}});
+  // Assimilated workunits are finished; marking them cancelled would only
+  // confuse whoever reads their results.
+  return db_.execute(
+      "UPDATE workunit SET error_mask = error_mask | ?, transition_time = ? "
+      "WHERE " + col + " = ? AND assimilate_state <> ? AND (error_mask & ?) = 0",
+      {std::int64_t{kWuErrorCancelled}, std::int64_t(std::time(nullptr)), key,
+       std::int64_t{kAssimilateDone}, std::int64_t{kWuErrorCancelled}});
+}
+
+std::size_t WorkCreator::close_batch(std::int64_t batch_id, int new_state) {
+  std::size_t cancelled = 0;
+  db_.transaction([&] {
+    auto rows = db_.query("SELECT state FROM batch WHERE id = ? FOR UPDATE", {batch_id});
+    if (rows.empty()) throw Error(Errc::usage, "batch " + std::to_string(batch_id) + " does not exist");
+    cancelled = cancel_where("batch", batch_id);
+    // A retired batch stays retired.
+    db_.execute("UPDATE batch SET state = ? WHERE id = ? AND state <> ?",
+                {std::int64_t{new_state}, batch_id, std::int64_t{kBatchRetired}});
+  });
+  return cancelled;
+}
+
+std::size_t WorkCreator::cancel_batch(std::int64_t batch_id) { return close_batch(batch_id, kBatchAborted); }
+
+std::size_t WorkCreator::retire_batch(std::int64_t batch_id) { return close_batch(batch_id, kBatchRetired); }
+
+bool WorkCreator::cancel_workunit(const std::string& name) {
+  bool cancelled = false;
+  db_.transaction([&] { cancelled = cancel_where("name", name) == 1; });
+  return cancelled;
+}
+
+void WorkCreator::discard_batch_if_empty(std::int64_t batch_id) noexcept {
+  try {
+    db_.execute("DELETE FROM batch WHERE id = ? AND njobs = 0", {batch_id});
+  } catch (...) {
+    // Best effort: an empty batch row is harmless, and the caller is already
+    // reporting the error that brought it here.
+  }
+}
+
+std::optional<std::int64_t> WorkCreator::find_batch(const std::string& name) {
+  auto rows = db_.query("SELECT id FROM batch WHERE name = ? ORDER BY id DESC LIMIT 1", {name});
+  if (rows.empty()) return std::nullopt;
+  return rows[0].integer(0);
+}
+
+}  // namespace mw::boinc

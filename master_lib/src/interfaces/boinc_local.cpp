@@ -1,0 +1,365 @@
+// mw::boinc::Local — see mw/boinc/local.h.
+//
+// Two threads besides the Master's: the submitter owns the database connection
+// (the client library is not thread-safe) and turns queued tasks into
+// workunits in bulk, and carries out cancellations; the watcher waits on the
+// delivery directory (inotify, else a timed scan) and reports finished tasks.
+#include "mw/boinc/local.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "mw/boinc/project_config.h"
+#include "mw/boinc/task_submitter.h"
+#include "mw/error.h"
+#include "mw/remote_task.h"
+#include "util/fs.h"
+
+namespace mw::boinc {
+namespace {
+
+std::string read_first_line(const std::string& path) {
+  std::string text;
+  try {
+    text = mw::detail::read_file(path, 1 << 16);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  const auto nl = text.find('\n');
+  return nl == std::string::npos ? text : text.substr(0, nl);
+}
+
+void make_dirs(const std::string& path) {
+  std::string partial;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    partial = path.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0775) != 0 && errno != EEXIST)
+      throw Error(Errc::io, "cannot create '" + partial + "': " + mw::detail::errno_text(errno));
+  }
+}
+
+class LocalInterface final : public Interface {
+ public:
+  explicit LocalInterface(const Local& options) : options_(options) {
+    config_ = read_project_config(find_project_dir(options_.project_dir));
+    db_ = std::make_unique<Database>(db_params_from(config_));
+    const std::string key_path =
+        options_.signing_key.empty() ? config_.key_dir + "/mw_task_private.pem" : options_.signing_key;
+    if (!mw::detail::path_exists(key_path))
+      throw Error(Errc::usage, "task-signing key '" + key_path + "' does not exist (mw-project-setup "
+                               "install makes one; or set Local::signing_key)");
+    auto key = std::make_shared<const PrivateKey>(PrivateKey::load_pem(key_path));
+    submitter_ = std::make_unique<TaskSubmitter>(config_, *db_, options_.app, key,
+                                                 options_.max_output_bytes);
+    check_workunit_settings(options_.settings, "(Local settings)");
+    worker_program_ =
+        options_.worker_program.empty() ? mw::detail::self_program_path() : options_.worker_program;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    const std::string batch_name =
+        options_.batch_name.empty() ? "mw_" + std::string(host) + "_" + std::to_string(::getpid()) + "_" +
+                                          std::to_string(std::time(nullptr))
+                                    : options_.batch_name;
+    batch_id_ = submitter_->creator().create_batch(batch_name);
+    stem_.clear();
+    for (char c : batch_name.substr(0, 60))
+      stem_ += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '_';
+    stem_ += "_" + std::to_string(batch_id_) + "_";
+    const std::string deliver =
+        options_.deliver_dir.empty() ? config_.project_dir + "/mw_deliver" : options_.deliver_dir;
+    batch_dir_ = deliver + "/" + std::to_string(batch_id_);
+    make_dirs(batch_dir_);
+  }
+
+  ~LocalInterface() override { shutdown(); }
+
+  std::string name() const override { return "boinc"; }
+
+  void start(InterfaceEvents& events) override {
+    events_ = &events;
+    submit_thread_ = std::thread([this] { submit_loop(); });
+    watch_thread_ = std::thread([this] { watch_loop(); });
+  }
+
+  std::optional<WorkerId> reserve_worker() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (in_flight_.size() >= options_.max_in_flight) return std::nullopt;
+    return WorkerId{0};  // BOINC's hosts are not ours to pick
+  }
+
+  void execute_task(WorkerId, std::shared_ptr<const TaskSpec> task) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      in_flight_[task->id] = task;
+      to_submit_.push_back(task);
+    }
+    wake_.notify_all();
+  }
+
+  void cancel_task(std::uint64_t task_id) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      in_flight_.erase(task_id);
+      for (auto it = to_submit_.begin(); it != to_submit_.end(); ++it) {
+        if ((*it)->id == task_id) {
+          to_submit_.erase(it);
+          return;  // never reached BOINC
+        }
+      }
+      to_cancel_.push_back(task_id);
+    }
+    wake_.notify_all();
+  }
+
+  void each_worker(const Function& function, const Args&) override {
+    throw Error(Errc::usage, "each_worker(" + function.name + ") is not available on BOINC: "
+                             "volunteer hosts are not known in advance; pass what every task needs "
+                             "as its arguments instead");
+  }
+
+  InterfaceStatus status() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    InterfaceStatus st;
+    WorkerStatus w;
+    w.name = "boinc:" + options_.app;
+    w.state = in_flight_.empty() ? "idle" : "busy";
+    w.tasks_done = delivered_;
+    st.workers.push_back(w);
+    st.details["project"] = config_.project_dir;
+    st.details["app"] = options_.app;
+    st.details["batch_id"] = std::to_string(batch_id_);
+    st.details["delivery_dir"] = batch_dir_;
+    st.details["submitted"] = std::to_string(submitted_);
+    st.details["delivered"] = std::to_string(delivered_);
+    st.details["waiting_submission"] = std::to_string(to_submit_.size());
+    st.details["watch"] = watching_with_inotify_ ? "inotify" : "polling";
+    if (!last_error_.empty()) st.details["last_error"] = last_error_;
+    return st;
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    wake_.notify_all();
+    if (submit_thread_.joinable()) submit_thread_.join();
+    if (watch_thread_.joinable()) watch_thread_.join();
+    if (options_.retire_batch_at_end) {
+      try {
+        submitter_->creator().retire_batch(batch_id_);
+      } catch (const Error&) {
+        // The master is going away; BOINC will finish or time out the rest.
+      }
+    }
+  }
+
+ private:
+  std::string wu_name(std::uint64_t task_id) const { return stem_ + std::to_string(task_id); }
+
+  // Settings for one task: its own estimates override the Local's.
+  WorkunitSettings settings_for(const TaskSpec& task) const {
+    WorkunitSettings s = options_.settings;
+    if (task.estimates.fpops && *task.estimates.fpops > 0) {
+      s.rsc_fpops_bound = *task.estimates.fpops * (s.rsc_fpops_bound / s.rsc_fpops_est);
+      s.rsc_fpops_est = *task.estimates.fpops;
+    }
+    if (task.estimates.memory_bytes) s.rsc_memory_bound = static_cast<double>(*task.estimates.memory_bytes);
+    return s;
+  }
+
+  void fail(const TaskSpec& task, const std::string& why) {
+    Outcome o;
+    o.status = ResultStatus::rejected;
+    o.reason = why;
+    o.worker = "boinc";
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (in_flight_.erase(task.id) == 0) return;  // cancelled meanwhile
+      last_error_ = why;
+    }
+    events_->task_finished(task.id, std::move(o));
+    events_->worker_available();
+  }
+
+  void submit_loop() {
+    for (;;) {
+      std::vector<std::shared_ptr<const TaskSpec>> chunk;
+      std::vector<std::uint64_t> cancels;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stopped_ || !to_submit_.empty() || !to_cancel_.empty(); });
+        if (stopped_) return;
+        while (!to_submit_.empty() && chunk.size() < options_.tasks_per_submit) {
+          chunk.push_back(to_submit_.front());
+          to_submit_.pop_front();
+        }
+        cancels.swap(to_cancel_);
+      }
+      if (!chunk.empty()) submit_chunk(chunk);
+      for (std::uint64_t id : cancels) {
+        try {
+          submitter_->creator().cancel_workunit(wu_name(id));
+        } catch (const Error& e) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          last_error_ = e.what();
+        }
+      }
+    }
+  }
+
+  void submit_chunk(const std::vector<std::shared_ptr<const TaskSpec>>& chunk) {
+    std::size_t next = 0;
+    std::unique_ptr<TaskBuilder> builder;
+    try {
+      submitter_->submit(batch_id_, options_.settings, [&](PendingTask& pending) {
+        if (next == chunk.size()) return false;
+        const TaskSpec& task = *chunk[next++];
+        builder = std::make_unique<TaskBuilder>(remote_task_builder(task, worker_program_));
+        pending.wu_name = wu_name(task.id);
+        pending.builder = builder.get();
+        pending.settings = settings_for(task);
+        return true;
+      });
+      std::lock_guard<std::mutex> lock(mutex_);
+      submitted_ += chunk.size();
+    } catch (const Error& e) {
+      // The whole chunk was rolled back: each of its tasks fails with the reason.
+      for (const auto& task : chunk) fail(*task, std::string("BOINC submission failed: ") + e.what());
+    }
+  }
+
+  // A delivered file: "<wu_name>.result" or "<wu_name>.error".
+  void consider(const std::string& file) {
+    if (file.empty() || file.front() == '.') return;
+    const bool is_result = file.size() > 7 && file.compare(file.size() - 7, 7, ".result") == 0;
+    const bool is_error = file.size() > 6 && file.compare(file.size() - 6, 6, ".error") == 0;
+    if (!is_result && !is_error) return;
+    const std::string wu = file.substr(0, file.size() - (is_result ? 7 : 6));
+    if (wu.compare(0, stem_.size(), stem_) != 0) return;
+    const std::string id_text = wu.substr(stem_.size());
+    if (id_text.empty() || id_text.find_first_not_of("0123456789") != std::string::npos) return;
+    const std::uint64_t id = std::stoull(id_text);
+    std::shared_ptr<const TaskSpec> task;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = in_flight_.find(id);
+      if (it == in_flight_.end()) return;  // delivered already, or cancelled
+      task = it->second;
+      in_flight_.erase(it);
+      ++delivered_;
+    }
+    const std::string path = batch_dir_ + "/" + file;
+    Outcome outcome;
+    if (is_result) {
+      outcome = outcome_from_result_bundle(path, *task, "boinc");
+    } else {
+      outcome.status = ResultStatus::rejected;
+      outcome.reason = "BOINC gave up on workunit " + wu + ": " + read_first_line(path);
+      outcome.worker = "boinc";
+    }
+    events_->task_finished(id, std::move(outcome));
+    events_->worker_available();
+  }
+
+  void scan() {
+    DIR* dir = ::opendir(batch_dir_.c_str());
+    if (!dir) return;
+    while (dirent* e = ::readdir(dir)) consider(e->d_name);
+    ::closedir(dir);
+  }
+
+  void watch_loop() {
+    int fd = options_.use_inotify ? ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC) : -1;
+    if (fd >= 0 && ::inotify_add_watch(fd, batch_dir_.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+      ::close(fd);
+      fd = -1;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      watching_with_inotify_ = fd >= 0;
+    }
+    // With inotify a full scan is only a safety net (overflowed event queue).
+    const double rescan_seconds = fd >= 0 ? 30.0 : options_.poll_seconds;
+    scan();
+    auto last_scan = std::chrono::steady_clock::now();
+    alignas(inotify_event) char buf[64 * 1024];
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopped_) break;
+      }
+      if (fd >= 0) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 200) > 0) {
+          ssize_t n;
+          while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+            for (char* at = buf; at < buf + n;) {
+              auto* ev = reinterpret_cast<inotify_event*>(at);
+              if (ev->mask & IN_Q_OVERFLOW) last_scan = {};
+              if (ev->len > 0) consider(ev->name);
+              at += sizeof(inotify_event) + ev->len;
+            }
+          }
+        }
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(
+            static_cast<int>(std::min(options_.poll_seconds, 0.2) * 1000)));
+      }
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_scan).count() >=
+          rescan_seconds) {
+        scan();
+        last_scan = std::chrono::steady_clock::now();
+      }
+    }
+    if (fd >= 0) ::close(fd);
+  }
+
+  Local options_;
+  ProjectConfig config_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<TaskSubmitter> submitter_;
+  std::string worker_program_;
+  std::int64_t batch_id_ = 0;
+  std::string stem_, batch_dir_;
+  InterfaceEvents* events_ = nullptr;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopped_ = false;
+  std::map<std::uint64_t, std::shared_ptr<const TaskSpec>> in_flight_;
+  std::deque<std::shared_ptr<const TaskSpec>> to_submit_;
+  std::vector<std::uint64_t> to_cancel_;
+  std::uint64_t submitted_ = 0, delivered_ = 0;
+  bool watching_with_inotify_ = false;
+  std::string last_error_;
+  std::thread submit_thread_, watch_thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<Interface> Local::make_interface() const {
+  if (app.empty()) throw Error(Errc::usage, "Local::app must name the BOINC app");
+  if (poll_seconds <= 0) throw Error(Errc::usage, "Local::poll_seconds must be positive");
+  if (max_in_flight == 0 || tasks_per_submit == 0)
+    throw Error(Errc::usage, "Local::max_in_flight and Local::tasks_per_submit must be positive");
+  return std::make_unique<LocalInterface>(*this);
+}
+
+}  // namespace mw::boinc

@@ -1,0 +1,75 @@
+#include "boinc/fake_boinc_pipeline.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <regex>
+
+#include "mw/boinc/hierarchy.h"
+#include "mw/runner.h"
+#include "mw/task_format.h"
+#include "support/test_support.h"
+#include "util/fs.h"
+
+namespace mw::test {
+
+FakeBoincPipeline::FakeBoincPipeline(const BoincTestProject& project, std::string deliver_dir,
+                                     std::vector<PublicKey> trusted)
+    : project_(project), deliver_dir_(std::move(deliver_dir)), trusted_(std::move(trusted)) {}
+
+FakeBoincPipeline::~FakeBoincPipeline() { stop(); }
+
+void FakeBoincPipeline::start() { thread_ = std::thread([this] { loop(); }); }
+
+void FakeBoincPipeline::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void FakeBoincPipeline::loop() {
+  SqlConnection db = project_.server().connect(project_.db_name());
+  while (!stop_) {
+    if (!paused_) {
+      for (const SqlRow& wu : db.rows("SELECT id, name, xml_doc, batch, error_mask FROM workunit "
+                                      "WHERE assimilate_state = 0 ORDER BY id LIMIT 100")) {
+        handle(wu);
+        db.execute("UPDATE workunit SET assimilate_state = 2 WHERE id = " + wu.at("id"));
+        ++delivered_;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void FakeBoincPipeline::handle(const SqlRow& wu) {
+  const std::string dir = deliver_dir_ + "/" + wu.at("batch");
+  ::mkdir(deliver_dir_.c_str(), 0775);
+  ::mkdir(dir.c_str(), 0775);
+  const std::string name = wu.at("name");
+  if (wu.at("error_mask") != "0") {
+    write_text(dir + "/." + name + ".tmp", "error_mask " + wu.at("error_mask") + ": cancelled\n");
+    ::rename((dir + "/." + name + ".tmp").c_str(), (dir + "/" + name + ".error").c_str());
+    return;
+  }
+  // The workunit's files, in <file_info> order: the bundle, then the program.
+  std::vector<std::string> files;
+  static const std::regex file_name("<file_info>[\\s\\S]*?<name>([^<]+)</name>");
+  const std::string& xml = wu.at("xml_doc");
+  for (std::sregex_iterator it(xml.begin(), xml.end(), file_name), end; it != end; ++it)
+    files.push_back(boinc::dir_hier_path((*it)[1].str(), project_.config().download_dir,
+                                         project_.config().uldl_dir_fanout));
+  ScratchDir scratch;
+  const std::string task_dir = scratch / "task";
+  ::mkdir(task_dir.c_str(), 0755);
+  auto unzip = run_command({"/usr/bin/unzip", "-q", files.at(0), "-d", task_dir});
+  if (unzip.exit_code != 0) throw std::runtime_error("fake pipeline: unzip failed: " + unzip.err);
+  if (files.size() > 1) {
+    TaskManifest m = parse_task_xml(read_text(task_dir + "/task.xml"));
+    write_text(task_dir + "/" + m.program.bundled_file, read_text(files[1]));
+  }
+  const std::string tmp = dir + "/." + name + ".result.tmp";
+  run_task_bundle(task_dir, trusted_, tmp);
+  ::rename(tmp.c_str(), (dir + "/" + name + ".result").c_str());
+}
+
+}  // namespace mw::test

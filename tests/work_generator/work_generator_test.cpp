@@ -1,0 +1,175 @@
+// mw-work-generator, run as an operator runs it, against a project on the
+// private MariaDB.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "mw/boinc/hierarchy.h"
+#include "mw/bundle.h"
+#include "mw/hash.h"
+#include "mw/signing.h"
+#include "support/boinc_project.h"
+#include "support/test_support.h"
+
+namespace {
+
+using mw::test::BoincTestProject;
+using mw::test::run_command;
+
+const std::string kTool = std::string(MW_WORK_GENERATOR);
+
+struct Fixture {
+  explicit Fixture(const std::string& db) : project(db) {
+    key = std::make_unique<mw::PrivateKey>(mw::PrivateKey::generate());
+    mw::test::write_text(project.dir() + "/keys/mw_task_private.pem", key->to_pem());
+    mw::test::write_text(project.dir() + "/keys/mw_task_public.pem", key->public_key().to_pem());
+    mw::test::write_text(scratch / "sim.sh", "#!/bin/sh\necho simulated \"$@\" > out.txt\n");
+  }
+  mw::test::CommandResult run(std::vector<std::string> args) const {
+    args.insert(args.begin(), kTool);
+    return run_command(args);
+  }
+  std::string download(const std::string& name) const {
+    return mw::boinc::dir_hier_path(name, project.config().download_dir, 1024);
+  }
+  BoincTestProject project;
+  mw::test::ScratchDir scratch;
+  std::unique_ptr<mw::PrivateKey> key;
+};
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+TEST(WorkGenerator, SweepBecomesWorkunitsWithOneStickyProgram) {
+  Fixture f("t_wg_sweep");
+  mw::test::write_text(f.scratch / "in1.dat", "one");
+  mw::test::write_text(f.scratch / "sweep.jsonl",
+                       "{\"program\": \"sim.sh\", \"args\": [\"--seed\", \"1\"], \"inputs\": {\"in.dat\": \"in1.dat\"},"
+                       " \"outputs\": {\"out.txt\": 4096}, \"name\": \"seed1\"}\n"
+                       "\n"
+                       "{\"program\": \"sim.sh\", \"args\": [\"--seed\", \"2\"], \"fpops_est\": 2e12}\n");
+  auto r = f.run({"submit", "--project", f.project.dir(), "--batch", "sweep A", "--min-quorum", "2",
+                  "--target-nresults", "2", "--max-error-results", "3", "--max-total-results", "6",
+                  "--max-success-results", "4", f.scratch / "sweep.jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string batch = r.out.substr(0, r.out.find('\n'));
+  auto wus = f.project.rows("SELECT name, xml_doc, batch, min_quorum, target_nresults, rsc_fpops_est "
+                            "FROM workunit ORDER BY id");
+  ASSERT_EQ(wus.size(), 2u);
+  EXPECT_EQ(wus[0]["name"], "sweep_A_" + batch + "_0");
+  EXPECT_EQ(wus[1]["name"], "sweep_A_" + batch + "_1");
+  EXPECT_EQ(wus[0]["batch"], batch);
+  EXPECT_EQ(wus[0]["min_quorum"], "2");
+  EXPECT_EQ(wus[1]["rsc_fpops_est"], "2000000000000");
+  const std::string program = "mwp_" + mw::sha256_hex(mw::test::read_text(f.scratch / "sim.sh"));
+  for (auto& wu : wus) {
+    EXPECT_NE(wu["xml_doc"].find("<name>" + program + "</name>"), std::string::npos) << wu["xml_doc"];
+    EXPECT_NE(wu["xml_doc"].find("<sticky/>"), std::string::npos);
+    EXPECT_NE(wu["xml_doc"].find("<no_delete/>"), std::string::npos);
+    EXPECT_NE(wu["xml_doc"].find("<open_name>mw_program</open_name>"), std::string::npos);
+    // The bundle is signed by the project's key and leaves the program out
+    // (read with unzip, independently of mwkit's bundle reader).
+    const std::string zip = f.download(wu["name"] + ".task.zip");
+    auto listing = run_command({"/usr/bin/unzip", "-Z1", zip});
+    ASSERT_EQ(listing.exit_code, 0) << listing.err;
+    EXPECT_EQ(listing.out.find("sim.sh"), std::string::npos) << listing.out;
+    const std::string xml = run_command({"/usr/bin/unzip", "-p", zip, "task.xml"}).out;
+    const std::string sig = run_command({"/usr/bin/unzip", "-p", zip, "task.sig"}).out;
+    EXPECT_TRUE(f.key->public_key().verify(xml, mw::Signature::parse(sig)));
+    EXPECT_NE(xml.find("<name>sim.sh</name>"), std::string::npos) << xml;
+  }
+  EXPECT_EQ(mw::test::read_text(f.download(program)), mw::test::read_text(f.scratch / "sim.sh"));
+  EXPECT_TRUE(exists(f.download(program) + ".md5"));
+  auto status = f.run({"status", "--project", f.project.dir(), "--batch", "sweep A"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("in progress"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("jobs: 2 "), std::string::npos) << status.out;
+}
+
+TEST(WorkGenerator, SignedBundlesAreShippedWholeAndTamperedOnesRefused) {
+  Fixture f("t_wg_bundles");
+  for (int i = 0; i < 2; ++i) {
+    mw::TaskBuilder task("b" + std::to_string(i));
+    task.host_program("/bin/echo").arg("hello " + std::to_string(i));
+    task.write_bundle(f.scratch / ("b" + std::to_string(i) + ".zip"), *f.key);
+  }
+  auto r = f.run({"submit", "--project", f.project.dir(), "--batch", "bundles", f.scratch / "b0.zip",
+                  f.scratch / "b1.zip"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM workunit")[0]["n"], "2");
+  EXPECT_EQ(mw::test::read_text(f.download("bundles_" + r.out.substr(0, r.out.find('\n')) + "_1.task.zip")),
+            mw::test::read_text(f.scratch / "b1.zip"));
+
+  // Signed by a key the project does not trust: refused, nothing created.
+  mw::PrivateKey stranger = mw::PrivateKey::generate();
+  mw::TaskBuilder task("evil");
+  task.host_program("/bin/echo");
+  task.write_bundle(f.scratch / "evil.zip", stranger);
+  const auto before = mw::test::list_files(f.project.config().download_dir);
+  r = f.run({"submit", "--project", f.project.dir(), "--batch", "evil batch", f.scratch / "b0.zip",
+             f.scratch / "evil.zip"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(f.scratch / "evil.zip"), std::string::npos) << r.err;
+  EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM workunit")[0]["n"], "2");
+  EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM batch WHERE name = 'evil batch'")[0]["n"], "0");
+  EXPECT_EQ(mw::test::list_files(f.project.config().download_dir), before);
+}
+
+TEST(WorkGenerator, MalformedSweepNamesFileLineAndFieldAndLeavesNothing) {
+  Fixture f("t_wg_badsweep");
+  mw::test::write_text(f.scratch / "bad.jsonl",
+                       "{\"program\": \"sim.sh\"}\n{\"program\": \"sim.sh\", \"args\": \"--seed 2\"}\n");
+  const auto before = mw::test::list_files(f.project.config().download_dir);
+  auto r = f.run({"submit", "--project", f.project.dir(), "--batch", "bad", f.scratch / "bad.jsonl"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(f.scratch / "bad.jsonl:2: field 'args'"), std::string::npos) << r.err;
+  EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM workunit")[0]["n"], "0");
+  EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM batch")[0]["n"], "0");
+  EXPECT_EQ(mw::test::list_files(f.project.config().download_dir), before);
+
+  mw::test::write_text(f.scratch / "typo.jsonl", "{\"program\": \"sim.sh\", \"arsg\": []}\n");
+  r = f.run({"submit", "--project", f.project.dir(), "--batch", "typo", f.scratch / "typo.jsonl"});
+  EXPECT_NE(r.err.find("typo.jsonl:1: field 'arsg': unknown field"), std::string::npos) << r.err;
+  mw::test::write_text(f.scratch / "missing.jsonl", "{\"program\": \"no_such_program\"}\n");
+  r = f.run({"submit", "--project", f.project.dir(), "--batch", "missing", f.scratch / "missing.jsonl"});
+  EXPECT_NE(r.err.find("missing.jsonl:1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no_such_program"), std::string::npos) << r.err;
+}
+
+TEST(WorkGenerator, CancelMarksWorkunitsAndBatch) {
+  Fixture f("t_wg_cancel");
+  mw::test::write_text(f.scratch / "s.jsonl", "{\"program\": \"sim.sh\"}\n{\"program\": \"sim.sh\"}\n");
+  auto r = f.run({"submit", "--project", f.project.dir(), "--batch", "c", f.scratch / "s.jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = f.run({"cancel", "--project", f.project.dir(), "--batch", "c"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 workunit(s) cancelled"), std::string::npos) << r.out;
+  EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM workunit WHERE error_mask = 16")[0]["n"], "2");
+  r = f.run({"status", "--project", f.project.dir(), "--batch", "c"});
+  EXPECT_NE(r.out.find("aborted"), std::string::npos) << r.out;
+  r = f.run({"status", "--project", f.project.dir(), "--batch", "no such batch"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no batch named 'no such batch'"), std::string::npos) << r.err;
+}
+
+TEST(WorkGenerator, BadProjectAppAndDatabaseAreClearErrors) {
+  Fixture f("t_wg_errors");
+  mw::test::write_text(f.scratch / "s.jsonl", "{\"program\": \"sim.sh\"}\n");
+  auto r = f.run({"submit", "--project", f.project.dir(), "--app", "nope", "--batch", "x", f.scratch / "s.jsonl"});
+  EXPECT_NE(r.err.find("app 'nope' is not in the app table"), std::string::npos) << r.err;
+  r = f.run({"submit", "--project", f.scratch.path(), "--batch", "x", f.scratch / "s.jsonl"});
+  EXPECT_NE(r.err.find("config.xml"), std::string::npos) << r.err;
+  // A config.xml whose database is unreachable.
+  std::string config = mw::test::read_text(f.project.dir() + "/config.xml");
+  const auto at = config.find("<db_host>");
+  config.replace(at, config.find("</db_host>") - at, "<db_host>127.0.0.1:1");
+  mw::test::write_text(f.project.dir() + "/config.xml", config);
+  r = f.run({"status", "--project", f.project.dir(), "--batch", "x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot connect to database 't_wg_errors' on 127.0.0.1:1"), std::string::npos) << r.err;
+}
+
+}  // namespace

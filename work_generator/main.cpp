@@ -1,0 +1,220 @@
+// mw-work-generator — submit mwkit tasks to a BOINC project in bulk, and
+// follow or cancel the batches.
+//
+//   mw-work-generator submit --project DIR [--app mw] --batch NAME [settings] TASK...
+//       TASK: a signed task bundle (.zip) or a JSON-lines sweep (.jsonl; see sweep.h)
+//       prints the batch id
+//   mw-work-generator status --project DIR --batch NAME|ID
+//   mw-work-generator cancel --project DIR --batch NAME|ID
+//   mw-work-generator retire --project DIR --batch NAME|ID
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <memory>
+
+#include "mw/boinc/project_config.h"
+#include "mw/boinc/task_submitter.h"
+#include "mw/error.h"
+#include "sweep.h"
+#include "tool_common.h"
+#include "util/fs.h"
+
+namespace {
+
+using namespace mw;
+using namespace mw::boinc;
+
+struct Common {
+  std::string project, app = "mw", batch;
+};
+
+struct Project {
+  ProjectConfig config;
+  std::unique_ptr<Database> db;
+};
+
+Project open_project(const Common& c) {
+  Project p;
+  p.config = read_project_config(find_project_dir(c.project));
+  p.db = std::make_unique<Database>(db_params_from(p.config));
+  return p;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Workunit names are built from the batch name; keep them to BOINC's alphabet.
+std::string name_stem(const std::string& batch_name) {
+  std::string stem;
+  for (char c : batch_name.substr(0, 60))
+    stem += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  return stem.empty() ? "batch" : stem;
+}
+
+std::vector<PublicKey> trusted_keys(const ProjectConfig& config) {
+  std::vector<PublicKey> keys;
+  for (int i = 0;; ++i) {
+    const std::string path = config.key_dir + "/mw_task_public" + (i ? "_" + std::to_string(i) : "") + ".pem";
+    if (!mw::detail::path_exists(path)) break;
+    keys.push_back(PublicKey::load_pem(path));
+  }
+  return keys;
+}
+
+std::int64_t resolve_batch(WorkCreator& creator, const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) return std::stoll(text);
+  if (auto id = creator.find_batch(text)) return *id;
+  throw Error(Errc::usage, "no batch named '" + text + "'");
+}
+
+struct SubmitOptions {
+  Common common;
+  std::vector<std::string> tasks;
+  std::string key;
+  std::uint64_t max_output_bytes = kDefaultMaxOutputBytes;
+  WorkunitSettings settings;
+};
+
+int cmd_submit(const SubmitOptions& o) {
+  Project p = open_project(o.common);
+  bool any_sweep = false;
+  for (const auto& t : o.tasks) any_sweep = any_sweep || ends_with(t, ".jsonl") || ends_with(t, ".json");
+  std::shared_ptr<const PrivateKey> key;
+  if (any_sweep) {
+    const std::string path = o.key.empty() ? p.config.key_dir + "/mw_task_private.pem" : o.key;
+    key = std::make_shared<const PrivateKey>(PrivateKey::load_pem(path));
+  }
+  TaskSubmitter submitter(p.config, *p.db, o.common.app, key, o.max_output_bytes, trusted_keys(p.config));
+  WorkCreator& creator = submitter.creator();
+  std::int64_t batch = 0;
+  bool created_batch = false;
+  if (auto existing = creator.find_batch(o.common.batch)) {
+    batch = *existing;
+  } else {
+    batch = creator.create_batch(o.common.batch);
+    created_batch = true;
+  }
+  std::size_t seq = static_cast<std::size_t>(creator.batch_info(batch).njobs);
+  const std::string stem = name_stem(o.common.batch) + "_" + std::to_string(batch) + "_";
+
+  std::size_t next_arg = 0;
+  std::unique_ptr<work_generator::SweepReader> sweep;
+  work_generator::SweepTask current;
+  std::size_t n = 0;
+  try {
+    n = submitter.submit(batch, o.settings, [&](PendingTask& task) {
+      for (;;) {
+        if (sweep) {
+          if (sweep->next(current)) {
+            task.builder = current.builder.get();
+            task.settings = current.settings;
+            break;
+          }
+          sweep.reset();
+        }
+        if (next_arg == o.tasks.size()) return false;
+        const std::string& arg = o.tasks[next_arg++];
+        if (ends_with(arg, ".jsonl") || ends_with(arg, ".json")) {
+          sweep = std::make_unique<work_generator::SweepReader>(arg, o.settings);
+          continue;
+        }
+        task.bundle_path = arg;
+        break;
+      }
+      task.wu_name = stem + std::to_string(seq++);
+      return true;
+    });
+  } catch (...) {
+    // Nothing of this submission stays: not even the batch it opened.
+    if (created_batch) creator.discard_batch_if_empty(batch);
+    throw;
+  }
+  std::cerr << "mw-work-generator: " << n << " workunit(s) created in batch " << batch << " ('"
+            << o.common.batch << "')\n";
+  std::cout << batch << "\n";
+  return tools::kExitOk;
+}
+
+const char* batch_state_name(int state) {
+  switch (state) {
+    case 0: return "init";
+    case 1: return "in progress";
+    case 2: return "complete";
+    case 3: return "aborted";
+    case 4: return "retired";
+    default: return "unknown";
+  }
+}
+
+int cmd_status(const Common& c) {
+  Project p = open_project(c);
+  TaskSubmitter submitter(p.config, *p.db, c.app, nullptr);
+  BatchInfo info = submitter.creator().batch_info(resolve_batch(submitter.creator(), c.batch));
+  std::cout << "batch " << info.id << " '" << info.name << "': " << batch_state_name(info.state) << "\n"
+            << "jobs: " << info.njobs << " (finished " << info.nfinished << ", errors " << info.nerrors
+            << ")\n"
+            << "results: unsent " << info.nunsent_results << ", in progress "
+            << info.nin_progress_results << "\n";
+  return tools::kExitOk;
+}
+
+int cmd_close(const Common& c, bool retire) {
+  Project p = open_project(c);
+  TaskSubmitter submitter(p.config, *p.db, c.app, nullptr);
+  const std::int64_t batch = resolve_batch(submitter.creator(), c.batch);
+  std::size_t n = retire ? submitter.creator().retire_batch(batch) : submitter.creator().cancel_batch(batch);
+  std::cout << (retire ? "retired" : "cancelled") << " batch " << batch << ": " << n
+            << " workunit(s) cancelled\n";
+  return tools::kExitOk;
+}
+
+void add_common(CLI::App* cmd, Common& c) {
+  cmd->add_option("--project", c.project, "BOINC project directory (default: as BOINC finds it)");
+  cmd->add_option("--app", c.app, "BOINC app name")->capture_default_str();
+  cmd->add_option("--batch", c.batch, "Batch name (or id, for status/cancel/retire)")->required();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Submit mwkit tasks to a BOINC project in bulk", "mw-work-generator"};
+  app.require_subcommand(1);
+
+  SubmitOptions s;
+  auto* submit = app.add_subcommand("submit", "Create workunits for task bundles or a JSON-lines sweep");
+  add_common(submit, s.common);
+  submit->add_option("tasks", s.tasks, "Task bundles (.zip) and sweeps (.jsonl)")->required();
+  submit->add_option("--key", s.key, "Task-signing key for sweeps (default: KEY_DIR/mw_task_private.pem)");
+  submit->add_option("--max-output-bytes", s.max_output_bytes, "Upload limit of the result bundle")
+      ->check(CLI::PositiveNumber);
+  WorkunitSettings& w = s.settings;
+  submit->add_option("--min-quorum", w.min_quorum)->check(CLI::PositiveNumber);
+  submit->add_option("--target-nresults", w.target_nresults)->check(CLI::PositiveNumber);
+  submit->add_option("--max-error-results", w.max_error_results)->check(CLI::PositiveNumber);
+  submit->add_option("--max-total-results", w.max_total_results)->check(CLI::PositiveNumber);
+  submit->add_option("--max-success-results", w.max_success_results)->check(CLI::PositiveNumber);
+  submit->add_option("--delay-bound", w.delay_bound, "Seconds a host has to return a result")
+      ->check(CLI::PositiveNumber);
+  submit->add_option("--fpops-est", w.rsc_fpops_est)->check(CLI::PositiveNumber);
+  submit->add_option("--fpops-bound", w.rsc_fpops_bound)->check(CLI::PositiveNumber);
+  submit->add_option("--memory-bound", w.rsc_memory_bound)->check(CLI::PositiveNumber);
+  submit->add_option("--disk-bound", w.rsc_disk_bound)->check(CLI::PositiveNumber);
+  submit->add_option("--priority", w.priority);
+
+  Common status_opts, cancel_opts, retire_opts;
+  auto* status = app.add_subcommand("status", "Show a batch's progress");
+  add_common(status, status_opts);
+  auto* cancel = app.add_subcommand("cancel", "Cancel a batch as BOINC's cancel_jobs does");
+  add_common(cancel, cancel_opts);
+  auto* retire = app.add_subcommand("retire", "Cancel what is left of a batch and mark it retired");
+  add_common(retire, retire_opts);
+
+  CLI11_PARSE(app, argc, argv);
+  return mw::tools::run_tool("mw-work-generator", [&] {
+    if (*submit) return cmd_submit(s);
+    if (*status) return cmd_status(status_opts);
+    if (*cancel) return cmd_close(cancel_opts, false);
+    return cmd_close(retire_opts, true);
+  });
+}
