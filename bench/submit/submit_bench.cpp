@@ -6,8 +6,13 @@
 //   libsched_create_work/tasks_per_s     BOINC's create_work() per task, in process
 //   memory/rss_kb                        resident size after each N (flat in N?)
 //
-//   bench_submit [--quick]      (--quick: 10^2..10^4 only)
+//   bench_submit [--quick] [--download-root DIR | --download-root-default]
+//     --quick: 10^2..10^4 only; --download-root: where the download trees go
+//     (default /dev/shm); --download-root-default: under $TMPDIR instead
+#include <linux/magic.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 
 #include <chrono>
 #include <cstdio>
@@ -45,9 +50,28 @@ std::string payload(std::size_t i) {
   return p;
 }
 
+// Where the download trees go: --download-root DIR (default /dev/shm, a
+// tmpfs, when it exists: file creation on this class of VM's ext4 costs about
+// 0.5 ms of kernel CPU per file and would measure the disk, not mwkit).
+std::string g_download_root;
+
+std::string file_system_of(const std::string& dir) {
+  struct statfs st {};
+  if (::statfs(dir.c_str(), &st) != 0) return "unknown";
+  return st.f_type == TMPFS_MAGIC ? "tmpfs" : st.f_type == EXT4_SUPER_MAGIC ? "ext4" : "other";
+}
+
 // N tasks, each with its own staged 1 KB input, in one submit.
 void bench_native(std::size_t n, bool unique_inputs) {
-  mw::test::BoincTestProject project("b_submit_" + std::to_string(n) + (unique_inputs ? "_u" : "_s"));
+  mw::bench::BenchDir download_parent;  // removed afterwards
+  mw::test::BoincTestProjectOptions options;
+  std::string download = g_download_root.empty() ? download_parent / "download"
+                                                  : g_download_root + "/mw-bench-download";
+  mw::bench::remove_tree(download);
+  ::mkdir(download.c_str(), 0755);
+  options.download_dir = download;
+  mw::test::BoincTestProject project("b_submit_" + std::to_string(n) + (unique_inputs ? "_u" : "_s"),
+                                     options);
   auto db = project.database();
   WorkCreator creator(project.config(), *db, "mw",
                       InputTemplate::parse(mw::test::test_input_template(), "mw_in.xml"),
@@ -77,15 +101,24 @@ void bench_native(std::size_t n, bool unique_inputs) {
   }, &stager);
   const double s = seconds_since(t0);
   const std::string metric = unique_inputs ? "submit" : "insert_only";
-  nlohmann::json params{{"tasks", n}, {"input_bytes", 1024}, {"unique_inputs", unique_inputs}};
+  nlohmann::json params{{"tasks", n}, {"input_bytes", 1024}, {"unique_inputs", unique_inputs},
+                        {"download_fs", file_system_of(download)}};
   mw::bench::emit(metric, "tasks_per_s", n / s, "tasks/s", params);
   mw::bench::emit(metric, "seconds", s, "s", params);
   mw::bench::emit(metric, "rss_growth_kb", static_cast<double>(rss_kb() - rss_before), "KiB", params);
+  mw::bench::remove_tree(download);
 }
 
 // BOINC's create_work() per task: stage the file, then one call (one INSERT).
 void bench_libsched(std::size_t n) {
-  mw::test::BoincTestProject project("b_libsched_" + std::to_string(n));
+  mw::bench::BenchDir download_parent;
+  mw::test::BoincTestProjectOptions options;
+  const std::string download = g_download_root.empty() ? download_parent / "download"
+                                                        : g_download_root + "/mw-bench-download";
+  mw::bench::remove_tree(download);
+  ::mkdir(download.c_str(), 0755);
+  options.download_dir = download;
+  mw::test::BoincTestProject project("b_libsched_" + std::to_string(n), options);
   std::string why;
   if (oracle::open_project(project.dir(), why) != 0) throw std::runtime_error("libsched: " + why);
   const std::string tmpl = mw::test::test_input_template();
@@ -105,15 +138,24 @@ void bench_libsched(std::size_t n) {
   }
   const double s = seconds_since(t0);
   oracle::close_project();
-  nlohmann::json params{{"tasks", n}, {"input_bytes", 1024}, {"unique_inputs", true}};
+  nlohmann::json params{{"tasks", n}, {"input_bytes", 1024}, {"unique_inputs", true},
+                        {"download_fs", file_system_of(download)}};
   mw::bench::emit("libsched_create_work", "tasks_per_s", n / s, "tasks/s", params);
   mw::bench::emit("libsched_create_work", "seconds", s, "s", params);
+  mw::bench::remove_tree(download);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  struct stat st {};
+  if (::stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode)) g_download_root = "/dev/shm";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--download-root") == 0 && i + 1 < argc) g_download_root = argv[++i];
+    else if (std::strcmp(argv[i], "--download-root-default") == 0) g_download_root.clear();
+  }
   try {
     for (std::size_t n : {100u, 1000u}) bench_libsched(n);
     for (std::size_t n : {100u, 1000u, 10000u, 100000u}) {

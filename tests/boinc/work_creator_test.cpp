@@ -189,8 +189,9 @@ TEST(CreateWorkDifferential, RowsEqualLibschedCreateWorkColumnByColumn) {
   ASSERT_EQ(oracle::open_project(project.dir(), why), 0) << why;
 
   int n = 0;
+  for (bool load_data : {true, false})
   for (const Variant& v : variants()) {
-    SCOPED_TRACE(v.label);
+    SCOPED_TRACE(v.label + (load_data ? " (LOAD DATA)" : " (INSERT)"));
     ++n;
     // Inputs staged once; both sides name the same files.
     Stager stager(project.config());
@@ -206,6 +207,7 @@ TEST(CreateWorkDifferential, RowsEqualLibschedCreateWorkColumnByColumn) {
     stager.forget();
 
     WorkCreator creator = make_creator(project, *db, v.input_template);
+    creator.use_load_data(load_data);
     const std::int64_t batch = v.batch ? creator.create_batch("batch " + v.label) : 0;
 
     oracle::CreateWorkJob job;
@@ -336,10 +338,15 @@ TEST(WorkCreator, AFailureMidBatchRollsBackRowsAndStagedFiles) {
   expect_nothing_left(project, batch, before);
 }
 
-TEST(WorkCreator, DuplicateNameIsAClearErrorAndLeavesNothing) {
+class DuplicateName : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(InsertMethods, DuplicateName, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "LoadData" : "Insert"; });
+
+TEST_P(DuplicateName, IsAClearErrorAndLeavesNothing) {
   BoincTestProject project("t_cw_duplicate");
   auto db = project.database();
   WorkCreator creator = make_creator(project, *db);
+  creator.use_load_data(GetParam());
   Stager stager(project.config());
   StagedFile f = stage_now(stager, "taken.task.zip", "t");
   JobSpec job{"taken", {InputFile::known(f.name, f.digest)}, std::nullopt, "", std::nullopt};

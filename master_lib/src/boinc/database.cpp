@@ -4,6 +4,8 @@
 #include <mysql.h>
 
 #include <cstdlib>
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -74,6 +76,10 @@ struct Database::Impl {
     unsigned timeout = params.connect_timeout_seconds;
     mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    // Only ever with our own in-memory handler (load_data_local), so a server
+    // cannot make this client read a file of its choosing.
+    unsigned int local_infile = 1;
+    mysql_options(conn, MYSQL_OPT_LOCAL_INFILE, &local_infile);
     const char* socket = params.socket.empty() ? nullptr : params.socket.c_str();
     if (!mysql_real_connect(conn, params.host.c_str(), params.user.c_str(), params.password.c_str(),
                             params.database.c_str(), params.port, socket, CLIENT_FOUND_ROWS)) {
@@ -261,6 +267,54 @@ std::vector<DbRow> Database::query(const std::string& sql, const std::vector<DbV
 }
 
 std::uint64_t Database::last_insert_id() const { return mysql_insert_id(impl_->conn); }
+
+namespace {
+
+struct LoadSource {
+  std::string_view data;
+  std::size_t offset = 0;
+};
+
+int load_init(void** ptr, const char*, void* userdata) {
+  *ptr = userdata;
+  return 0;
+}
+int load_read(void* ptr, char* buf, unsigned int len) {
+  auto* src = static_cast<LoadSource*>(ptr);
+  const std::size_t n = std::min<std::size_t>(len, src->data.size() - src->offset);
+  std::memcpy(buf, src->data.data() + src->offset, n);
+  src->offset += n;
+  return static_cast<int>(n);
+}
+void load_end(void*) {}
+int load_error(void*, char* buf, unsigned int len) {
+  std::snprintf(buf, len, "mwkit load_data_local: no data source");
+  return 1;
+}
+
+}  // namespace
+
+void escape_load_field(std::string& out, std::string_view text) {
+  for (char c : text) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\0': out += "\\0"; break;
+      default: out += c;
+    }
+  }
+}
+
+std::uint64_t Database::load_data_local(const std::string& sql, std::string_view rows) {
+  LoadSource source{rows, 0};
+  mysql_set_local_infile_handler(impl_->conn, load_init, load_read, load_end, load_error, &source);
+  const int rc = mysql_real_query(impl_->conn, sql.c_str(), sql.size());
+  mysql_set_local_infile_default(impl_->conn);
+  if (rc != 0) impl_->fail(sql, mysql_error(impl_->conn));
+  return mysql_affected_rows(impl_->conn);
+}
 
 void Database::transaction(const std::function<void()>& body) {
   if (in_transaction_) throw Error(Errc::usage, "Database::transaction does not nest");
