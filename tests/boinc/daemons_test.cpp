@@ -356,6 +356,16 @@ TEST_F(DaemonsTest, RedeliveryIsIdempotent) {
   EXPECT_EQ(list_tree(server->deliver_dir() + "/0"), std::vector<std::string>{"again.result"});
 }
 
+TEST_F(DaemonsTest, ReadyWithoutCanonicalResultIsDeliveredAsNoCanonical) {
+  std::int64_t wu = server->create_workunit("orphan", {});
+  // As BOINC's assimilator does for a READY workunit without canonical result and without errors.
+  server->db().execute("UPDATE workunit SET assimilate_state = 1, transition_time = 2147483647 WHERE id = ?", {wu});
+  assimilator();
+  EXPECT_THAT(delivered(0, "orphan.error"), ::testing::StartsWith("error_mask 32: no canonical result\n"));
+  EXPECT_EQ(wu_value(wu, "error_mask"), 32);
+  EXPECT_EQ(wu_value(wu, "assimilate_state"), 2);
+}
+
 TEST_F(DaemonsTest, StopTriggersEndTheDaemonsWithinASecond) {
   ScratchDir logs;
   for (int how = 0; how < 2; ++how) {

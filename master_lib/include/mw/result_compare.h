@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "mw/bundle.h"
+#include "mw/result.h"
 #include "mw/task_format.h"
 
 namespace mw {
@@ -71,6 +72,14 @@ CheckedResult load_checked_result(const std::string& path, const CompareOptions&
 // first difference for people.
 bool results_agree(const CheckedResult& a, const CheckedResult& b, const CompareOptions& options,
                    std::string* why = nullptr);
+
+// The same rules for two runs of one task on this machine (Master's
+// double_run): status, exit code, a function task's return value (bitwise),
+// stdout as the output mw.stdout, and each output's content. For the external
+// program each run's outputs (and mw.stdout, and mw.value for a function's
+// value) are written to a private directory first.
+bool outcomes_agree(const Outcome& a, const Outcome& b, const CompareOptions& options,
+                    std::string* why = nullptr);
 
 // The numeric rule alone, for tests and tools.
 bool numeric_texts_agree(const std::string& a, const std::string& b, double rel_tolerance,

@@ -34,16 +34,25 @@ void set_why(std::string* why, const std::string& text) {
   if (why) *why = text;
 }
 
-bool external_agree(const CheckedResult& a, const CheckedResult& b, const CompareOptions& options,
-                    std::string* why) {
-  std::string root = options.scratch_root.empty() ? detail::default_temp_root() : options.scratch_root;
-  detail::TempDir dir_a(root, "mw-compare-a-");
-  detail::TempDir dir_b(root, "mw-compare-b-");
-  ResultCheckLimits limits;
-  ResultBundle::open(a.path, limits.unpack).extract_to(dir_a.path());
-  ResultBundle::open(b.path, limits.unpack).extract_to(dir_b.path());
+// Both runs ended the same way: status, exit code, signal.
+bool same_ending(ResultStatus sa, ResultStatus sb, const std::optional<int>& ea, const std::optional<int>& eb,
+                 const std::optional<int>& ga, const std::optional<int>& gb, std::string* why) {
+  if (sa != sb) {
+    set_why(why, std::string("status ") + to_string(sa) + " vs " + to_string(sb));
+    return false;
+  }
+  if (ea != eb || ga != gb) {
+    set_why(why, "exit code or signal differ");
+    return false;
+  }
+  return true;
+}
+
+// Runs the external comparison on two directories of outputs.
+bool external_dirs_agree(const std::string& dir_a, const std::string& dir_b, const std::string& root,
+                         const CompareOptions& options, std::string* why) {
   detail::ProcessSpec spec;
-  spec.argv = {options.compare_command, dir_a.path(), dir_b.path()};
+  spec.argv = {options.compare_command, dir_a, dir_b};
   spec.cwd = root;
   spec.limits.wall_seconds = options.compare_timeout_seconds;
   spec.stdout_cap = 4096;
@@ -69,6 +78,29 @@ bool external_agree(const CheckedResult& a, const CheckedResult& b, const Compar
     default:
       throw Error(Errc::system, who + " was killed (signal " + std::to_string(out.signal) + ")");
   }
+}
+
+std::string scratch_root_of(const CompareOptions& options) {
+  return options.scratch_root.empty() ? detail::default_temp_root() : options.scratch_root;
+}
+
+bool external_agree(const CheckedResult& a, const CheckedResult& b, const CompareOptions& options,
+                    std::string* why) {
+  std::string root = scratch_root_of(options);
+  detail::TempDir dir_a(root, "mw-compare-a-");
+  detail::TempDir dir_b(root, "mw-compare-b-");
+  ResultCheckLimits limits;
+  ResultBundle::open(a.path, limits.unpack).extract_to(dir_a.path());
+  ResultBundle::open(b.path, limits.unpack).extract_to(dir_b.path());
+  return external_dirs_agree(dir_a.path(), dir_b.path(), root, options, why);
+}
+
+// An outcome's comparable files: its outputs, stdout and a function's value.
+std::map<std::string, std::string> files_of(const Outcome& o) {
+  std::map<std::string, std::string> files = o.outputs;
+  files[kStdoutName] = o.stdout_text;
+  if (!o.value.empty()) files["mw.value"] = o.value;
+  return files;
 }
 
 }  // namespace
@@ -123,14 +155,7 @@ bool results_agree(const CheckedResult& a, const CheckedResult& b, const Compare
                    std::string* why) {
   const ResultManifest& ma = a.manifest;
   const ResultManifest& mb = b.manifest;
-  if (ma.status != mb.status) {
-    set_why(why, std::string("status ") + to_string(ma.status) + " vs " + to_string(mb.status));
-    return false;
-  }
-  if (ma.exit_code != mb.exit_code || ma.signal != mb.signal) {
-    set_why(why, "exit code or signal differ");
-    return false;
-  }
+  if (!same_ending(ma.status, mb.status, ma.exit_code, mb.exit_code, ma.signal, mb.signal, why)) return false;
   if (!options.compare_command.empty()) return external_agree(a, b, options, why);
   std::map<std::string, std::string> ha, hb;
   for (const auto& o : ma.outputs)
@@ -159,6 +184,43 @@ bool results_agree(const CheckedResult& a, const CheckedResult& b, const Compare
     set_why(why, "the results have different outputs");
     return false;
   }
+  return true;
+}
+
+bool outcomes_agree(const Outcome& a, const Outcome& b, const CompareOptions& options,
+                    std::string* why) {
+  if (!same_ending(a.status, b.status, a.exit_code, b.exit_code, a.signal, b.signal, why)) return false;
+  std::map<std::string, std::string> fa = files_of(a), fb = files_of(b);
+  if (!options.compare_command.empty()) {
+    std::string root = scratch_root_of(options);
+    detail::TempDir dir_a(root, "mw-compare-a-");
+    detail::TempDir dir_b(root, "mw-compare-b-");
+    for (auto& [name, bytes] : fa) detail::write_file_atomic(detail::join_path(dir_a.path(), name), bytes);
+    for (auto& [name, bytes] : fb) detail::write_file_atomic(detail::join_path(dir_b.path(), name), bytes);
+    return external_dirs_agree(dir_a.path(), dir_b.path(), root, options, why);
+  }
+  for (auto& [name, bytes] : fa) {
+    if (options.ignored_outputs.count(name)) continue;
+    auto it = fb.find(name);
+    if (it == fb.end()) {
+      set_why(why, "output '" + name + "' is missing from one run");
+      return false;
+    }
+    if (it->second == bytes) continue;
+    std::string detail_text;
+    if (options.numeric_outputs.count(name) &&
+        numeric_texts_agree(bytes, it->second, options.rel_tolerance, options.abs_tolerance, &detail_text))
+      continue;
+    set_why(why, (name == "mw.value" ? std::string("the return values differ")
+                                     : "output '" + name + "' differs") +
+                     (detail_text.empty() ? "" : ": " + detail_text));
+    return false;
+  }
+  for (auto& [name, bytes] : fb)
+    if (!options.ignored_outputs.count(name) && !fa.count(name)) {
+      set_why(why, "output '" + name + "' is missing from one run");
+      return false;
+    }
   return true;
 }
 
