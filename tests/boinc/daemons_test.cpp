@@ -433,10 +433,16 @@ TEST_F(DaemonsTest, KillNineMidPassThenRestartDeliversEverythingExactlyOnce) {
   auto vargs = with(with({MW_VALIDATOR}, server->daemon_args()), {"--sleep", "0.2", "-d", "3"});
   auto aargs = with(with({MW_ASSIMILATOR}, server->daemon_args()),
                     {"--sleep", "0.2", "-d", "3", "--deliver", server->deliver_dir()});
+  // Each round kills both daemons with SIGKILL as soon as the database shows
+  // they are in the middle of the work (polled every millisecond).
+  auto assimilated = [&] { return server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2"); };
   for (int round = 0; round < 3; ++round) {
+    std::int64_t before = assimilated();
     BackgroundProcess v(vargs, logs / "v.log");
     BackgroundProcess a(aargs, logs / "a.log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 100 * round));
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (assimilated() <= before && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     v.kill_hard();
     a.kill_hard();
   }
