@@ -7,6 +7,8 @@
 //   mw-work-generator status --project DIR --batch NAME|ID
 //   mw-work-generator cancel --project DIR --batch NAME|ID
 //   mw-work-generator retire --project DIR --batch NAME|ID
+//   mw-work-generator --daemon --app NAME --spool DIR [--min-unsent N] [--batch NAME] [settings]
+//       keeps N unsent results, following BOINC's daemon conventions (spool_daemon.h)
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -15,6 +17,9 @@
 #include "mw/boinc/project_config.h"
 #include "mw/boinc/task_submitter.h"
 #include "mw/error.h"
+#include "mw/boinc/daemon.h"
+#include "spool_daemon.h"
+#include "submission.h"
 #include "sweep.h"
 #include "tool_common.h"
 #include "util/fs.h"
@@ -23,6 +28,7 @@ namespace {
 
 using namespace mw;
 using namespace mw::boinc;
+using namespace mw::work_generator;
 
 struct Common {
   std::string project, app = "mw", batch;
@@ -38,28 +44,6 @@ Project open_project(const Common& c) {
   p.config = read_project_config(find_project_dir(c.project));
   p.db = std::make_unique<Database>(db_params_from(p.config));
   return p;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Workunit names are built from the batch name; keep them to BOINC's alphabet.
-std::string name_stem(const std::string& batch_name) {
-  std::string stem;
-  for (char c : batch_name.substr(0, 60))
-    stem += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
-  return stem.empty() ? "batch" : stem;
-}
-
-std::vector<PublicKey> trusted_keys(const ProjectConfig& config) {
-  std::vector<PublicKey> keys;
-  for (int i = 0;; ++i) {
-    const std::string path = config.key_dir + "/mw_task_public" + (i ? "_" + std::to_string(i) : "") + ".pem";
-    if (!mw::detail::path_exists(path)) break;
-    keys.push_back(PublicKey::load_pem(path));
-  }
-  return keys;
 }
 
 std::int64_t resolve_batch(WorkCreator& creator, const std::string& text) {
@@ -78,53 +62,15 @@ struct SubmitOptions {
 
 int cmd_submit(const SubmitOptions& o) {
   Project p = open_project(o.common);
-  bool any_sweep = false;
-  for (const auto& t : o.tasks) any_sweep = any_sweep || ends_with(t, ".jsonl") || ends_with(t, ".json");
-  std::shared_ptr<const PrivateKey> key;
-  if (any_sweep) {
-    const std::string path = o.key.empty() ? p.config.key_dir + "/mw_task_private.pem" : o.key;
-    key = std::make_shared<const PrivateKey>(PrivateKey::load_pem(path));
-  }
-  TaskSubmitter submitter(p.config, *p.db, o.common.app, key, o.max_output_bytes, trusted_keys(p.config));
+  TaskSubmitter submitter(p.config, *p.db, o.common.app, load_key_if_needed(p.config, o.key, o.tasks),
+                          o.max_output_bytes, trusted_keys(p.config));
   WorkCreator& creator = submitter.creator();
-  std::int64_t batch = 0;
-  bool created_batch = false;
-  if (auto existing = creator.find_batch(o.common.batch)) {
-    batch = *existing;
-  } else {
-    batch = creator.create_batch(o.common.batch);
-    created_batch = true;
-  }
-  std::size_t seq = static_cast<std::size_t>(creator.batch_info(batch).njobs);
+  auto [batch, created_batch] = open_batch(creator, o.common.batch);
   const std::string stem = name_stem(o.common.batch) + "_" + std::to_string(batch) + "_";
-
-  std::size_t next_arg = 0;
-  std::unique_ptr<work_generator::SweepReader> sweep;
-  work_generator::SweepTask current;
+  const auto first = static_cast<std::size_t>(creator.batch_info(batch).njobs);
   std::size_t n = 0;
   try {
-    n = submitter.submit(batch, o.settings, [&](PendingTask& task) {
-      for (;;) {
-        if (sweep) {
-          if (sweep->next(current)) {
-            task.builder = current.builder.get();
-            task.settings = current.settings;
-            break;
-          }
-          sweep.reset();
-        }
-        if (next_arg == o.tasks.size()) return false;
-        const std::string& arg = o.tasks[next_arg++];
-        if (ends_with(arg, ".jsonl") || ends_with(arg, ".json")) {
-          sweep = std::make_unique<work_generator::SweepReader>(arg, o.settings);
-          continue;
-        }
-        task.bundle_path = arg;
-        break;
-      }
-      task.wu_name = stem + std::to_string(seq++);
-      return true;
-    });
+    n = submit_inputs(submitter, batch, stem, first, o.settings, o.tasks);
   } catch (...) {
     // Nothing of this submission stays: not even the batch it opened.
     if (created_batch) creator.discard_batch_if_empty(batch);
@@ -169,6 +115,42 @@ int cmd_close(const Common& c, bool retire) {
   return tools::kExitOk;
 }
 
+// Per-workunit settings, as BOINC's create_work names them.
+void add_settings_options(CLI::App* cmd, WorkunitSettings& w) {
+  cmd->add_option("--min-quorum", w.min_quorum)->check(CLI::PositiveNumber);
+  cmd->add_option("--target-nresults", w.target_nresults)->check(CLI::PositiveNumber);
+  cmd->add_option("--max-error-results", w.max_error_results)->check(CLI::PositiveNumber);
+  cmd->add_option("--max-total-results", w.max_total_results)->check(CLI::PositiveNumber);
+  cmd->add_option("--max-success-results", w.max_success_results)->check(CLI::PositiveNumber);
+  cmd->add_option("--delay-bound", w.delay_bound, "Seconds a host has to return a result")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--fpops-est", w.rsc_fpops_est)->check(CLI::PositiveNumber);
+  cmd->add_option("--fpops-bound", w.rsc_fpops_bound)->check(CLI::PositiveNumber);
+  cmd->add_option("--memory-bound", w.rsc_memory_bound)->check(CLI::PositiveNumber);
+  cmd->add_option("--disk-bound", w.rsc_disk_bound)->check(CLI::PositiveNumber);
+  cmd->add_option("--priority", w.priority);
+}
+
+// `mw-work-generator --daemon …`: run under the project's bin/start.
+int daemon_main(int argc, char** argv) {
+  SpoolOptions o;
+  CLI::App app{"Keeps a BOINC app fed from a spool directory", "mw-work-generator --daemon"};
+  bool daemon_flag = true;
+  app.add_flag("--daemon", daemon_flag, "Run as a daemon (this mode)");
+  add_daemon_options(app, o.daemon);
+  app.add_option("--spool", o.spool_dir, "Directory of task bundles (.zip) and sweeps (.jsonl)")->required();
+  app.add_option("--min-unsent", o.min_unsent, "Keep at least this many unsent results")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--batch", o.batch, "Batch the workunits go into")->capture_default_str();
+  app.add_option("--key", o.key, "Task-signing key for sweeps (default: KEY_DIR/mw_task_private.pem)");
+  app.add_option("--max-output-bytes", o.max_output_bytes, "Upload limit of the result bundle")
+      ->check(CLI::PositiveNumber);
+  add_settings_options(&app, o.settings);
+  int code = parse_daemon_command_line(app, argc, argv);
+  if (code >= 0) return code;
+  return run_spool_daemon(o);
+}
+
 void add_common(CLI::App* cmd, Common& c) {
   cmd->add_option("--project", c.project, "BOINC project directory (default: as BOINC finds it)");
   cmd->add_option("--app", c.app, "BOINC app name")->capture_default_str();
@@ -178,6 +160,8 @@ void add_common(CLI::App* cmd, Common& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--daemon" || std::string(argv[i]) == "-daemon") return daemon_main(argc, argv);
   CLI::App app{"Submit mwkit tasks to a BOINC project in bulk", "mw-work-generator"};
   app.require_subcommand(1);
 
@@ -188,19 +172,7 @@ int main(int argc, char** argv) {
   submit->add_option("--key", s.key, "Task-signing key for sweeps (default: KEY_DIR/mw_task_private.pem)");
   submit->add_option("--max-output-bytes", s.max_output_bytes, "Upload limit of the result bundle")
       ->check(CLI::PositiveNumber);
-  WorkunitSettings& w = s.settings;
-  submit->add_option("--min-quorum", w.min_quorum)->check(CLI::PositiveNumber);
-  submit->add_option("--target-nresults", w.target_nresults)->check(CLI::PositiveNumber);
-  submit->add_option("--max-error-results", w.max_error_results)->check(CLI::PositiveNumber);
-  submit->add_option("--max-total-results", w.max_total_results)->check(CLI::PositiveNumber);
-  submit->add_option("--max-success-results", w.max_success_results)->check(CLI::PositiveNumber);
-  submit->add_option("--delay-bound", w.delay_bound, "Seconds a host has to return a result")
-      ->check(CLI::PositiveNumber);
-  submit->add_option("--fpops-est", w.rsc_fpops_est)->check(CLI::PositiveNumber);
-  submit->add_option("--fpops-bound", w.rsc_fpops_bound)->check(CLI::PositiveNumber);
-  submit->add_option("--memory-bound", w.rsc_memory_bound)->check(CLI::PositiveNumber);
-  submit->add_option("--disk-bound", w.rsc_disk_bound)->check(CLI::PositiveNumber);
-  submit->add_option("--priority", w.priority);
+  add_settings_options(submit, s.settings);
 
   Common status_opts, cancel_opts, retire_opts;
   auto* status = app.add_subcommand("status", "Show a batch's progress");

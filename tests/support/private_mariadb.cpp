@@ -475,6 +475,14 @@ void PrivateMariaDb::stop_server() noexcept {
   pid_ = 0;
 }
 
+void PrivateMariaDb::restart(double down_seconds) {
+  stop_server();
+  if (down_seconds > 0) sleep_ms(static_cast<int>(down_seconds * 1000));
+  start_server();
+  std::string problem = wait_until_ready(kReadyTimeout);
+  if (!problem.empty()) fail("restart: " + problem);
+}
+
 void PrivateMariaDb::fail(const std::string& what) const {
   throw Error(Errc::system, what + " (server " + kServer + ", directory " + dir_ + ", port " +
                                 std::to_string(port_) + "); last lines of " + error_log_ +

@@ -92,6 +92,11 @@ class PrivateMariaDb {
   SqlConnection connect_tcp(const std::string& db, unsigned long client_flags = 0) const;
   std::vector<SqlRow> query_rows(const std::string& db, const std::string& sql) const;
 
+  // Stops the server (SIGTERM, as an operator's restart does), waits
+  // `down_seconds`, and starts it again on the same datadir, socket and port;
+  // returns once it accepts logins. Clients see their connections dropped.
+  void restart(double down_seconds = 0);
+
   // The last `lines` lines of the server's error log (for failure messages).
   std::string log_tail(std::size_t lines = 30) const;
 

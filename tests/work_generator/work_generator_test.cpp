@@ -172,4 +172,56 @@ TEST(WorkGenerator, BadProjectAppAndDatabaseAreClearErrors) {
   EXPECT_NE(r.err.find("cannot connect to database 't_wg_errors' on 127.0.0.1:1"), std::string::npos) << r.err;
 }
 
+// --daemon: keeps N unsent results from a spool directory, one file per
+// transaction, refused files set aside with the reason, no file submitted twice.
+TEST(WorkGeneratorDaemon, FeedsTheAppFromTheSpoolUntilEnoughIsUnsent) {
+  Fixture f("t_wg_daemon");
+  const std::string spool = f.scratch / "spool";
+  ::mkdir(spool.c_str(), 0755);
+  mw::test::write_text(f.scratch / "sim.sh", "#!/bin/sh\necho hi\n");
+  for (const char* name : {"a.jsonl", "b.jsonl", "c.jsonl"})
+    mw::test::write_text(spool + "/" + name,
+                         "{\"program\": \"../sim.sh\"}\n{\"program\": \"../sim.sh\"}\n{\"program\": \"../sim.sh\"}\n");
+  mw::test::write_text(spool + "/0bad.jsonl", "{\"program\": 42}\n");
+  auto once = [&] {
+    return f.run({"--daemon", "--project", f.project.dir(), "--app", "mw", "--spool", spool,
+                   "--min-unsent", "4", "-one_pass", "-d", "3"});
+  };
+  auto r = once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // 0bad refused; a (3 unsent) then b (6 ≥ 4); c waits.
+  EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM workunit")[0]["n"], "6");
+  EXPECT_TRUE(exists(spool + "/done/a.jsonl"));
+  EXPECT_TRUE(exists(spool + "/done/b.jsonl"));
+  EXPECT_TRUE(exists(spool + "/c.jsonl"));
+  EXPECT_TRUE(exists(spool + "/failed/0bad.jsonl"));
+  EXPECT_NE(mw::test::read_text(spool + "/failed/0bad.jsonl.error").find("0bad.jsonl:1: field 'program'"),
+            std::string::npos);
+  EXPECT_NE(r.err.find("UTC [CRITICAL] refused 0bad.jsonl"), std::string::npos) << r.err;
+  // Enough unsent now: the next pass does nothing.
+  r = once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM workunit")[0]["n"], "6");
+  EXPECT_TRUE(exists(spool + "/c.jsonl"));
+  // Work was sent: the daemon tops up again. A file whose workunits already
+  // exist (a crash after the commit, before the move) is not submitted twice.
+  f.project.server().connect(f.project.db_name()).execute("UPDATE workunit SET assimilate_state = 2");
+  ::rename((spool + "/done/b.jsonl").c_str(), (spool + "/b.jsonl").c_str());
+  r = once();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM workunit")[0]["n"], "9");
+  EXPECT_TRUE(exists(spool + "/done/b.jsonl"));
+  EXPECT_TRUE(exists(spool + "/done/c.jsonl"));
+  EXPECT_NE(r.err.find("b.jsonl was submitted before"), std::string::npos) << r.err;
+}
+
+TEST(WorkGeneratorDaemon, StopsOnTheProjectsStopTrigger) {
+  Fixture f("t_wg_daemon_stop");
+  const std::string spool = f.scratch / "spool";
+  ::mkdir(spool.c_str(), 0755);
+  mw::test::write_text(f.project.dir() + "/stop_daemons", "");
+  auto r = f.run({"--daemon", "--project", f.project.dir(), "--app", "mw", "--spool", spool});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 }  // namespace

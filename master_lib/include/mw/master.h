@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "mw/interface.h"
+#include "mw/result_compare.h"
 #include "mw/result.h"
 #include "mw/task.h"
 
@@ -51,6 +52,14 @@ struct MasterOptions {
   std::function<void(const Progress&)> on_progress;
   // Draw a one-line progress bar (count, rate, ETA) on stderr when it is a terminal.
   bool progress_bar = false;
+  // Run every task twice and check that both runs agree, with the comparison
+  // BOINC's mw-validator uses (mw/result_compare.h), so non-deterministic
+  // output shows up before the tasks go to volunteers. The first run's result
+  // is delivered either way; a disagreement goes to on_double_run_mismatch
+  // (else one line on stderr) and is counted in
+  // status().details.details["double_run_mismatches"]. Costs twice the work.
+  std::optional<CompareOptions> double_run;
+  std::function<void(std::uint64_t task_id, const std::string& why)> on_double_run_mismatch;
 };
 
 struct Status {

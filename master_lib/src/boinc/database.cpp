@@ -336,7 +336,7 @@ void Database::transaction(const std::function<void()>& body) {
 DbParams db_params_from(const ProjectConfig& config) {
   DbParams p;
   p.host = config.db_host.empty() ? "localhost" : config.db_host;
-  p.port = static_cast<unsigned>(config.db_port);
+  p.port = config.db_port > 0 ? static_cast<unsigned>(config.db_port) : 0;
   p.user = config.db_user;
   p.password = config.db_passwd;
   p.database = config.db_name;

@@ -1,5 +1,7 @@
 #include "master/frames.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +10,35 @@
 #include "util/fs.h"
 
 namespace mw::detail {
+namespace {
+
+// A worker that died (killed by a cancel or a limit) has closed its end: the
+// write must fail with EPIPE for the caller to handle, not kill the master
+// with SIGPIPE. SIGPIPE is blocked in this thread while writing, and one that
+// became pending is consumed, so the process-wide disposition stays the
+// program's own.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlocked() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE) && !sigismember(&old_, SIGPIPE)) {
+      const timespec zero{0, 0};
+      sigtimedwait(&pipe_, nullptr, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t pipe_{}, old_{};
+};
+
+}  // namespace
 
 void write_frame(int fd, FrameType type, std::string_view payload) {
   const auto length = static_cast<std::uint32_t>(payload.size() + 1);
@@ -16,6 +47,7 @@ void write_frame(int fd, FrameType type, std::string_view payload) {
   for (int i = 0; i < 4; ++i) frame.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
   frame.push_back(static_cast<char>(type));
   frame.append(payload);
+  SigpipeBlocked quiet;
   std::size_t done = 0;
   while (done < frame.size()) {
     ssize_t n = ::write(fd, frame.data() + done, frame.size() - done);

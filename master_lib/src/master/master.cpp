@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "master/double_run.h"
 #include "master/journal.h"
 #include "mw/hash.h"
 #include "mw/multicore.h"
@@ -259,6 +260,9 @@ Master::Master(std::unique_ptr<Interface> interface, MasterOptions options)
     : state_(std::make_unique<State>()) {
   if (!interface) throw Error(Errc::usage, "Master needs an interface");
   state_->options = std::move(options);
+  if (state_->options.double_run)
+    interface = detail::make_double_run_interface(std::move(interface), *state_->options.double_run,
+                                                  state_->options.on_double_run_mismatch);
   state_->iface = std::move(interface);
   state_->counts.interface = state_->iface->name();
   state_->bar_enabled = state_->options.progress_bar && isatty(STDERR_FILENO);

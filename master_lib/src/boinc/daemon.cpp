@@ -1,0 +1,187 @@
+// Logging, stop triggers, database parameters and the main loop of mwkit's daemons.
+#include "mw/boinc/daemon.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <algorithm>
+#include <thread>
+
+#include "mw/error.h"
+
+namespace mw::boinc {
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+
+void on_stop_signal(int) { g_stop = 1; }
+
+void install_stop_handlers() {
+  static bool installed = false;
+  if (installed) return;
+  installed = true;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a blocking call returns early so the loop sees the flag
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaction(sig, &sa, nullptr);
+}
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::string DaemonLog::format_line(double now, const char* tag, const std::string& text) {
+  std::time_t secs = static_cast<std::time_t>(std::floor(now));
+  int frac = static_cast<int>((now - std::floor(now)) * 10000);
+  if (frac > 9999) frac = 9999;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char stamp[64];
+  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02d %02d:%02d:%02d.%04d UTC ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+  return std::string(stamp) + tag + text;
+}
+
+void DaemonLog::write(const char* tag, const std::string& text) const {
+  std::string line = format_line(now_seconds(), tag, text) + "\n";
+  // One write(2) per line: several daemons may append to the same log.
+  std::size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void DaemonLog::critical(const std::string& text) const { write("[CRITICAL] ", text); }
+void DaemonLog::warning(const std::string& text) const {
+  if (enabled(LogLevel::normal)) write("[warning] ", text);
+}
+void DaemonLog::normal(const std::string& text) const {
+  if (enabled(LogLevel::normal)) write("", text);
+}
+void DaemonLog::debug(const std::string& text) const {
+  if (enabled(LogLevel::debug)) write("[debug] ", text);
+}
+void DaemonLog::detail(const std::string& text) const {
+  if (enabled(LogLevel::detail)) write("[debug] ", text);
+}
+
+std::string DaemonOptions::mod_clause(const std::string& column) const {
+  if (mod_n <= 0) return "1=1";
+  return column + " % " + std::to_string(mod_n) + " = " + std::to_string(mod_i);
+}
+
+StopControl::StopControl(std::string project_dir) : trigger_(std::move(project_dir) + "/stop_daemons") {
+  install_stop_handlers();
+}
+
+bool StopControl::stop_requested() const {
+  if (g_stop) return true;
+  struct stat st {};
+  return ::stat(trigger_.c_str(), &st) == 0;
+}
+
+bool StopControl::sleep_or_stop(double seconds) const {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point until =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  for (;;) {
+    if (stop_requested()) return true;
+    Clock::time_point now = Clock::now();
+    if (now >= until) return false;
+    Clock::duration step = std::min<Clock::duration>(until - now, std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(step);
+  }
+}
+
+void StopControl::request_stop() { g_stop = 1; }
+
+Database& DaemonDatabase::get() {
+  if (!db_) db_ = std::make_unique<Database>(params_);
+  return *db_;
+}
+
+std::int64_t db_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+int run_daemon_loop(const DaemonOptions& options, const DaemonLog& log, const StopControl& stop,
+                    DaemonDatabase& database, const std::function<bool(Database&)>& pass) {
+  int failed_passes = 0;
+  while (!stop.stop_requested()) {
+    bool did_work = false;
+    try {
+      did_work = pass(database.get());
+      failed_passes = 0;
+    } catch (const Error& e) {
+      if (e.code() != Errc::database) {
+        log.critical(e.what());
+        return kExitDaemonFailed;
+      }
+      log.critical(std::string("database: ") + e.what());
+      if (++failed_passes >= options.max_failed_passes) {
+        log.critical("giving up after " + std::to_string(failed_passes) +
+                     " failed passes in a row; exiting for bin/start --cron to restart");
+        return kExitDatabase;
+      }
+      database.drop();
+      auto deadline = std::chrono::steady_clock::now() +
+                      std::chrono::duration<double>(options.db_retry_seconds);
+      bool back = false;
+      while (!back) {
+        try {
+          database.get().query("SELECT 1");
+          back = true;
+        } catch (const Error& again) {
+          database.drop();
+          if (std::chrono::steady_clock::now() >= deadline) {
+            log.critical("database still unreachable after " +
+                         std::to_string(static_cast<int>(options.db_retry_seconds)) +
+                         " s (" + again.what() + "); exiting for bin/start --cron to restart");
+            return kExitDatabase;
+          }
+          if (stop.sleep_or_stop(1)) return kExitDaemonOk;
+        }
+      }
+      log.normal("database connection re-established");
+      continue;  // the failed pass is simply done again
+    } catch (const std::exception& e) {
+      log.critical(e.what());
+      return kExitDaemonFailed;
+    }
+    if (options.one_pass) break;
+    if (!did_work && stop.sleep_or_stop(options.sleep_seconds)) break;
+  }
+  log.normal("stopping");
+  return kExitDaemonOk;
+}
+
+int run_daemon(const DaemonOptions& options, DaemonLog& log, const std::string& banner,
+               const std::function<void(const ProjectConfig&)>& configure,
+               const std::function<bool(Database&)>& pass) {
+  log.set_level(options.debug_level);
+  std::unique_ptr<StopControl> stop;
+  std::unique_ptr<DaemonDatabase> db;
+  try {
+    std::string project = find_project_dir(options.project);
+    ProjectConfig config = read_project_config(project);
+    configure(config);
+    stop = std::make_unique<StopControl>(project);
+    db = std::make_unique<DaemonDatabase>(db_params_from(config));
+  } catch (const std::exception& e) {
+    log.critical(e.what());
+    return kExitDaemonUsage;
+  }
+  log.normal(banner);
+  return run_daemon_loop(options, log, *stop, *db, pass);
+}
+
+}  // namespace mw::boinc

@@ -1,0 +1,62 @@
+// The common command line of mwkit's daemons (CLI11), with BOINC's single-dash spellings.
+#include <CLI/CLI.hpp>
+
+#include <cctype>
+#include <iostream>
+
+#include "mw/boinc/daemon.h"
+
+namespace mw::boinc {
+
+void add_daemon_options(CLI::App& app, DaemonOptions& o) {
+  app.add_option("-d,--debug_level,--debug-level", o.debug_level,
+                 "Log level: 1 critical, 2 normal, 3 debug, 4 debug with detail")
+      ->check(CLI::Range(1, 4));
+  app.add_option("--app", o.app, "Name of the BOINC app whose workunits this daemon handles")
+      ->required();
+  app.add_option("--mod", [&o](const CLI::results_t& r) {
+        try {
+          o.mod_n = std::stoi(r.at(0));
+          o.mod_i = std::stoi(r.at(1));
+        } catch (const std::exception&) {
+          return false;
+        }
+        return o.mod_n > 0 && o.mod_i >= 0 && o.mod_i < o.mod_n;
+      }, "N I: handle only workunits with id % N == I (to run N instances)")
+      ->expected(2)
+      ->type_name("N I");
+  app.add_flag("--one-pass,--one_pass", o.one_pass, "Do one pass over the work, then exit");
+  app.add_option("--sleep,--sleep_interval,--sleep-interval", o.sleep_seconds,
+                 "Seconds to sleep after a pass that found nothing to do")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--project", o.project,
+                 "Project directory (default: $BOINC_PROJECT_DIR, else . or .. as BOINC finds it)");
+  app.add_option("--db-retry,--db_retry", o.db_retry_seconds,
+                 "Seconds to wait for a lost database before exiting with status 3")
+      ->check(CLI::NonNegativeNumber);
+}
+
+std::vector<std::string> normalize_daemon_args(int argc, const char* const* argv) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-' && std::isalpha(static_cast<unsigned char>(a[1])))
+      a = "-" + a;
+    out.push_back(a);
+  }
+  return out;
+}
+
+int parse_daemon_command_line(CLI::App& app, int argc, const char* const* argv) {
+  std::vector<std::string> args = normalize_daemon_args(argc, argv);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitDaemonUsage;
+  }
+  return -1;
+}
+
+}  // namespace mw::boinc

@@ -1,0 +1,532 @@
+// mw-validator and mw-assimilator against the fake BOINC server on a private MariaDB.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <zip.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <set>
+#include <thread>
+
+#include "boinc/fake_boinc_server.h"
+#include "mw/hash.h"
+
+namespace mw::test {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+constexpr std::int64_t kIntMax = 2147483647;
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+class DaemonsTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<FakeBoincServer> server;
+
+  void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    server = std::make_unique<FakeBoincServer>("t_" + name.substr(0, 40));
+  }
+
+  CommandResult validator(const std::vector<std::string>& extra = {}) {
+    auto r = run_command(with(with({MW_VALIDATOR}, server->daemon_args()), with({"--one-pass", "-d", "3"}, extra)));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r;
+  }
+  CommandResult assimilator(const std::vector<std::string>& extra = {}) {
+    auto r = run_command(with(with({MW_ASSIMILATOR}, server->daemon_args()),
+                              with({"--one-pass", "-d", "3", "--deliver", server->deliver_dir()}, extra)));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r;
+  }
+
+  // Creates a workunit, lets the transitioner make its results, sends and
+  // reports them with the given output texts ("" = client error).
+  std::int64_t run_workunit(const std::string& name, const FakeWorkunit& spec,
+                            const std::vector<std::string>& outputs) {
+    std::int64_t wu = server->create_workunit(name, spec);
+    server->transition();
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      std::int64_t r = server->send_one(wu, static_cast<std::int64_t>(i + 1));
+      if (outputs[i].empty())
+        server->report_client_error(r);
+      else
+        server->report_success(r, make_result_bundle(outputs[i]));
+    }
+    server->transition();
+    return wu;
+  }
+
+  std::int64_t wu_value(std::int64_t wu, const std::string& column) {
+    return server->value("SELECT " + column + " FROM workunit WHERE id = ?", {wu});
+  }
+  std::vector<std::int64_t> validate_states(std::int64_t wu) {
+    std::vector<std::int64_t> out;
+    for (auto& r : server->rows("SELECT validate_state FROM result WHERE workunitid = ? ORDER BY id", {wu}))
+      out.push_back(r.integer(0));
+    return out;
+  }
+  std::string delivered(std::int64_t batch, const std::string& name) {
+    return read_text(server->deliver_dir() + "/" + std::to_string(batch) + "/" + name);
+  }
+};
+
+TEST_F(DaemonsTest, QuorumOneIsValidatedAndDeliveredAndTheBatchCompletes) {
+  std::int64_t batch = server->create_batch(1);
+  FakeWorkunit spec;
+  spec.batch = batch;
+  std::int64_t wu = run_workunit("q1", spec, {"42\n"});
+  EXPECT_EQ(wu_value(wu, "need_validate"), 1);
+  validator();
+  std::int64_t canonical = wu_value(wu, "canonical_resultid");
+  EXPECT_NE(canonical, 0);
+  EXPECT_EQ(wu_value(wu, "need_validate"), 0);
+  EXPECT_EQ(wu_value(wu, "assimilate_state"), 1);
+  EXPECT_EQ(wu_value(wu, "transition_time"), kIntMax);
+  EXPECT_EQ(validate_states(wu), std::vector<std::int64_t>{1});
+  EXPECT_DOUBLE_EQ(server->rows("SELECT granted_credit FROM result WHERE id = ?", {canonical})[0].real(0), 1.0);
+  EXPECT_DOUBLE_EQ(server->rows("SELECT total_credit FROM user WHERE id = 1")[0].real(0), 1.0);
+
+  std::int64_t before = std::time(nullptr);
+  assimilator();
+  EXPECT_EQ(wu_value(wu, "assimilate_state"), 2);
+  EXPECT_GE(wu_value(wu, "transition_time"), before);
+  EXPECT_LE(wu_value(wu, "transition_time"), before + 5);
+  EXPECT_EQ(delivered(batch, "q1.result"), read_text(server->output_path(canonical)));
+  EXPECT_EQ(server->value("SELECT state FROM batch WHERE id = ?", {batch}), 2);
+  EXPECT_GE(server->value("SELECT completion_time FROM batch WHERE id = ?", {batch}), before);
+  // Nothing is left to do; a second pass delivers nothing new.
+  EXPECT_THAT(assimilator().err, ::testing::Not(HasSubstr("delivered")));
+  EXPECT_EQ(list_tree(server->deliver_dir()), (std::vector<std::string>{std::to_string(batch), std::to_string(batch) + "/q1.result"}));
+}
+
+TEST_F(DaemonsTest, BatchStaysInProgressUntilItsLastWorkunit) {
+  std::int64_t batch = server->create_batch(2);
+  FakeWorkunit spec;
+  spec.batch = batch;
+  run_workunit("b1", spec, {"1"});
+  validator();
+  assimilator();
+  EXPECT_EQ(server->value("SELECT state FROM batch WHERE id = ?", {batch}), 1);
+  run_workunit("b2", spec, {"2"});
+  validator();
+  assimilator();
+  EXPECT_EQ(server->value("SELECT state FROM batch WHERE id = ?", {batch}), 2);
+}
+
+TEST_F(DaemonsTest, QuorumTwoAgreementAndDisagreementThenOneMoreResult) {
+  FakeWorkunit spec;
+  spec.min_quorum = 2;
+  spec.target_nresults = 2;
+  std::int64_t agree = run_workunit("agree", spec, {"x", "x"});
+  std::int64_t differ = run_workunit("differ", spec, {"x", "y"});
+  validator();
+  EXPECT_NE(wu_value(agree, "canonical_resultid"), 0);
+  EXPECT_EQ(validate_states(agree), (std::vector<std::int64_t>{1, 1}));
+  EXPECT_EQ(wu_value(differ, "canonical_resultid"), 0);
+  EXPECT_EQ(validate_states(differ), (std::vector<std::int64_t>{4, 4}));  // INCONCLUSIVE
+  EXPECT_EQ(wu_value(differ, "target_nresults"), 3);
+  EXPECT_EQ(wu_value(differ, "assimilate_state"), 0);
+  // The transitioner makes the third result; it agrees with the second.
+  server->transition();
+  std::int64_t third = server->send_one(differ, 3);
+  server->report_success(third, make_result_bundle("y"));
+  server->transition();
+  EXPECT_EQ(wu_value(differ, "need_validate"), 1);
+  validator();
+  EXPECT_EQ(validate_states(differ), (std::vector<std::int64_t>{2, 1, 1}));
+  std::int64_t canonical = wu_value(differ, "canonical_resultid");
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM result WHERE id = ? AND name = 'differ_1'", {canonical}), 1);
+  assimilator();
+  EXPECT_EQ(delivered(0, "differ.result"), read_text(server->output_path(canonical)));
+}
+
+TEST_F(DaemonsTest, QuorumThreeNeedsTwoAgreeingAndLateResultsAreJudgedAgainstTheCanonical) {
+  FakeWorkunit spec;
+  spec.min_quorum = 3;
+  spec.target_nresults = 5;
+  spec.max_success_results = 5;
+  spec.max_total_results = 8;
+  std::int64_t wu = server->create_workunit("q3", spec);
+  server->transition();
+  std::vector<std::int64_t> r;
+  for (int i = 0; i < 5; ++i) r.push_back(server->send_one(wu, i + 1));
+  server->report_success(r[0], make_result_bundle("b"));
+  server->report_success(r[1], make_result_bundle("a"));
+  server->transition();
+  EXPECT_EQ(wu_value(wu, "need_validate"), 0) << "two successes are below the quorum of 3";
+  server->report_success(r[2], make_result_bundle("a"));
+  server->transition();
+  validator();
+  EXPECT_EQ(wu_value(wu, "canonical_resultid"), r[1]) << "the first result agreeing with 3/2+1 = 2";
+  EXPECT_EQ(validate_states(wu), (std::vector<std::int64_t>{2, 1, 1, 0, 0}));
+  EXPECT_EQ(wu_value(wu, "transition_time"), kIntMax);
+  // Late results: one agrees, one does not.
+  server->report_success(r[3], make_result_bundle("a"));
+  server->report_success(r[4], make_result_bundle("c"));
+  server->transition();
+  EXPECT_EQ(wu_value(wu, "need_validate"), 1);
+  validator();
+  EXPECT_EQ(validate_states(wu), (std::vector<std::int64_t>{2, 1, 1, 1, 2}));
+  EXPECT_EQ(wu_value(wu, "canonical_resultid"), r[1]);
+  EXPECT_DOUBLE_EQ(server->rows("SELECT granted_credit FROM result WHERE id = ?", {r[3]})[0].real(0), 1.0);
+  EXPECT_DOUBLE_EQ(server->rows("SELECT granted_credit FROM result WHERE id = ?", {r[4]})[0].real(0), 0.0);
+}
+
+TEST_F(DaemonsTest, CanonicalResultCancelsUnsentResults) {
+  FakeWorkunit spec;
+  spec.min_quorum = 1;
+  spec.target_nresults = 2;
+  std::int64_t wu = server->create_workunit("extra", spec);
+  server->transition();
+  std::int64_t r = server->send_one(wu, 1);
+  server->report_success(r, make_result_bundle("z"));
+  server->transition();
+  validator();
+  auto rows = server->rows("SELECT server_state, outcome FROM result WHERE workunitid = ? AND id <> ?", {wu, r});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].integer(0), 5);
+  EXPECT_EQ(rows[0].integer(1), 5);  // DIDNT_NEED
+}
+
+TEST_F(DaemonsTest, NoConsensusBeyondMaxSuccessErrorsTheWorkunit) {
+  FakeWorkunit spec;
+  spec.min_quorum = 2;
+  spec.target_nresults = 2;
+  spec.max_success_results = 2;
+  std::int64_t wu = run_workunit("nocons", spec, {"p", "q"});
+  validator();
+  EXPECT_EQ(wu_value(wu, "error_mask"), 0);
+  EXPECT_EQ(wu_value(wu, "target_nresults"), 3);
+  server->transition();
+  server->report_success(server->send_one(wu, 3), make_result_bundle("r"));
+  server->transition();
+  validator();
+  EXPECT_EQ(wu_value(wu, "error_mask") & 4, 4);
+  server->transition();
+  EXPECT_EQ(wu_value(wu, "assimilate_state"), 1);
+  assimilator();
+  EXPECT_THAT(delivered(0, "nocons.error"), ::testing::StartsWith("error_mask 4: too many success results\n"));
+}
+
+TEST_F(DaemonsTest, ErrorResultsAndCancelledWorkunitsAreDeliveredAsErrors) {
+  FakeWorkunit spec;
+  spec.max_error_results = 1;
+  std::int64_t failed = run_workunit("failing", spec, {""});
+  server->transition();  // one error is allowed: a new result is made
+  server->report_client_error(server->send_one(failed, 2));
+  server->transition();
+  EXPECT_EQ(wu_value(failed, "error_mask"), 2);
+  std::int64_t cancelled = server->create_workunit("cancelled", {});
+  server->transition();
+  server->cancel_workunit(cancelled);
+  server->transition();
+  validator();
+  assimilator();
+  std::string text = delivered(0, "failing.error");
+  EXPECT_THAT(text, ::testing::StartsWith("error_mask 2: too many errors\n"));
+  EXPECT_THAT(text, HasSubstr("result failing_0: server_state 5, outcome 3"));
+  EXPECT_THAT(delivered(0, "cancelled.error"), ::testing::StartsWith("error_mask 16: cancelled\n"));
+  EXPECT_EQ(wu_value(cancelled, "assimilate_state"), 2);
+  EXPECT_EQ(wu_value(failed, "assimilate_state"), 2);
+}
+
+std::string zip_with(const std::vector<std::pair<std::string, std::string>>& members, bool store = false) {
+  ScratchDir dir;
+  std::string path = dir / "z.zip";
+  int err = 0;
+  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
+  for (auto& [name, data] : members) {
+    zip_source_t* src = zip_source_buffer(z, data.data(), data.size(), 0);
+    zip_int64_t idx = zip_file_add(z, name.c_str(), src, ZIP_FL_OVERWRITE);
+    if (store) zip_set_file_compression(z, static_cast<zip_uint64_t>(idx), ZIP_CM_STORE, 0);
+  }
+  zip_close(z);
+  return read_text(path);
+}
+
+std::string result_xml_for(const std::string& name, const std::string& bytes) {
+  ResultManifest m;
+  m.task_name = "task";
+  m.exit_code = 0;
+  m.outputs.push_back({name, bytes.size(), sha256_hex(bytes)});
+  return result_to_xml(m);
+}
+
+TEST_F(DaemonsTest, HostileOutputsMakeTheirResultInvalidAndNeverStopTheValidator) {
+  std::string zeros(60u << 20, '\0');
+  std::map<std::string, std::string> hostile = {
+      {"bomb", zip_with({{"result.xml", result_xml_for("out.txt", zeros)}, {"out.txt", zeros}})},
+      {"escape", zip_with({{"result.xml", result_xml_for("out.txt", "x")}, {"out.txt", "x"}, {"../escaped", "x"}})},
+      {"huge", std::string(3u << 20, 'h')},
+      {"garbage", "PK\x03\x04 this is not a zip at all"},
+      {"lying", zip_with({{"result.xml", result_xml_for("out.txt", "honest")}, {"out.txt", "liar!!"}})},
+  };
+  std::map<std::string, std::int64_t> wus;
+  for (auto& [name, bytes] : hostile) {
+    std::int64_t wu = server->create_workunit(name, {});
+    server->transition();
+    server->report_success(server->send_one(wu), bytes);
+    wus[name] = wu;
+  }
+  std::int64_t missing = server->create_workunit("missing", {});
+  server->transition();
+  server->report_success(server->send_one(missing), "", /*upload=*/false);
+  wus["missing"] = missing;
+  std::int64_t fine = run_workunit("fine", {}, {"ok"});
+  server->transition();
+  auto out = validator({"--max-bundle-bytes", std::to_string(2u << 20)});
+  for (auto& [name, wu] : wus) {
+    auto r = server->rows("SELECT outcome, validate_state FROM result WHERE workunitid = ?", {wu});
+    ASSERT_EQ(r.size(), 1u) << name;
+    EXPECT_EQ(r[0].integer(0), 6) << name << " should be VALIDATE_ERROR\n" << out.err;
+    EXPECT_EQ(r[0].integer(1), 2) << name;
+    EXPECT_EQ(wu_value(wu, "canonical_resultid"), 0) << name;
+    EXPECT_EQ(wu_value(wu, "need_validate"), 0) << name;
+  }
+  EXPECT_NE(wu_value(fine, "canonical_resultid"), 0);
+  EXPECT_FALSE(fs::exists(fs::path(server->upload_dir()).parent_path() / "escaped"));
+  EXPECT_THAT(out.err, HasSubstr("invalid"));
+}
+
+TEST_F(DaemonsTest, NumericToleranceAndExternalComparison) {
+  FakeWorkunit spec;
+  spec.min_quorum = 2;
+  spec.target_nresults = 2;
+  std::int64_t close = run_workunit("close", spec, {"1.0000000001 a\n", "1.0000000002 a\n"});
+  validator();
+  EXPECT_EQ(wu_value(close, "canonical_resultid"), 0) << "bitwise by default";
+  server->transition();
+  server->report_success(server->send_one(close, 3), make_result_bundle("1.0000000003 a\n"));
+  server->transition();
+  validator({"--numeric", "out.txt", "--rel-tol", "1e-6"});
+  EXPECT_NE(wu_value(close, "canonical_resultid"), 0);
+  EXPECT_EQ(validate_states(close), (std::vector<std::int64_t>{1, 1, 1}));
+
+  // External program: says "equal" only when both outputs have the same length.
+  ScratchDir tools;
+  std::string cmd = tools / "same_length.sh";
+  write_text(cmd,
+             "#!/bin/sh\n"
+             "[ \"$(wc -c < \"$1/out.txt\")\" -eq \"$(wc -c < \"$2/out.txt\")\" ] && exit 0\n"
+             "exit 1\n");
+  fs::permissions(cmd, fs::perms::owner_all);
+  std::int64_t ext = run_workunit("external", spec, {"abc", "xyz"});
+  validator({"--compare-cmd", cmd});
+  EXPECT_NE(wu_value(ext, "canonical_resultid"), 0);
+  std::int64_t ext2 = run_workunit("external2", spec, {"abc", "wxyz"});
+  validator({"--compare-cmd", cmd});
+  EXPECT_EQ(validate_states(ext2), (std::vector<std::int64_t>{4, 4}));
+
+  // A broken or hanging comparison blames nobody: results untouched, retried later.
+  std::string hang = tools / "hang.sh";
+  write_text(hang, "#!/bin/sh\nexec sleep 30\n");
+  fs::permissions(hang, fs::perms::owner_all);
+  std::int64_t ext3 = run_workunit("external3", spec, {"abc", "abc"});
+  auto started = std::chrono::steady_clock::now();
+  auto out = validator({"--compare-cmd", hang, "--compare-timeout", "1"});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  EXPECT_EQ(validate_states(ext3), (std::vector<std::int64_t>{0, 0}));
+  EXPECT_EQ(wu_value(ext3, "need_validate"), 0);
+  EXPECT_LE(wu_value(ext3, "transition_time"), std::time(nullptr) + 6 * 3600);
+  EXPECT_THAT(out.err, HasSubstr("will retry"));
+}
+
+TEST_F(DaemonsTest, RedeliveryIsIdempotent) {
+  std::int64_t wu = run_workunit("again", {}, {"same"});
+  validator();
+  assimilator();
+  std::string first = delivered(0, "again.result");
+  // As if the assimilator died after delivering but before its commit.
+  server->db().execute("UPDATE workunit SET assimilate_state = 1 WHERE id = ?", {wu});
+  assimilator();
+  EXPECT_EQ(delivered(0, "again.result"), first);
+  EXPECT_EQ(list_tree(server->deliver_dir() + "/0"), std::vector<std::string>{"again.result"});
+}
+
+TEST_F(DaemonsTest, ReadyWithoutCanonicalResultIsDeliveredAsNoCanonical) {
+  std::int64_t wu = server->create_workunit("orphan", {});
+  // As BOINC's assimilator does for a READY workunit without canonical result and without errors.
+  server->db().execute("UPDATE workunit SET assimilate_state = 1, transition_time = 2147483647 WHERE id = ?", {wu});
+  assimilator();
+  EXPECT_THAT(delivered(0, "orphan.error"), ::testing::StartsWith("error_mask 32: no canonical result\n"));
+  EXPECT_EQ(wu_value(wu, "error_mask"), 32);
+  EXPECT_EQ(wu_value(wu, "assimilate_state"), 2);
+}
+
+TEST_F(DaemonsTest, StopTriggersEndTheDaemonsWithinASecond) {
+  ScratchDir logs;
+  for (int how = 0; how < 2; ++how) {
+    BackgroundProcess p(with(with({MW_VALIDATOR}, server->daemon_args()), {"-sleep_interval", "30"}),
+                        logs / "v.log");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ASSERT_TRUE(p.running()) << read_text(logs / "v.log");
+    if (how == 0)
+      write_text(server->project_dir() + "/stop_daemons", "");
+    else
+      ::kill(p.pid(), SIGHUP);
+    EXPECT_EQ(p.wait_for_exit(1.0), 0) << read_text(logs / "v.log");
+    fs::remove(server->project_dir() + "/stop_daemons");
+  }
+  std::regex line(R"(^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{4} UTC mw-validator starting: app mw$)");
+  std::istringstream in(read_text(logs / "v.log"));
+  std::string first;
+  std::getline(in, first);
+  EXPECT_TRUE(std::regex_match(first, line)) << first;
+}
+
+TEST_F(DaemonsTest, SingleDashOptionsAndModAreAccepted) {
+  auto r = run_command(with(with({MW_ASSIMILATOR}, server->daemon_args()),
+                            {"-one_pass", "-d", "4", "-mod", "2", "1", "-deliver", server->deliver_dir()}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto bad = run_command(with(with({MW_ASSIMILATOR}, server->daemon_args()), {"--one-pass", "--mod", "2", "2", "--deliver", server->deliver_dir()}));
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+// Many workunits; returns their ids.
+std::vector<std::int64_t> many(FakeBoincServer& s, int n, const std::string& prefix) {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < n; ++i) ids.push_back(s.create_workunit(prefix + std::to_string(i), {}));
+  s.transition();
+  std::string bundle = make_result_bundle("same");
+  for (auto id : ids) s.report_success(s.send_one(id), bundle);
+  s.transition();
+  return ids;
+}
+
+void expect_all_delivered_once(FakeBoincServer& s, const std::vector<std::int64_t>& ids, const std::string& prefix) {
+  std::vector<std::string> expected;
+  for (std::size_t i = 0; i < ids.size(); ++i) expected.push_back(prefix + std::to_string(i) + ".result");
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(list_tree(s.deliver_dir() + "/0"), expected);
+  EXPECT_EQ(s.value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2 AND canonical_resultid <> 0 "
+                    "AND need_validate = 0"),
+            static_cast<std::int64_t>(ids.size()));
+  EXPECT_EQ(s.value("SELECT COUNT(*) FROM result WHERE validate_state = 1"), static_cast<std::int64_t>(ids.size()));
+  EXPECT_EQ(s.value("SELECT COUNT(*) FROM workunit w JOIN result r ON r.id = w.canonical_resultid "
+                    "WHERE r.workunitid <> w.id OR r.validate_state <> 1"), 0);
+  std::string bundle = make_result_bundle("same");
+  for (auto& name : expected) EXPECT_EQ(read_text(s.deliver_dir() + "/0/" + name).size(), bundle.size()) << name;
+}
+
+void wait_until(const std::function<bool()>& done, double seconds) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+TEST_F(DaemonsTest, KillNineMidPassThenRestartDeliversEverythingExactlyOnce) {
+  auto ids = many(*server, 300, "k");
+  ScratchDir logs;
+  auto vargs = with(with({MW_VALIDATOR}, server->daemon_args()), {"--sleep", "0.2", "-d", "3"});
+  auto aargs = with(with({MW_ASSIMILATOR}, server->daemon_args()),
+                    {"--sleep", "0.2", "-d", "3", "--deliver", server->deliver_dir()});
+  // Each round kills both daemons with SIGKILL as soon as the database shows
+  // they are in the middle of the work (polled every millisecond).
+  auto assimilated = [&] { return server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2"); };
+  for (int round = 0; round < 3; ++round) {
+    std::int64_t before = assimilated();
+    BackgroundProcess v(vargs, logs / "v.log");
+    BackgroundProcess a(aargs, logs / "a.log");
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (assimilated() <= before && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    v.kill_hard();
+    a.kill_hard();
+  }
+  std::int64_t after_kills = server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2");
+  std::cout << "assimilated before the last kill: " << after_kills << " of 300\n";
+  EXPECT_LT(after_kills, 300) << "the kills should land mid-work";
+  BackgroundProcess v(vargs, logs / "v.log");
+  BackgroundProcess a(aargs, logs / "a.log");
+  wait_until([&] { return server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2") == 300; }, 60);
+  EXPECT_TRUE(v.running() && a.running());
+  expect_all_delivered_once(*server, ids, "k");
+}
+
+TEST_F(DaemonsTest, DaemonsSurviveAMariaDbRestart) {
+  auto first = many(*server, 5, "m");
+  ScratchDir logs;
+  BackgroundProcess v(with(with({MW_VALIDATOR}, server->daemon_args()), {"--sleep", "0.2"}), logs / "v.log");
+  BackgroundProcess a(with(with({MW_ASSIMILATOR}, server->daemon_args()),
+                           {"--sleep", "0.2", "--deliver", server->deliver_dir()}),
+                      logs / "a.log");
+  wait_until([&] { return server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2") == 5; }, 30);
+  ASSERT_EQ(server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2"), 5);
+  PrivateMariaDb::shared().restart(3);
+  // The fixture's own connection reconnects between statements, as the daemons' do.
+  auto second = many(*server, 5, "n");
+  wait_until([&] { return server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2") == 10; }, 60);
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2"), 10)
+      << read_text(logs / "v.log") << read_text(logs / "a.log");
+  EXPECT_TRUE(v.running()) << read_text(logs / "v.log");
+  EXPECT_TRUE(a.running()) << read_text(logs / "a.log");
+  EXPECT_EQ(list_tree(server->deliver_dir() + "/0").size(), 10u);
+  EXPECT_THAT(read_text(logs / "v.log") + read_text(logs / "a.log"), HasSubstr("re-established"));
+}
+
+TEST_F(DaemonsTest, LostDatabaseBeyondTheRetryTimeEndsTheDaemonWithStatusThree) {
+  ScratchDir logs;
+  BackgroundProcess v(with(with({MW_VALIDATOR}, server->daemon_args()), {"--sleep", "0.2", "--db-retry", "1"}),
+                      logs / "v.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(v.running());
+  PrivateMariaDb::shared().restart(6);
+  EXPECT_EQ(v.wait_for_exit(10), 3) << read_text(logs / "v.log");
+  EXPECT_THAT(read_text(logs / "v.log"), HasSubstr("bin/start --cron"));
+}
+
+std::set<std::int64_t> delivered_ids(const std::string& log) {
+  std::set<std::int64_t> ids;
+  std::regex re(R"(\[WU#(\d+) [^\]]*\] delivered)");
+  std::istringstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, re)) ids.insert(std::stoll(m[1]));
+  }
+  return ids;
+}
+
+TEST_F(DaemonsTest, TwoAssimilatorsWithModNeverTouchTheSameWorkunit) {
+  std::int64_t batch = server->create_batch(100);
+  std::vector<std::int64_t> ids;
+  FakeWorkunit spec;
+  spec.batch = batch;
+  for (int i = 0; i < 100; ++i) ids.push_back(server->create_workunit("d" + std::to_string(i), spec));
+  server->transition();
+  std::string bundle = make_result_bundle("same");
+  for (auto id : ids) server->report_success(server->send_one(id), bundle);
+  server->transition();
+  validator();
+  ScratchDir logs;
+  std::vector<std::unique_ptr<BackgroundProcess>> procs;
+  for (int i = 0; i < 2; ++i)
+    procs.push_back(std::make_unique<BackgroundProcess>(
+        with(with({MW_ASSIMILATOR}, server->daemon_args()),
+             {"--sleep", "0.2", "-d", "3", "--mod", "2", std::to_string(i), "--deliver", server->deliver_dir()}),
+        logs / ("a" + std::to_string(i) + ".log")));
+  wait_until([&] { return server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2") == 100; }, 60);
+  for (auto& p : procs) p->kill_hard();
+  auto zero = delivered_ids(read_text(logs / "a0.log"));
+  auto one = delivered_ids(read_text(logs / "a1.log"));
+  EXPECT_EQ(zero.size() + one.size(), 100u);
+  for (auto id : zero) EXPECT_EQ(id % 2, 0) << id;
+  for (auto id : one) EXPECT_EQ(id % 2, 1) << id;
+  EXPECT_EQ(server->value("SELECT state FROM batch WHERE id = ?", {batch}), 2);
+  EXPECT_EQ(list_tree(server->deliver_dir() + "/" + std::to_string(batch)).size(), 100u);
+}
+
+}  // namespace
+}  // namespace mw::test

@@ -1,0 +1,390 @@
+// mw-validator — decides the quorum of each workunit of a BOINC app (BOINC's validator protocol).
+//
+//   mw-validator --app NAME [--compare-cmd PATH] [--numeric OUTPUT]... [--credit C] [-d N]
+//                [--mod N I] [--one-pass] [--sleep S]
+//
+// Each pass takes the app's workunits with need_validate > 0 (set by the
+// transitioner) and, one transaction per workunit, does what BOINC's stock
+// validator does:
+//   no canonical result yet — with at least min_quorum viable results (OVER,
+//   SUCCESS, not INVALID) each result bundle is checked (a missing, oversized,
+//   malformed or hostile bundle makes that result VALIDATE_ERROR / INVALID);
+//   with min_quorum good results the first one agreeing with min_quorum/2 + 1
+//   good results (itself included) becomes canonical, agreeing results VALID
+//   (credit granted), the others INVALID; the workunit gets canonical_resultid,
+//   canonical_credit, assimilate_state READY, transition_time INT_MAX and its
+//   unsent results become OVER / DIDNT_NEED. Without consensus the good results
+//   become INCONCLUSIVE and the workunit asks for one more result
+//   (target_nresults = viable + 1), or errors with bit 4 when more than
+//   max_success_results succeeded; the transitioner enforces the other limits.
+//   canonical result exists — late successful results are compared with it:
+//   VALID with the canonical credit, or INVALID.
+// need_validate is always cleared. A comparison that cannot be made now (the
+// external program failed, an unreadable upload directory) leaves the results
+// alone and asks the transitioner to come back within 6 hours.
+#include <CLI/CLI.hpp>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mw/boinc/daemon.h"
+#include "mw/boinc/database.h"
+#include "mw/boinc/project_config.h"
+#include "mw/boinc/result_files.h"
+#include "mw/error.h"
+#include "mw/result_compare.h"
+
+namespace mw::boinc {
+namespace {
+
+// BOINC's enumerations (db/boinc_db_types.h).
+constexpr std::int64_t kServerUnsent = 2, kServerOver = 5;
+constexpr std::int64_t kOutcomeSuccess = 1, kOutcomeDidntNeed = 5, kOutcomeValidateError = 6;
+constexpr std::int64_t kValidateInit = 0, kValidateValid = 1, kValidateInvalid = 2,
+                       kValidateInconclusive = 4, kValidateTooLate = 5;
+constexpr std::int64_t kAssimilateReady = 1;
+constexpr std::int64_t kErrorTooManySuccess = 4;
+constexpr std::int64_t kTransientRetrySeconds = 6 * 3600;
+// 200 credits = one GFLOPS-day (BOINC's cobblestone).
+constexpr double kCreditPerFpop = 200.0 / (86400.0 * 1e9);
+
+struct ResultRow {
+  std::int64_t id = 0;
+  std::string name;
+  std::int64_t server_state = 0, outcome = 0, validate_state = 0;
+  std::string xml_doc_in;
+  std::int64_t hostid = 0, userid = 0, teamid = 0;
+  double granted_credit = 0;
+  bool changed = false;
+};
+
+struct Check {
+  enum Kind { good, invalid, transient } kind = invalid;
+  CheckedResult data;
+  std::string why;
+};
+
+struct Validator {
+  DaemonOptions options;
+  ProjectConfig config;
+  DaemonLog log;
+  CompareOptions compare;
+  ResultCheckLimits limits;
+  std::optional<double> fixed_credit;
+  std::int64_t app_id = 0;
+
+  Check check(const ResultRow& r) {
+    Check c;
+    std::string path;
+    try {
+      path = result_bundle_path(config, r.xml_doc_in, r.name);
+    } catch (const Error& e) {
+      c.why = e.what();
+      return c;
+    }
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+      c.kind = errno == ENOENT ? Check::invalid : Check::transient;
+      c.why = "result bundle " + path + ": " + std::strerror(errno);
+      return c;
+    }
+    try {
+      c.data = load_checked_result(path, compare, limits);
+      c.kind = Check::good;
+    } catch (const Error& e) {
+      c.kind = Check::invalid;
+      c.why = e.what();
+    } catch (const std::exception& e) {  // e.g. std::bad_alloc from a pathological file
+      c.kind = Check::invalid;
+      c.why = std::string("result bundle ") + path + ": " + e.what();
+    }
+    return c;
+  }
+
+  double credit_for(double rsc_fpops_est) const {
+    return fixed_credit ? *fixed_credit : rsc_fpops_est * kCreditPerFpop;
+  }
+
+  void grant(Database& db, ResultRow& r, double credit) {
+    r.validate_state = kValidateValid;
+    r.granted_credit = credit;
+    r.changed = true;
+    if (credit <= 0) return;
+    if (r.hostid) db.execute("UPDATE host SET total_credit = total_credit + ? WHERE id = ?", {credit, r.hostid});
+    if (r.userid) db.execute("UPDATE user SET total_credit = total_credit + ? WHERE id = ?", {credit, r.userid});
+    if (r.teamid) db.execute("UPDATE team SET total_credit = total_credit + ? WHERE id = ?", {credit, r.teamid});
+  }
+
+  void invalidate(ResultRow& r, const std::string& why, const std::string& wu_tag) {
+    log.normal(wu_tag + " result " + r.name + " invalid: " + why);
+    r.outcome = kOutcomeValidateError;
+    r.validate_state = kValidateInvalid;
+    r.changed = true;
+  }
+
+  // Returns true when the workunit was handled (its need_validate cleared).
+  bool handle(Database& db, std::int64_t wu_id) {
+    bool handled = false;
+    db.transaction([&] {
+      auto w = db.query(
+          "SELECT name, need_validate, canonical_resultid, min_quorum, target_nresults, "
+          "max_success_results, rsc_fpops_est, transition_time, canonical_credit FROM workunit "
+          "WHERE id = ? FOR UPDATE",
+          {wu_id});
+      if (w.empty() || w[0].integer(1) == 0) return;  // another instance or a restart got it
+      const std::string wu_tag = "[WU#" + std::to_string(wu_id) + " " + w[0].text(0) + "]";
+      std::int64_t canonical_id = w[0].integer(2);
+      const std::int64_t min_quorum = std::max<std::int64_t>(1, w[0].integer(3));
+      std::int64_t target = w[0].integer(4);
+      const std::int64_t max_success = w[0].integer(5);
+      const double fpops = w[0].real(6);
+      std::int64_t transition = w[0].integer(7);
+      double canonical_credit = w[0].real(8);
+      std::int64_t error_bits = 0, assimilate_ready = 0;
+      const std::int64_t now = db_now();
+      bool transition_now = false, retry = false;
+
+      std::vector<ResultRow> results;
+      for (const auto& row : db.query(
+               "SELECT id, name, server_state, outcome, validate_state, xml_doc_in, hostid, userid, "
+               "teamid, granted_credit FROM result WHERE workunitid = ? ORDER BY id FOR UPDATE",
+               {wu_id})) {
+        ResultRow r;
+        r.id = row.integer(0);
+        r.name = row.text(1);
+        r.server_state = row.integer(2);
+        r.outcome = row.integer(3);
+        r.validate_state = row.integer(4);
+        r.xml_doc_in = row.is_null(5) ? "" : row.text(5);
+        r.hostid = row.integer(6);
+        r.userid = row.integer(7);
+        r.teamid = row.integer(8);
+        r.granted_credit = row.real(9);
+        results.push_back(std::move(r));
+      }
+      auto over_success = [](const ResultRow& r) {
+        return r.server_state == kServerOver && r.outcome == kOutcomeSuccess;
+      };
+
+      if (canonical_id == 0) {
+        std::vector<ResultRow*> viable;
+        for (auto& r : results)
+          if (over_success(r) && r.validate_state != kValidateInvalid) viable.push_back(&r);
+        if (static_cast<std::int64_t>(viable.size()) >= min_quorum) {
+          std::vector<std::pair<ResultRow*, Check>> good;
+          for (ResultRow* r : viable) {
+            Check c = check(*r);
+            if (c.kind == Check::good) {
+              good.emplace_back(r, std::move(c));
+            } else if (c.kind == Check::transient) {
+              log.warning(wu_tag + " result " + r->name + ": " + c.why + " (will retry)");
+              retry = true;
+            } else {
+              invalidate(*r, c.why, wu_tag);
+              transition_now = true;
+            }
+          }
+          if (!retry && static_cast<std::int64_t>(good.size()) >= min_quorum) {
+            try {
+              decide(db, good, min_quorum, wu_tag, fpops, canonical_id, canonical_credit);
+            } catch (const Error& e) {
+              if (e.code() != Errc::system) throw;
+              log.warning(wu_tag + " " + e.what() + " (will retry)");
+              retry = true;
+            }
+            if (!retry && canonical_id != 0) {
+              assimilate_ready = 1;
+              transition = kDbNever;
+              for (auto& r : results)
+                if (r.server_state == kServerUnsent) {
+                  r.server_state = kServerOver;
+                  r.outcome = kOutcomeDidntNeed;
+                  r.changed = true;
+                }
+            } else if (!retry) {
+              std::int64_t still_viable = 0;
+              for (auto& [r, c] : good)
+                if (r->validate_state != kValidateInvalid) {
+                  r->validate_state = kValidateInconclusive;
+                  r->changed = true;
+                  ++still_viable;
+                }
+              log.normal(wu_tag + " no consensus among " + std::to_string(good.size()) + " results");
+              if (still_viable > max_success) {
+                error_bits |= kErrorTooManySuccess;
+                transition_now = true;
+              } else if (still_viable >= target) {
+                target = still_viable + 1;
+                transition_now = true;
+              }
+            }
+          }
+        }
+      } else {
+        // Late results against the canonical one.
+        std::optional<Check> canonical;
+        for (auto& r : results) {
+          if (!over_success(r) ||
+              (r.validate_state != kValidateInit && r.validate_state != kValidateInconclusive) ||
+              r.id == canonical_id)
+            continue;
+          transition_now = true;
+          if (!canonical) {
+            auto it = std::find_if(results.begin(), results.end(),
+                                   [&](const ResultRow& x) { return x.id == canonical_id; });
+            canonical = it == results.end() ? Check{} : check(*it);
+            if (canonical->kind == Check::invalid && canonical->why.empty())
+              canonical->why = "canonical result row is missing";
+          }
+          if (canonical->kind != Check::good) {
+            log.normal(wu_tag + " late result " + r.name + " too late: canonical result unreadable (" +
+                       canonical->why + ")");
+            r.validate_state = kValidateTooLate;
+            r.changed = true;
+            continue;
+          }
+          Check c = check(r);
+          if (c.kind == Check::transient) {
+            retry = true;
+            continue;
+          }
+          if (c.kind == Check::invalid) {
+            invalidate(r, c.why, wu_tag);
+            continue;
+          }
+          std::string why;
+          bool agree = false;
+          try {
+            agree = results_agree(canonical->data, c.data, compare, &why);
+          } catch (const Error& e) {
+            if (e.code() != Errc::system) throw;
+            log.warning(wu_tag + " " + e.what() + " (will retry)");
+            retry = true;
+            continue;
+          }
+          if (agree) {
+            grant(db, r, canonical_credit);
+          } else {
+            log.normal(wu_tag + " late result " + r.name + " disagrees: " + why);
+            r.validate_state = kValidateInvalid;
+            r.changed = true;
+          }
+        }
+      }
+
+      for (auto& r : results) {
+        if (!r.changed) continue;
+        db.execute(
+            "UPDATE result SET validate_state = ?, outcome = ?, server_state = ?, granted_credit = ? "
+            "WHERE id = ?",
+            {r.validate_state, r.outcome, r.server_state, r.granted_credit, r.id});
+      }
+      if (transition_now) transition = now;
+      if (retry) transition = std::min(transition, now + kTransientRetrySeconds);
+      db.execute(
+          "UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
+          "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
+          "target_nresults = ?, canonical_resultid = ?, canonical_credit = ? WHERE id = ?",
+          {error_bits, assimilate_ready, kAssimilateReady, transition, target, canonical_id,
+           canonical_credit, wu_id});
+      handled = true;
+    });
+    return handled;
+  }
+
+  // Finds the canonical result among `good` and marks every good result.
+  void decide(Database& db, std::vector<std::pair<ResultRow*, Check>>& good, std::int64_t min_quorum,
+              const std::string& wu_tag, double fpops, std::int64_t& canonical_id,
+              double& canonical_credit) {
+    const std::size_t n = good.size();
+    const std::int64_t needed = min_quorum / 2 + 1;
+    // agree[i][j], computed once per pair.
+    std::vector<std::vector<int>> agree(n, std::vector<int>(n, -1));
+    std::vector<std::string> first_why(n);
+    auto agrees = [&](std::size_t i, std::size_t j) {
+      if (i == j) return true;
+      if (agree[i][j] < 0) {
+        std::string why;
+        bool same = results_agree(good[i].second.data, good[j].second.data, compare, &why);
+        agree[i][j] = agree[j][i] = same ? 1 : 0;
+        if (!same && first_why[j].empty()) first_why[j] = why;
+      }
+      return agree[i][j] == 1;
+    };
+    std::optional<std::size_t> chosen;
+    for (std::size_t i = 0; i < n && !chosen; ++i) {
+      std::int64_t matches = 0;
+      for (std::size_t j = 0; j < n; ++j)
+        if (agrees(i, j)) ++matches;
+      if (matches >= needed) chosen = i;
+    }
+    if (!chosen) return;
+    canonical_id = good[*chosen].first->id;
+    canonical_credit = credit_for(fpops);
+    log.normal(wu_tag + " canonical result " + good[*chosen].first->name);
+    for (std::size_t j = 0; j < n; ++j) {
+      ResultRow& r = *good[j].first;
+      if (agrees(*chosen, j)) {
+        grant(db, r, canonical_credit);
+      } else {
+        log.normal(wu_tag + " result " + r.name + " disagrees with the canonical result: " +
+                   first_why[j]);
+        r.validate_state = kValidateInvalid;
+        r.changed = true;
+      }
+    }
+  }
+
+  bool pass(Database& db) {
+    if (app_id == 0) app_id = app_id_by_name(db, options.app);
+    auto wus = db.query("SELECT id FROM workunit WHERE appid = ? AND need_validate > 0 AND " +
+                            options.mod_clause() + " ORDER BY id LIMIT 1000",
+                        {app_id});
+    int handled = 0;
+    for (const auto& wu : wus)
+      if (handle(db, wu.integer(0))) ++handled;
+    if (handled) log.normal("validated " + std::to_string(handled) + " workunits");
+    return handled > 0;
+  }
+};
+
+}  // namespace
+}  // namespace mw::boinc
+
+int main(int argc, char** argv) {
+  using namespace mw::boinc;
+  Validator v;
+  CLI::App app{"Decides the quorum of a BOINC app's results", "mw-validator"};
+  add_daemon_options(app, v.options);
+  std::vector<std::string> numeric;
+  double credit = -1;
+  std::uint64_t max_bundle = v.limits.max_bundle_bytes;
+  app.add_option("--compare-cmd,--compare_cmd", v.compare.compare_command,
+                 "Program run as PROGRAM DIR_A DIR_B (outputs extracted); exit 0 = agree, 1 = differ");
+  app.add_option("--compare-timeout", v.compare.compare_timeout_seconds,
+                 "Seconds the comparison program may run")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--numeric", numeric, "Output compared numerically (repeat for several)");
+  app.add_option("--rel-tol", v.compare.rel_tolerance, "Relative tolerance of numeric outputs")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--abs-tol", v.compare.abs_tolerance, "Absolute tolerance of numeric outputs")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--credit", credit,
+                 "Credit per valid result (default: from the workunit's rsc_fpops_est, 200 per GFLOPS-day)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--max-bundle-bytes", max_bundle, "Largest result bundle accepted (bytes)");
+  int code = parse_daemon_command_line(app, argc, argv);
+  if (code >= 0) return code;
+  v.compare.numeric_outputs.insert(numeric.begin(), numeric.end());
+  if (credit >= 0) v.fixed_credit = credit;
+  v.limits.max_bundle_bytes = max_bundle;
+  return run_daemon(
+      v.options, v.log, "mw-validator starting: app " + v.options.app,
+      [&](const ProjectConfig& config) { v.config = config; }, [&](Database& d) { return v.pass(d); });
+}

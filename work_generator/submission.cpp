@@ -1,0 +1,83 @@
+#include "submission.h"
+
+#include <cctype>
+
+#include "sweep.h"
+#include "util/fs.h"
+
+namespace mw::work_generator {
+
+using namespace mw::boinc;
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Workunit names are built from the batch name; keep them to BOINC's alphabet.
+std::string name_stem(const std::string& batch_name) {
+  std::string stem;
+  for (char c : batch_name.substr(0, 60))
+    stem += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  return stem.empty() ? "batch" : stem;
+}
+
+std::vector<PublicKey> trusted_keys(const ProjectConfig& config) {
+  std::vector<PublicKey> keys;
+  for (int i = 0;; ++i) {
+    const std::string path = config.key_dir + "/mw_task_public" + (i ? "_" + std::to_string(i) : "") + ".pem";
+    if (!mw::detail::path_exists(path)) break;
+    keys.push_back(PublicKey::load_pem(path));
+  }
+  return keys;
+}
+
+bool is_sweep(const std::string& path) { return ends_with(path, ".jsonl") || ends_with(path, ".json"); }
+
+std::shared_ptr<const PrivateKey> load_key_if_needed(const ProjectConfig& config, const std::string& key,
+                                                     const std::vector<std::string>& inputs) {
+  bool any_sweep = false;
+  for (const auto& t : inputs) any_sweep = any_sweep || is_sweep(t);
+  if (!any_sweep) return nullptr;
+  return std::make_shared<const PrivateKey>(
+      PrivateKey::load_pem(key.empty() ? config.key_dir + "/mw_task_private.pem" : key));
+}
+
+// The batch named `name`, opened when there is none yet (second: whether it was).
+std::pair<std::int64_t, bool> open_batch(WorkCreator& creator, const std::string& name) {
+  if (auto existing = creator.find_batch(name)) return {*existing, false};
+  return {creator.create_batch(name), true};
+}
+
+// Submits every task of `inputs` (bundles and sweeps, in order) in one
+// transaction, naming the workunits `stem` + first, first + 1, …
+std::size_t submit_inputs(TaskSubmitter& submitter, std::int64_t batch, const std::string& stem,
+                          std::size_t first, const WorkunitSettings& settings,
+                          const std::vector<std::string>& inputs) {
+  std::size_t seq = first, next_arg = 0;
+  std::unique_ptr<SweepReader> sweep;
+  SweepTask current;
+  return submitter.submit(batch, settings, [&](PendingTask& task) {
+    for (;;) {
+      if (sweep) {
+        if (sweep->next(current)) {
+          task.builder = current.builder.get();
+          task.settings = current.settings;
+          break;
+        }
+        sweep.reset();
+      }
+      if (next_arg == inputs.size()) return false;
+      const std::string& arg = inputs[next_arg++];
+      if (is_sweep(arg)) {
+        sweep = std::make_unique<SweepReader>(arg, settings);
+        continue;
+      }
+      task.bundle_path = arg;
+      break;
+    }
+    task.wu_name = stem + std::to_string(seq++);
+    return true;
+  });
+}
+
+}  // namespace mw::work_generator
