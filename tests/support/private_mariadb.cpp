@@ -171,11 +171,24 @@ std::string describe_status(int status) {
   return "ended with wait status " + std::to_string(status);
 }
 
+// MW_TEST_MARIADB_SERVER_DEFAULTS=1 (the benchmarks set it): InnoDB as a
+// stock MariaDB runs it — 128 MiB buffer pool, a durable log flush at every
+// commit — so figures compare with a real BOINC server. Tests run smaller
+// and without the flush, which makes no difference to what they check.
+bool server_defaults() {
+  const char* v = std::getenv("MW_TEST_MARIADB_SERVER_DEFAULTS");
+  return v && std::string(v) == "1";
+}
+
 // Flags shared by the bootstrap run and the real server: small and quick.
 std::vector<std::string> sizing_options() {
-  return {"--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M",
-          "--skip-log-bin", "--character-set-server=utf8mb4",
-          "--collation-server=utf8mb4_general_ci"};
+  std::vector<std::string> options = {"--skip-log-bin", "--character-set-server=utf8mb4",
+                                      "--collation-server=utf8mb4_general_ci"};
+  if (!server_defaults()) {
+    options.push_back("--innodb-buffer-pool-size=64M");
+    options.push_back("--innodb-log-file-size=16M");
+  }
+  return options;
 }
 
 bool running_as_root() { return ::geteuid() == 0; }
@@ -419,8 +432,8 @@ void PrivateMariaDb::start_server() {
                                    "--bind-address=127.0.0.1",
                                    "--port=" + std::to_string(port_),
                                    "--skip-name-resolve",
-                                   "--innodb-flush-log-at-trx-commit=2",
                                    "--max-connections=100"};
+  if (!server_defaults()) argv.push_back("--innodb-flush-log-at-trx-commit=2");
   if (running_as_root()) argv.push_back("--user=root");
   for (auto& option : sizing_options()) argv.push_back(option);
   pid_ = spawn(argv, error_log_);
