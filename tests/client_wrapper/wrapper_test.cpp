@@ -2,9 +2,10 @@
 // logical names are the file names in the slot, stderr goes to stderr.txt),
 // with real bundles built by master_lib and signed with a test key.
 //
-// Suspend, resume, quit and abort are driven through the wrapper's own signal
-// handling (SIGUSR1/SIGUSR2/SIGTERM/SIGINT): in standalone mode there is no
-// client shared-memory channel for a test to write to (docs/wrapper.md).
+// Suspend, resume, quit and abort are driven both ways (docs/wrapper.md):
+// through the wrapper's own signal handling (SIGUSR1/SIGUSR2/SIGTERM/SIGINT)
+// in standalone mode, and through the BOINC API's app control channel from
+// FakeBoincClient (ClientChannelTest), which puts the API out of standalone mode.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include "mw/bundle.h"
 #include "mw/hash.h"
 #include "mw/signing.h"
+#include "client_wrapper/fake_boinc_client.h"
 #include "support/raw_zip.h"
 #include "support/test_support.h"
 
@@ -389,6 +391,56 @@ TEST_F(WrapperTest, QuitStopsTheTaskAndLeavesItToResume) {
   EXPECT_NE(kill(task, 0), 0) << "the task is gone";
   EXPECT_FALSE(exists(slot("result.zip")));
   EXPECT_FALSE(exists(slot("boinc_finish_called"))) << "quit is not finish: the client restarts it";
+  EXPECT_TRUE(exists(slot("mw_work.verified")));
+}
+
+}  // namespace
+}  // namespace mw
+
+namespace mw {
+namespace {
+
+// The same requests through the BOINC API's control channel, from a fake client.
+class ClientChannelTest : public WrapperTest {};
+
+TEST_F(ClientChannelTest, SuspendResumeAndProgressThroughTheClientChannel) {
+  test::FakeBoincClient client(slot_dir.path());
+  counter_task(6, 0.3).write_bundle(slot("task.zip"), key);
+  WrapperProcess w(slot_dir.path());
+  ASSERT_TRUE(eventually([&] { return w.child() > 0; }));
+  const pid_t task = w.child();
+  ASSERT_TRUE(client.send_control("<suspend/>"));
+  EXPECT_TRUE(eventually([&] { return process_state(task) == 'T'; }, 5000ms)) << stderr_txt();
+  const int checkpoint = read_int(slot("mw_work/mw.checkpoint"));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(read_int(slot("mw_work/mw.checkpoint")), checkpoint) << "a suspended task does not count";
+  ASSERT_TRUE(client.send_control("<resume/>"));
+  EXPECT_TRUE(eventually([&] { return client.reported_fraction_done() > 0.3; }, 10000ms))
+      << "the task's progress file reaches the client";
+  EXPECT_EQ(w.wait(), kRan) << stderr_txt();
+  EXPECT_EQ(result().status, ResultStatus::success) << result().reason;
+  EXPECT_THAT(stderr_txt(), Not(HasSubstr("standalone")));
+}
+
+TEST_F(ClientChannelTest, AbortThroughTheClientChannel) {
+  test::FakeBoincClient client(slot_dir.path());
+  probe_task({"sleep", "60"}).write_bundle(slot("task.zip"), key);
+  WrapperProcess w(slot_dir.path());
+  ASSERT_TRUE(eventually([&] { return w.child() > 0; }));
+  const pid_t task = w.child();
+  ASSERT_TRUE(client.send_control("<abort/>"));
+  EXPECT_EQ(w.wait(20s), kAborted) << stderr_txt();
+  EXPECT_TRUE(kill(task, 0) != 0 || process_state(task) == 'Z');
+}
+
+TEST_F(ClientChannelTest, QuitThroughTheClientChannel) {
+  test::FakeBoincClient client(slot_dir.path());
+  counter_task(50, 0.2).write_bundle(slot("task.zip"), key);
+  WrapperProcess w(slot_dir.path());
+  ASSERT_TRUE(eventually([&] { return w.child() > 0; }));
+  ASSERT_TRUE(client.send_control("<quit/>"));
+  EXPECT_EQ(w.wait(20s), kRan) << stderr_txt();
+  EXPECT_FALSE(exists(slot("boinc_finish_called")));
   EXPECT_TRUE(exists(slot("mw_work.verified")));
 }
 
