@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include "mw/bundle.h"
 #include "mw/hash.h"
 #include "mw/runner.h"
@@ -250,6 +252,95 @@ TEST_F(RunnerTest, MissingBundleIsRejectedNotThrown) {
   auto r = run_task_bundle(dir / "nope.zip", trusted, dir / "result.zip", options);
   EXPECT_EQ(r.status, ResultStatus::rejected);
   EXPECT_THAT(r.reason, HasSubstr("nope.zip"));
+}
+
+// ---- run_unpacked_task: the pieces the BOINC wrapper uses.
+
+class UnpackedRunTest : public RunnerTest {
+ protected:
+  // Unpacks `t` into dir/work the way a caller of run_unpacked_task does.
+  TaskBundle unpack(const TaskBuilder& t) {
+    t.write_bundle(dir / "task.zip", key);
+    TaskBundle b = TaskBundle::open(dir / "task.zip");
+    b.verify_signature(trusted);
+    mkdir((dir / "work").c_str(), 0700);
+    b.extract_to(dir / "work");
+    return b;
+  }
+};
+
+TEST_F(UnpackedRunTest, PollSeesProgressAndExtraEnvironmentReachesTheTask) {
+  TaskBundle b = unpack(probe_task({"env", "MW_EXTRA", "spin", "0.3", "sleep", "0.4"}));
+  RunControl control;
+  control.poll_seconds = 0.1;
+  control.extra_env = {"MW_EXTRA=yes"};
+  int polls = 0;
+  double last_cpu = 0, last_elapsed = 0;
+  control.poll = [&](const RunProgress& p) {
+    ++polls;
+    last_cpu = p.cpu_seconds;
+    last_elapsed = p.elapsed_seconds;
+    EXPECT_GT(p.process_group, 0);
+    return RunAction::keep_going;
+  };
+  UnpackedRun run = run_unpacked_task(b.manifest(), b.manifest_sha256(), dir / "work", options, control);
+  ASSERT_FALSE(run.stopped);
+  ASSERT_TRUE(run.result.ok()) << run.result.reason;
+  EXPECT_EQ(run.result.task_sha256, b.manifest_sha256());
+  EXPECT_GE(polls, 3);
+  EXPECT_GT(last_cpu, 0.1);
+  EXPECT_GT(last_elapsed, 0.3);
+  EXPECT_EQ(test::read_text(dir / "work/mw.stdout"), "yes\n");
+}
+
+TEST_F(UnpackedRunTest, SuspendedTimeDoesNotCountAgainstTheWallLimit) {
+  Limits limits;
+  limits.wall_seconds = 1;
+  TaskBundle b = unpack(probe_task({"sleep", "0.6"}).limits(limits));
+  RunControl control;
+  control.poll_seconds = 0.1;
+  control.poll = [&](const RunProgress& p) {
+    // Suspended from 0.2 s of running time until 1.5 s have passed outside.
+    static const auto start = std::chrono::steady_clock::now();
+    const double outside = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!p.suspended && p.elapsed_seconds >= 0.2 && outside < 1.5) return RunAction::suspend;
+    if (p.suspended && outside >= 1.5) return RunAction::resume;
+    return RunAction::keep_going;
+  };
+  UnpackedRun run = run_unpacked_task(b.manifest(), b.manifest_sha256(), dir / "work", options, control);
+  EXPECT_EQ(run.result.status, ResultStatus::success) << run.result.reason;
+  EXPECT_LT(run.result.wall_seconds, 1.0) << "the result's time leaves out the suspension";
+}
+
+TEST_F(UnpackedRunTest, StopKillsTheGroupAndSaysSo) {
+  TaskBundle b = unpack(probe_task({"fork-sleep", "30", "sleep", "30"}));
+  RunControl control;
+  control.poll_seconds = 0.1;
+  control.poll = [](const RunProgress&) { return RunAction::stop; };
+  const auto start = std::chrono::steady_clock::now();
+  UnpackedRun run = run_unpacked_task(b.manifest(), b.manifest_sha256(), dir / "work", options, control);
+  EXPECT_TRUE(run.stopped);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(UnpackedRunTest, SeparateProgramFileStandsInForTheOmittedMember) {
+  TaskBuilder t = probe_task({"out", "hi"});
+  t.write_bundle(dir / "full.zip", key);
+  // The same signed task.xml in a bundle without the program member.
+  TaskBundle full = TaskBundle::open(dir / "full.zip");
+  mkdir((dir / "dirbundle").c_str(), 0700);
+  test::write_text(dir / "dirbundle/task.xml", full.manifest_bytes());
+  test::write_text(dir / "dirbundle/task.sig", full.signature().to_text());
+  EXPECT_THAT(test::error_of([&] { TaskBundle::open(dir / "dirbundle"); }, Errc::integrity),
+              HasSubstr("'probe' is declared in task.xml but missing"));
+  test::write_text(dir / "prog", test::read_text(MW_TASK_PROBE));
+  TaskBundle b = TaskBundle::open(dir / "dirbundle", {}, dir / "prog");
+  b.verify_signature(trusted);
+  EXPECT_NO_THROW(b.verify_files());
+  test::write_text(dir / "prog", test::read_text(MW_TASK_PROBE) + "x");
+  EXPECT_THAT(test::error_of([&] { TaskBundle::open(dir / "dirbundle", {}, dir / "prog"); },
+                             Errc::integrity),
+              HasSubstr("'probe'"));
 }
 
 }  // namespace

@@ -94,6 +94,13 @@ struct UnpackLimits {
 class TaskBundle {
  public:
   static TaskBundle open(const std::string& path, const UnpackLimits& limits = {});
+  // The same for a bundle whose program travels as a separate file (BOINC's
+  // sticky program file, docs/boinc-conventions.md): when the bundle omits the
+  // member that /mw_task/program/bundled_file names, `program_path` supplies
+  // it, and it is checked against task.xml's size and SHA-256 like a member.
+  // A bundle that holds the member uses its own copy.
+  static TaskBundle open(const std::string& path, const UnpackLimits& limits,
+                         const std::string& program_path);
   ~TaskBundle();
   TaskBundle(TaskBundle&&) noexcept;
   TaskBundle& operator=(TaskBundle&&) noexcept;

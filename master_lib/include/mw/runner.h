@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,5 +39,49 @@ ResultManifest run_task_bundle(const std::string& bundle_path,
                                const std::vector<PublicKey>& trusted_keys,
                                const std::string& result_path,
                                const RunnerOptions& options = {});
+
+// ---- Running a task that was verified and unpacked earlier.
+//
+// The BOINC wrapper keeps the unpacked task in its slot directory so that,
+// after the client restarts it, the task resumes from its own checkpoint
+// instead of starting again; it also has to suspend, resume and stop the task
+// when the client says so. These pieces of run_task_bundle let it do that.
+
+// What the supervisor should do after a poll (see RunControl).
+enum class RunAction { keep_going, suspend, resume, stop };
+
+struct RunProgress {
+  int process_group = 0;         // the task's process group id
+  double elapsed_seconds = 0;    // time it has run, not counting time suspended
+  double cpu_seconds = 0;        // user + system CPU of the whole group so far
+  bool suspended = false;
+};
+
+struct RunControl {
+  double poll_seconds = 1;
+  // Called every poll_seconds while the task runs. `suspend` stops the whole
+  // process group (SIGSTOP) and pauses the wall-time limit; `resume`
+  // continues both; `stop` kills the group and makes the result `stopped`.
+  std::function<RunAction(const RunProgress&)> poll;
+  // Extra NAME=VALUE entries for the task's environment.
+  std::vector<std::string> extra_env;
+  // The task is killed (SIGKILL) if the calling process dies, so a killed
+  // wrapper never leaves a task running that its restart would duplicate.
+  bool die_with_caller = false;
+};
+
+struct UnpackedRun {
+  ResultManifest result;  // task_name and task_sha256 filled in from the arguments
+  bool stopped = false;   // RunControl::poll asked to stop: the result means nothing
+};
+
+// Runs the task unpacked in `work_dir` (by TaskBundle::extract_to, after
+// verify_signature) under its limits, collects its outputs and writes the
+// captured streams there as mw.stdout / mw.stderr, ready for
+// write_result_bundle(path, result, work_dir). Never throws for anything the
+// task does.
+UnpackedRun run_unpacked_task(const TaskManifest& task, const std::string& task_sha256,
+                              const std::string& work_dir, const RunnerOptions& options = {},
+                              const RunControl& control = {});
 
 }  // namespace mw

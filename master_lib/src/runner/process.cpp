@@ -114,6 +114,7 @@ struct ChildPlan {
   const char* cwd = nullptr;  // null: stay where the parent is
   bool limit_cpu = false;
   rlimit cpu_limit{};
+  bool die_with_parent = false;
 };
 
 std::string env_name(const std::string& entry) { return entry.substr(0, entry.find('=')); }
@@ -157,7 +158,12 @@ bool plan_cpu_limit(std::optional<double> seconds, rlimit& out) {
 
 ChildPlan make_plan(const ProcessSpec& spec) {
   ChildPlan plan;
-  plan.env_strings = build_environment(spec.extra_env);
+  std::vector<std::string> extra = spec.extra_env;
+  if (spec.control) {
+    extra.insert(extra.end(), spec.control->extra_env.begin(), spec.control->extra_env.end());
+    plan.die_with_parent = spec.control->die_with_caller;
+  }
+  plan.env_strings = build_environment(extra);
   for (const auto& a : spec.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));
   plan.argv.push_back(nullptr);
   for (auto& e : plan.env_strings) plan.envp.push_back(e.data());
@@ -208,6 +214,7 @@ void reset_signals() {
 
 [[noreturn]] void run_child(const ChildPlan& plan, int out_w, int err_w, int report_w) {
   setpgid(0, 0);
+  if (plan.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   report_w = lift_fd(report_w);
   if (report_w < 0) _exit(127);
   out_w = lift_fd(out_w);
@@ -412,6 +419,12 @@ class Supervisor {
       deadline_ = start_ + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(std::max(0.0, *wall)));
     next_sample_ = start_;
+    if (spec.control && spec.control->poll) {
+      control_ = spec.control;
+      poll_every_ = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(std::max(0.01, control_->poll_seconds)));
+      next_poll_ = start_ + poll_every_;
+    }
   }
 
   ProcessOutcome run() {
@@ -426,10 +439,48 @@ class Supervisor {
   void watch_until_exit() {
     while (!main_exited()) {
       const auto now = Clock::now();
+      if (!killed_for_ && control_ && now >= next_poll_) poll_control(now);
       if (!killed_for_) enforce_limits(now);
       wait_for_events(next_wakeup(Clock::now()));
     }
     end_ = Clock::now();
+    if (suspended_since_) suspended_total_ += *end_ - *suspended_since_;
+  }
+
+  // Time the task has been allowed to run: suspension does not count.
+  Clock::duration running_time(Clock::time_point now) const {
+    Clock::duration paused = suspended_total_;
+    if (suspended_since_) paused += now - *suspended_since_;
+    return now - start_ - paused;
+  }
+
+  void poll_control(Clock::time_point now) {
+    next_poll_ = now + poll_every_;
+    RunProgress progress;
+    progress.process_group = static_cast<int>(pid_);
+    progress.elapsed_seconds = std::chrono::duration<double>(running_time(now)).count();
+    progress.cpu_seconds = scan_group(pid_, pid_).cpu_seconds;
+    progress.suspended = suspended_since_.has_value();
+    switch (control_->poll(progress)) {
+      case RunAction::keep_going:
+        break;
+      case RunAction::suspend:
+        if (!suspended_since_) {
+          kill(-pid_, SIGSTOP);
+          suspended_since_ = now;
+        }
+        break;
+      case RunAction::resume:
+        if (suspended_since_) {
+          kill(-pid_, SIGCONT);
+          suspended_total_ += now - *suspended_since_;
+          suspended_since_.reset();
+        }
+        break;
+      case RunAction::stop:
+        kill_for(ProcessEnding::stopped);
+        break;
+    }
   }
 
   // Looks without reaping: the zombie keeps the group id from being reused
@@ -443,7 +494,8 @@ class Supervisor {
   }
 
   void enforce_limits(Clock::time_point now) {
-    if (deadline_ && now >= *deadline_) return kill_for(ProcessEnding::wall_time);
+    if (deadline_ && !suspended_since_ && now - suspended_total_ >= *deadline_)
+      return kill_for(ProcessEnding::wall_time);
     if (now < next_sample_) return;
     next_sample_ = now + (now - start_ < kFastPhase ? kFastSample : kSlowSample);
     if (!scan_group_) {
@@ -469,8 +521,9 @@ class Supervisor {
   Clock::time_point next_wakeup(Clock::time_point now) const {
     auto wake = Clock::time_point::max();
     if (!killed_for_) {
-      if (deadline_) wake = std::min(wake, *deadline_);
+      if (deadline_ && !suspended_since_) wake = std::min(wake, *deadline_ + suspended_total_);
       wake = std::min(wake, next_sample_);
+      if (control_) wake = std::min(wake, next_poll_);
     }
     if (!pidfd_) wake = std::min(wake, now + kExitPollFallback);
     return wake;
@@ -562,7 +615,7 @@ class Supervisor {
   ProcessOutcome outcome() {
     ProcessOutcome o;
     o.pid = pid_;
-    o.wall_seconds = seconds_between(start_, *end_);
+    o.wall_seconds = std::chrono::duration<double>(*end_ - start_ - suspended_total_).count();
     o.cpu_seconds = static_cast<double>(usage_.ru_utime.tv_sec + usage_.ru_stime.tv_sec) +
                     static_cast<double>(usage_.ru_utime.tv_usec + usage_.ru_stime.tv_usec) / 1e6;
     o.peak_memory_bytes =
@@ -609,6 +662,11 @@ class Supervisor {
   Clock::time_point next_sample_;
   std::optional<Clock::time_point> end_;
   std::optional<ProcessEnding> killed_for_;
+  const RunControl* control_ = nullptr;
+  Clock::duration poll_every_{};
+  Clock::time_point next_poll_;
+  std::optional<Clock::time_point> suspended_since_;
+  Clock::duration suspended_total_{};
   std::uint64_t polled_peak_ = 0;
   double polled_cpu_ = 0;
   bool main_reaped_ = false;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "mw/runner.h"
+
 namespace mw::detail {
 
 struct ProcessLimits {
@@ -30,6 +32,9 @@ struct ProcessSpec {
   // Called in the parent right after the child exists, with its pid (= its
   // process group id), so a caller can cancel the task by signalling the group.
   std::function<void(int pid)> on_started;
+  // Optional: polled while the task runs (suspend/resume/stop, progress),
+  // extra environment and die-with-caller (see mw::RunControl). Not owned.
+  const RunControl* control = nullptr;
 };
 
 enum class ProcessEnding {
@@ -39,6 +44,7 @@ enum class ProcessEnding {
   cpu_time,       // CPU limit reached (SIGXCPU, or the parent's check)
   memory,         // parent killed the group at the memory limit
   exec_failed,    // exec itself failed; exec_error says why
+  stopped,        // RunControl::poll asked for it to be stopped
 };
 
 struct ProcessOutcome {
@@ -46,7 +52,7 @@ struct ProcessOutcome {
   int exit_code = 0;
   int signal = 0;
   std::string exec_error;
-  double wall_seconds = 0;
+  double wall_seconds = 0;          // not counting time suspended through RunControl
   double cpu_seconds = 0;           // user + system of the child (and the children it waited for)
   std::uint64_t peak_memory_bytes = 0;  // max of ru_maxrss and the group's polled resident total
   std::string stdout_data;          // first stdout_cap bytes

@@ -71,8 +71,9 @@ std::vector<std::string> program_argv(const TaskManifest& task) {
 }
 
 // Runs an unpacked, verified task in `work_dir` and fills `result`.
-void execute(const TaskManifest& task, const std::string& work_dir, const RunnerOptions& options,
-             ResultManifest& result) {
+// Returns false when RunControl stopped it.
+bool execute(const TaskManifest& task, const std::string& work_dir, const RunnerOptions& options,
+             const RunControl* control, ResultManifest& result) {
   const Limits limits = effective_limits(task.limits, options.default_limits);
   detail::ProcessSpec spec;
   spec.argv = program_argv(task);
@@ -83,8 +84,10 @@ void execute(const TaskManifest& task, const std::string& work_dir, const Runner
   spec.stdout_cap = options.stdout_cap;
   spec.stderr_cap = options.stderr_cap;
   spec.extra_env = {"MW_TASK_NAME=" + task.name};
+  spec.control = control;
 
   detail::ProcessOutcome run = detail::run_process(spec);
+  const bool stopped = run.ending == detail::ProcessEnding::stopped;
   result.cpu_seconds = run.cpu_seconds;
   result.wall_seconds = run.wall_seconds;
   result.peak_memory_bytes = run.peak_memory_bytes;
@@ -104,6 +107,7 @@ void execute(const TaskManifest& task, const std::string& work_dir, const Runner
   }
   write_stream_file(work_dir, kStdoutName, run.stdout_data, result);
   write_stream_file(work_dir, kStderrName, run.stderr_data, result);
+  return !stopped;
 }
 
 }  // namespace
@@ -131,11 +135,24 @@ ResultManifest run_task_bundle(const std::string& bundle_path,
     result.status = ResultStatus::rejected;
     result.reason = std::string("task rejected before running: ") + e.what();
   }
-  if (result.status == ResultStatus::success) execute(bundle->manifest(), work_dir, options, result);
+  if (result.status == ResultStatus::success)
+    execute(bundle->manifest(), work_dir, options, nullptr, result);
 
   write_result_bundle(result_path, result, work_dir);
   if (options.keep_scratch) scratch.release();
   return result;
+}
+
+UnpackedRun run_unpacked_task(const TaskManifest& task, const std::string& task_sha256,
+                              const std::string& work_dir, const RunnerOptions& options,
+                              const RunControl& control) {
+  UnpackedRun run;
+  run.result.task_name = task.name;
+  run.result.task_sha256 = task_sha256;
+  // Streams left by an earlier, interrupted run would be taken for this one's.
+  for (const char* name : {kStdoutName, kStderrName}) ::unlink(join_path(work_dir, name).c_str());
+  run.stopped = !execute(task, work_dir, options, &control, run.result);
+  return run;
 }
 
 }  // namespace mw

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <csignal>
 #include <cstring>
 #include <sstream>
 
@@ -52,6 +53,11 @@ Ending describe_ending(const ProcessOutcome& run, const Limits& limits) {
     case ProcessEnding::memory:
       e.status = ResultStatus::memory_exceeded;
       e.reason = "killed at its memory limit of " + format_bytes(*limits.memory_bytes);
+      break;
+    case ProcessEnding::stopped:
+      e.status = ResultStatus::signaled;
+      e.signal = SIGKILL;
+      e.reason = "stopped by the runner's caller";
       break;
     case ProcessEnding::exec_failed:
       e.status = ResultStatus::exec_failed;

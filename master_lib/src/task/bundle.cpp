@@ -147,7 +147,20 @@ class MemberSource {
     return out;
   }
 
+  // Lets a file outside the container stand in for the absent member `name`.
+  void add_separate(const std::string& name, const std::string& file) {
+    struct stat st;
+    if (lstat(file.c_str(), &st) != 0)
+      throw Error(Errc::io, "cannot open the separate file '" + file + "' for '" + name +
+                                "': " + errno_text(errno));
+    if (!S_ISREG(st.st_mode))
+      throw Error(Errc::unsafe_bundle, "the separate file '" + file + "' for '" + name +
+                                           "' is not a regular file");
+    separate_[name] = {file, static_cast<std::uint64_t>(st.st_size)};
+  }
+
   std::optional<std::uint64_t> size_of(std::string_view name) const {
+    if (auto it = separate_.find(name); it != separate_.end()) return it->second.second;
     if (zip_) {
       const auto* m = zip_->find(name);
       if (!m) return std::nullopt;
@@ -160,7 +173,9 @@ class MemberSource {
 
   void stream(std::string_view name, std::uint64_t max_bytes,
               const std::function<void(const char*, std::size_t)>& sink) const {
-    if (zip_) {
+    if (auto it = separate_.find(name); it != separate_.end()) {
+      stream_regular_file(it->second.first, max_bytes, sink);
+    } else if (zip_) {
       const auto* m = zip_->find(name);
       if (!m) throw Error(Errc::integrity, path_ + ": member '" + std::string(name) + "' is missing");
       zip_->read(*m, max_bytes, sink);
@@ -179,6 +194,7 @@ class MemberSource {
   std::string path_;
   std::optional<detail::ZipReader> zip_;
   MemberSizes directory_;
+  std::map<std::string, std::pair<std::string, std::uint64_t>, std::less<>> separate_;  // path, size
 };
 
 // Writes one member into `dir` as a new file, checking size and SHA-256 as the
@@ -388,11 +404,19 @@ struct TaskBundle::Impl {
 };
 
 TaskBundle TaskBundle::open(const std::string& path, const UnpackLimits& limits) {
+  return open(path, limits, "");
+}
+
+TaskBundle TaskBundle::open(const std::string& path, const UnpackLimits& limits,
+                            const std::string& program_path) {
   MemberSource source(path, limits, is_task_member);
   if (!source.size_of(kTaskManifestName))
     throw Error(Errc::format, path + ": no " + std::string(kTaskManifestName) + " in the bundle");
   std::string bytes = source.read_all(kTaskManifestName, limits.max_manifest_bytes);
   TaskManifest manifest = parse_task_xml(bytes, path + ":" + kTaskManifestName);
+  const std::string& program = manifest.program.bundled_file;
+  if (!program_path.empty() && !program.empty() && !source.size_of(program))
+    source.add_separate(program, program_path);
 
   // Every member is either fixed or declared, and every declared file is there
   // with the size the manifest pins: checked now, before anything is written.
