@@ -56,19 +56,41 @@ bool is_name_end(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n
 ConfigText::ConfigText(std::string text, std::string source)
     : text_(std::move(text)), source_(std::move(source)) {}
 
-ConfigText ConfigText::parse(std::string text, const std::string& source) {
+ConfigText ConfigText::parse_document(std::string text, const std::string& source, const char* child,
+                                      const char* what) {
   tinyxml2::XMLDocument doc;
   if (doc.Parse(text.data(), text.size()) != tinyxml2::XML_SUCCESS)
     throw Error(Errc::format, source + ": line " + std::to_string(doc.ErrorLineNum()) +
                                   ": not well-formed XML (" + doc.ErrorStr() + "); nothing was changed");
   const auto* root = doc.RootElement();
   if (root == nullptr || std::strcmp(root->Name(), "boinc") != 0 ||
-      root->FirstChildElement("config") == nullptr)
-    throw Error(Errc::format, source + ": not a BOINC config.xml (<boinc><config>…</config>…</boinc>); "
-                                       "nothing was changed");
+      (child != nullptr && root->FirstChildElement(child) == nullptr))
+    throw Error(Errc::format, source + ": not a BOINC " + what + "; nothing was changed");
   ConfigText t(std::move(text), source);
   t.rescan();
   return t;
+}
+
+ConfigText ConfigText::parse(std::string text, const std::string& source) {
+  return parse_document(std::move(text), source, "config", "config.xml (<boinc><config>…</config>…</boinc>)");
+}
+
+ConfigText ConfigText::parse_project_xml(std::string text, const std::string& source) {
+  return parse_document(std::move(text), source, nullptr, "project.xml (<boinc>…</boinc>)");
+}
+
+bool ConfigText::has_app(const std::string& name) const {
+  for (const auto& e : elements_)
+    if (e.path == "boinc/app/name" &&
+        xml_unescape(trim(text_.substr(e.content_begin, e.content_end - e.content_begin))) == name)
+      return true;
+  return false;
+}
+
+void ConfigText::add_app(const std::string& name, const std::string& user_friendly_name) {
+  insert_before_close(find("boinc")->content_end, [&](const std::string& ind) {
+    return element_text("app", ind, {{"name", name}, {"user_friendly_name", user_friendly_name}});
+  });
 }
 
 void ConfigText::rescan() {
@@ -127,9 +149,13 @@ void ConfigText::rescan() {
 }
 
 std::string ConfigText::indent_unit() const {
-  // The file's own step: how far <config> sits inside <boinc>.
-  const Element* config = find("boinc/config");
-  std::string unit = config ? indent_of(config->begin) : "";
+  // The file's own step: how far the first child of <boinc> sits inside it.
+  std::string unit;
+  for (const auto& e : elements_)
+    if (e.path.rfind("boinc/", 0) == 0 && e.path.find('/', 6) == std::string::npos) {
+      unit = indent_of(e.begin);
+      break;
+    }
   return unit.empty() ? kDefaultIndentUnit : unit;
 }
 
@@ -166,12 +192,12 @@ std::vector<ConfigText::Daemon> ConfigText::daemons() const {
   return out;
 }
 
-std::string ConfigText::daemon_text(const std::string& indent,
-                                    const std::vector<std::pair<std::string, std::string>>& children) const {
-  std::string t = "<daemon>\n";
-  for (const auto& [tag, value] : children)
-    t += indent + indent_unit() + "<" + tag + ">" + xml_escape(value) + "</" + tag + ">\n";
-  t += indent + "</daemon>";
+std::string ConfigText::element_text(const std::string& tag, const std::string& indent,
+                                     const std::vector<std::pair<std::string, std::string>>& children) const {
+  std::string t = "<" + tag + ">\n";
+  for (const auto& [child, value] : children)
+    t += indent + indent_unit() + "<" + child + ">" + xml_escape(value) + "</" + child + ">\n";
+  t += indent + "</" + tag + ">";
   return t;
 }
 
@@ -199,13 +225,13 @@ void ConfigText::add_daemon(const std::vector<std::pair<std::string, std::string
     insert_before_close(find("boinc")->content_end,
                         [](const std::string& ind) { return "<daemons>\n" + ind + "</daemons>"; });
   insert_before_close(find("boinc/daemons")->content_end,
-                      [&](const std::string& ind) { return daemon_text(ind, children); });
+                      [&](const std::string& ind) { return element_text("daemon", ind, children); });
 }
 
 void ConfigText::replace_daemon(std::size_t index,
                                 const std::vector<std::pair<std::string, std::string>>& children) {
   Daemon d = daemons().at(index);
-  text_.replace(d.begin, d.end - d.begin, daemon_text(indent_of(d.begin), children));
+  text_.replace(d.begin, d.end - d.begin, element_text("daemon", indent_of(d.begin), children));
   rescan();
 }
 

@@ -19,6 +19,8 @@ class ConfigText {
   // Error(Errc::format) naming `source` and the line when the text is not
   // well-formed XML or not <boinc><config>…</config>…</boinc>.
   static ConfigText parse(std::string text, const std::string& source);
+  // The same for project.xml (bin/xadd's list of platforms and apps): <boinc>…</boinc>.
+  static ConfigText parse_project_xml(std::string text, const std::string& source);
 
   const std::string& text() const { return text_; }
 
@@ -37,6 +39,10 @@ class ConfigText {
   // Removes daemons()[index], with its line when it stands alone on it.
   void remove_daemon(std::size_t index);
 
+  // project.xml: is there an <app> with this <name>; add one before </boinc>.
+  bool has_app(const std::string& name) const;
+  void add_app(const std::string& name, const std::string& user_friendly_name);
+
   // The trimmed text of <config><TAG>, when present.
   std::optional<std::string> config_value(const std::string& tag) const;
   // Sets <config><TAG> to `value`, adding the element before </config>.
@@ -51,6 +57,8 @@ class ConfigText {
 
  private:
   explicit ConfigText(std::string text, std::string source);
+  static ConfigText parse_document(std::string text, const std::string& source, const char* child,
+                                   const char* what);
   void rescan();
   const Element* find(const std::string& path) const;
   std::string indent_of(std::size_t pos) const;  // white space from line start to pos
@@ -58,8 +66,8 @@ class ConfigText {
   // Inserts make(indent) as a new child line just before the end tag at `at`,
   // one indent step deeper than the end tag's line.
   void insert_before_close(std::size_t at, const std::function<std::string(const std::string&)>& make);
-  std::string daemon_text(const std::string& indent,
-                          const std::vector<std::pair<std::string, std::string>>& children) const;
+  std::string element_text(const std::string& tag, const std::string& indent,
+                           const std::vector<std::pair<std::string, std::string>>& children) const;
 
   std::string text_;
   std::string source_;

@@ -274,6 +274,24 @@ void plan_templates(Plan& plan) {
   }
 }
 
+std::string user_friendly_name(const std::string& app) { return "mwkit tasks (" + app + ")"; }
+
+// project.xml lists the apps bin/xadd knows; keep it in step with the app row.
+void plan_project_xml(Plan& plan, const SetupOptions& o) {
+  std::string path = join_path(plan.project_dir, "project.xml");
+  if (!is_file(path)) return;  // not every project keeps one
+  auto text = ConfigText::parse_project_xml(detail::read_file(path), path);
+  if (text.has_app(o.app)) {
+    plan.add(State::present, "project.xml <app> " + o.app);
+    return;
+  }
+  text.add_app(o.app, user_friendly_name(o.app));
+  struct stat st {};
+  ::stat(path.c_str(), &st);
+  plan.add(State::missing, "project.xml <app> " + o.app + " (for bin/xadd)");
+  plan.writes.push_back({path, text.text(), static_cast<unsigned>(st.st_mode & 07777), true});
+}
+
 // The task-signing public keys the wrapper will trust, as (source path, bytes).
 std::vector<std::pair<std::string, std::string>> plan_task_keys(Plan& plan, const SetupOptions& o) {
   std::vector<std::pair<std::string, std::string>> keys;
@@ -484,6 +502,7 @@ Plan make_plan(const SetupOptions& o, std::unique_ptr<Database>& db) {
   plan_replication(plan, *text, o);
   if (text->text() != plan.old_config_text) plan.new_config_text = text->text();
   plan_templates(plan);
+  plan_project_xml(plan, o);
   auto task_keys = plan_task_keys(plan, o);
   plan_app_and_versions(plan, *db, o, task_keys);
   if (is_dir(deliver)) {
@@ -625,7 +644,7 @@ void apply_versions_to_db(Plan& plan, Database& db, const SetupOptions& o,
   db.transaction([&] {
     if (plan.insert_app) {
       db.execute("INSERT INTO app (create_time, name, user_friendly_name) VALUES (?, ?, ?)",
-                 {now, o.app, std::string("mwkit tasks (") + o.app + ")"});
+                 {now, o.app, user_friendly_name(o.app)});
       plan.app_id = static_cast<std::int64_t>(db.last_insert_id());
     }
     for (const auto& p : plan.missing_platforms) {

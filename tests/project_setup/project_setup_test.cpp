@@ -26,6 +26,12 @@ using mw::test::write_text;
 const std::string kRealConfig = std::string(MW_SOURCE_DIR) + "/tests/boinc/data/config.xml";
 const std::string kDoubles = std::string(MW_SOURCE_DIR) + "/tests/project_setup/doubles/";
 const std::string kPlatform = "x86_64-pc-linux-gnu";
+// The start of make_project's project.xml (bin/xadd's list), with the sample app.
+const std::string kProjectXml =
+    "<boinc>\n    <platform>\n        <name>x86_64-pc-linux-gnu</name>\n"
+    "        <user_friendly_name>Linux running on an AMD x86_64 or Intel EM64T CPU</user_friendly_name>\n"
+    "    </platform>\n    <app>\n        <name>uppercase</name>\n"
+    "        <user_friendly_name>Uppercase</user_friendly_name>\n    </app>\n</boinc>\n";
 
 const mw::boinc::CodeSignPrivateKey& code_sign_key() {
   static const auto key = mw::boinc::CodeSignPrivateKey::generate();
@@ -61,6 +67,7 @@ class ProjectSetupTest : public ::testing::Test {
                             "/log_vm", "/pid_vm", "/tmp_vm"})
       ::mkdir((project_ + sub).c_str(), 0755);
     write_config(replace_all(read_text(kRealConfig), "<!-- mwkit-test -->", ""));
+    write_text(project_xml(), kProjectXml);
     mw::boinc::write_code_sign_keys(code_sign_key(), project_ + "/keys");
     copy_executable(kDoubles + "bin_start_double.sh", project_ + "/bin/start");
     copy_executable(kDoubles + "bin_stop_double.sh", project_ + "/bin/stop");
@@ -81,6 +88,7 @@ class ProjectSetupTest : public ::testing::Test {
   }
 
   std::string config_path() const { return project_ + "/config.xml"; }
+  std::string project_xml() const { return project_ + "/project.xml"; }
 
   CommandResult setup(const std::string& command, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {MW_PROJECT_SETUP, command, "--project", project_};
@@ -156,6 +164,17 @@ TEST_F(ProjectSetupTest, InstallsDaemonsTemplatesKeysAndASignedAppVersion) {
       EXPECT_EQ(read_text(project_ + "/" + rel), before);
     }
   EXPECT_TRUE(backed_up);
+
+  std::string expected_project_xml = kProjectXml;
+  expected_project_xml.insert(expected_project_xml.find("</boinc>"),
+                              "    <app>\n        <name>mw</name>\n"
+                              "        <user_friendly_name>mwkit tasks (mw)</user_friendly_name>\n    </app>\n");
+  EXPECT_EQ(read_text(project_xml()), expected_project_xml);
+  bool project_xml_backed_up = false;
+  for (const auto& rel : mw::test::list_tree(project_))
+    if (rel.rfind("project.xml.mw-backup-", 0) == 0)
+      project_xml_backed_up = read_text(project_ + "/" + rel) == kProjectXml;
+  EXPECT_TRUE(project_xml_backed_up);
 
   for (const char* t : {"mw_in.xml", "mw_in_program.xml", "mw_out.xml"})
     EXPECT_EQ(read_text(project_ + "/templates/" + t),
@@ -281,6 +300,15 @@ TEST_F(ProjectSetupTest, UninstallRemovesDaemonsDeprecatesVersionsKeepsWork) {
   write_text(project_ + "/mw_results/0_kept.result", "delivered");
   ::unlink((project_ + "/double_calls.log").c_str());
 
+  const auto installed = snapshot();
+  auto dry = setup("uninstall", {"--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would remove daemon mw-assimilator --app mw"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would remove app version 1.00 for " + kPlatform + " (deprecated, not deleted)"),
+            std::string::npos) << dry.out;
+  EXPECT_EQ(snapshot(), installed);
+  EXPECT_EQ(rows("SELECT id FROM app_version WHERE deprecated = 0").size(), 1u);
+
   auto r = setup("uninstall");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_text(config_path()), original);  // byte for byte what it was before install
@@ -294,6 +322,7 @@ TEST_F(ProjectSetupTest, UninstallRemovesDaemonsDeprecatesVersionsKeepsWork) {
   auto again = setup("uninstall");
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_NE(again.out.find("nothing to remove"), std::string::npos) << again.out;
+  EXPECT_EQ(setup("check").exit_code, 1);  // uninstalled: daemons missing, no live version
 }
 
 TEST_F(ProjectSetupTest, OtherDaemonsCommentsAndOrderAreKeptByteForByte) {
