@@ -4,10 +4,13 @@
 //   mw-sign sign BUNDLE --key KEY       adds or replaces task.sig
 //   mw-sign verify BUNDLE --pub PUB...  exit 0 when a trusted key signed it and every file
 //                                       matches its hash; exit 1 with the reason otherwise
+//   mw-sign boinc-keygen --out DIR      DIR/code_sign_private (0600) + code_sign_public in
+//                                       BOINC's key format, for new or test BOINC projects
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
+#include "mw/boinc/code_signing.h"
 #include "mw/bundle.h"
 #include "mw/error.h"
 #include "mw/signing.h"
@@ -35,6 +38,12 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
+  std::string boinc_keygen_out;
+  auto* boinc_keygen = app.add_subcommand(
+      "boinc-keygen", "Make a BOINC code-signing key pair (never run this on a live project's keys/)");
+  boinc_keygen->add_option("--out", boinc_keygen_out, "Directory for code_sign_private and code_sign_public")
+      ->required();
+
   CLI11_PARSE(app, argc, argv);
 
   return run_tool("mw-sign", [&]() -> int {
@@ -44,6 +53,12 @@ int main(int argc, char** argv) {
       std::cout << "wrote " << keygen_out << "/task_sign_private.pem (keep it secret) and "
                 << keygen_out << "/task_sign_public.pem; key id " << key.public_key().key_id()
                 << "\n";
+      return kExitOk;
+    }
+    if (*boinc_keygen) {
+      mw::boinc::write_code_sign_keys(mw::boinc::CodeSignPrivateKey::generate(), boinc_keygen_out);
+      std::cout << "wrote " << boinc_keygen_out << "/code_sign_private (keep it offline) and "
+                << boinc_keygen_out << "/code_sign_public (BOINC format, RSA 1024)\n";
       return kExitOk;
     }
     if (*sign) {

@@ -46,25 +46,6 @@ std::string test_input_template() {
          "</input_template>\n";
 }
 
-std::string test_input_template_with_program() {
-  return "<input_template>\n"
-         "  <file_info>\n"
-         "  </file_info>\n"
-         "  <file_info>\n"
-         "    <sticky/>\n"
-         "    <no_delete/>\n"
-         "  </file_info>\n"
-         "  <workunit>\n"
-         "    <file_ref>\n"
-         "      <open_name>task.zip</open_name>\n"
-         "    </file_ref>\n"
-         "    <file_ref>\n"
-         "      <open_name>mw_program</open_name>\n"
-         "    </file_ref>\n"
-         "  </workunit>\n"
-         "</input_template>\n";
-}
-
 BoincTestProject::BoincTestProject(const std::string& db_name, BoincTestProjectOptions options)
     : db_name_(db_name) {
   dir_ = mw::detail::make_temp_dir(mw::detail::default_temp_root(), "mw-project-");
@@ -107,9 +88,9 @@ BoincTestProject::BoincTestProject(const std::string& db_name, BoincTestProjectO
   conn.execute("INSERT INTO app (create_time, name, user_friendly_name, min_version, deprecated, "
                "beta) VALUES (UNIX_TIMESTAMP(), " + conn.quote(options.app_name) + ", 'mwkit', 0, 0, 0)");
   app_id_ = static_cast<std::int64_t>(mysql_insert_id(conn.get()));
-  add_template("mw_out.xml", test_output_template());
-  add_template("mw_in.xml", test_input_template());
-  add_template("mw_in_program.xml", test_input_template_with_program());
+  // The templates mw-project-setup installs, exactly.
+  for (const char* name : {"mw_out.xml", "mw_in.xml", "mw_in_program.xml"})
+    add_template(name, mw::detail::read_file(std::string(MW_TEMPLATES_DIR) + "/" + name));
 }
 
 BoincTestProject::~BoincTestProject() { mw::detail::remove_tree(dir_); }

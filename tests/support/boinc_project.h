@@ -53,11 +53,11 @@ class BoincTestProject {
   std::int64_t app_id_ = 0;
 };
 
-// mwkit's output template (templates/mw_out.xml text) for tests.
+// Templates for tests that hand them to WorkCreator directly (the project
+// itself gets the real ones from templates/): an output template like
+// templates/mw_out.xml.
 std::string test_output_template(std::uint64_t max_nbytes = 67108864);
 // A one-file input template like templates/mw_in.xml.
 std::string test_input_template();
-// The task bundle plus a sticky, no-delete program, like templates/mw_in_program.xml.
-std::string test_input_template_with_program();
 
 }  // namespace mw::test

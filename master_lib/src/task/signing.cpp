@@ -11,6 +11,7 @@
 #include "mw/error.h"
 #include "mw/hash.h"
 #include "util/fs.h"
+#include "util/openssl_pkey.h"
 
 namespace mw {
 namespace {
@@ -19,20 +20,9 @@ constexpr std::string_view kSignatureTag = "mw-ed25519";
 constexpr std::size_t kKeyIdHexDigits = 16;
 constexpr std::uint64_t kMaxKeyFileBytes = 64 * 1024;
 
-std::string openssl_reason() {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "no detail from OpenSSL";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof buf);
-  return buf;
-}
-
-EVP_PKEY* raw(const std::shared_ptr<void>& p) { return static_cast<EVP_PKEY*>(p.get()); }
-
-std::shared_ptr<void> own(EVP_PKEY* key) {
-  return std::shared_ptr<void>(key, [](void* k) { EVP_PKEY_free(static_cast<EVP_PKEY*>(k)); });
-}
+using detail::openssl_reason;
+EVP_PKEY* raw(const std::shared_ptr<void>& p) { return detail::raw_pkey(p); }
+std::shared_ptr<void> own(EVP_PKEY* key) { return detail::own_pkey(key); }
 
 void require_ed25519(EVP_PKEY* key, const std::string& source) {
   if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) {

@@ -1,0 +1,66 @@
+// mw-project-setup — install mwkit into an existing BOINC project, check it, remove it.
+//
+//   mw-project-setup install   --project DIR [--app mw] [--deliver DIR]
+//                              [--wrapper PATH | --wrapper-dir DIR] [--platform P]...
+//                              [--signatures DIR] [--task-pub FILE]... [--replication] [--dry-run]
+//   mw-project-setup check     --project DIR [same options]     exit 0 installed, 1 not
+//   mw-project-setup uninstall --project DIR [--app mw] [--dry-run]
+// See docs/operator-guide.md.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "setup.h"
+#include "tool_common.h"
+
+int main(int argc, char** argv) {
+  using namespace mw::tools;
+  mw::setup::SetupOptions o;
+  CLI::App app{"Install mwkit into a BOINC project made with make_project", "mw-project-setup"};
+  app.require_subcommand(1);
+  bool no_boinc_libs = false;
+
+  auto common = [&](CLI::App* cmd, bool full) {
+    cmd->add_option("--project", o.project, "The BOINC project directory (holds config.xml)")->required();
+    cmd->add_option("--app", o.app, "App name")->capture_default_str();
+    cmd->add_flag("--dry-run", o.dry_run, "Print the exact changes and make none");
+    if (!full) return;
+    cmd->add_option("--deliver", o.deliver, "mw-assimilator's delivery directory (default PROJECT/mw_deliver)");
+    auto* w = cmd->add_option("--wrapper", o.wrapper,
+                              "mw-wrapper for this host's platform (default: next to mw-project-setup)");
+    auto* wd = cmd->add_option("--wrapper-dir", o.wrapper_dir,
+                               "DIR/<platform>/mw-wrapper (and lib*.so* beside it) per platform");
+    w->excludes(wd);
+    cmd->add_option("--platform", o.platforms, "BOINC platform; repeat for several (default: this host's)");
+    cmd->add_option("--signatures", o.signatures,
+                    "Directory of NAME.sig files made offline (instead of keys/code_sign_private)");
+    cmd->add_option("--task-pub", o.task_pubs,
+                    "Task-signing public key (PEM) volunteers will trust; repeat for several")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--boinc-lib", o.boinc_libs,
+                    "Shared library shipped with this host's wrapper (default: Debian's libboinc_api.so.7 "
+                    "and libboinc.so.7)");
+    cmd->add_flag("--no-boinc-libs", no_boinc_libs, "Ship no shared libraries (a statically linked wrapper)");
+    cmd->add_option("--api-version", o.api_version, "BOINC API version written into the app version")
+        ->capture_default_str();
+    cmd->add_flag("--replication", o.replication,
+                  "The app will use min_quorum >= 2: make sure one host never gets two replicas");
+  };
+  auto* install = app.add_subcommand("install", "Install or update mwkit in the project");
+  common(install, true);
+  auto* check = app.add_subcommand("check", "Report present / missing / outdated pieces (exit 0/1)");
+  common(check, true);
+  auto* uninstall = app.add_subcommand(
+      "uninstall", "Remove mwkit's daemons and deprecate its app versions (keeps all work and outputs)");
+  common(uninstall, false);
+
+  CLI11_PARSE(app, argc, argv);
+
+  return run_tool("mw-project-setup", [&]() -> int {
+    if (o.boinc_libs.empty() && !no_boinc_libs && o.wrapper_dir.empty())
+      o.boinc_libs = mw::setup::default_boinc_libs();
+    if (*install) return mw::setup::install(o, std::cout);
+    if (*check) return mw::setup::check(o, std::cout);
+    return mw::setup::uninstall(o, std::cout);
+  });
+}

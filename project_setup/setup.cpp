@@ -1,0 +1,817 @@
+#include "setup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <sstream>
+
+#include "app_version.h"
+#include "boinc/md5.h"
+#include "config_text.h"
+#include "embedded_templates.h"
+#include "mw/boinc/code_signing.h"
+#include "mw/boinc/database.h"
+#include "mw/boinc/md5_info.h"
+#include "mw/boinc/project_config.h"
+#include "mw/error.h"
+#include "mw/signing.h"
+#include "runner/process.h"
+#include "util/fs.h"
+
+namespace mw::setup {
+namespace {
+
+using boinc::Database;
+using detail::join_path;
+
+constexpr int kFirstVersionNum = 100;  // "1.00"
+constexpr const char* kTaskPrivateFile = "mw_task_private.pem";
+constexpr const char* kTaskPublicFile = "mw_task_public.pem";
+
+std::string now_stamp() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+bool is_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool is_dir(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
+std::vector<std::string> split_words(const std::string& cmd) {
+  std::vector<std::string> words;
+  std::istringstream in(cmd);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+std::string program_of(const std::string& cmd) {
+  auto words = split_words(cmd);
+  return words.empty() ? "" : detail::base_name(words[0]);
+}
+
+// True when `cmd` runs `program` for app `app` (--app APP or --app=APP).
+bool is_app_daemon(const std::string& cmd, const std::string& program, const std::string& app) {
+  auto words = split_words(cmd);
+  if (words.empty() || detail::base_name(words[0]) != program) return false;
+  for (std::size_t i = 1; i < words.size(); ++i) {
+    if ((words[i] == "--app" || words[i] == "-app") && i + 1 < words.size() && words[i + 1] == app)
+      return true;
+    if (words[i] == "--app=" + app) return true;
+  }
+  return false;
+}
+
+// A file's content, or nullopt when absent.
+std::optional<std::string> read_if_exists(const std::string& path) {
+  if (!detail::path_exists(path)) return std::nullopt;
+  return detail::read_file(path);
+}
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  return dir_of(std::string(buf, static_cast<std::size_t>(n)));
+}
+
+std::string real_path(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr)
+    throw Error(Errc::io, "cannot resolve " + path + ": " + detail::errno_text(errno));
+  return buf;
+}
+
+enum class State { present, missing, outdated };
+
+struct Item {
+  State state;
+  std::string what;    // one line: the piece
+  std::string detail;  // optional: exact text added or replaced (indented when printed)
+};
+
+struct FileWrite {
+  std::string path;
+  std::string bytes;
+  unsigned mode = 0644;
+  bool backup = false;  // an existing file is copied to PATH.mw-backup-STAMP first
+};
+
+struct NewVersion {
+  VersionSpec spec;
+  int version_num = 0;
+  std::string dir;  // apps/APP/VERSION/PLATFORM
+};
+
+// Everything install would do, computed without changing anything.
+struct Plan {
+  boinc::ProjectConfig config;
+  std::string project_dir;
+  std::string key_dir;
+  std::vector<Item> items;
+  std::vector<FileWrite> writes;
+  std::optional<std::string> new_config_text;
+  std::string old_config_text;
+  bool insert_app = false;
+  std::int64_t app_id = 0;
+  std::vector<std::string> missing_platforms;
+  std::map<std::string, std::int64_t> platform_ids;
+  std::vector<NewVersion> versions;
+  std::vector<std::string> make_dirs;
+  std::vector<std::int64_t> deprecate_version_ids;
+
+  bool changes() const {
+    for (const auto& i : items)
+      if (i.state != State::present) return true;
+    return false;
+  }
+  bool db_changes() const {
+    return insert_app || !missing_platforms.empty() || !versions.empty() ||
+           !deprecate_version_ids.empty();
+  }
+  void add(State s, std::string what, std::string detail = "") {
+    items.push_back({s, std::move(what), std::move(detail)});
+  }
+};
+
+boinc::DbParams db_params(const boinc::ProjectConfig& c) {
+  boinc::DbParams p;
+  p.host = c.db_host.empty() ? "localhost" : c.db_host;
+  p.port = static_cast<unsigned>(c.db_port);
+  p.user = c.db_user;
+  p.password = c.db_passwd;
+  p.database = c.db_name;
+  return p;
+}
+
+// Reads config.xml both ways: BOINC's values, and the text we edit.
+void load_project(Plan& plan, const SetupOptions& o, ConfigText*& text_out,
+                  std::unique_ptr<ConfigText>& holder) {
+  if (o.project.empty()) throw Error(Errc::usage, "--project DIR is required");
+  plan.project_dir = o.project;
+  std::string config_path = join_path(o.project, "config.xml");
+  plan.old_config_text = detail::read_file(config_path);
+  holder = std::make_unique<ConfigText>(ConfigText::parse(plan.old_config_text, config_path));
+  plan.config = boinc::read_project_config(o.project);
+  text_out = holder.get();
+  plan.key_dir = plan.config.key_dir.empty() ? join_path(o.project, "keys") : plan.config.key_dir;
+  while (plan.key_dir.size() > 1 && plan.key_dir.back() == '/') plan.key_dir.pop_back();
+}
+
+std::unique_ptr<Database> connect(const Plan& plan) {
+  auto db = std::make_unique<Database>(db_params(plan.config));
+  db->query("SELECT id FROM app LIMIT 1");  // the schema is there, too
+  return db;
+}
+
+std::string require_code_sign_public(const Plan& plan) {
+  std::string path = join_path(plan.key_dir, boinc::kCodeSignPublicFile);
+  if (!is_file(path))
+    throw Error(Errc::usage, "missing key " + path +
+                                 ": the project's code-signing public key (make_project creates it "
+                                 "in keys/); mw-project-setup never makes or replaces it");
+  boinc::CodeSignPublicKey::load(path);
+  return path;
+}
+
+using Children = std::vector<std::pair<std::string, std::string>>;
+
+void plan_daemons(Plan& plan, ConfigText& text, const SetupOptions& o, const std::string& deliver) {
+  for (const char* stock : {"feeder", "transitioner", "file_deleter"}) {
+    bool found = false;
+    for (const auto& d : text.daemons()) found = found || program_of(d.cmd) == stock;
+    if (found) {
+      plan.add(State::present, std::string("daemon ") + stock);
+    } else {
+      Children c = {{"cmd", std::string(stock) + " -d 3"}};
+      text.add_daemon(c);
+      plan.add(State::missing, std::string("daemon ") + stock, "<cmd>" + c[0].second + "</cmd>");
+    }
+  }
+  struct Ours {
+    const char* program;
+    const char* stem;
+    std::string cmd;
+  };
+  const Ours ours[] = {{"mw-validator", "mw_validator_", "mw-validator --app " + o.app},
+                       {"mw-assimilator", "mw_assimilator_",
+                        "mw-assimilator --app " + o.app + " --deliver " + deliver}};
+  for (const auto& d : ours) {
+    Children want = {{"cmd", d.cmd},
+                     {"output", d.stem + o.app + ".log"},
+                     {"pid_file", d.stem + o.app + ".pid"}};
+    auto list = text.daemons();
+    std::optional<std::size_t> at;
+    for (std::size_t i = 0; i < list.size(); ++i)
+      if (is_app_daemon(list[i].cmd, d.program, o.app)) at = i;
+    std::string shown = "<cmd>" + want[0].second + "</cmd> <output>" + want[1].second +
+                        "</output> <pid_file>" + want[2].second + "</pid_file>";
+    std::string what = std::string("daemon ") + d.program + " --app " + o.app;
+    if (!at) {
+      text.add_daemon(want);
+      plan.add(State::missing, what, shown);
+    } else if (list[*at].cmd != want[0].second || list[*at].output != want[1].second ||
+               list[*at].pid_file != want[2].second) {
+      text.replace_daemon(*at, want);
+      plan.add(State::outdated, what, "was <cmd>" + list[*at].cmd + "</cmd>; becomes " + shown);
+    } else {
+      plan.add(State::present, what);
+    }
+  }
+}
+
+void plan_replication(Plan& plan, ConfigText& text, const SetupOptions& o) {
+  if (!o.replication) return;
+  auto value = text.config_value("one_result_per_host_per_wu");
+  bool on = value && std::strtol(value->c_str(), nullptr, 0) != 0;
+  if (on) {
+    plan.add(State::present, "config one_result_per_host_per_wu (replicas go to different hosts)");
+    return;
+  }
+  text.set_config_value("one_result_per_host_per_wu", "1");
+  plan.add(State::missing, "config one_result_per_host_per_wu = 1",
+           "replication needs it: without it the scheduler may send two results of one workunit "
+           "to the same host, which then validates its own answer");
+}
+
+void plan_templates(Plan& plan) {
+  std::string dir = join_path(plan.project_dir, "templates");
+  for (const auto& [name, text] : embedded_templates()) {
+    std::string path = join_path(dir, name);
+    auto have = read_if_exists(path);
+    if (have && *have == text) {
+      plan.add(State::present, "template templates/" + name);
+      continue;
+    }
+    plan.add(have ? State::outdated : State::missing, "template templates/" + name);
+    plan.writes.push_back({path, text, 0644, true});
+  }
+}
+
+std::string user_friendly_name(const std::string& app) { return "mwkit tasks (" + app + ")"; }
+
+// project.xml lists the apps bin/xadd knows; keep it in step with the app row.
+void plan_project_xml(Plan& plan, const SetupOptions& o) {
+  std::string path = join_path(plan.project_dir, "project.xml");
+  if (!is_file(path)) return;  // not every project keeps one
+  auto text = ConfigText::parse_project_xml(detail::read_file(path), path);
+  if (text.has_app(o.app)) {
+    plan.add(State::present, "project.xml <app> " + o.app);
+    return;
+  }
+  text.add_app(o.app, user_friendly_name(o.app));
+  struct stat st {};
+  ::stat(path.c_str(), &st);
+  plan.add(State::missing, "project.xml <app> " + o.app + " (for bin/xadd)");
+  plan.writes.push_back({path, text.text(), static_cast<unsigned>(st.st_mode & 07777), true});
+}
+
+// The task-signing public keys the wrapper will trust, as (source path, bytes).
+std::vector<std::pair<std::string, std::string>> plan_task_keys(Plan& plan, const SetupOptions& o) {
+  std::vector<std::pair<std::string, std::string>> keys;
+  if (!o.task_pubs.empty()) {
+    for (const auto& p : o.task_pubs) {
+      PublicKey::load_pem(p);  // an Ed25519 PEM, or a clear error
+      keys.emplace_back(p, detail::read_file(p));
+    }
+    return keys;
+  }
+  std::string pub = join_path(plan.key_dir, kTaskPublicFile);
+  if (is_file(pub)) {
+    PublicKey::load_pem(pub);
+    plan.add(State::present, "task-signing key " + pub);
+    keys.emplace_back(pub, detail::read_file(pub));
+    return keys;
+  }
+  auto key = PrivateKey::generate();
+  std::string priv = join_path(plan.key_dir, kTaskPrivateFile);
+  if (detail::path_exists(priv))
+    throw Error(Errc::usage, priv + " exists but " + pub +
+                                 " does not; restore the public key or pass --task-pub");
+  plan.add(State::missing, "task-signing key pair " + priv + " (0600) + " + pub);
+  plan.writes.push_back({priv, key.to_pem(), 0600, false});
+  plan.writes.push_back({pub, key.public_key().to_pem(), 0644, false});
+  keys.emplace_back(pub, key.public_key().to_pem());
+  return keys;
+}
+
+VersionFile version_file(const std::string& source, const std::string& logical, bool main_program,
+                         bool copy_file) {
+  if (!is_file(source)) throw Error(Errc::usage, "app-version file " + source + " does not exist");
+  VersionFile f;
+  f.source = source;
+  f.logical = logical;
+  f.main_program = main_program;
+  f.copy_file = copy_file;
+  auto digest = boinc::md5_file(source);
+  f.md5 = digest.md5;
+  f.nbytes = static_cast<std::uint64_t>(digest.nbytes);
+  struct stat st {};
+  ::stat(source.c_str(), &st);
+  f.executable = main_program || (st.st_mode & S_IXUSR) != 0;
+  return f;
+}
+
+std::vector<std::string> libs_in(const std::string& dir) {
+  std::vector<std::string> libs;
+  if (auto* d = ::opendir(dir.c_str())) {
+    while (auto* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n.rfind("lib", 0) == 0 && n.find(".so") != std::string::npos) libs.push_back(join_path(dir, n));
+    }
+    ::closedir(d);
+  }
+  std::sort(libs.begin(), libs.end());
+  return libs;
+}
+
+VersionSpec desired_version(const SetupOptions& o, const std::string& platform,
+                            const std::vector<std::pair<std::string, std::string>>& task_keys) {
+  VersionSpec spec;
+  spec.app = o.app;
+  spec.platform = platform;
+  spec.api_version = o.api_version;
+  std::vector<std::string> libs;
+  std::string wrapper;
+  if (!o.wrapper_dir.empty()) {
+    wrapper = join_path(join_path(o.wrapper_dir, platform), "mw-wrapper");
+    libs = libs_in(join_path(o.wrapper_dir, platform));
+  } else {
+    if (platform != host_platform())
+      throw Error(Errc::usage, "platform " + platform + " is not this host's (" + host_platform() +
+                                   "): give its wrapper with --wrapper-dir DIR (DIR/" + platform +
+                                   "/mw-wrapper)");
+    wrapper = o.wrapper.empty() ? join_path(self_dir(), "mw-wrapper") : o.wrapper;
+    libs = o.boinc_libs;
+  }
+  if (!is_file(wrapper))
+    throw Error(Errc::usage, "wrapper " + wrapper + " for platform " + platform +
+                                 " does not exist (give --wrapper PATH or --wrapper-dir DIR)");
+  spec.files.push_back(version_file(wrapper, "", true, false));
+  for (std::size_t i = 0; i < task_keys.size(); ++i) {
+    std::string logical = i == 0 ? "mw_task_public.pem" : "mw_task_public_" + std::to_string(i) + ".pem";
+    VersionFile f;
+    f.source = task_keys[i].first;  // a generated key is written before files are copied
+    f.logical = logical;
+    f.md5 = boinc::detail::md5_hex(task_keys[i].second);
+    f.nbytes = task_keys[i].second.size();
+    spec.files.push_back(f);
+  }
+  for (const auto& lib : libs) {
+    std::string real = real_path(lib);
+    // The logical name is the soname the wrapper asks the loader for.
+    spec.files.push_back(version_file(real, detail::base_name(lib), false, true));
+  }
+  return spec;
+}
+
+
+// Same roles, open names, bytes and api_version as the installed version?
+bool same_version(const VersionSpec& want, const InstalledVersion& have, const std::string& download_dir) {
+  if (have.api_version != want.api_version || have.files.size() != want.files.size()) return false;
+  for (std::size_t i = 0; i < want.files.size(); ++i) {
+    const auto& w = want.files[i];
+    const auto& h = have.files[i];
+    if (w.main_program != h.main_program || w.logical != h.logical || w.copy_file != h.copy_file)
+      return false;
+    std::string path = join_path(download_dir, h.physical);
+    if (!is_file(path) || boinc::md5_file(path).md5 != w.md5) return false;
+  }
+  return true;
+}
+
+std::string apps_dir(const Plan& plan) {
+  return plan.config.app_dir.empty() ? join_path(plan.project_dir, "apps") : plan.config.app_dir;
+}
+
+// A version number whose directory and download names are all free.
+bool version_slot_free(const Plan& plan, VersionSpec spec, int num) {
+  std::string dir = join_path(join_path(join_path(apps_dir(plan), spec.app), version_dir_name(num)),
+                              spec.platform);
+  if (detail::path_exists(dir)) return false;
+  assign_physical_names(spec, num);
+  for (const auto& f : spec.files) {
+    std::string path = join_path(plan.config.download_dir, f.physical);
+    if (detail::path_exists(path) && boinc::md5_file(path).md5 != f.md5) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> platforms_of(const SetupOptions& o) {
+  return o.platforms.empty() ? std::vector<std::string>{host_platform()} : o.platforms;
+}
+
+void plan_app_and_versions(Plan& plan, Database& db, const SetupOptions& o,
+                           const std::vector<std::pair<std::string, std::string>>& task_keys) {
+  auto apps = db.query("SELECT id FROM app WHERE name = ?", {o.app});
+  if (apps.empty()) {
+    plan.insert_app = true;
+    plan.add(State::missing, "app " + o.app + " (app row)");
+  } else {
+    plan.app_id = apps[0].integer(0);
+    plan.add(State::present, "app " + o.app + " (app row " + std::to_string(plan.app_id) + ")");
+  }
+  for (const auto& platform : platforms_of(o)) {
+    auto rows = db.query("SELECT id FROM platform WHERE name = ?", {platform});
+    if (rows.empty()) {
+      plan.missing_platforms.push_back(platform);
+      plan.add(State::missing, "platform " + platform + " (platform row)");
+    } else {
+      plan.platform_ids[platform] = rows[0].integer(0);
+    }
+    VersionSpec spec = desired_version(o, platform, task_keys);
+    int max_num = kFirstVersionNum - 1;
+    std::optional<InstalledVersion> current;
+    int current_num = 0;
+    if (!plan.insert_app && !rows.empty()) {
+      auto versions = db.query(
+          "SELECT id, version_num, xml_doc, deprecated, plan_class FROM app_version "
+          "WHERE appid = ? AND platformid = ? ORDER BY version_num DESC",
+          {plan.app_id, rows[0].integer(0)});
+      for (const auto& v : versions) {
+        max_num = std::max<int>(max_num, static_cast<int>(v.integer(1)));
+        if (!current && v.integer(3) == 0 && v.text(4).empty() && !v.is_null(2)) {
+          current = parse_app_version_doc(v.text(2), "app_version " + v.text(0));
+          current_num = static_cast<int>(v.integer(1));
+        }
+      }
+    }
+    std::string what = "app version of " + o.app + " for " + platform;
+    if (current && same_version(spec, *current, plan.config.download_dir)) {
+      plan.add(State::present, what + " (" + version_dir_name(current_num) + ")");
+      continue;
+    }
+    int num = max_num + 1;
+    while (!version_slot_free(plan, spec, num)) ++num;
+    assign_physical_names(spec, num);
+    std::string files;
+    for (const auto& f : spec.files)
+      files += (files.empty() ? "" : ", ") + f.physical +
+               (f.logical.empty() ? " (main program)" : " as " + f.logical);
+    plan.add(current ? State::outdated : State::missing,
+             what + ": new version " + version_dir_name(num) + " (" + std::to_string(num) + ")",
+             "api_version " + spec.api_version + "; files: " + files);
+    std::string dir = join_path(join_path(join_path(apps_dir(plan), o.app), version_dir_name(num)), platform);
+    plan.versions.push_back({std::move(spec), num, dir});
+  }
+}
+
+// Builds the whole plan: reads everything, changes nothing.
+Plan make_plan(const SetupOptions& o, std::unique_ptr<Database>& db) {
+  Plan plan;
+  ConfigText* text = nullptr;
+  std::unique_ptr<ConfigText> holder;
+  load_project(plan, o, text, holder);
+  require_code_sign_public(plan);
+  db = connect(plan);
+  std::string deliver = o.deliver.empty() ? join_path(plan.project_dir, "mw_deliver") : o.deliver;
+  if (deliver.find_first_of(" \t\n\"'\\<>&") != std::string::npos)
+    throw Error(Errc::usage, "--deliver " + deliver +
+                                 ": bin/start splits daemon command lines at blanks; use a path "
+                                 "without blanks, quotes or markup characters");
+  if (o.app.empty() || o.app.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+                           std::string::npos)
+    throw Error(Errc::usage, "--app '" + o.app + "': use letters, digits, '_', '-' or '.'");
+  plan_daemons(plan, *text, o, deliver);
+  plan_replication(plan, *text, o);
+  if (text->text() != plan.old_config_text) plan.new_config_text = text->text();
+  plan_templates(plan);
+  plan_project_xml(plan, o);
+  auto task_keys = plan_task_keys(plan, o);
+  plan_app_and_versions(plan, *db, o, task_keys);
+  if (is_dir(deliver)) {
+    plan.add(State::present, "delivery directory " + deliver);
+  } else {
+    plan.add(State::missing, "delivery directory " + deliver);
+    plan.make_dirs.push_back(deliver);
+  }
+  return plan;
+}
+
+// physical name → signature text, for every file of every new version.
+std::map<std::string, std::string> collect_signatures(const Plan& plan, const SetupOptions& o) {
+  std::map<std::string, std::string> sigs;
+  if (plan.versions.empty()) return sigs;
+  std::string pub_path = require_code_sign_public(plan);
+  auto pub = boinc::CodeSignPublicKey::load(pub_path);
+  std::optional<boinc::CodeSignPrivateKey> priv;
+  std::string wanted;
+  if (o.signatures.empty()) {
+    std::string priv_path = join_path(plan.key_dir, boinc::kCodeSignPrivateFile);
+    if (!is_file(priv_path))
+      throw Error(Errc::usage, "missing key " + priv_path +
+                                   ": to sign the app-version files, either put the project's "
+                                   "code-signing private key there or sign offline and pass "
+                                   "--signatures DIR (run with --dry-run to see the file names)");
+    priv = boinc::CodeSignPrivateKey::load(priv_path);
+  }
+  for (const auto& v : plan.versions) {
+    for (const auto& f : v.spec.files) {
+      std::string sig;
+      if (priv) {
+        sig = priv->sign_md5(f.md5);
+      } else {
+        std::string path = join_path(o.signatures, f.physical + ".sig");
+        if (!is_file(path)) {
+          wanted += "\n  " + f.source + " -> " + path;
+          continue;
+        }
+        sig = detail::read_file(path, 64 * 1024);
+        if (!pub.verify_md5(f.md5, sig))
+          throw Error(Errc::signature, path + " is not a signature of " + f.source + " (MD5 " + f.md5 +
+                                           ") under " + pub_path + "; nothing was changed");
+      }
+      if (!pub.verify_md5(f.md5, sig))
+        throw Error(Errc::signature, "the code-signing private key does not match " + pub_path +
+                                         "; nothing was changed");
+      sigs[f.physical] = sig;
+    }
+  }
+  if (!wanted.empty())
+    throw Error(Errc::usage, "missing signatures in " + o.signatures +
+                                 " (sign each file with the code-signing key, BOINC format):" + wanted +
+                                 "\nnothing was changed");
+  return sigs;
+}
+
+void make_dirs(const std::string& path, unsigned mode = 0755) {
+  if (path.empty() || is_dir(path)) return;
+  make_dirs(dir_of(path), mode);
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+    throw Error(Errc::io, "cannot create directory " + path + ": " + detail::errno_text(errno));
+}
+
+// Fails (nothing changed yet) when `dir`, or its nearest existing ancestor, refuses a new file.
+void probe_writable(std::string dir) {
+  while (!is_dir(dir) && dir != "/" && dir != ".") dir = dir_of(dir);
+  std::string probe = join_path(dir, ".mw-project-setup-probe-" + std::to_string(::getpid()));
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0)
+    throw Error(Errc::io, "cannot write in " + dir + ": " + detail::errno_text(errno) +
+                              "; nothing was changed");
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+std::string backup(const std::string& path, const std::string& stamp) {
+  std::string target = path + ".mw-backup-" + stamp;
+  for (int n = 1; detail::path_exists(target); ++n)
+    target = path + ".mw-backup-" + stamp + "." + std::to_string(n);
+  struct stat st {};
+  ::stat(path.c_str(), &st);
+  detail::write_file_atomic(target, detail::read_file(path), st.st_mode & 07777);
+  return target;
+}
+
+void write_preserving_mode(const std::string& path, const std::string& bytes) {
+  struct stat st {};
+  unsigned mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+  detail::write_file_atomic(path, bytes, mode);
+}
+
+void touch(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0664);
+  if (fd < 0) throw Error(Errc::io, "cannot create " + path + ": " + detail::errno_text(errno));
+  ::close(fd);
+}
+
+// bin/stop then bin/start, exec'd with argv in the project directory.
+void recycle_daemons(const Plan& plan, std::ostream& out) {
+  for (const char* step : {"stop", "start"}) {
+    std::string program = join_path(join_path(plan.project_dir, "bin"), step);
+    if (::access(program.c_str(), X_OK) != 0) {
+      out << "! " << program << " is missing or not executable: restart the daemons yourself "
+          << "(bin/stop, then bin/start)\n";
+      return;
+    }
+    detail::ProcessSpec spec;
+    spec.argv = {program};
+    spec.cwd = plan.project_dir;
+    auto r = detail::run_process(spec);
+    if (r.ending != detail::ProcessEnding::exited || r.exit_code != 0)
+      throw Error(Errc::system, program + " failed (" +
+                                    (r.ending == detail::ProcessEnding::exited
+                                         ? "exit " + std::to_string(r.exit_code)
+                                         : r.exec_error.empty() ? std::string("killed") : r.exec_error) +
+                                    "): " + r.stderr_data +
+                                    "; the changes above are installed — run bin/stop and bin/start yourself");
+    out << "ran " << program << "\n";
+  }
+}
+
+void print_items(const Plan& plan, std::ostream& out, bool check_mode, bool dry_run) {
+  for (const auto& i : plan.items) {
+    if (check_mode) {
+      out << (i.state == State::present ? "present   " : i.state == State::missing ? "missing   " : "outdated  ")
+          << i.what << "\n";
+      continue;
+    }
+    if (i.state == State::present) continue;
+    out << (dry_run ? "would " : "") << (i.state == State::missing ? "add    " : "update ") << i.what << "\n";
+    if (!i.detail.empty()) out << "         " << i.detail << "\n";
+  }
+}
+
+void apply_versions_to_db(Plan& plan, Database& db, const SetupOptions& o,
+                          const std::map<std::string, std::string>& sigs) {
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  db.transaction([&] {
+    if (plan.insert_app) {
+      db.execute("INSERT INTO app (create_time, name, user_friendly_name) VALUES (?, ?, ?)",
+                 {now, o.app, user_friendly_name(o.app)});
+      plan.app_id = static_cast<std::int64_t>(db.last_insert_id());
+    }
+    for (const auto& p : plan.missing_platforms) {
+      db.execute("INSERT INTO platform (create_time, name, user_friendly_name) VALUES (?, ?, ?)",
+                 {now, p, p});
+      plan.platform_ids[p] = static_cast<std::int64_t>(db.last_insert_id());
+    }
+    for (const auto& v : plan.versions) {
+      db.execute(
+          "INSERT INTO app_version (create_time, appid, version_num, platformid, xml_doc, plan_class) "
+          "VALUES (?, ?, ?, ?, ?, '')",
+          {now, plan.app_id, static_cast<std::int64_t>(v.version_num), plan.platform_ids.at(v.spec.platform),
+           app_version_xml_doc(v.spec, v.version_num, plan.config.download_url, sigs)});
+    }
+    for (auto id : plan.deprecate_version_ids)
+      db.execute("UPDATE app_version SET deprecated = 1 WHERE id = ?", {id});
+  });
+}
+
+void install_version_files(const Plan& plan, const NewVersion& v,
+                           const std::map<std::string, std::string>& sigs) {
+  make_dirs(v.dir);
+  for (const auto& f : v.spec.files) {
+    std::string bytes = detail::read_file(f.source);
+    unsigned mode = f.executable ? 0755 : 0644;
+    detail::write_file_atomic(join_path(v.dir, f.physical), bytes, mode);
+    detail::write_file_atomic(join_path(v.dir, f.physical + ".sig"), sigs.at(f.physical), 0644);
+    std::string dl = join_path(plan.config.download_dir, f.physical);
+    if (!detail::path_exists(dl)) detail::write_file_atomic(dl, bytes, mode);
+  }
+  detail::write_file_atomic(join_path(v.dir, "version.xml"), version_xml(v.spec), 0644);
+}
+
+// Applies a plan: files, then the database, then config.xml, then the daemons.
+void apply(Plan& plan, Database& db, const SetupOptions& o,
+           const std::map<std::string, std::string>& sigs, std::ostream& out) {
+  const std::string stamp = now_stamp();
+  // Every directory we will write in, before the first change.
+  probe_writable(plan.project_dir);
+  for (const auto& w : plan.writes) probe_writable(dir_of(w.path));
+  for (const auto& d : plan.make_dirs) probe_writable(d);
+  if (!plan.versions.empty()) {
+    probe_writable(apps_dir(plan));
+    probe_writable(plan.config.download_dir);
+  }
+  for (const auto& w : plan.writes) {
+    make_dirs(dir_of(w.path));
+    if (w.backup && detail::path_exists(w.path)) out << "backed up " << w.path << " to " << backup(w.path, stamp) << "\n";
+    detail::write_file_atomic(w.path, w.bytes, w.mode);
+  }
+  for (const auto& d : plan.make_dirs) make_dirs(d);
+  for (const auto& v : plan.versions) install_version_files(plan, v, sigs);
+  if (plan.db_changes()) apply_versions_to_db(plan, db, o, sigs);
+  if (plan.new_config_text) {
+    std::string config_path = join_path(plan.project_dir, "config.xml");
+    out << "backed up " << config_path << " to " << backup(config_path, stamp) << "\n";
+    write_preserving_mode(config_path, *plan.new_config_text);
+  }
+  if (plan.db_changes()) {
+    touch(join_path(plan.project_dir, "reread_db"));
+    out << "touched reread_db (the feeder reloads apps and versions)\n";
+  }
+  recycle_daemons(plan, out);
+}
+
+}  // namespace
+
+int install(const SetupOptions& o, std::ostream& out) {
+  std::unique_ptr<Database> db;
+  Plan plan = make_plan(o, db);
+  std::map<std::string, std::string> sigs;
+  std::string signing_problem;
+  try {
+    sigs = collect_signatures(plan, o);
+  } catch (const Error& e) {
+    if (!o.dry_run) throw;
+    signing_problem = e.what();  // a dry run still shows the plan, then says why install would stop
+  }
+  if (!plan.changes()) {
+    out << "mwkit is installed in " << plan.project_dir << " (app " << o.app << "); nothing to change\n";
+    return 0;
+  }
+  print_items(plan, out, false, o.dry_run);
+  if (o.dry_run) {
+    if (!signing_problem.empty()) {
+      out << "install would stop before changing anything: " << signing_problem << "\n";
+      return 1;
+    }
+    out << "dry run: nothing was changed\n";
+    return 0;
+  }
+  apply(plan, *db, o, sigs, out);
+  out << "mwkit installed in " << plan.project_dir << " (app " << o.app << ")\n";
+  return 0;
+}
+
+int check(const SetupOptions& o, std::ostream& out) {
+  std::unique_ptr<Database> db;
+  Plan plan = make_plan(o, db);
+  print_items(plan, out, true, false);
+  out << (plan.changes() ? "mwkit is not fully installed: run mw-project-setup install\n"
+                         : "mwkit is installed\n");
+  return plan.changes() ? 1 : 0;
+}
+
+int uninstall(const SetupOptions& o, std::ostream& out) {
+  Plan plan;
+  ConfigText* text = nullptr;
+  std::unique_ptr<ConfigText> holder;
+  load_project(plan, o, text, holder);
+  auto db = connect(plan);
+  for (const char* program : {"mw-validator", "mw-assimilator"}) {
+    auto list = text->daemons();
+    for (std::size_t i = list.size(); i-- > 0;) {
+      if (!is_app_daemon(list[i].cmd, program, o.app)) continue;
+      plan.add(State::missing, std::string("daemon ") + list[i].cmd, "");
+      text->remove_daemon(i);
+    }
+  }
+  if (text->text() != plan.old_config_text) plan.new_config_text = text->text();
+  auto apps = db->query("SELECT id FROM app WHERE name = ?", {o.app});
+  if (!apps.empty()) {
+    for (const auto& v : db->query(
+             "SELECT av.id, av.version_num, p.name FROM app_version av JOIN platform p ON p.id = av.platformid "
+             "WHERE av.appid = ? AND av.deprecated = 0 ORDER BY av.id",
+             {apps[0].integer(0)})) {
+      plan.deprecate_version_ids.push_back(v.integer(0));
+      plan.add(State::missing, "app version " + version_dir_name(static_cast<int>(v.integer(1))) + " for " +
+                                   v.text(2) + " (deprecated, not deleted)");
+    }
+  }
+  if (!plan.changes()) {
+    out << "mwkit (app " << o.app << ") is not installed in " << plan.project_dir << "; nothing to remove\n";
+    return 0;
+  }
+  for (const auto& i : plan.items)
+    out << (o.dry_run ? "would " : "") << "remove " << i.what << "\n";
+  if (o.dry_run) {
+    out << "dry run: nothing was changed\n";
+    return 0;
+  }
+  apply(plan, *db, o, {}, out);
+  out << "mwkit removed from " << plan.project_dir << " (app " << o.app
+      << "); workunits, results, outputs, templates and the app row are kept\n";
+  return 0;
+}
+
+std::string host_platform() {
+  struct utsname u {};
+  ::uname(&u);
+  std::string m = u.machine;
+  if (m == "x86_64") return "x86_64-pc-linux-gnu";
+  if (m == "i686" || m == "i386") return "i686-pc-linux-gnu";
+  return m + "-unknown-linux-gnu";
+}
+
+std::vector<std::string> default_boinc_libs() {
+  std::vector<std::string> found;
+  for (const char* dir : {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/i386-linux-gnu",
+                          "/usr/lib"}) {
+    for (const char* lib : {"libboinc_api.so.7", "libboinc.so.7"}) {
+      std::string path = join_path(dir, lib);
+      if (is_file(path)) found.push_back(path);
+    }
+    if (!found.empty()) break;
+  }
+  return found;
+}
+
+}  // namespace mw::setup

@@ -1,0 +1,458 @@
+// mw-project-setup against a project laid out like make_project's, on the
+// private MariaDB. BOINC's daemons cannot run here, so bin/start and bin/stop
+// are test doubles that only record their calls; signatures are checked with
+// Debian's libboinc_crypt.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "boinc/crypto_oracle.h"
+#include "mw/boinc/code_signing.h"
+#include "support/private_mariadb.h"
+#include "support/test_support.h"
+
+namespace {
+
+using mw::test::CommandResult;
+using mw::test::PrivateMariaDb;
+using mw::test::read_text;
+using mw::test::run_command;
+using mw::test::ScratchDir;
+using mw::test::write_text;
+
+const std::string kRealConfig = std::string(MW_SOURCE_DIR) + "/tests/boinc/data/config.xml";
+const std::string kDoubles = std::string(MW_SOURCE_DIR) + "/tests/project_setup/doubles/";
+const std::string kPlatform = "x86_64-pc-linux-gnu";
+// The start of make_project's project.xml (bin/xadd's list), with the sample app.
+const std::string kProjectXml =
+    "<boinc>\n    <platform>\n        <name>x86_64-pc-linux-gnu</name>\n"
+    "        <user_friendly_name>Linux running on an AMD x86_64 or Intel EM64T CPU</user_friendly_name>\n"
+    "    </platform>\n    <app>\n        <name>uppercase</name>\n"
+    "        <user_friendly_name>Uppercase</user_friendly_name>\n    </app>\n</boinc>\n";
+
+const mw::boinc::CodeSignPrivateKey& code_sign_key() {
+  static const auto key = mw::boinc::CodeSignPrivateKey::generate();
+  return key;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+void copy_executable(const std::string& from, const std::string& to) {
+  write_text(to, read_text(from));
+  ::chmod(to.c_str(), 0755);
+}
+
+class ProjectSetupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto& server = PrivateMariaDb::shared();
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    db_ = "t_ps_" + test.substr(0, 50);
+    server.create_database(db_);
+    server.load_schema(db_, MW_BOINC_SCHEMA);
+    auto conn = server.connect(db_);
+    conn.execute("INSERT INTO platform (create_time, name, user_friendly_name) VALUES "
+                 "(1, 'windows_x86_64', 'Microsoft Windows x64'), "
+                 "(1, 'x86_64-pc-linux-gnu', 'Linux running on an AMD x86_64 or Intel EM64T CPU')");
+
+    project_ = dir_ / "lab";
+    for (const char* sub : {"", "/keys", "/apps", "/templates", "/download", "/upload", "/bin", "/cgi-bin",
+                            "/log_vm", "/pid_vm", "/tmp_vm"})
+      ::mkdir((project_ + sub).c_str(), 0755);
+    write_config(replace_all(read_text(kRealConfig), "<!-- mwkit-test -->", ""));
+    write_text(project_xml(), kProjectXml);
+    mw::boinc::write_code_sign_keys(code_sign_key(), project_ + "/keys");
+    copy_executable(kDoubles + "bin_start_double.sh", project_ + "/bin/start");
+    copy_executable(kDoubles + "bin_stop_double.sh", project_ + "/bin/stop");
+    wrapper_ = dir_ / "mw-wrapper";
+    copy_executable(MW_TASK_PROBE, wrapper_);
+  }
+
+  // config.xml from a template of the real one: database and paths made ours.
+  void write_config(std::string text) {
+    auto& server = PrivateMariaDb::shared();
+    text = replace_all(text, "/home/boincadm/projects/lab", project_);
+    text = replace_all(text, "<db_name>lab</db_name>", "<db_name>" + db_ + "</db_name>");
+    text = replace_all(text, "<db_user>boincadm</db_user>", "<db_user>" + server.user() + "</db_user>");
+    text = replace_all(text, "DB_PASSWORD", server.password());
+    text = replace_all(text, "<db_host>localhost</db_host>",
+                       "<db_host>" + server.host() + ":" + std::to_string(server.port()) + "</db_host>");
+    write_text(config_path(), text);
+  }
+
+  std::string config_path() const { return project_ + "/config.xml"; }
+  std::string project_xml() const { return project_ + "/project.xml"; }
+
+  CommandResult setup(const std::string& command, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {MW_PROJECT_SETUP, command, "--project", project_};
+    if (command != "uninstall") {
+      argv.push_back("--wrapper");
+      argv.push_back(wrapper_);
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run_command(argv);
+  }
+
+  std::vector<mw::test::SqlRow> rows(const std::string& sql) {
+    return PrivateMariaDb::shared().query_rows(db_, sql);
+  }
+
+  // Every file below the project with its bytes (what "nothing changed" compares).
+  std::map<std::string, std::string> snapshot() const {
+    std::map<std::string, std::string> files;
+    for (const auto& rel : mw::test::list_tree(project_)) {
+      struct stat st {};
+      std::string path = project_ + "/" + rel;
+      if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) files[rel] = read_text(path);
+      else files[rel] = "<dir>";
+    }
+    return files;
+  }
+  std::string db_snapshot() {
+    std::string out;
+    for (const char* table : {"app", "app_version", "platform"})
+      for (const auto& row : rows(std::string("SELECT * FROM ") + table))
+        for (const auto& [k, v] : row) out += std::string(table) + "." + k + "=" + v + "\n";
+    return out;
+  }
+
+  std::string calls() const {
+    std::string path = project_ + "/double_calls.log";
+    return ::access(path.c_str(), F_OK) != 0 ? "" : read_text(path);
+  }
+
+  // The daemon elements install appends to the real config's <daemons>.
+  std::string our_daemons() const {
+    return "        <daemon>\n"
+           "            <cmd>mw-validator --app mw</cmd>\n"
+           "            <output>mw_validator_mw.log</output>\n"
+           "            <pid_file>mw_validator_mw.pid</pid_file>\n"
+           "        </daemon>\n"
+           "        <daemon>\n"
+           "            <cmd>mw-assimilator --app mw --deliver " + project_ + "/mw_deliver</cmd>\n"
+           "            <output>mw_assimilator_mw.log</output>\n"
+           "            <pid_file>mw_assimilator_mw.pid</pid_file>\n"
+           "        </daemon>\n";
+  }
+
+  ScratchDir dir_;
+  std::string db_;
+  std::string project_;
+  std::string wrapper_;
+};
+
+TEST_F(ProjectSetupTest, InstallsDaemonsTemplatesKeysAndASignedAppVersion) {
+  const std::string before = read_text(config_path());
+  auto r = setup("install");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  // config.xml: our two daemons appended to <daemons>, every other byte kept.
+  std::string expected = before;
+  expected.insert(expected.find("    </daemons>"), our_daemons());
+  EXPECT_EQ(read_text(config_path()), expected);
+  bool backed_up = false;
+  for (const auto& rel : mw::test::list_tree(project_))
+    if (rel.rfind("config.xml.mw-backup-", 0) == 0) {
+      backed_up = true;
+      EXPECT_EQ(read_text(project_ + "/" + rel), before);
+    }
+  EXPECT_TRUE(backed_up);
+
+  std::string expected_project_xml = kProjectXml;
+  expected_project_xml.insert(expected_project_xml.find("</boinc>"),
+                              "    <app>\n        <name>mw</name>\n"
+                              "        <user_friendly_name>mwkit tasks (mw)</user_friendly_name>\n    </app>\n");
+  EXPECT_EQ(read_text(project_xml()), expected_project_xml);
+  bool project_xml_backed_up = false;
+  for (const auto& rel : mw::test::list_tree(project_))
+    if (rel.rfind("project.xml.mw-backup-", 0) == 0)
+      project_xml_backed_up = read_text(project_ + "/" + rel) == kProjectXml;
+  EXPECT_TRUE(project_xml_backed_up);
+
+  for (const char* t : {"mw_in.xml", "mw_in_program.xml", "mw_out.xml"})
+    EXPECT_EQ(read_text(project_ + "/templates/" + t),
+              read_text(std::string(MW_SOURCE_DIR) + "/templates/" + t));
+  struct stat st {};
+  ASSERT_EQ(::stat((project_ + "/keys/mw_task_private.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(::access((project_ + "/mw_deliver").c_str(), F_OK) == 0);
+
+  // The rows update_versions would make.
+  auto apps = rows("SELECT id, name, deprecated FROM app");
+  ASSERT_EQ(apps.size(), 1u);
+  EXPECT_EQ(apps[0]["name"], "mw");
+  auto versions = rows(
+      "SELECT av.version_num, av.xml_doc, av.deprecated, av.plan_class, p.name AS platform "
+      "FROM app_version av JOIN platform p ON p.id = av.platformid");
+  ASSERT_EQ(versions.size(), 1u);
+  EXPECT_EQ(versions[0]["version_num"], "100");
+  EXPECT_EQ(versions[0]["platform"], kPlatform);
+  EXPECT_EQ(versions[0]["plan_class"], "");
+  const std::string doc = versions[0]["xml_doc"];
+  const std::string main_name = "mw_1.00_" + kPlatform + "_mw-wrapper";
+  EXPECT_EQ(doc.rfind("<file_info>\n    <name>" + main_name + "</name>\n    <url>http://127.0.0.1/lab/download/" +
+                          main_name + "</url>\n    <executable/>\n    <file_signature>\n",
+                      0),
+            0u)
+      << doc;
+  EXPECT_NE(doc.find("<app_version>\n    <app_name>mw</app_name>\n    <version_num>100</version_num>\n"
+                     "    <api_version>7.20.5</api_version>\n<file_ref>\n    <file_name>" +
+                     main_name + "</file_name>\n    <main_program/>\n</file_ref>\n"),
+            std::string::npos)
+      << doc;
+  EXPECT_NE(doc.find("<open_name>mw_task_public.pem</open_name>"), std::string::npos);
+  EXPECT_NE(doc.find("<open_name>libboinc_api.so.7</open_name>\n    <copy_file/>"), std::string::npos) << doc;
+  EXPECT_NE(doc.find("<open_name>libboinc.so.7</open_name>\n    <copy_file/>"), std::string::npos) << doc;
+  EXPECT_EQ(doc.substr(doc.size() - 15), "</app_version>\n");
+
+  // Every file is in download/ (flat) and its signature verifies with BOINC's own code.
+  const std::string pub = read_text(project_ + "/keys/code_sign_public");
+  std::size_t checked = 0;
+  for (std::size_t at = doc.find("<file_info>"); at != std::string::npos; at = doc.find("<file_info>", at + 1)) {
+    auto name_at = doc.find("<name>", at) + 6;
+    std::string name = doc.substr(name_at, doc.find("</name>", name_at) - name_at);
+    auto sig_at = doc.find("<file_signature>\n", at) + 17;
+    std::string sig = doc.substr(sig_at, doc.find("    </file_signature>", sig_at) - sig_at);
+    std::string file = project_ + "/download/" + name;
+    ASSERT_EQ(::access(file.c_str(), R_OK), 0) << file;
+    auto ok = crypto_oracle::check_file_signature2(mw::boinc::file_md5_hex(file), sig, pub);
+    EXPECT_EQ(ok.rc, 0) << name;
+    EXPECT_TRUE(ok.ok) << name;
+    EXPECT_EQ(read_text(project_ + "/apps/mw/1.00/" + kPlatform + "/" + name + ".sig"), sig);
+    auto nbytes_at = doc.find("<nbytes>", at) + 8;
+    EXPECT_EQ(doc.substr(nbytes_at, doc.find("</nbytes>", nbytes_at) - nbytes_at),
+              std::to_string(read_text(file).size()));
+    ++checked;
+  }
+  EXPECT_EQ(checked, 4u);  // wrapper, task key, two BOINC libraries
+  EXPECT_EQ(read_text(project_ + "/download/" + main_name), read_text(wrapper_));
+  EXPECT_TRUE(::access((project_ + "/apps/mw/1.00/" + kPlatform + "/version.xml").c_str(), F_OK) == 0);
+
+  EXPECT_EQ(::access((project_ + "/reread_db").c_str(), F_OK), 0);
+  EXPECT_EQ(calls(), "stop \nstart \n");
+}
+
+TEST_F(ProjectSetupTest, SecondInstallChangesNothingAndSaysSo) {
+  ASSERT_EQ(setup("install").exit_code, 0);
+  ::unlink((project_ + "/reread_db").c_str());
+  const auto files = snapshot();
+  const auto db = db_snapshot();
+  auto r = setup("install");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("nothing to change"), std::string::npos) << r.out;
+  EXPECT_EQ(snapshot(), files);  // no backup, no reread_db, no recycling
+  EXPECT_EQ(db_snapshot(), db);
+}
+
+TEST_F(ProjectSetupTest, DryRunPrintsTheChangesAndMakesNone) {
+  const auto files = snapshot();
+  const auto db = db_snapshot();
+  auto r = setup("install", {"--dry-run", "--replication"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("would add    daemon mw-validator --app mw"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("<cmd>mw-assimilator --app mw --deliver " + project_ + "/mw_deliver</cmd>"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("would add    template templates/mw_out.xml"), std::string::npos);
+  EXPECT_NE(r.out.find("new version 1.00"), std::string::npos);
+  EXPECT_NE(r.out.find("nothing was changed"), std::string::npos);
+  EXPECT_EQ(snapshot(), files);
+  EXPECT_EQ(db_snapshot(), db);
+}
+
+TEST_F(ProjectSetupTest, CheckReportsMissingPresentAndOutdated) {
+  auto before = setup("check");
+  EXPECT_EQ(before.exit_code, 1) << before.err;
+  EXPECT_NE(before.out.find("missing   daemon mw-validator --app mw"), std::string::npos) << before.out;
+  EXPECT_NE(before.out.find("present   daemon feeder"), std::string::npos);
+
+  ASSERT_EQ(setup("install").exit_code, 0);
+  auto after = setup("check");
+  EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
+  EXPECT_EQ(after.out.find("missing"), std::string::npos) << after.out;
+
+  // A new wrapper build makes the installed version outdated; install adds 1.01.
+  write_text(wrapper_, read_text(wrapper_) + "x");
+  auto stale = setup("check");
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_NE(stale.out.find("outdated  app version of mw for " + kPlatform), std::string::npos) << stale.out;
+  ASSERT_EQ(setup("install").exit_code, 0);
+  auto versions = rows("SELECT version_num FROM app_version ORDER BY version_num");
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[1]["version_num"], "101");
+  EXPECT_EQ(setup("check").exit_code, 0);
+}
+
+TEST_F(ProjectSetupTest, UninstallRemovesDaemonsDeprecatesVersionsKeepsWork) {
+  const std::string original = read_text(config_path());
+  ASSERT_EQ(setup("install").exit_code, 0);
+  auto conn = PrivateMariaDb::shared().connect(db_);
+  conn.execute("SET SESSION sql_mode = ''");  // only the columns this test cares about
+  conn.execute("INSERT INTO workunit (create_time, appid, name, xml_doc, transition_time) "
+               "SELECT 1, id, 'wu_kept', '', 0 FROM app WHERE name = 'mw'");
+  write_text(project_ + "/upload/wu_kept_r1_0", "an output");
+  write_text(project_ + "/mw_deliver/0_kept.result", "delivered");
+  ::unlink((project_ + "/double_calls.log").c_str());
+
+  const auto installed = snapshot();
+  auto dry = setup("uninstall", {"--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("would remove daemon mw-assimilator --app mw"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("would remove app version 1.00 for " + kPlatform + " (deprecated, not deleted)"),
+            std::string::npos) << dry.out;
+  EXPECT_EQ(snapshot(), installed);
+  EXPECT_EQ(rows("SELECT id FROM app_version WHERE deprecated = 0").size(), 1u);
+
+  auto r = setup("uninstall");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_text(config_path()), original);  // byte for byte what it was before install
+  for (const auto& v : rows("SELECT deprecated FROM app_version")) EXPECT_EQ(v.at("deprecated"), "1");
+  EXPECT_EQ(rows("SELECT id FROM workunit WHERE name = 'wu_kept'").size(), 1u);
+  EXPECT_EQ(rows("SELECT id FROM app WHERE name = 'mw'").size(), 1u);
+  EXPECT_EQ(read_text(project_ + "/upload/wu_kept_r1_0"), "an output");
+  EXPECT_EQ(read_text(project_ + "/mw_deliver/0_kept.result"), "delivered");
+  EXPECT_EQ(calls(), "stop \nstart \n");
+
+  auto again = setup("uninstall");
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_NE(again.out.find("nothing to remove"), std::string::npos) << again.out;
+  EXPECT_EQ(setup("check").exit_code, 1);  // uninstalled: daemons missing, no live version
+}
+
+TEST_F(ProjectSetupTest, OtherDaemonsCommentsAndOrderAreKeptByteForByte) {
+  // No feeder; a commented-out mw-validator must not count as installed.
+  const std::string text =
+      "<?xml version=\"1.0\" ?>\n<!-- lab project: edited by hand -->\n<boinc>\n  <config>\n    <!-- keep the fanout -->\n"
+      "    <db_name>lab</db_name><db_user>boincadm</db_user><db_passwd>DB_PASSWORD</db_passwd>\n"
+      "    <db_host>localhost</db_host>\n    <host>vm</host>\n    <uldl_dir_fanout>1024</uldl_dir_fanout>\n"
+      "    <download_url>http://127.0.0.1/lab/download</download_url>\n"
+      "    <upload_url>http://127.0.0.1/lab_cgi/file_upload_handler</upload_url>\n"
+      "    <download_dir>/home/boincadm/projects/lab/download</download_dir>\n"
+      "    <upload_dir>/home/boincadm/projects/lab/upload</upload_dir>\n"
+      "    <key_dir>/home/boincadm/projects/lab/keys</key_dir>\n"
+      "  </config>\n  <daemons>\n"
+      "    <!-- <daemon><cmd>mw-validator --app mw</cmd></daemon> -->\n"
+      "    <daemon>\n      <cmd>transitioner -d 3</cmd>\n    </daemon>\n"
+      "    <daemon><cmd>file_deleter -d 2 --preserve_wu_files</cmd><host>vm</host></daemon>\n"
+      "    <daemon>\n      <cmd>my_validator --app other</cmd>\n      <output>v_other.log</output>\n    </daemon>\n"
+      "  </daemons>\n</boinc>\n";
+  write_config(text);
+  const std::string before = read_text(config_path());
+  auto r = setup("install", {"--replication"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("one_result_per_host_per_wu"), std::string::npos) << r.out;
+  std::string expected = before;
+  expected.insert(expected.find("  </config>"), "    <one_result_per_host_per_wu>1</one_result_per_host_per_wu>\n");
+  expected.insert(expected.find("  </daemons>"),
+                  "    <daemon>\n      <cmd>feeder -d 3</cmd>\n    </daemon>\n"
+                  "    <daemon>\n      <cmd>mw-validator --app mw</cmd>\n      <output>mw_validator_mw.log</output>\n"
+                  "      <pid_file>mw_validator_mw.pid</pid_file>\n    </daemon>\n"
+                  "    <daemon>\n      <cmd>mw-assimilator --app mw --deliver " + project_ +
+                      "/mw_deliver</cmd>\n      <output>mw_assimilator_mw.log</output>\n"
+                      "      <pid_file>mw_assimilator_mw.pid</pid_file>\n    </daemon>\n");
+  EXPECT_EQ(read_text(config_path()), expected);
+
+  // Uninstall takes out only its own daemons; the feeder it added stays (others may need it).
+  ASSERT_EQ(setup("uninstall").exit_code, 0);
+  std::string after = read_text(config_path());
+  EXPECT_EQ(after.find("mw-validator --app mw</cmd>\n"), std::string::npos);
+  EXPECT_NE(after.find("<!-- <daemon><cmd>mw-validator --app mw</cmd></daemon> -->"), std::string::npos);
+  EXPECT_NE(after.find("<cmd>my_validator --app other</cmd>"), std::string::npos);
+  EXPECT_NE(after.find("<cmd>feeder -d 3</cmd>"), std::string::npos);
+}
+
+TEST_F(ProjectSetupTest, MissingCodeSignKeysAreClearErrorsAndChangeNothing) {
+  ::unlink((project_ + "/keys/code_sign_public").c_str());
+  auto files = snapshot();
+  auto db = db_snapshot();
+  auto r = setup("install");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(project_ + "/keys/code_sign_public"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(), files);
+  EXPECT_EQ(db_snapshot(), db);
+
+  // Public key back, private key offline and no --signatures: refused, nothing changed.
+  mw::boinc::write_code_sign_keys(code_sign_key(), dir_ / "offline");
+  write_text(project_ + "/keys/code_sign_public", read_text(dir_ / "offline/code_sign_public"));
+  ::unlink((project_ + "/keys/code_sign_private").c_str());
+  files = snapshot();
+  r = setup("install");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--signatures"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(), files);
+  EXPECT_EQ(db_snapshot(), db);
+}
+
+TEST_F(ProjectSetupTest, OfflineSignaturesMadeByBoincAreAccepted) {
+  mw::boinc::write_code_sign_keys(code_sign_key(), dir_ / "offline");
+  ::unlink((project_ + "/keys/code_sign_private").c_str());
+  ASSERT_EQ(run_command({std::string(MW_TOOLS_DIR) + "/mw-sign", "keygen", "--out", dir_ / "task"}).exit_code, 0);
+  std::string task_pub = dir_ / "task/task_sign_public.pem";
+  // The first run names every file to sign: "SOURCE -> DIR/NAME.sig".
+  std::string sigs = dir_ / "sigs";
+  ::mkdir(sigs.c_str(), 0755);
+  auto dry = setup("install", {"--signatures", sigs, "--task-pub", task_pub, "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 1) << dry.err;
+  EXPECT_NE(dry.out.find("install would stop before changing anything: missing signatures"), std::string::npos)
+      << dry.out;
+  auto r = setup("install", {"--signatures", sigs, "--task-pub", task_pub});
+  ASSERT_EQ(r.exit_code, 2);
+  std::size_t signed_files = 0;
+  for (std::size_t at = r.err.find(" -> "); at != std::string::npos; at = r.err.find(" -> ", at + 1)) {
+    std::size_t start = r.err.rfind("\n  ", at) + 3;
+    std::string source = r.err.substr(start, at - start);
+    std::size_t end = r.err.find('\n', at);
+    std::string target = r.err.substr(at + 4, end - at - 4);
+    auto sig = crypto_oracle::sign_file(source, dir_ / "offline/code_sign_private");
+    ASSERT_EQ(sig.rc, 0);
+    write_text(target, sig.text);
+    ++signed_files;
+  }
+  EXPECT_EQ(signed_files, 4u) << r.err;
+  r = setup("install", {"--signatures", sigs, "--task-pub", task_pub});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(rows("SELECT id FROM app_version").size(), 1u);
+  EXPECT_EQ(::access((project_ + "/keys/mw_task_private.pem").c_str(), F_OK), -1);  // --task-pub given
+}
+
+TEST_F(ProjectSetupTest, ReadOnlyProjectDirectoryChangesNothing) {
+  auto files = snapshot();
+  auto db = db_snapshot();
+  // root ignores mode bits, so make the directory immutable instead.
+  bool root = ::geteuid() == 0;
+  if (root) {
+    ASSERT_EQ(run_command({"/usr/bin/chattr", "+i", project_}).exit_code, 0);
+  } else {
+    ASSERT_EQ(::chmod(project_.c_str(), 0555), 0);
+  }
+  auto r = setup("install");
+  if (root) run_command({"/usr/bin/chattr", "-i", project_});
+  else ::chmod(project_.c_str(), 0755);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("cannot write in " + project_), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing was changed"), std::string::npos);
+  EXPECT_EQ(snapshot(), files);
+  EXPECT_EQ(db_snapshot(), db);
+}
+
+TEST_F(ProjectSetupTest, MalformedConfigIsAClearErrorAndChangesNothing) {
+  std::string text = read_text(config_path());
+  text.replace(text.find("<daemons>"), 9, "<daemons");
+  write_text(config_path(), text);
+  auto files = snapshot();
+  auto db = db_snapshot();
+  auto r = setup("install");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(config_path()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("line "), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(), files);
+  EXPECT_EQ(db_snapshot(), db);
+}
+
+}  // namespace
