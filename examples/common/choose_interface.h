@@ -1,23 +1,34 @@
 // Shared by the examples: the one line that picks a back end, from --interface.
 #pragma once
 
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "mw/boinc/local.h"
 #include "mw/interface.h"
+#include "mw/mpi.h"
 #include "mw/multicore.h"
 #include "mw/simulator.h"
 
 namespace examples {
 
-// "multicore" (default), "simulator" (N identical workers, the task's CPU
-// estimate as its cost) or "boinc" (mw::boinc::Local: the BOINC project found
-// as BOINC finds it — $BOINC_PROJECT_DIR, or the current directory — with
-// mwkit installed by mw-project-setup).
+// "multicore" (default), "mpi" (N worker ranks under mpirun, oversubscribed so
+// the examples run on small machines), "simulator" (N identical workers, the
+// task's CPU estimate as its cost) or "boinc" (mw::boinc::Local: the BOINC
+// project found as BOINC finds it — $BOINC_PROJECT_DIR, or the current
+// directory — with mwkit installed by mw-project-setup).
 inline std::unique_ptr<mw::Interface> choose_interface(const std::string& name, unsigned workers) {
   if (name == "multicore") return mw::Multicore{workers}.make_interface();
+  if (name == "mpi") {
+    mw::Mpi mpi{workers ? workers : 2};
+    mpi.oversubscribe = true;
+#ifdef MW_MPI_WORKER_PATH
+    if (mpi.mpi_worker.empty() && !std::getenv("MW_MPI_WORKER")) mpi.mpi_worker = MW_MPI_WORKER_PATH;
+#endif
+    return mpi.make_interface();
+  }
   if (name == "simulator") {
     mw::Simulator sim;
     for (unsigned i = 0; i < (workers ? workers : 4); ++i)
@@ -25,7 +36,7 @@ inline std::unique_ptr<mw::Interface> choose_interface(const std::string& name, 
     return sim.make_interface();
   }
   if (name == "boinc") return mw::boinc::Local{}.make_interface();
-  throw std::invalid_argument("unknown interface '" + name + "' (multicore, simulator, boinc)");
+  throw std::invalid_argument("unknown interface '" + name + "' (multicore, mpi, simulator, boinc)");
 }
 
 }  // namespace examples

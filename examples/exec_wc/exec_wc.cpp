@@ -2,25 +2,33 @@
 // No MW_TASK here: any executable with argv and input files is a task
 // (PyMW's promised "non-Python worker programs").
 //
-//   exec_wc FILE...
+//   exec_wc [--interface multicore|mpi|simulator] FILE...
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
+#include "common/choose_interface.h"
 #include "mw/master.h"
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: exec_wc FILE...\n";
+  std::string interface = "multicore";
+  int first = 1;
+  if (argc >= 3 && std::strcmp(argv[1], "--interface") == 0) {
+    interface = argv[2];
+    first = 3;
+  }
+  if (argc <= first) {
+    std::cerr << "usage: exec_wc [--interface NAME] FILE...\n";
     return 2;
   }
   try {
-    mw::Master master;
+    mw::Master master(examples::choose_interface(interface, 0));
     std::vector<mw::Task> tasks;
-    for (int i = 1; i < argc; ++i)
+    for (int i = first; i < argc; ++i)
       tasks.push_back(master.submit_task(mw::Exec("wc", {"-w", "input.txt"}).input(argv[i], "input.txt")));
     unsigned long total = 0;
-    for (int i = 1; i < argc; ++i) {
-      mw::Result r = master.get_result(tasks[static_cast<std::size_t>(i - 1)]);
+    for (int i = first; i < argc; ++i) {
+      mw::Result r = master.get_result(tasks[static_cast<std::size_t>(i - first)]);
       unsigned long words = 0;
       std::istringstream(r.stdout_text()) >> words;
       std::cout << words << "\t" << argv[i] << "\n";

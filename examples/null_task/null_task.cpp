@@ -1,11 +1,13 @@
 // null_task — the cost of a task that does nothing: what mwkit itself adds.
 //
-//   null_task [--tasks 100000] [--workers 2] [--exec]   (--exec: /bin/true per task)
+//   null_task [--tasks 100000] [--workers 2] [--exec] [--interface multicore|mpi|simulator]
+//   (--exec: /bin/true per task)
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <iostream>
 
+#include "common/choose_interface.h"
 #include "mw/master.h"
 #include "mw/multicore.h"
 #include "mw/worker.h"
@@ -19,13 +21,15 @@ int main(int argc, char** argv) {
   unsigned long tasks = 100000;
   unsigned workers = 2;
   bool exec = false;
+  std::string interface = "multicore";
   app.add_option("--tasks", tasks, "Number of tasks");
   app.add_option("--workers", workers, "Workers");
   app.add_flag("--exec", exec, "Run /bin/true as an exec task instead of a function");
+  app.add_option("--interface", interface, "multicore, mpi or simulator");
   CLI11_PARSE(app, argc, argv);
   mw::MasterOptions options;
   options.progress_bar = tasks >= 1000;  // drawn only when stderr is a terminal
-  mw::Master master(mw::Multicore{workers}, options);
+  mw::Master master(examples::choose_interface(interface, workers), options);
   const auto start = std::chrono::steady_clock::now();
   for (unsigned long i = 0; i < tasks; ++i) {
     if (exec) master.submit_task(mw::Exec("/bin/true"));
@@ -34,7 +38,7 @@ int main(int argc, char** argv) {
   for (unsigned long i = 0; i < tasks; ++i) master.get_result();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << tasks << " null " << (exec ? "exec" : "function") << " tasks on " << workers
-            << " workers: " << s << " s, " << tasks / s << " tasks/s, " << s / tasks * 1e6
+            << " workers (" << interface << "): " << s << " s, " << tasks / s << " tasks/s, " << s / tasks * 1e6
             << " us/task\n";
   return 0;
 }

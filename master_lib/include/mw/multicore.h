@@ -20,6 +20,10 @@ struct Multicore {
   std::string scratch_root;     // exec tasks' scratch directories; default $TMPDIR or /tmp
   std::uint64_t stdout_cap = 1 << 20;  // bytes of a task's stdout kept
   std::uint64_t stderr_cap = 64 << 10;  // bytes of a task's stderr kept (the tail)
+  // Worker processes get SIGKILL when the thread that started them ends
+  // (PR_SET_PDEATHSIG), so none outlives a master killed with SIGKILL. For
+  // masters whose calls come from long-lived threads only: MPI ranks use it.
+  bool die_with_parent = false;
 
   Multicore() = default;
   explicit Multicore(unsigned n) : workers(n) {}

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -353,10 +354,16 @@ class MulticoreInterface final : public Interface {
     // async-signal-safe calls.
     const std::string program = config_.worker_program;
     const char* argv[] = {program.c_str(), "--mw-worker", nullptr};
+    const bool die_with_parent = config_.die_with_parent;
+    const pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) throw Error(Errc::system, "cannot fork a worker: " + errno_text(errno));
     if (pid == 0) {
       setpgid(0, 0);
+      if (die_with_parent) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(126);  // the parent died before prctl
+      }
       int devnull = ::open("/dev/null", O_RDONLY);
       int t = fcntl(tasks[0], F_DUPFD, 10), r = fcntl(results[1], F_DUPFD, 10),
           o = fcntl(out[1], F_DUPFD, 10);

@@ -40,13 +40,18 @@ class SigpipeBlocked {
 
 }  // namespace
 
-void write_frame(int fd, FrameType type, std::string_view payload) {
+std::string encode_frame(FrameType type, std::string_view payload) {
   const auto length = static_cast<std::uint32_t>(payload.size() + 1);
   std::string frame;
   frame.reserve(5 + payload.size());
   for (int i = 0; i < 4; ++i) frame.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
   frame.push_back(static_cast<char>(type));
   frame.append(payload);
+  return frame;
+}
+
+void write_frame(int fd, FrameType type, std::string_view payload) {
+  const std::string frame = encode_frame(type, payload);
   SigpipeBlocked quiet;
   std::size_t done = 0;
   while (done < frame.size()) {

@@ -15,9 +15,14 @@ enum class FrameType : std::uint8_t {
   init = 2,   // master → worker: run an initialisation (each_worker), same payload
   done = 3,   // worker → master: payload: task id, ok flag, value or message, cpu seconds
   ready = 4,  // worker → master: started and registered its functions
+  mpi = 5,    // MPI interface, master ↔ rank 0 (interfaces/mpi_protocol.h)
 };
 
 inline constexpr std::uint32_t kMaxFrameBytes = 1u << 30;
+
+// The bytes of one frame, for callers that write them their own way (sockets
+// with MSG_NOSIGNAL, non-blocking writers with a buffer).
+std::string encode_frame(FrameType type, std::string_view payload);
 
 // Writes one frame; throws Error(Errc::io) when the pipe is gone.
 void write_frame(int fd, FrameType type, std::string_view payload);
