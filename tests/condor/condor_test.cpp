@@ -241,6 +241,24 @@ TEST_F(CondorTest, AFailingCondorSubmitFailsItsTasksWithItsMessage) {
   EXPECT_THAT(e.reason(), HasSubstr("this line is not a submit command"));
 }
 
+TEST_F(CondorTest, AnEvictedJobRunsAgainAndIsCounted) {
+  mw::Condor c = condor();
+  c.submit_lines = {"+FakeCondorEvict = True"};
+  mw::Master master(c.make_interface());
+  EXPECT_EQ(master.get_result(master.submit_task(mw::fn("square"), mw::args(7))).value<int>(), 49);
+  EXPECT_EQ(master.status().details.details.at("evicted"), "1");
+}
+
+TEST_F(CondorTest, AJobThatSendsNoResultFailsWithItsReturnValue) {
+  mw::Condor c = condor();
+  c.run_task_program = "/bin/false";  // exits 1 without writing result.zip
+  mw::Master master(c.make_interface());
+  const mw::TaskFailed e = failure_of(master, master.submit_task(mw::fn("square"), mw::args(1)));
+  EXPECT_EQ(e.status(), mw::ResultStatus::nonzero_exit);
+  EXPECT_THAT(e.reason(), HasSubstr("return value 1"));
+  EXPECT_THAT(e.reason(), HasSubstr("no result.zip"));
+}
+
 TEST_F(CondorTest, AMissingCondorSubmitIsAClearError) {
   mw::Condor c = condor();
   c.condor_submit = "no-such-condor_submit-here";

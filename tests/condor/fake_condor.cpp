@@ -21,6 +21,8 @@
 //   +FakeCondorHold = "reason"    the job is held (012 with the reason) before
 //                                 it runs, once; released, it runs.
 //   +FakeCondorAbort = "reason"   the job is aborted (009) without running.
+//   +FakeCondorEvict = True       the job is evicted once (001, 004) before
+//                                 it runs to the end, as after a preemption.
 // A missing input file holds the job, as HTCondor's file transfer does.
 //
 // State shared by the three tools lives in $FAKE_CONDOR_SPOOL (default
@@ -260,6 +262,10 @@ void run_job(const std::string& spool, long cluster, long proc, const Vars& v, c
     }
   }
 
+  if (!get("+fakecondorevict").empty()) {
+    log_event(log, 1, cluster, proc, "Job executing on host: <127.0.0.1:0?fake-condor>", {});
+    log_event(log, 4, cluster, proc, "Job was evicted.", {"(0) Job was not checkpointed."});
+  }
   log_event(log, 1, cluster, proc, "Job executing on host: <127.0.0.1:0?fake-condor>", {});
   mw::detail::ProcessSpec spec;
   spec.argv = split_arguments(get("arguments"));
