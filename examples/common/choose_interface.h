@@ -7,6 +7,7 @@
 #include <string>
 
 #include "mw/boinc/local.h"
+#include "mw/condor.h"
 #include "mw/interface.h"
 #include "mw/mpi.h"
 #include "mw/multicore.h"
@@ -18,7 +19,10 @@ namespace examples {
 // the examples run on small machines), "simulator" (N identical workers, the
 // task's CPU estimate as its cost) or "boinc" (mw::boinc::Local: the BOINC
 // project found as BOINC finds it — $BOINC_PROJECT_DIR, or the current
-// directory — with mwkit installed by mw-project-setup).
+// directory — with mwkit installed by mw-project-setup) or "condor" (mw::Condor:
+// each task a job of this host's HTCondor pool; $MW_CONDOR_SUBMIT, $MW_CONDOR_RM
+// and $MW_CONDOR_RELEASE name other condor_submit/condor_rm/condor_release
+// programs — the tests point them at the test double).
 inline std::unique_ptr<mw::Interface> choose_interface(const std::string& name, unsigned workers) {
   if (name == "multicore") return mw::Multicore{workers}.make_interface();
   if (name == "mpi") {
@@ -36,7 +40,17 @@ inline std::unique_ptr<mw::Interface> choose_interface(const std::string& name, 
     return sim.make_interface();
   }
   if (name == "boinc") return mw::boinc::Local{}.make_interface();
-  throw std::invalid_argument("unknown interface '" + name + "' (multicore, mpi, simulator, boinc)");
+  if (name == "condor") {
+    mw::Condor condor;
+    if (const char* p = std::getenv("MW_CONDOR_SUBMIT")) condor.condor_submit = p;
+    if (const char* p = std::getenv("MW_CONDOR_RM")) condor.condor_rm = p;
+    if (const char* p = std::getenv("MW_CONDOR_RELEASE")) condor.condor_release = p;
+#ifdef MW_RUN_TASK_PATH
+    if (!std::getenv("MW_RUN_TASK")) condor.run_task_program = MW_RUN_TASK_PATH;
+#endif
+    return condor.make_interface();
+  }
+  throw std::invalid_argument("unknown interface '" + name + "' (multicore, mpi, simulator, boinc, condor)");
 }
 
 }  // namespace examples

@@ -1,6 +1,6 @@
 // null_task — the cost of a task that does nothing: what mwkit itself adds.
 //
-//   null_task [--tasks 100000] [--workers 2] [--exec] [--interface multicore|mpi|simulator]
+//   null_task [--tasks 100000] [--workers 2] [--exec] [--interface multicore|mpi|simulator|condor]
 //   (--exec: /bin/true per task)
 #include <CLI/CLI.hpp>
 
@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   app.add_option("--tasks", tasks, "Number of tasks");
   app.add_option("--workers", workers, "Workers");
   app.add_flag("--exec", exec, "Run /bin/true as an exec task instead of a function");
-  app.add_option("--interface", interface, "multicore, mpi or simulator");
+  app.add_option("--interface", interface, "multicore, mpi, simulator or condor");
   CLI11_PARSE(app, argc, argv);
   mw::MasterOptions options;
   options.progress_bar = tasks >= 1000;  // drawn only when stderr is a terminal

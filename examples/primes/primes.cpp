@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   app.add_option("--n", n, "Largest n")->check(CLI::PositiveNumber);
   app.add_option("--workers", workers, "Workers (default: one per core)");
   app.add_option("--tasks-per-worker", per_worker, "Tasks per worker")->check(CLI::PositiveNumber);
-  app.add_option("--interface", interface, "multicore, mpi or simulator");
+  app.add_option("--interface", interface, "multicore, mpi, simulator or condor");
   app.add_flag("--no-check", no_check, "Skip the sequential check");
   CLI11_PARSE(app, argc, argv);
   try {
