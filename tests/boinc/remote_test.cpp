@@ -286,6 +286,29 @@ TEST(BoincRemote, JobsBoincGivesUpOnFailTheirTask) {
   }
 }
 
+TEST(BoincRemote, CancellingATaskAbortsItsJob) {
+  Fixture f;
+  f.server.set_paused(true);
+  mw::Master master(f.remote);
+  auto keep = master.submit_task(mw::fn("square"), mw::args(7));
+  auto drop = master.submit_task(mw::fn("square"), mw::args(8));
+  for (int i = 0; i < 200 && f.server.jobs_total() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(f.server.jobs_total(), 2u);
+  master.cancel(drop);
+  for (int i = 0; i < 200 && f.server.rpc_counts()["abort_jobs"] == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(f.server.rpc_counts()["abort_jobs"], 1);
+  bool named = false;
+  for (const auto& body : f.server.request_bodies())
+    named |= body.find("<abort_jobs>") == 0 &&
+             body.find("<job_name>remote_test_1_" + std::to_string(drop.id) + "</job_name>") != std::string::npos;
+  EXPECT_TRUE(named);
+  f.server.set_paused(false);
+  EXPECT_EQ(master.get_result(keep).value<int>(), 49);
+  EXPECT_EQ(f.server.fetches_of("remote_test_1_" + std::to_string(drop.id)), 0) << "the aborted job never ran";
+}
+
 TEST(BoincRemote, AuthenticatorComesFromAPrivateFileOrTheEnvironment) {
   Fixture f;
   ::chmod((f.scratch / "auth").c_str(), 0644);
