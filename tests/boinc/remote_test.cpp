@@ -325,6 +325,60 @@ TEST(BoincRemote, AuthenticatorComesFromAPrivateFileOrTheEnvironment) {
       << "the file wins over the environment";
 }
 
+// ---- mw-work-generator --remote
+
+TEST(BoincRemoteCli, SubmitStatusFetchCancelOverTheRpcs) {
+  Fixture f;
+  std::vector<std::string> bundles;
+  for (int i = 0; i < 3; ++i) {
+    mw::TaskBuilder b("cli_" + std::to_string(i));
+    b.host_program("/bin/echo").arg("hello " + std::to_string(i));
+    bundles.push_back(f.scratch / ("t" + std::to_string(i) + ".zip"));
+    b.write_bundle(bundles.back(), f.key);
+  }
+  bundles.push_back(bundles[0]);  // the same bytes twice: staged once
+  std::vector<std::string> argv{MW_WORK_GENERATOR, "submit", "--remote", f.server.url(), "--auth-file",
+                                f.scratch / "auth", "--batch", "cli run", "--min-quorum", "1"};
+  argv.insert(argv.end(), bundles.begin(), bundles.end());
+  auto r = mw::test::run_command(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n");
+  EXPECT_EQ(f.server.jobs_total(), 4u);
+  EXPECT_EQ(f.server.rpc_counts()["upload_files"], 1);
+  EXPECT_EQ(f.server.stored_files(), 3u);
+  for (int i = 0; i < 300 && f.server.batch_state(1) != 2; ++i) {
+    mw::test::run_command({MW_WORK_GENERATOR, "status", "--remote", f.server.url(), "--auth-file",
+                           f.scratch / "auth", "--batch", "1"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  r = mw::test::run_command({MW_WORK_GENERATOR, "status", "--remote", f.server.url(), "--auth-file",
+                             f.scratch / "auth", "--batch", "1"});
+  EXPECT_NE(r.out.find("done 4"), std::string::npos) << r.out << r.err;
+  const std::vector<std::string> fetch{MW_WORK_GENERATOR, "fetch", "--remote", f.server.url(), "--auth-file",
+                                       f.scratch / "auth", "--batch", "1", "--out", f.scratch / "out"};
+  r = mw::test::run_command(fetch);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("fetched 4 result(s)"), std::string::npos) << r.out;
+  r = mw::test::run_command(fetch);
+  EXPECT_NE(r.out.find("fetched 0 result(s)"), std::string::npos) << "every output is fetched once: " << r.out;
+  EXPECT_EQ(f.server.fetches_of("cli_run_1_0"), 1);
+  const mw::ResultManifest m = mw::ResultBundle::open(f.scratch / "out/cli_run_1_2.result").manifest();
+  EXPECT_EQ(m.task_name, "cli_2");
+  EXPECT_EQ(m.status, mw::ResultStatus::success) << m.reason;
+  r = mw::test::run_command({MW_WORK_GENERATOR, "cancel", "--remote", f.server.url(), "--auth-file",
+                             f.scratch / "auth", "--batch", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(f.server.batch_state(1), 3);
+  // A readable authenticator file is refused, without showing its content.
+  ::chmod((f.scratch / "auth").c_str(), 0644);
+  r = mw::test::run_command({MW_WORK_GENERATOR, "status", "--remote", f.server.url(), "--auth-file",
+                             f.scratch / "auth", "--batch", "1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("readable by others"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(kAuth), std::string::npos) << r.err;
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -52,6 +52,42 @@ RpcError::RpcError(std::string rpc, int error_num, std::string server_message)
                               server_message),
       rpc_(std::move(rpc)), error_num_(error_num), server_message_(std::move(server_message)) {}
 
+std::size_t stage_files(RpcClient& rpc, const std::vector<std::string>& names,
+                        const std::function<std::string(const std::string&)>& bytes_of, std::int64_t batch_id) {
+  const std::vector<std::size_t> absent = rpc.query_files(names, batch_id);
+  std::vector<std::string> group_names, group_bytes;
+  std::size_t group_size = 0;
+  auto flush = [&] {
+    rpc.upload_files(group_names, group_bytes, batch_id);
+    group_names.clear();
+    group_bytes.clear();
+    group_size = 0;
+  };
+  for (std::size_t i : absent) {
+    std::string bytes = bytes_of(names[i]);
+    group_size += bytes.size();
+    group_names.push_back(names[i]);
+    group_bytes.push_back(std::move(bytes));
+    if (group_size >= (64u << 20)) flush();
+  }
+  if (!group_names.empty()) flush();
+  return absent.size();
+}
+
+void submit_batch_tolerant(RpcClient& rpc, std::int64_t batch_id, const std::string& app,
+                           const WorkunitSettings& settings, const std::vector<RemoteJob>& jobs,
+                           bool& workaround, const std::function<void(const std::string&)>& warn) {
+  try {
+    rpc.submit_batch(batch_id, app, settings, jobs, workaround);
+  } catch (const RpcError& e) {
+    if (workaround || !is_template_quirk(e)) throw;
+    warn("warning: the server refused submit_batch with \"" + e.server_message() +
+         "\" (BOINC on PHP 8.2); retrying with a workunit_template_file that does not exist");
+    workaround = true;
+    rpc.submit_batch(batch_id, app, settings, jobs, true);
+  }
+}
+
 bool is_template_quirk(const RpcError& e) {
   return e.rpc() == "submit_batch" &&
          e.server_message().find("couldn't parse input template file") != std::string::npos;

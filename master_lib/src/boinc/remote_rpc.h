@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,6 +98,18 @@ class RpcClient {
   HttpClient http_;
   std::uint64_t rpcs_ = 0, uploads_ = 0;
 };
+
+// Stages files under content-hash names: asks which of `names` the server
+// lacks and uploads only those, about 64 MiB per request. `bytes_of(name)`
+// gives a file's bytes. Returns the number of files uploaded.
+std::size_t stage_files(RpcClient& rpc, const std::vector<std::string>& names,
+                        const std::function<std::string(const std::string&)>& bytes_of, std::int64_t batch_id);
+
+// submit_batch, retried once with the workaround when the server answers with
+// the PHP 8.2 template quirk (`warn` is told, `workaround` set for later calls).
+void submit_batch_tolerant(RpcClient& rpc, std::int64_t batch_id, const std::string& app,
+                           const WorkunitSettings& settings, const std::vector<RemoteJob>& jobs,
+                           bool& workaround, const std::function<void(const std::string&)>& warn);
 
 // True for the reply BOINC (PHP 8.2) gives a submit_batch without a
 // workunit_template_file.

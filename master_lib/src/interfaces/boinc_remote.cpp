@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <ctime>
@@ -140,7 +141,7 @@ class RemoteInterface final : public Interface {
     st.details["uploaded_files"] = std::to_string(submit_rpc_->uploads());
     st.details["rpcs"] = std::to_string(submit_rpc_->rpcs() + poll_rpc_->rpcs());
     st.details["http_attempts"] = std::to_string(submit_rpc_->http_attempts() + poll_rpc_->http_attempts());
-    st.details["template_workaround"] = template_workaround_ ? "yes" : "no";
+    st.details["template_workaround"] = workaround_used_ ? "yes" : "no";
     if (!last_error_.empty()) st.details["last_error"] = last_error_;
     return st;
   }
@@ -273,8 +274,13 @@ class RemoteInterface final : public Interface {
       }
       jobs.push_back(std::move(job));
     }
-    stage(names, paths, in_memory, batch_id);
-    submit_jobs(batch_id, jobs, options_.settings);
+    detail::stage_files(*submit_rpc_, names, [&](const std::string& n) {
+      auto p = paths.find(n);
+      return p != paths.end() ? mw::detail::read_file(p->second) : in_memory.at(n);
+    }, batch_id);
+    detail::submit_batch_tolerant(*submit_rpc_, batch_id, options_.app, options_.settings, jobs,
+                                  template_workaround_, options_.log);
+    workaround_used_ = template_workaround_;
     std::lock_guard<std::mutex> lock(mutex_);
     Batch& b = batches_[batch_id];
     for (std::size_t i = 0; i < chunk.size(); ++i) {
@@ -284,43 +290,6 @@ class RemoteInterface final : public Interface {
     submitted_ += chunk.size();
     poll_now_ = true;
     wake_.notify_all();
-  }
-
-  // Asks which files the server lacks and uploads only those, in groups of
-  // about 64 MiB per request.
-  void stage(const std::vector<std::string>& names, const std::map<std::string, std::string>& paths,
-             const std::map<std::string, std::string>& in_memory, std::int64_t batch_id) {
-    const std::vector<std::size_t> absent = submit_rpc_->query_files(names, batch_id);
-    std::vector<std::string> group_names, group_bytes;
-    std::size_t group_size = 0;
-    auto flush = [&] {
-      submit_rpc_->upload_files(group_names, group_bytes, batch_id);
-      group_names.clear();
-      group_bytes.clear();
-      group_size = 0;
-    };
-    for (std::size_t i : absent) {
-      const std::string& n = names[i];
-      auto p = paths.find(n);
-      std::string bytes = p != paths.end() ? mw::detail::read_file(p->second) : in_memory.at(n);
-      group_size += bytes.size();
-      group_names.push_back(n);
-      group_bytes.push_back(std::move(bytes));
-      if (group_size >= (64u << 20)) flush();
-    }
-    if (!group_names.empty()) flush();
-  }
-
-  void submit_jobs(std::int64_t batch_id, const std::vector<RemoteJob>& jobs, const WorkunitSettings& s) {
-    try {
-      submit_rpc_->submit_batch(batch_id, options_.app, s, jobs, template_workaround_);
-    } catch (const RpcError& e) {
-      if (template_workaround_ || !detail::is_template_quirk(e)) throw;
-      options_.log("warning: the server refused submit_batch with \"" + e.server_message() +
-                   "\" (BOINC on PHP 8.2); retrying with a workunit_template_file that does not exist");
-      template_workaround_ = true;
-      submit_rpc_->submit_batch(batch_id, options_.app, s, jobs, true);
-    }
   }
 
   void poll_loop() {
@@ -411,7 +380,8 @@ class RemoteInterface final : public Interface {
   std::unique_ptr<RpcClient> submit_rpc_, poll_rpc_;
   std::map<std::string, std::string> program_names_;  // program path → staged name (submitter only)
   std::uint64_t chunks_ = 0;
-  bool template_workaround_ = false;
+  bool template_workaround_ = false;           // the submitter's
+  std::atomic<bool> workaround_used_{false};   // the same, for status()
   InterfaceEvents* events_ = nullptr;
 
   mutable std::mutex mutex_;
