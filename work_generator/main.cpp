@@ -7,6 +7,8 @@
 //   mw-work-generator status --project DIR --batch NAME|ID
 //   mw-work-generator cancel --project DIR --batch NAME|ID
 //   mw-work-generator retire --project DIR --batch NAME|ID
+//   mw-work-generator submit|status|cancel|fetch --remote URL --auth-file FILE …
+//       the same over BOINC's remote job-submission RPCs (remote_commands.h)
 //   mw-work-generator --daemon --app NAME --spool DIR [--min-unsent N] [--batch NAME] [settings]
 //       keeps N unsent results, following BOINC's daemon conventions (spool_daemon.h)
 #include <CLI/CLI.hpp>
@@ -18,6 +20,7 @@
 #include "mw/boinc/task_submitter.h"
 #include "mw/error.h"
 #include "mw/boinc/daemon.h"
+#include "remote_commands.h"
 #include "spool_daemon.h"
 #include "submission.h"
 #include "sweep.h"
@@ -151,6 +154,21 @@ int daemon_main(int argc, char** argv) {
   return run_spool_daemon(o);
 }
 
+// --remote URL --auth-file FILE [--ca-file PEM]: BOINC's web RPCs instead of the project directory.
+void add_remote(CLI::App* cmd, RemoteCommon& r) {
+  cmd->add_option("--remote", r.url, "Project URL: use BOINC's remote job-submission RPCs");
+  cmd->add_option("--auth-file", r.auth_file,
+                  "File (mode 0600) holding the submitter's authenticator (default: $MW_BOINC_AUTHENTICATOR)");
+  cmd->add_option("--ca-file", r.ca_file, "PEM bundle of a private CA for HTTPS");
+}
+
+// Copies what the local and remote commands share.
+RemoteCommon remote_of(RemoteCommon r, const Common& c) {
+  r.app = c.app;
+  r.batch = c.batch;
+  return r;
+}
+
 void add_common(CLI::App* cmd, Common& c) {
   cmd->add_option("--project", c.project, "BOINC project directory (default: as BOINC finds it)");
   cmd->add_option("--app", c.app, "BOINC app name")->capture_default_str();
@@ -182,8 +200,27 @@ int main(int argc, char** argv) {
   auto* retire = app.add_subcommand("retire", "Cancel what is left of a batch and mark it retired");
   add_common(retire, retire_opts);
 
+  RemoteCommon submit_remote, status_remote, cancel_remote, fetch_remote;
+  add_remote(submit, submit_remote);
+  add_remote(status, status_remote);
+  add_remote(cancel, cancel_remote);
+  Common fetch_opts;
+  std::string fetch_out;
+  auto* fetch = app.add_subcommand("fetch", "Download finished jobs' result bundles (--remote only)");
+  add_common(fetch, fetch_opts);
+  add_remote(fetch, fetch_remote);
+  fetch->add_option("--out", fetch_out, "Directory for <job>.result / <job>.error")->required();
+
   CLI11_PARSE(app, argc, argv);
   return mw::tools::run_tool("mw-work-generator", [&] {
+    if (*submit && !submit_remote.url.empty())
+      return remote_submit(remote_of(submit_remote, s.common), s.settings, s.tasks);
+    if (*status && !status_remote.url.empty()) return remote_status(remote_of(status_remote, status_opts));
+    if (*cancel && !cancel_remote.url.empty()) return remote_cancel(remote_of(cancel_remote, cancel_opts));
+    if (*fetch) {
+      if (fetch_remote.url.empty()) throw Error(Errc::usage, "fetch needs --remote URL");
+      return remote_fetch(remote_of(fetch_remote, fetch_opts), fetch_out);
+    }
     if (*submit) return cmd_submit(s);
     if (*status) return cmd_status(status_opts);
     if (*cancel) return cmd_close(cancel_opts, false);

@@ -2,7 +2,7 @@
 // No MW_TASK here: any executable with argv and input files is a task
 // (PyMW's promised "non-Python worker programs").
 //
-//   exec_wc [--interface multicore|mpi|simulator|condor] FILE...
+//   exec_wc [--interface multicore|mpi|simulator|condor|boinc] FILE...
 #include <cstring>
 #include <iostream>
 #include <sstream>

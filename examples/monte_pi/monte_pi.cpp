@@ -1,7 +1,7 @@
 // monte_pi — estimate pi by throwing random points at the unit square: the
 // PyMW paper's Listing 1, in C++ on mwkit.
 //
-//   monte_pi [--tasks 32] [--samples 2000000] [--workers N] [--interface multicore|mpi|simulator|condor]
+//   monte_pi [--tasks 32] [--samples 2000000] [--workers N] [--interface multicore|mpi|simulator|condor|boinc]
 //
 // The same binary is master and worker: mw::worker_main_if_requested turns it
 // into a worker when the multicore interface starts it with --mw-worker.
@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   app.add_option("--tasks", tasks, "Number of tasks")->check(CLI::PositiveNumber);
   app.add_option("--samples", samples, "Samples per task")->check(CLI::PositiveNumber);
   app.add_option("--workers", workers, "Workers (default: one per core)");
-  app.add_option("--interface", interface, "multicore, mpi, simulator or condor");
+  app.add_option("--interface", interface, "multicore, mpi, simulator, condor or boinc");
   app.add_flag("--progress", progress, "Show a progress bar");
   CLI11_PARSE(app, argc, argv);
 

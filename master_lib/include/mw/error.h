@@ -23,6 +23,7 @@ enum class Errc {
   cancelled,      // the task was cancelled before it finished
   journal,        // the master's journal disagrees with the program or cannot be written
   database,       // the BOINC project database refused a statement or cannot be reached
+  remote,         // a remote server (BOINC's web RPCs) refused a request or cannot be reached
 };
 
 const char* to_string(Errc code) noexcept;

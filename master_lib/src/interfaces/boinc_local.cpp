@@ -24,6 +24,7 @@
 #include "mw/boinc/project_config.h"
 #include "mw/boinc/task_submitter.h"
 #include "mw/error.h"
+#include "interfaces/boinc_common.h"
 #include "mw/remote_task.h"
 #include "util/fs.h"
 
@@ -69,17 +70,9 @@ class LocalInterface final : public Interface {
     check_workunit_settings(options_.settings, "(Local settings)");
     worker_program_ =
         options_.worker_program.empty() ? mw::detail::self_program_path() : options_.worker_program;
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    const std::string batch_name =
-        options_.batch_name.empty() ? "mw_" + std::string(host) + "_" + std::to_string(::getpid()) + "_" +
-                                          std::to_string(std::time(nullptr))
-                                    : options_.batch_name;
+    const std::string batch_name = detail::batch_name_or_default(options_.batch_name);
     batch_id_ = submitter_->creator().create_batch(batch_name);
-    stem_.clear();
-    for (char c : batch_name.substr(0, 60))
-      stem_ += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '_';
-    stem_ += "_" + std::to_string(batch_id_) + "_";
+    stem_ = detail::workunit_stem(batch_name) + "_" + std::to_string(batch_id_) + "_";
     const std::string deliver =
         options_.deliver_dir.empty() ? config_.project_dir + "/mw_deliver" : options_.deliver_dir;
     batch_dir_ = deliver + "/" + std::to_string(batch_id_);
@@ -126,11 +119,7 @@ class LocalInterface final : public Interface {
     wake_.notify_all();
   }
 
-  void each_worker(const Function& function, const Args&) override {
-    throw Error(Errc::usage, "each_worker(" + function.name + ") is not available on BOINC: "
-                             "volunteer hosts are not known in advance; pass what every task needs "
-                             "as its arguments instead");
-  }
+  void each_worker(const Function& function, const Args&) override { detail::throw_no_each_worker(function); }
 
   InterfaceStatus status() const override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -173,22 +162,8 @@ class LocalInterface final : public Interface {
  private:
   std::string wu_name(std::uint64_t task_id) const { return stem_ + std::to_string(task_id); }
 
-  // Settings for one task: its own estimates override the Local's.
-  WorkunitSettings settings_for(const TaskSpec& task) const {
-    WorkunitSettings s = options_.settings;
-    if (task.estimates.fpops && *task.estimates.fpops > 0) {
-      s.rsc_fpops_bound = *task.estimates.fpops * (s.rsc_fpops_bound / s.rsc_fpops_est);
-      s.rsc_fpops_est = *task.estimates.fpops;
-    }
-    if (task.estimates.memory_bytes) s.rsc_memory_bound = static_cast<double>(*task.estimates.memory_bytes);
-    return s;
-  }
-
   void fail(const TaskSpec& task, const std::string& why) {
-    Outcome o;
-    o.status = ResultStatus::rejected;
-    o.reason = why;
-    o.worker = "boinc";
+    Outcome o = detail::rejected_outcome(why, "boinc");
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (in_flight_.erase(task.id) == 0) return;  // cancelled meanwhile
@@ -234,7 +209,7 @@ class LocalInterface final : public Interface {
         builder = std::make_unique<TaskBuilder>(remote_task_builder(task, worker_program_));
         pending.wu_name = wu_name(task.id);
         pending.builder = builder.get();
-        pending.settings = settings_for(task);
+        pending.settings = detail::settings_for_task(options_.settings, task);
         return true;
       });
       std::lock_guard<std::mutex> lock(mutex_);
@@ -270,9 +245,7 @@ class LocalInterface final : public Interface {
     if (is_result) {
       outcome = outcome_from_result_bundle(path, *task, "boinc");
     } else {
-      outcome.status = ResultStatus::rejected;
-      outcome.reason = "BOINC gave up on workunit " + wu + ": " + read_first_line(path);
-      outcome.worker = "boinc";
+      outcome = detail::rejected_outcome("BOINC gave up on workunit " + wu + ": " + read_first_line(path), "boinc");
     }
     events_->task_finished(id, std::move(outcome));
     events_->worker_available();

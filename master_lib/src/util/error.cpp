@@ -16,6 +16,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::cancelled: return "cancelled";
     case Errc::journal: return "journal";
     case Errc::database: return "database";
+    case Errc::remote: return "remote";
   }
   return "unknown";
 }

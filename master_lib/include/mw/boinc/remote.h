@@ -1,0 +1,88 @@
+// mw/boinc/remote.h — the BOINC interface for a master that is not on the
+// server: BOINC's remote job-submission RPCs over HTTPS.
+//
+//   mw::boinc::Remote boinc;
+//   boinc.project_url = "https://boinc.example.org/lab/";
+//   boinc.auth_file = "/home/me/.mw/lab.auth";   // mode 0600
+//   boinc.signing_key = "/home/me/.mw/mw_task_private.pem";
+//   mw::Master master(boinc);          // the one line that changes
+//
+// Tasks are laid out as docs/boinc-conventions.md says for the local
+// interface: a task bundle (signed with the master's task key) and, for a
+// task whose program travels with it, that program as a second file named
+// by its SHA-256 (`mwp_<sha256>`), so volunteer hosts and the server keep one
+// copy. Every file is staged on the server under a content-hash name
+// (`mwt_<sha256>` for bundles): job_file.php's query_files says which names
+// the server lacks and only those are uploaded. Each submission chunk
+// (up to tasks_per_submit tasks gathered from the master) becomes one BOINC
+// batch: create_batch, then submit_batch. Batches are followed with
+// query_batch, polling from poll_initial_seconds and backing off by half
+// again each quiet round up to poll_max_seconds; a job BOINC reports done is
+// fetched once with get_output.php (workunit_file 0: the result bundle) and
+// handed to the Master as the local interface does; a job in error fails its
+// task with status `rejected`. Cancelling a task aborts its job
+// (abort_jobs); shutdown retires the batches (retire_batch_at_end).
+//
+// Server quirks handled: on BOINC with PHP 8.2, submit_batch answers
+// "couldn't parse input template file" unless the batch names a
+// workunit_template_file that does not exist; that reply is detected, a
+// warning logged, and the submission retried once with the workaround (kept
+// for the rest of the run). Requests always carry at least one child besides
+// the authenticator (BOINC rejects an empty request element).
+//
+// The authenticator is read from auth_file (which must be mode 0600 or
+// stricter: Errc::usage otherwise) or, when auth_file is empty, from the
+// environment variable auth_env. It never appears in a log line, an error
+// message or an exception.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "mw/boinc/work_creator.h"
+#include "mw/interface.h"
+
+namespace mw::boinc {
+
+struct Remote {
+  std::string project_url;                       // the project's URL (…/ ; '/' added if missing)
+  std::string auth_file;                         // file holding the authenticator (0600)
+  std::string auth_env = "MW_BOINC_AUTHENTICATOR";  // used when auth_file is empty
+  std::string app = "mw";
+  std::string batch_name;                        // default "mw_<host>_<pid>_<time>"; chunk k adds "_k"
+  WorkunitSettings settings;                     // quorum, bounds, priority, delay_bound
+  std::string signing_key;                       // the master's task key (required)
+  std::string worker_program;                    // runs function tasks; default this program
+
+  // HTTP.
+  std::string ca_file;                           // private CA bundle (PEM); empty: system CAs
+  bool verify_tls = true;
+  double connect_timeout_seconds = 15;
+  double total_timeout_seconds = 300;
+  int http_attempts = 5;                         // per request, on network errors and 5xx
+  double backoff_initial_seconds = 0.5;          // doubled each retry (with jitter), capped at 30 s
+
+  // Batching and polling.
+  std::size_t tasks_per_submit = 1000;           // tasks per BOINC batch
+  double gather_seconds = 0.2;                   // wait this long for a chunk to fill
+  std::size_t max_in_flight = 100000;
+  double poll_initial_seconds = 2;
+  double poll_max_seconds = 60;
+  bool retire_batch_at_end = true;
+
+  // Warnings (the template quirk, failed retirements); default: standard error.
+  std::function<void(const std::string&)> log;
+
+  // Checks the options, reads the authenticator and the key: Errc::usage / io
+  // naming what is wrong. Contacts the server only when tasks arrive.
+  std::unique_ptr<Interface> make_interface() const;
+};
+
+// The authenticator from `auth_file` (mode 0600 or stricter, surrounding
+// whitespace dropped) or, when it is empty, from the environment variable
+// `env_var`. Errc::usage naming the file or variable (never the value).
+std::string read_authenticator(const std::string& auth_file, const std::string& env_var);
+
+}  // namespace mw::boinc

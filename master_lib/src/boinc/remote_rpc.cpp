@@ -1,0 +1,286 @@
+// RpcClient — see boinc/remote_rpc.h.
+#include "boinc/remote_rpc.h"
+
+#include <tinyxml2.h>
+
+#include <cstdlib>
+
+namespace mw::boinc::detail {
+namespace {
+
+using tinyxml2::XMLDocument;
+using tinyxml2::XMLElement;
+
+XMLElement* add(XMLDocument& doc, XMLElement* parent, const char* name, const std::string& text) {
+  XMLElement* e = doc.NewElement(name);
+  e->SetText(text.c_str());
+  parent->InsertEndChild(e);
+  return e;
+}
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string print(const XMLDocument& doc) {
+  tinyxml2::XMLPrinter printer;  // one element per line, as BOINC's own clients send
+  doc.Print(&printer);
+  return printer.CStr();
+}
+
+std::string child_text(const XMLElement* e, const char* name) {
+  const XMLElement* c = e->FirstChildElement(name);
+  return c && c->GetText() ? c->GetText() : "";
+}
+
+long long child_int(const XMLElement* e, const char* name, const std::string& rpc) {
+  const std::string text = child_text(e, name);
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0')
+    throw Error(Errc::format, "BOINC RPC " + rpc + ": reply field <" + name + "> is not an integer ('" +
+                                  text.substr(0, 40) + "')");
+  return v;
+}
+
+}  // namespace
+
+RpcError::RpcError(std::string rpc, int error_num, std::string server_message)
+    : Error(Errc::remote, "BOINC RPC " + rpc + " failed: error " + std::to_string(error_num) + ": " +
+                              server_message),
+      rpc_(std::move(rpc)), error_num_(error_num), server_message_(std::move(server_message)) {}
+
+std::size_t stage_files(RpcClient& rpc, const std::vector<std::string>& names,
+                        const std::function<std::string(const std::string&)>& bytes_of, std::int64_t batch_id) {
+  const std::vector<std::size_t> absent = rpc.query_files(names, batch_id);
+  std::vector<std::string> group_names, group_bytes;
+  std::size_t group_size = 0;
+  auto flush = [&] {
+    rpc.upload_files(group_names, group_bytes, batch_id);
+    group_names.clear();
+    group_bytes.clear();
+    group_size = 0;
+  };
+  for (std::size_t i : absent) {
+    std::string bytes = bytes_of(names[i]);
+    group_size += bytes.size();
+    group_names.push_back(names[i]);
+    group_bytes.push_back(std::move(bytes));
+    if (group_size >= (64u << 20)) flush();
+  }
+  if (!group_names.empty()) flush();
+  return absent.size();
+}
+
+void submit_batch_tolerant(RpcClient& rpc, std::int64_t batch_id, const std::string& app,
+                           const WorkunitSettings& settings, const std::vector<RemoteJob>& jobs,
+                           bool& workaround, const std::function<void(const std::string&)>& warn) {
+  try {
+    rpc.submit_batch(batch_id, app, settings, jobs, workaround);
+  } catch (const RpcError& e) {
+    if (workaround || !is_template_quirk(e)) throw;
+    warn("warning: the server refused submit_batch with \"" + e.server_message() +
+         "\" (BOINC on PHP 8.2); retrying with a workunit_template_file that does not exist");
+    workaround = true;
+    rpc.submit_batch(batch_id, app, settings, jobs, true);
+  }
+}
+
+bool is_template_quirk(const RpcError& e) {
+  return e.rpc() == "submit_batch" &&
+         e.server_message().find("couldn't parse input template file") != std::string::npos;
+}
+
+RpcClient::RpcClient(std::string project_url, std::string authenticator, HttpOptions http)
+    : url_(std::move(project_url)), authenticator_(std::move(authenticator)), http_(std::move(http)) {
+  if (url_.empty()) throw Error(Errc::usage, "the BOINC project URL is empty");
+  if (url_.back() != '/') url_ += '/';
+  if (authenticator_.empty()) throw Error(Errc::usage, "the BOINC authenticator is empty");
+}
+
+// Sends `request_xml` and returns the reply's text; throws RpcError for an
+// <error> reply and Error(Errc::format) for a reply that is not the command's XML.
+std::string RpcClient::call(const std::string& script, const std::string& rpc, const std::string& request_xml,
+                            const std::vector<FormPart>& files) {
+  std::vector<FormPart> parts;
+  parts.push_back({"request", request_xml, ""});
+  parts.insert(parts.end(), files.begin(), files.end());
+  ++rpcs_;
+  HttpReply reply = http_.post_form(url_ + script, parts, "BOINC RPC " + rpc);
+  XMLDocument doc;
+  if (doc.Parse(reply.body.data(), reply.body.size()) != tinyxml2::XML_SUCCESS || !doc.RootElement())
+    throw Error(Errc::format, "BOINC RPC " + rpc + ": the reply is not XML (" +
+                                  std::string(doc.ErrorStr() ? doc.ErrorStr() : "empty") + ")");
+  const XMLElement* root = doc.RootElement();
+  if (rpc != root->Name())
+    throw Error(Errc::format, "BOINC RPC " + rpc + ": the reply's element is <" + root->Name() +
+                                  ">, expected <" + rpc + ">");
+  if (const XMLElement* err = root->FirstChildElement("error")) {
+    const std::string num = child_text(err, "error_num");
+    throw RpcError(rpc, num.empty() ? 0 : std::atoi(num.c_str()), child_text(err, "error_msg"));
+  }
+  return reply.body;
+}
+
+namespace {
+// A request document: <rpc><authenticator>…</authenticator>…</rpc>.
+struct Request {
+  XMLDocument doc;
+  XMLElement* root;
+  Request(const char* rpc, const std::string& auth) {
+    root = doc.NewElement(rpc);
+    doc.InsertEndChild(root);
+    add(doc, root, "authenticator", auth);
+  }
+};
+
+// `body` was checked by call(): it parses and its root is the command.
+void parse(XMLDocument& doc, const std::string& body) { doc.Parse(body.data(), body.size()); }
+}  // namespace
+
+std::int64_t RpcClient::create_batch(const std::string& app, const std::string& batch_name, double expire_time) {
+  Request r("create_batch", authenticator_);
+  add(r.doc, r.root, "app_name", app);
+  add(r.doc, r.root, "batch_name", batch_name);
+  add(r.doc, r.root, "expire_time", number(expire_time));
+  const std::string body = call("submit_rpc_handler.php", "create_batch", print(r.doc));
+  XMLDocument doc;
+  parse(doc, body);
+  return child_int(doc.RootElement(), "batch_id", "create_batch");
+}
+
+void RpcClient::submit_batch(std::int64_t batch_id, const std::string& app, const WorkunitSettings& s,
+                             const std::vector<RemoteJob>& jobs, bool template_workaround) {
+  Request r("submit_batch", authenticator_);
+  XMLElement* batch = r.doc.NewElement("batch");
+  r.root->InsertEndChild(batch);
+  add(r.doc, batch, "batch_id", std::to_string(batch_id));
+  add(r.doc, batch, "app_name", app);
+  add(r.doc, batch, "priority", std::to_string(s.priority));
+  add(r.doc, batch, "app_version_num", std::to_string(s.app_version_num));
+  XMLElement* params = r.doc.NewElement("job_params");
+  batch->InsertEndChild(params);
+  add(r.doc, params, "rsc_fpops_est", number(s.rsc_fpops_est));
+  add(r.doc, params, "rsc_fpops_bound", number(s.rsc_fpops_bound));
+  add(r.doc, params, "rsc_memory_bound", number(s.rsc_memory_bound));
+  add(r.doc, params, "rsc_disk_bound", number(s.rsc_disk_bound));
+  add(r.doc, params, "delay_bound", std::to_string(s.delay_bound));
+  add(r.doc, params, "target_nresults", std::to_string(s.target_nresults));
+  add(r.doc, params, "min_quorum", std::to_string(s.min_quorum));
+  add(r.doc, params, "max_error_results", std::to_string(s.max_error_results));
+  add(r.doc, params, "max_total_results", std::to_string(s.max_total_results));
+  add(r.doc, params, "max_success_results", std::to_string(s.max_success_results));
+  for (const RemoteJob& job : jobs) {
+    XMLElement* j = r.doc.NewElement("job");
+    batch->InsertEndChild(j);
+    add(r.doc, j, "name", job.name);
+    if (job.command_line) add(r.doc, j, "command_line", *job.command_line);
+    if (job.rsc_fpops_est) add(r.doc, j, "rsc_fpops_est", number(*job.rsc_fpops_est));
+    for (const RemoteInputFile& f : job.files) {
+      XMLElement* in = r.doc.NewElement("input_file");
+      j->InsertEndChild(in);
+      add(r.doc, in, "mode", f.mode);
+      add(r.doc, in, "source", f.source);
+    }
+  }
+  if (template_workaround) add(r.doc, batch, "workunit_template_file", "no_such_file");
+  call("submit_rpc_handler.php", "submit_batch", print(r.doc));
+}
+
+RemoteBatchStatus RpcClient::query_batch(std::int64_t batch_id) {
+  Request r("query_batch", authenticator_);
+  add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  add(r.doc, r.root, "get_cpu_time", "0");
+  add(r.doc, r.root, "get_job_details", "1");
+  const std::string body = call("submit_rpc_handler.php", "query_batch", print(r.doc));
+  XMLDocument doc;
+  parse(doc, body);
+  const XMLElement* root = doc.RootElement();
+  RemoteBatchStatus st;
+  st.id = child_int(root, "id", "query_batch");
+  st.state = static_cast<int>(child_int(root, "state", "query_batch"));
+  st.njobs = static_cast<int>(child_int(root, "njobs", "query_batch"));
+  st.nerror_jobs = static_cast<int>(child_int(root, "nerror_jobs", "query_batch"));
+  st.fraction_done = std::atof(child_text(root, "fraction_done").c_str());
+  for (const XMLElement* j = root->FirstChildElement("job"); j; j = j->NextSiblingElement("job")) {
+    RemoteJobStatus js;
+    js.id = child_int(j, "id", "query_batch");
+    js.name = child_text(j, "name");
+    js.status = child_text(j, "status");
+    if (js.name.empty()) throw Error(Errc::format, "BOINC RPC query_batch: a <job> without <name>");
+    st.jobs.push_back(std::move(js));
+  }
+  return st;
+}
+
+void RpcClient::abort_batch(std::int64_t batch_id) {
+  Request r("abort_batch", authenticator_);
+  add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  call("submit_rpc_handler.php", "abort_batch", print(r.doc));
+}
+
+void RpcClient::abort_jobs(const std::vector<std::string>& job_names) {
+  if (job_names.empty()) return;  // BOINC rejects an element with no children besides auth
+  Request r("abort_jobs", authenticator_);
+  for (const auto& n : job_names) add(r.doc, r.root, "job_name", n);
+  call("submit_rpc_handler.php", "abort_jobs", print(r.doc));
+}
+
+void RpcClient::retire_batch(std::int64_t batch_id) {
+  Request r("retire_batch", authenticator_);
+  add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  call("submit_rpc_handler.php", "retire_batch", print(r.doc));
+}
+
+std::vector<std::size_t> RpcClient::query_files(const std::vector<std::string>& names, std::int64_t batch_id) {
+  if (names.empty()) return {};
+  Request r("query_files", authenticator_);
+  if (batch_id) add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  for (const auto& n : names) add(r.doc, r.root, "phys_name", n);
+  const std::string body = call("job_file.php", "query_files", print(r.doc));
+  XMLDocument doc;
+  parse(doc, body);
+  std::vector<std::size_t> absent;
+  const XMLElement* list = doc.RootElement()->FirstChildElement("absent_files");
+  if (!list)
+    throw Error(Errc::format, "BOINC RPC query_files: the reply has no <absent_files>");
+  for (const XMLElement* f = list->FirstChildElement("file"); f; f = f->NextSiblingElement("file")) {
+    const long long i = std::atoll(f->GetText() ? f->GetText() : "-1");
+    if (i < 0 || static_cast<std::size_t>(i) >= names.size())
+      throw Error(Errc::format, "BOINC RPC query_files: absent file index " + std::to_string(i) +
+                                    " is out of range (asked about " + std::to_string(names.size()) + ")");
+    absent.push_back(static_cast<std::size_t>(i));
+  }
+  return absent;
+}
+
+void RpcClient::upload_files(const std::vector<std::string>& names, const std::vector<std::string>& contents,
+                             std::int64_t batch_id) {
+  if (names.empty()) return;
+  Request r("upload_files", authenticator_);
+  if (batch_id) add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  for (const auto& n : names) add(r.doc, r.root, "phys_name", n);
+  std::vector<FormPart> files;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    files.push_back({"file_" + std::to_string(i), contents.at(i), names[i]});
+  uploads_ += names.size();
+  call("job_file.php", "upload_files", print(r.doc), files);
+}
+
+std::string RpcClient::workunit_file(const std::string& wu_name, int file_num) {
+  ++rpcs_;
+  HttpReply reply = http_.get(url_ + "get_output.php?cmd=workunit_file&wu_name=" + url_escape(wu_name) +
+                                  "&file_num=" + std::to_string(file_num) +
+                                  "&auth_str=" + url_escape(authenticator_),
+                              "BOINC get_output workunit_file for " + wu_name);
+  // get_output.php reports errors as text with HTTP 200.
+  if (reply.body.compare(0, 6, "ERROR:") == 0)
+    throw RpcError("get_output workunit_file(" + wu_name + ")", -1,
+                   reply.body.substr(6, reply.body.find('\n') == std::string::npos ? std::string::npos
+                                                                                    : reply.body.find('\n') - 6));
+  return std::move(reply.body);
+}
+
+}  // namespace mw::boinc::detail

@@ -1,0 +1,118 @@
+// boinc/remote_rpc.h — BOINC's remote job-submission RPCs (submit_rpc_handler.php,
+// job_file.php, get_output.php), one method per RPC.
+//
+// Requests are the XML documents BOINC's PHP expects in the form field
+// `request`, built with tinyxml2; replies are parsed with tinyxml2. A reply
+// whose command element holds <error> (BOINC answers HTTP 200 for those)
+// becomes RpcError naming the RPC, error_num and error_msg. The authenticator
+// goes into request bodies (and get_output's query string) only: no message
+// this layer produces contains it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "boinc/http_client.h"
+#include "mw/boinc/work_creator.h"
+#include "mw/error.h"
+
+namespace mw::boinc::detail {
+
+class RpcError : public Error {
+ public:
+  RpcError(std::string rpc, int error_num, std::string server_message);
+  const std::string& rpc() const { return rpc_; }
+  int error_num() const { return error_num_; }
+  const std::string& server_message() const { return server_message_; }
+
+ private:
+  std::string rpc_;
+  int error_num_;
+  std::string server_message_;
+};
+
+struct RemoteInputFile {
+  std::string mode = "local_staged";  // or "inline"
+  std::string source;                  // physical name, or the content when inline
+};
+
+struct RemoteJob {
+  std::string name;
+  std::vector<RemoteInputFile> files;
+  std::optional<std::string> command_line;
+  std::optional<double> rsc_fpops_est;  // else the batch's job_params
+};
+
+struct RemoteJobStatus {
+  std::int64_t id = 0;
+  std::string name;
+  std::string status;  // done, error, in_progress, queued
+};
+
+struct RemoteBatchStatus {
+  std::int64_t id = 0;
+  int state = 0;
+  int njobs = 0;
+  int nerror_jobs = 0;
+  double fraction_done = 0;
+  std::vector<RemoteJobStatus> jobs;
+};
+
+class RpcClient {
+ public:
+  // `project_url` ends in '/' (added when missing).
+  RpcClient(std::string project_url, std::string authenticator, HttpOptions http = {});
+
+  std::int64_t create_batch(const std::string& app, const std::string& batch_name, double expire_time = 0);
+  // Submits `jobs` into the INIT batch `batch_id`. With `template_workaround`,
+  // names a workunit_template_file that does not exist (the PHP 8.2 quirk).
+  void submit_batch(std::int64_t batch_id, const std::string& app, const WorkunitSettings& settings,
+                    const std::vector<RemoteJob>& jobs, bool template_workaround);
+  RemoteBatchStatus query_batch(std::int64_t batch_id);
+  void abort_batch(std::int64_t batch_id);
+  void abort_jobs(const std::vector<std::string>& job_names);
+  void retire_batch(std::int64_t batch_id);
+  // Indexes (into `names`) of the files the server does not have.
+  std::vector<std::size_t> query_files(const std::vector<std::string>& names, std::int64_t batch_id = 0);
+  // Uploads files (names[i] holds contents[i]).
+  void upload_files(const std::vector<std::string>& names, const std::vector<std::string>& contents,
+                    std::int64_t batch_id = 0);
+  // The canonical instance's output file `file_num` of job `wu_name`.
+  std::string workunit_file(const std::string& wu_name, int file_num = 0);
+
+  // RPCs made (not counting retries) and HTTP attempts, for status and benchmarks.
+  std::uint64_t rpcs() const { return rpcs_; }
+  std::uint64_t uploads() const { return uploads_; }
+  std::uint64_t http_attempts() const { return http_.attempts(); }
+  HttpClient& http() { return http_; }
+
+ private:
+  std::string call(const std::string& script, const std::string& rpc, const std::string& request_xml,
+                   const std::vector<FormPart>& files = {});
+
+  std::string url_;
+  std::string authenticator_;
+  HttpClient http_;
+  std::uint64_t rpcs_ = 0, uploads_ = 0;
+};
+
+// Stages files under content-hash names: asks which of `names` the server
+// lacks and uploads only those, about 64 MiB per request. `bytes_of(name)`
+// gives a file's bytes. Returns the number of files uploaded.
+std::size_t stage_files(RpcClient& rpc, const std::vector<std::string>& names,
+                        const std::function<std::string(const std::string&)>& bytes_of, std::int64_t batch_id);
+
+// submit_batch, retried once with the workaround when the server answers with
+// the PHP 8.2 template quirk (`warn` is told, `workaround` set for later calls).
+void submit_batch_tolerant(RpcClient& rpc, std::int64_t batch_id, const std::string& app,
+                           const WorkunitSettings& settings, const std::vector<RemoteJob>& jobs,
+                           bool& workaround, const std::function<void(const std::string&)>& warn);
+
+// True for the reply BOINC (PHP 8.2) gives a submit_batch without a
+// workunit_template_file.
+bool is_template_quirk(const RpcError& e);
+
+}  // namespace mw::boinc::detail

@@ -1,0 +1,526 @@
+// FakeBoincRpcServer — see fake_boinc_rpc_server.h.
+#include "boinc/fake_boinc_rpc_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <tinyxml2.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <stdexcept>
+
+#include "mw/runner.h"
+#include "mw/task_format.h"
+#include "support/test_support.h"
+
+namespace mw::test {
+namespace {
+
+using tinyxml2::XMLDocument;
+using tinyxml2::XMLElement;
+
+const char* kHead = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n";
+
+std::string error_reply(const std::string& rpc, const std::string& msg) {
+  return std::string(kHead) + "<" + rpc + ">\n<error>\n    <error_num>-1</error_num>\n    <error_msg>" + msg +
+         "</error_msg>\n</error>\n</" + rpc + ">\n";
+}
+
+std::string text_of(const XMLElement* e, const char* name) {
+  const XMLElement* c = e ? e->FirstChildElement(name) : nullptr;
+  return c && c->GetText() ? c->GetText() : "";
+}
+
+std::string url_decode(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return out;
+}
+
+bool send_all(int fd, const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// multipart/form-data → name → (filename, data)
+std::map<std::string, std::pair<std::string, std::string>> parse_form(const std::string& content_type,
+                                                                      const std::string& body) {
+  std::map<std::string, std::pair<std::string, std::string>> form;
+  const auto b = content_type.find("boundary=");
+  if (b == std::string::npos) return form;
+  const std::string boundary = "--" + content_type.substr(b + 9);
+  std::size_t pos = body.find(boundary);
+  while (pos != std::string::npos) {
+    pos += boundary.size();
+    if (body.compare(pos, 2, "--") == 0) break;
+    pos += 2;  // CRLF
+    const auto head_end = body.find("\r\n\r\n", pos);
+    if (head_end == std::string::npos) break;
+    const std::string head = body.substr(pos, head_end - pos);
+    const auto next = body.find("\r\n" + boundary, head_end + 4);
+    if (next == std::string::npos) break;
+    const std::string data = body.substr(head_end + 4, next - head_end - 4);
+    auto attr = [&](const std::string& key) {
+      const auto k = head.find(key + "=\"");
+      if (k == std::string::npos) return std::string();
+      const auto e = head.find('"', k + key.size() + 2);
+      return head.substr(k + key.size() + 2, e - k - key.size() - 2);
+    };
+    form[attr("name")] = {attr("filename"), data};
+    pos = next + 2;
+  }
+  return form;
+}
+
+}  // namespace
+
+FakeBoincRpcServer::FakeBoincRpcServer(std::string authenticator, std::vector<PublicKey> trusted)
+    : auth_(std::move(authenticator)), trusted_(std::move(trusted)) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 64) != 0)
+    throw std::runtime_error("fake BOINC RPC server: cannot listen");
+  socklen_t len = sizeof addr;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = ntohs(addr.sin_port);
+  accept_thread_ = std::thread([this] { accept_loop(); });
+  run_thread_ = std::thread([this] { run_loop(); });
+}
+
+FakeBoincRpcServer::~FakeBoincRpcServer() {
+  stop_ = true;
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  ::close(listen_fd_);
+  accept_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (int fd : conn_fds_) ::shutdown(fd, SHUT_RDWR);
+  }
+  run_wake_.notify_all();
+  for (auto& t : conn_threads_) t.join();
+  run_thread_.join();
+}
+
+std::string FakeBoincRpcServer::url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/lab/"; }
+
+void FakeBoincRpcServer::reply_status_next(int count, int http_status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  status_next_ = count;
+  status_code_ = http_status;
+}
+void FakeBoincRpcServer::drop_next(int count) { std::lock_guard<std::mutex> l(mutex_); drop_next_ = count; }
+void FakeBoincRpcServer::malformed_next(int count) { std::lock_guard<std::mutex> l(mutex_); malformed_next_ = count; }
+void FakeBoincRpcServer::error_next(const std::string& rpc, const std::string& message) {
+  std::lock_guard<std::mutex> l(mutex_);
+  error_next_[rpc] = message;
+}
+void FakeBoincRpcServer::set_delay(double seconds) { std::lock_guard<std::mutex> l(mutex_); delay_ = seconds; }
+void FakeBoincRpcServer::set_php82_quirk(bool on) { std::lock_guard<std::mutex> l(mutex_); quirk_ = on; }
+void FakeBoincRpcServer::set_paused(bool paused) {
+  {
+    std::lock_guard<std::mutex> l(mutex_);
+    paused_ = paused;
+  }
+  run_wake_.notify_all();
+}
+void FakeBoincRpcServer::fail_job(const std::string& name) { std::lock_guard<std::mutex> l(mutex_); doomed_[name] = true; }
+
+std::map<std::string, int> FakeBoincRpcServer::rpc_counts() const { std::lock_guard<std::mutex> l(mutex_); return rpc_counts_; }
+std::vector<std::string> FakeBoincRpcServer::violations() const { std::lock_guard<std::mutex> l(mutex_); return violations_; }
+std::vector<std::string> FakeBoincRpcServer::request_bodies() const { std::lock_guard<std::mutex> l(mutex_); return bodies_; }
+int FakeBoincRpcServer::uploads_of(const std::string& n) const {
+  std::lock_guard<std::mutex> l(mutex_);
+  auto it = uploads_.find(n);
+  return it == uploads_.end() ? 0 : it->second;
+}
+int FakeBoincRpcServer::submissions_of(const std::string& n) const {
+  std::lock_guard<std::mutex> l(mutex_);
+  auto it = submissions_.find(n);
+  return it == submissions_.end() ? 0 : it->second;
+}
+int FakeBoincRpcServer::fetches_of(const std::string& n) const {
+  std::lock_guard<std::mutex> l(mutex_);
+  auto it = fetches_.find(n);
+  return it == fetches_.end() ? 0 : it->second;
+}
+std::size_t FakeBoincRpcServer::jobs_total() const { std::lock_guard<std::mutex> l(mutex_); return jobs_.size(); }
+std::size_t FakeBoincRpcServer::stored_files() const { std::lock_guard<std::mutex> l(mutex_); return files_.size(); }
+int FakeBoincRpcServer::batch_state(std::int64_t id) const {
+  std::lock_guard<std::mutex> l(mutex_);
+  auto it = batches_.find(id);
+  return it == batches_.end() ? -1 : it->second.state;
+}
+
+void FakeBoincRpcServer::accept_loop() {
+  while (!stop_) {
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (stop_) return;
+      continue;
+    }
+    ++connections_;
+    std::lock_guard<std::mutex> lock(mutex_);
+    conn_fds_.push_back(fd);
+    conn_threads_.emplace_back([this, fd] { serve(fd); });
+  }
+}
+
+void FakeBoincRpcServer::serve(int fd) {
+  std::string buffer;
+  char chunk[65536];
+  for (;;) {
+    // Headers.
+    std::size_t head_end;
+    while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
+      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) return;
+      buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    Request req;
+    const std::string head = buffer.substr(0, head_end);
+    std::size_t line_end = head.find("\r\n");
+    const std::string first = head.substr(0, line_end);
+    const auto sp1 = first.find(' '), sp2 = first.rfind(' ');
+    req.method = first.substr(0, sp1);
+    std::string target = first.substr(sp1 + 1, sp2 - sp1 - 1);
+    const auto q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) req.query = target.substr(q + 1);
+    while (line_end != std::string::npos && line_end < head.size()) {
+      const auto next = head.find("\r\n", line_end + 2);
+      const std::string line = head.substr(line_end + 2, next == std::string::npos ? std::string::npos : next - line_end - 2);
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        std::string key = line.substr(0, colon);
+        for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        req.headers[key] = line.substr(line.find_first_not_of(' ', colon + 1));
+      }
+      line_end = next;
+    }
+    buffer.erase(0, head_end + 4);
+    const std::size_t length =
+        req.headers.count("content-length") ? std::stoul(req.headers["content-length"]) : 0;
+    while (buffer.size() < length) {
+      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) return;
+      buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    req.body = buffer.substr(0, length);
+    buffer.erase(0, length);
+    ++http_requests_;
+
+    bool drop = false, malformed = false;
+    int forced = 0;
+    double delay = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      delay = delay_;
+      if (drop_next_ > 0) {
+        --drop_next_;
+        drop = true;
+      } else if (status_next_ > 0) {
+        --status_next_;
+        forced = status_code_;
+      } else if (malformed_next_ > 0) {
+        --malformed_next_;
+        malformed = true;
+      }
+    }
+    if (delay > 0) std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    if (drop) {
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+    int status = 200;
+    std::string type = "text/xml";
+    std::string body;
+    if (forced) {
+      status = forced;
+      type = "text/html";
+      body = "<html><body>Service Unavailable</body></html>\n";
+    } else if (malformed) {
+      body = std::string(kHead) + "<query_batch><id>1</id><njobs>";
+    } else {
+      body = handle(req, status, type);
+    }
+    const std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: " + type +
+                              "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (!send_all(fd, reply)) return;
+  }
+}
+
+std::string FakeBoincRpcServer::handle(const Request& req, int& status, std::string& type) {
+  const std::string prefix = "/lab/";
+  if (req.path.compare(0, prefix.size(), prefix) != 0) {
+    status = 404;
+    return "not found";
+  }
+  const std::string script = req.path.substr(prefix.size());
+  if (script == "get_output.php" && req.method == "GET") {
+    type = "application/octet-stream";
+    return get_output(req.query);
+  }
+  if ((script == "submit_rpc_handler.php" || script == "job_file.php") && req.method == "POST") {
+    auto it = req.headers.find("content-type");
+    return rpc_reply(script, parse_form(it == req.headers.end() ? "" : it->second, req.body));
+  }
+  status = 404;
+  return "not found";
+}
+
+std::string FakeBoincRpcServer::get_output(const std::string& query) {
+  std::map<std::string, std::string> args;
+  std::size_t pos = 0;
+  while (pos <= query.size()) {
+    const auto amp = query.find('&', pos);
+    const std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) args[kv.substr(0, eq)] = url_decode(kv.substr(eq + 1));
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++rpc_counts_["get_output"];
+  if (args["cmd"] != "workunit_file") {
+    violations_.push_back("get_output: cmd '" + args["cmd"] + "'");
+    return "ERROR: bad command\n";
+  }
+  if (args["auth_str"] != auth_) return "ERROR: bad authenticator\n";
+  auto job = jobs_.find(args["wu_name"]);
+  if (job == jobs_.end()) return "ERROR: no such workunit\n";
+  if (args["file_num"] != "0") return "ERROR: bad file_num\n";
+  if (!job->second.has_output) return "ERROR: no canonical instance\n";
+  ++fetches_[job->first];
+  return job->second.output;
+}
+
+std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
+                                          const std::map<std::string, std::pair<std::string, std::string>>& form) {
+  auto req = form.find("request");
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (req == form.end()) {
+    violations_.push_back(script + ": no 'request' form field");
+    return error_reply("unknown", "no request");
+  }
+  bodies_.push_back(req->second.second);
+  XMLDocument doc;
+  if (doc.Parse(req->second.second.c_str()) != tinyxml2::XML_SUCCESS || !doc.RootElement()) {
+    violations_.push_back(script + ": request is not XML");
+    return error_reply("unknown", "can't parse request");
+  }
+  XMLElement* root = doc.RootElement();
+  const std::string rpc = root->Name();
+  ++rpc_counts_[rpc];
+  static const std::set<std::string> submit_rpcs{"create_batch", "submit_batch", "query_batch",
+                                                 "abort_batch", "abort_jobs", "retire_batch"};
+  static const std::set<std::string> file_rpcs{"query_files", "upload_files"};
+  if (!(script == "submit_rpc_handler.php" ? submit_rpcs : file_rpcs).count(rpc)) {
+    violations_.push_back(script + ": unknown RPC " + rpc);
+    return error_reply(rpc, "unknown command");
+  }
+  XMLElement* first = root->FirstChildElement();
+  if (!first || std::string(first->Name()) != "authenticator") {
+    violations_.push_back(rpc + ": <authenticator> is not the first child");
+    return error_reply(rpc, "no authenticator");
+  }
+  if (!first->NextSiblingElement()) {
+    violations_.push_back(rpc + ": empty request element");
+    return error_reply(rpc, "empty request");
+  }
+  if (text_of(root, "authenticator") != auth_) return error_reply(rpc, "bad authenticator");
+  auto injected = error_next_.find(rpc);
+  if (injected != error_next_.end()) {
+    const std::string msg = injected->second;
+    error_next_.erase(injected);
+    return error_reply(rpc, msg);
+  }
+  auto batch_of = [&](const XMLElement* e) -> Batch* {
+    auto it = batches_.find(std::atoll(text_of(e, "batch_id").c_str()));
+    return it == batches_.end() ? nullptr : &it->second;
+  };
+  std::string out = std::string(kHead) + "<" + rpc + ">\n";
+  if (rpc == "create_batch") {
+    Batch b;
+    b.id = next_batch_++;
+    b.app = text_of(root, "app_name");
+    b.name = text_of(root, "batch_name");
+    if (b.app.empty() || b.name.empty() || !root->FirstChildElement("expire_time")) {
+      violations_.push_back("create_batch: app_name, batch_name and expire_time are required");
+      return error_reply(rpc, "missing field");
+    }
+    batches_[b.id] = b;
+    out += "<batch_id>" + std::to_string(b.id) + "</batch_id>\n";
+  } else if (rpc == "submit_batch") {
+    const XMLElement* be = root->FirstChildElement("batch");
+    Batch* b = batch_of(be);
+    if (!b) return error_reply(rpc, "no such batch");
+    if (b->state != 0) return error_reply(rpc, "batch is not in INIT state");
+    if (text_of(be, "app_name") != b->app) {
+      violations_.push_back("submit_batch: app_name differs from the batch's");
+      return error_reply(rpc, "app mismatch");
+    }
+    if (quirk_ && !be->FirstChildElement("workunit_template_file"))
+      return error_reply(rpc, "couldn't parse input template file "
+                              "/home/boincadm/projects/lab/html/inc/../../templates/" + b->app + "_in");
+    std::vector<Job> jobs;
+    for (const XMLElement* j = be->FirstChildElement("job"); j; j = j->NextSiblingElement("job")) {
+      Job job;
+      job.name = text_of(j, "name");
+      job.batch = b->id;
+      for (const XMLElement* f = j->FirstChildElement("input_file"); f; f = f->NextSiblingElement("input_file")) {
+        if (text_of(f, "mode") != "local_staged" || !files_.count(text_of(f, "source"))) {
+          violations_.push_back("submit_batch: job " + job.name + " names an unstaged file '" +
+                                text_of(f, "source") + "'");
+          return error_reply(rpc, "file not staged");
+        }
+        job.files.push_back(text_of(f, "source"));
+      }
+      if (job.name.empty() || jobs_.count(job.name) || job.files.empty() || job.files.size() > 2) {
+        violations_.push_back("submit_batch: bad or duplicate job '" + job.name + "'");
+        return error_reply(rpc, "bad job");
+      }
+      jobs.push_back(std::move(job));
+    }
+    if (jobs.empty()) return error_reply(rpc, "no jobs");
+    for (auto& job : jobs) {
+      ++submissions_[job.name];
+      b->jobs.push_back(job.name);
+      queue_.push_back(job.name);
+      jobs_[job.name] = std::move(job);
+    }
+    b->state = 1;
+    run_wake_.notify_all();
+    out += "<batch_id>" + std::to_string(b->id) + "</batch_id>\n";
+  } else if (rpc == "query_batch") {
+    Batch* b = batch_of(root);
+    if (!b) return error_reply(rpc, "no such batch");
+    int done = 0, errors = 0;
+    std::string job_xml;
+    for (std::size_t i = 0; i < b->jobs.size(); ++i) {
+      const std::string& name = b->jobs[i];
+      const Job& j = jobs_.at(name);
+      done += j.status == "done" || j.status == "error";
+      errors += j.status == "error";
+      job_xml += "        <job>\n        <id>" + std::to_string(b->id * 100000 + static_cast<std::int64_t>(i)) +
+                 "</id>\n        <name>" + name + "</name>\n        <canonical_instance_id>0</canonical_instance_id>\n" +
+                 "            <status>" + j.status + "</status>\n        </job>\n";
+    }
+    if (b->state == 1 && done == static_cast<int>(b->jobs.size())) b->state = 2;
+    out += "\n        <id>" + std::to_string(b->id) + "</id>\n        <create_time>1795356920</create_time>\n" +
+           "        <expire_time>0</expire_time>\n        <est_completion_time>0</est_completion_time>\n" +
+           "        <njobs>" + std::to_string(b->jobs.size()) + "</njobs>\n        <fraction_done>" +
+           std::to_string(b->jobs.empty() ? 0.0 : double(done) / b->jobs.size()) + "</fraction_done>\n" +
+           "        <nerror_jobs>" + std::to_string(errors) + "</nerror_jobs>\n        <state>" +
+           std::to_string(b->state) + "</state>\n        <completion_time>0</completion_time>\n" +
+           "        <credit_estimate>0</credit_estimate>\n        <credit_canonical>0</credit_canonical>\n" +
+           "        <name>" + b->name + "</name>\n        <app_name>" + b->app + "</app_name>\n" + job_xml;
+  } else if (rpc == "abort_batch" || rpc == "retire_batch") {
+    Batch* b = batch_of(root);
+    if (!b) return error_reply(rpc, "no such batch");
+    b->state = rpc == "abort_batch" ? 3 : 4;
+    for (const auto& name : b->jobs)
+      if (jobs_[name].status == "queued") jobs_[name].status = "error";
+    out += "<success>1</success>\n";
+  } else if (rpc == "abort_jobs") {
+    for (const XMLElement* n = root->FirstChildElement("job_name"); n; n = n->NextSiblingElement("job_name")) {
+      auto it = jobs_.find(n->GetText() ? n->GetText() : "");
+      if (it == jobs_.end()) return error_reply(rpc, "no such job");
+      if (it->second.status == "queued") it->second.status = "error";
+    }
+    out += "<success>1</success>\n";
+  } else if (rpc == "query_files") {
+    out += "<absent_files>\n";
+    int i = 0;
+    for (const XMLElement* n = root->FirstChildElement("phys_name"); n; n = n->NextSiblingElement("phys_name"), ++i)
+      if (!files_.count(n->GetText() ? n->GetText() : "")) out += "<file>" + std::to_string(i) + "</file>\n";
+    out += "</absent_files>\n";
+  } else if (rpc == "upload_files") {
+    int i = 0;
+    for (const XMLElement* n = root->FirstChildElement("phys_name"); n; n = n->NextSiblingElement("phys_name"), ++i) {
+      auto part = form.find("file_" + std::to_string(i));
+      const std::string name = n->GetText() ? n->GetText() : "";
+      if (part == form.end()) {
+        violations_.push_back("upload_files: no part file_" + std::to_string(i) + " for " + name);
+        return error_reply(rpc, "missing file");
+      }
+      auto existing = files_.find(name);
+      if (existing != files_.end() && existing->second != part->second.second)
+        return error_reply(rpc, "file " + name + " exists with other contents");
+      files_[name] = part->second.second;
+      ++uploads_[name];
+    }
+    out += "<success/>\n";
+  }
+  return out + "</" + rpc + ">\n";
+}
+
+void FakeBoincRpcServer::run_loop() {
+  for (;;) {
+    std::string name;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      run_wake_.wait(lock, [&] { return stop_ || (!paused_ && !queue_.empty()); });
+      if (stop_) return;
+      name = queue_.front();
+      queue_.pop_front();
+      if (jobs_[name].status != "queued") continue;  // aborted
+      jobs_[name].status = "in_progress";
+    }
+    run_job(name);
+  }
+}
+
+void FakeBoincRpcServer::run_job(const std::string& name) {
+  std::vector<std::string> files;
+  bool doomed;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& f : jobs_[name].files) files.push_back(files_.at(f));
+    doomed = doomed_.count(name) > 0;
+  }
+  std::string output, status = "done";
+  if (doomed) {
+    status = "error";
+  } else {
+    ScratchDir scratch;
+    const std::string task_dir = scratch / "task";
+    write_text(scratch / "task.zip", files.at(0));
+    auto unzip = run_command({"/usr/bin/unzip", "-q", scratch / "task.zip", "-d", task_dir});
+    if (unzip.exit_code != 0) {
+      status = "error";
+    } else {
+      if (files.size() > 1) {
+        TaskManifest m = parse_task_xml(read_text(task_dir + "/task.xml"));
+        write_text(task_dir + "/" + m.program.bundled_file, files[1]);
+        ::chmod((task_dir + "/" + m.program.bundled_file).c_str(), 0755);
+      }
+      run_task_bundle(task_dir, trusted_, scratch / "result.zip");
+      output = read_text(scratch / "result.zip");
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  Job& job = jobs_[name];
+  if (job.status != "in_progress") return;
+  job.status = status;
+  job.output = std::move(output);
+  job.has_output = status == "done";
+}
+
+}  // namespace mw::test

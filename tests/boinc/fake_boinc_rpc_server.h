@@ -1,0 +1,119 @@
+// FakeBoincRpcServer — a test double of a BOINC project's web RPCs, on
+// 127.0.0.1 with plain sockets (HTTP/1.1, keep-alive), one thread per
+// connection plus one that "runs" jobs.
+//
+// It speaks the formats of shared/real-boinc-samples/remote-rpc-transcript.txt
+// and boinc-reference §9: submit_rpc_handler.php (create_batch, submit_batch,
+// query_batch, abort_batch, abort_jobs, retire_batch), job_file.php
+// (query_files, upload_files) and get_output.php (cmd=workunit_file). It checks
+// each request's shape (root element, authenticator first, at least one other
+// child, staged files exist, INIT batch, the job's file count), records
+// violations, and answers them with BOINC's <error>. Jobs run in submission
+// order: the staged task bundle (unzipped, plus its program file when the job
+// names one) goes through mw::run_task_bundle and the result bundle becomes
+// the job's output file 0.
+//
+// Faults on demand: HTTP 5xx, dropped connections, malformed XML, slow
+// replies, an <error> for one RPC, and the PHP 8.2 template quirk.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mw/signing.h"
+
+namespace mw::test {
+
+class FakeBoincRpcServer {
+ public:
+  FakeBoincRpcServer(std::string authenticator, std::vector<PublicKey> trusted);
+  ~FakeBoincRpcServer();
+
+  std::string url() const;  // http://127.0.0.1:PORT/lab/
+
+  // ---- faults (each applies to the next N requests, of any kind)
+  void reply_status_next(int count, int http_status);
+  void drop_next(int count);
+  void malformed_next(int count);
+  void error_next(const std::string& rpc, const std::string& message);  // one <error> reply
+  void set_delay(double seconds);
+  void set_php82_quirk(bool on);
+  void set_paused(bool paused);          // jobs stay queued while paused
+  void fail_job(const std::string& name);  // that job ends in error instead of running
+
+  // ---- observations
+  std::map<std::string, int> rpc_counts() const;   // by RPC ("get_output" for downloads)
+  std::vector<std::string> violations() const;
+  std::vector<std::string> request_bodies() const;  // every request's `request` field
+  int http_requests() const { return http_requests_; }
+  int connections() const { return connections_; }
+  int uploads_of(const std::string& phys_name) const;
+  int submissions_of(const std::string& job_name) const;
+  int fetches_of(const std::string& job_name) const;
+  std::size_t jobs_total() const;
+  int batch_state(std::int64_t batch_id) const;  // -1 unknown
+  std::size_t stored_files() const;
+
+ private:
+  struct Job {
+    std::string name;
+    std::int64_t batch = 0;
+    std::vector<std::string> files;
+    std::string status = "queued";
+    std::string output;
+    bool has_output = false;
+  };
+  struct Batch {
+    std::int64_t id = 0;
+    std::string name, app;
+    int state = 0;
+    std::vector<std::string> jobs;
+  };
+  struct Request {
+    std::string method, path, query;
+    std::map<std::string, std::string> headers;
+    std::string body;
+  };
+
+  void accept_loop();
+  void serve(int fd);
+  std::string handle(const Request& req, int& status, std::string& content_type);
+  std::string rpc_reply(const std::string& script, const std::map<std::string, std::pair<std::string, std::string>>& form);
+  std::string get_output(const std::string& query);
+  void run_loop();
+  void run_job(const std::string& name);
+
+  std::string auth_;
+  std::vector<PublicKey> trusted_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread accept_thread_, run_thread_;
+  std::vector<std::thread> conn_threads_;
+  std::vector<int> conn_fds_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable run_wake_;
+  int status_next_ = 0, status_code_ = 503, drop_next_ = 0, malformed_next_ = 0;
+  std::map<std::string, std::string> error_next_;
+  double delay_ = 0;
+  bool quirk_ = false, paused_ = false;
+  std::map<std::string, std::string> files_;
+  std::map<std::string, int> uploads_, submissions_, fetches_, rpc_counts_;
+  std::map<std::int64_t, Batch> batches_;
+  std::map<std::string, Job> jobs_;
+  std::map<std::string, bool> doomed_;
+  std::deque<std::string> queue_;
+  std::vector<std::string> violations_, bodies_;
+  std::int64_t next_batch_ = 1;
+  std::atomic<int> http_requests_{0}, connections_{0};
+};
+
+}  // namespace mw::test

@@ -1,0 +1,388 @@
+// mw::boinc::Remote and the layers under it (HttpClient, RpcClient) against
+// FakeBoincRpcServer, a test double of BOINC's web RPCs on loopback. This
+// binary is also the worker program its function tasks ship.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+
+#include "boinc/fake_boinc_rpc_server.h"
+#include "boinc/remote_rpc.h"
+#include "mw/boinc/remote.h"
+#include "mw/master.h"
+#include "mw/worker.h"
+#include "support/test_support.h"
+
+namespace {
+
+int square(int x) { return x * x; }
+MW_TASK(square);
+
+using mw::boinc::detail::HttpOptions;
+using mw::boinc::detail::RpcClient;
+using mw::boinc::detail::RpcError;
+using mw::test::FakeBoincRpcServer;
+
+const std::string kAuth = "c0ffee5ecret0f7he5ubmitter";
+
+HttpOptions fast_http() {
+  HttpOptions h;
+  h.backoff_initial_seconds = 0.01;
+  h.max_attempts = 4;
+  return h;
+}
+
+struct Fixture {
+  Fixture() : key(mw::PrivateKey::generate()), server(kAuth, {key.public_key()}) {
+    mw::test::write_text(scratch / "task.pem", key.to_pem());
+    mw::test::write_text(scratch / "auth", kAuth + "\n");
+    ::chmod((scratch / "auth").c_str(), 0600);
+    remote.project_url = server.url();
+    remote.auth_file = scratch / "auth";
+    remote.signing_key = scratch / "task.pem";
+    remote.batch_name = "remote test";
+    remote.poll_initial_seconds = 0.05;
+    remote.poll_max_seconds = 0.5;
+    remote.gather_seconds = 0.1;
+    remote.backoff_initial_seconds = 0.01;
+    remote.log = [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(log_mutex);
+      log_lines.push_back(line);
+    };
+  }
+  std::string all_logs() {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    std::string all;
+    for (const auto& l : log_lines) all += l + "\n";
+    return all;
+  }
+  mw::test::ScratchDir scratch;
+  mw::PrivateKey key;
+  FakeBoincRpcServer server;
+  mw::boinc::Remote remote;
+  std::mutex log_mutex;
+  std::vector<std::string> log_lines;
+};
+
+// ---- the RPC layer
+
+TEST(BoincRemoteRpc, RequestsHaveTheTranscriptsShape) {
+  Fixture f;
+  RpcClient rpc(f.server.url(), kAuth, fast_http());
+  const std::int64_t id = rpc.create_batch("mw", "shape");
+  EXPECT_EQ(id, 1);
+  const auto bodies = f.server.request_bodies();
+  ASSERT_EQ(bodies.size(), 1u);
+  // <create_batch><authenticator/><app_name/><batch_name/><expire_time/></create_batch>
+  const std::string& b = bodies[0];
+  const auto at = [&](const char* s) { return b.find(s); };
+  EXPECT_EQ(at("<create_batch>"), 0u) << b;
+  EXPECT_LT(at("<authenticator>" ), at("<app_name>mw</app_name>")) << b;
+  EXPECT_LT(at("<app_name>mw</app_name>"), at("<batch_name>shape</batch_name>")) << b;
+  EXPECT_LT(at("<batch_name>shape</batch_name>"), at("<expire_time>0</expire_time>")) << b;
+  EXPECT_TRUE(f.server.violations().empty());
+  const auto status = rpc.query_batch(id);
+  EXPECT_EQ(status.id, id);
+  EXPECT_EQ(status.state, 0);
+  EXPECT_EQ(rpc.query_files({"mwt_a", "mwt_b"}), (std::vector<std::size_t>{0, 1}));
+  rpc.upload_files({"mwt_b"}, {"bytes of b"});
+  EXPECT_EQ(rpc.query_files({"mwt_a", "mwt_b"}), (std::vector<std::size_t>{0}));
+  rpc.retire_batch(id);
+  EXPECT_EQ(f.server.batch_state(id), 4);
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+}
+
+TEST(BoincRemoteRpc, ServerErrorsAreTypedAndNeverRetried) {
+  Fixture f;
+  RpcClient rpc(f.server.url(), kAuth, fast_http());
+  f.server.error_next("create_batch", "no such app");
+  try {
+    rpc.create_batch("nope", "x");
+    ADD_FAILURE() << "expected RpcError";
+  } catch (const RpcError& e) {
+    EXPECT_EQ(e.rpc(), "create_batch");
+    EXPECT_EQ(e.error_num(), -1);
+    EXPECT_EQ(e.server_message(), "no such app");
+    EXPECT_EQ(e.code(), mw::Errc::remote);
+    EXPECT_NE(std::string(e.what()).find("create_batch failed: error -1: no such app"), std::string::npos);
+  }
+  EXPECT_EQ(f.server.http_requests(), 1) << "an <error> reply is final";
+}
+
+TEST(BoincRemoteRpc, WrongAuthenticatorIsClearAndNotRetried) {
+  Fixture f;
+  const std::string wrong = "deadbeefdeadbeef";
+  RpcClient rpc(f.server.url(), wrong, fast_http());
+  const std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "x"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find("bad authenticator"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(wrong), std::string::npos) << "the authenticator leaked: " << msg;
+  EXPECT_EQ(f.server.http_requests(), 1);
+  // get_output's text errors too (the authenticator travels in its URL).
+  const std::string out = mw::test::error_of([&] { rpc.workunit_file("job_1"); }, mw::Errc::remote);
+  EXPECT_NE(out.find("bad authenticator"), std::string::npos) << out;
+  EXPECT_EQ(out.find(wrong), std::string::npos) << out;
+}
+
+TEST(BoincRemoteRpc, RetriesNetworkErrorsAnd5xxWithBackoffButNot4xx) {
+  Fixture f;
+  RpcClient rpc(f.server.url(), kAuth, fast_http());
+  std::vector<double> sleeps;
+  rpc.http().set_sleeper([&](double s) { sleeps.push_back(s); });
+  f.server.reply_status_next(2, 503);
+  EXPECT_EQ(rpc.create_batch("mw", "a"), 1);
+  EXPECT_EQ(rpc.http_attempts(), 3u);
+  ASSERT_EQ(sleeps.size(), 2u);
+  EXPECT_LE(sleeps[0], 0.01);  // full jitter under 0.01, then under 0.02
+  EXPECT_LE(sleeps[1], 0.02);
+  // Dropped connections: libcurl itself resends once on a reused connection
+  // that was closed, so the second drop is the one our retry sees.
+  f.server.drop_next(2);
+  EXPECT_EQ(rpc.create_batch("mw", "b"), 2);
+  EXPECT_EQ(rpc.http_attempts(), 5u);
+  EXPECT_EQ(sleeps.size(), 3u);
+  // A 5xx outage longer than the attempts: a clear error naming the RPC.
+  f.server.reply_status_next(10, 502);
+  std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "c"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find("BOINC RPC create_batch failed after 4 attempts: HTTP 502"), std::string::npos) << msg;
+  f.server.reply_status_next(0, 502);
+  // 4xx: once.
+  f.server.reply_status_next(1, 403);
+  const auto before = rpc.http_attempts();
+  msg = mw::test::error_of([&] { rpc.create_batch("mw", "d"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find("HTTP 403 (not retried)"), std::string::npos) << msg;
+  EXPECT_EQ(rpc.http_attempts(), before + 1);
+  // Malformed XML is a format error, not retried.
+  f.server.malformed_next(1);
+  msg = mw::test::error_of([&] { rpc.query_batch(1); }, mw::Errc::format);
+  EXPECT_NE(msg.find("query_batch"), std::string::npos) << msg;
+  EXPECT_EQ(rpc.http_attempts(), before + 2);
+}
+
+TEST(BoincRemoteRpc, SlowRepliesHitTheTotalTimeout) {
+  Fixture f;
+  HttpOptions h = fast_http();
+  h.total_timeout_seconds = 0.2;
+  h.max_attempts = 2;
+  RpcClient rpc(f.server.url(), kAuth, h);
+  f.server.set_delay(0.5);
+  const std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "slow"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find("failed after 2 attempts"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("imeout"), std::string::npos) << msg;
+}
+
+// ---- the interface
+
+TEST(BoincRemote, HundredJobsEndToEnd) {
+  Fixture f;
+  f.remote.tasks_per_submit = 40;  // three batches
+  f.remote.settings.min_quorum = 2;
+  f.remote.settings.target_nresults = 2;
+  f.remote.settings.max_total_results = 4;
+  f.remote.settings.max_success_results = 2;
+  std::vector<int> inputs;
+  for (int i = 0; i < 100; ++i) inputs.push_back(i);
+  {
+    mw::Master master(f.remote);
+    const std::vector<int> squares = master.map<int>(mw::fn("square"), inputs);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(squares[i], i * i);
+    auto st = master.status();
+    EXPECT_EQ(st.interface, "boinc-remote");
+    EXPECT_EQ(st.details.details["delivered"], "100");
+    EXPECT_EQ(st.details.details["submitted"], "100");
+  }
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  EXPECT_EQ(f.server.jobs_total(), 100u);
+  auto counts = f.server.rpc_counts();
+  EXPECT_EQ(counts["get_output"], 100);
+  EXPECT_EQ(counts["create_batch"], counts["submit_batch"]);
+  EXPECT_GE(counts["create_batch"], 3);
+  EXPECT_EQ(counts["retire_batch"], counts["create_batch"]) << "every batch is retired at the end";
+  EXPECT_EQ(f.server.batch_state(1), 4);
+  // One worker program for all of them: uploaded once, then found by query_files.
+  std::string program;
+  for (const auto& body : f.server.request_bodies())
+    if (body.find("<upload_files>") == 0 && body.find("mwp_") != std::string::npos)
+      program = body.substr(body.find("mwp_"), 68);
+  ASSERT_FALSE(program.empty());
+  EXPECT_EQ(f.server.uploads_of(program), 1);
+  // quorum settings travel in job_params
+  bool quorum_sent = false;
+  for (const auto& body : f.server.request_bodies())
+    quorum_sent |= body.find("<submit_batch>") == 0 && body.find("<min_quorum>2</min_quorum>") != std::string::npos;
+  EXPECT_TRUE(quorum_sent);
+}
+
+TEST(BoincRemote, Php82TemplateQuirkIsWorkedAroundWithAWarning) {
+  Fixture f;
+  f.server.set_php82_quirk(true);
+  {
+    mw::Master master(f.remote);
+    const std::vector<int> r = master.map<int>(mw::fn("square"), std::vector<int>{3, 4});
+    EXPECT_EQ(r, (std::vector<int>{9, 16}));
+    EXPECT_EQ(master.status().details.details["template_workaround"], "yes");
+  }
+  EXPECT_NE(f.all_logs().find("couldn't parse input template file"), std::string::npos) << f.all_logs();
+  EXPECT_EQ(f.server.rpc_counts()["submit_batch"], 2) << "one refused, one with the workaround";
+  bool sent = false;
+  for (const auto& body : f.server.request_bodies())
+    sent |= body.find("<workunit_template_file>no_such_file</workunit_template_file>") != std::string::npos;
+  EXPECT_TRUE(sent);
+}
+
+TEST(BoincRemote, WrongAuthenticatorFailsTasksClearlyWithoutARetryStorm) {
+  Fixture f;
+  const std::string wrong = "0123456789abcdef0123";
+  mw::test::write_text(f.scratch / "auth", wrong);
+  ::chmod((f.scratch / "auth").c_str(), 0600);
+  {
+    mw::Master master(f.remote);
+    auto t = master.submit_task(mw::fn("square"), mw::args(5));
+    try {
+      master.get_result(t);
+      ADD_FAILURE() << "expected TaskFailed";
+    } catch (const mw::TaskFailed& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("bad authenticator"), std::string::npos) << what;
+      EXPECT_EQ(what.find(wrong), std::string::npos) << "the authenticator leaked: " << what;
+    }
+    for (const auto& kv : master.status().details.details)
+      EXPECT_EQ(kv.second.find(wrong), std::string::npos) << kv.first;
+  }
+  EXPECT_LE(f.server.http_requests(), 3) << "create_batch once, maybe retire: no retry storm";
+  EXPECT_EQ(f.all_logs().find(wrong), std::string::npos) << f.all_logs();
+}
+
+TEST(BoincRemote, AuthenticatorNeverAppearsInLogsOrErrors) {
+  Fixture f;
+  f.server.set_php82_quirk(true);  // a warning is logged
+  f.server.reply_status_next(1, 500);
+  {
+    mw::Master master(f.remote);
+    EXPECT_EQ(master.map<int>(mw::fn("square"), std::vector<int>{1, 2}), (std::vector<int>{1, 4}));
+    for (const auto& kv : master.status().details.details)
+      EXPECT_EQ(kv.second.find(kAuth), std::string::npos) << kv.first;
+  }
+  EXPECT_FALSE(f.all_logs().empty()) << "the quirk's warning was logged";
+  EXPECT_EQ(f.all_logs().find(kAuth), std::string::npos) << f.all_logs();
+}
+
+TEST(BoincRemote, JobsBoincGivesUpOnFailTheirTask) {
+  Fixture f;
+  f.server.set_paused(true);
+  mw::Master master(f.remote);
+  auto t = master.submit_task(mw::fn("square"), mw::args(6));
+  for (int i = 0; i < 200 && f.server.jobs_total() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(f.server.jobs_total(), 1u);
+  f.server.fail_job("remote_test_1_" + std::to_string(t.id));
+  f.server.set_paused(false);
+  try {
+    master.get_result(t);
+    ADD_FAILURE() << "expected TaskFailed";
+  } catch (const mw::TaskFailed& e) {
+    EXPECT_NE(std::string(e.what()).find("BOINC gave up on job remote_test_1_"), std::string::npos) << e.what();
+  }
+}
+
+TEST(BoincRemote, CancellingATaskAbortsItsJob) {
+  Fixture f;
+  f.server.set_paused(true);
+  mw::Master master(f.remote);
+  auto keep = master.submit_task(mw::fn("square"), mw::args(7));
+  auto drop = master.submit_task(mw::fn("square"), mw::args(8));
+  for (int i = 0; i < 200 && f.server.jobs_total() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(f.server.jobs_total(), 2u);
+  master.cancel(drop);
+  for (int i = 0; i < 200 && f.server.rpc_counts()["abort_jobs"] == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(f.server.rpc_counts()["abort_jobs"], 1);
+  bool named = false;
+  for (const auto& body : f.server.request_bodies())
+    named |= body.find("<abort_jobs>") == 0 &&
+             body.find("<job_name>remote_test_1_" + std::to_string(drop.id) + "</job_name>") != std::string::npos;
+  EXPECT_TRUE(named);
+  f.server.set_paused(false);
+  EXPECT_EQ(master.get_result(keep).value<int>(), 49);
+  EXPECT_EQ(f.server.fetches_of("remote_test_1_" + std::to_string(drop.id)), 0) << "the aborted job never ran";
+}
+
+TEST(BoincRemote, AuthenticatorComesFromAPrivateFileOrTheEnvironment) {
+  Fixture f;
+  ::chmod((f.scratch / "auth").c_str(), 0644);
+  std::string msg = mw::test::error_of([&] { f.remote.make_interface(); }, mw::Errc::usage);
+  EXPECT_NE(msg.find("readable by others (mode 0644)"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(kAuth), std::string::npos);
+  ::unsetenv("MW_TEST_AUTH_9");
+  msg = mw::test::error_of([&] { mw::boinc::read_authenticator("", "MW_TEST_AUTH_9"); }, mw::Errc::usage);
+  EXPECT_NE(msg.find("$MW_TEST_AUTH_9"), std::string::npos) << msg;
+  ::setenv("MW_TEST_AUTH_9", (" " + kAuth + "\n").c_str(), 1);
+  EXPECT_EQ(mw::boinc::read_authenticator("", "MW_TEST_AUTH_9"), kAuth);
+  ::chmod((f.scratch / "auth").c_str(), 0600);
+  EXPECT_EQ(mw::boinc::read_authenticator(f.scratch / "auth", "MW_TEST_AUTH_9"), kAuth)
+      << "the file wins over the environment";
+}
+
+// ---- mw-work-generator --remote
+
+TEST(BoincRemoteCli, SubmitStatusFetchCancelOverTheRpcs) {
+  Fixture f;
+  std::vector<std::string> bundles;
+  for (int i = 0; i < 3; ++i) {
+    mw::TaskBuilder b("cli_" + std::to_string(i));
+    b.host_program("/bin/echo").arg("hello " + std::to_string(i));
+    bundles.push_back(f.scratch / ("t" + std::to_string(i) + ".zip"));
+    b.write_bundle(bundles.back(), f.key);
+  }
+  bundles.push_back(bundles[0]);  // the same bytes twice: staged once
+  std::vector<std::string> argv{MW_WORK_GENERATOR, "submit", "--remote", f.server.url(), "--auth-file",
+                                f.scratch / "auth", "--batch", "cli run", "--min-quorum", "1"};
+  argv.insert(argv.end(), bundles.begin(), bundles.end());
+  auto r = mw::test::run_command(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n");
+  EXPECT_EQ(f.server.jobs_total(), 4u);
+  EXPECT_EQ(f.server.rpc_counts()["upload_files"], 1);
+  EXPECT_EQ(f.server.stored_files(), 3u);
+  for (int i = 0; i < 300 && f.server.batch_state(1) != 2; ++i) {
+    mw::test::run_command({MW_WORK_GENERATOR, "status", "--remote", f.server.url(), "--auth-file",
+                           f.scratch / "auth", "--batch", "1"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  r = mw::test::run_command({MW_WORK_GENERATOR, "status", "--remote", f.server.url(), "--auth-file",
+                             f.scratch / "auth", "--batch", "1"});
+  EXPECT_NE(r.out.find("done 4"), std::string::npos) << r.out << r.err;
+  const std::vector<std::string> fetch{MW_WORK_GENERATOR, "fetch", "--remote", f.server.url(), "--auth-file",
+                                       f.scratch / "auth", "--batch", "1", "--out", f.scratch / "out"};
+  r = mw::test::run_command(fetch);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("fetched 4 result(s)"), std::string::npos) << r.out;
+  r = mw::test::run_command(fetch);
+  EXPECT_NE(r.out.find("fetched 0 result(s)"), std::string::npos) << "every output is fetched once: " << r.out;
+  EXPECT_EQ(f.server.fetches_of("cli_run_1_0"), 1);
+  const mw::ResultManifest m = mw::ResultBundle::open(f.scratch / "out/cli_run_1_2.result").manifest();
+  EXPECT_EQ(m.task_name, "cli_2");
+  EXPECT_EQ(m.status, mw::ResultStatus::success) << m.reason;
+  r = mw::test::run_command({MW_WORK_GENERATOR, "cancel", "--remote", f.server.url(), "--auth-file",
+                             f.scratch / "auth", "--batch", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(f.server.batch_state(1), 3);
+  // A readable authenticator file is refused, without showing its content.
+  ::chmod((f.scratch / "auth").c_str(), 0644);
+  r = mw::test::run_command({MW_WORK_GENERATOR, "status", "--remote", f.server.url(), "--auth-file",
+                             f.scratch / "auth", "--batch", "1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("readable by others"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(kAuth), std::string::npos) << r.err;
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mw::worker_main_if_requested(argc, argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
