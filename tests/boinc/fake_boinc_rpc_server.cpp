@@ -15,6 +15,7 @@
 #include "mw/runner.h"
 #include "mw/task_format.h"
 #include "support/test_support.h"
+#include "util/fs.h"
 
 namespace mw::test {
 namespace {
@@ -106,6 +107,7 @@ FakeBoincRpcServer::FakeBoincRpcServer(std::string authenticator, std::vector<Pu
 
 FakeBoincRpcServer::~FakeBoincRpcServer() {
   stop_ = true;
+  release_stalled();
   ::shutdown(listen_fd_, SHUT_RDWR);
   ::close(listen_fd_);
   accept_thread_.join();
@@ -139,6 +141,37 @@ void FakeBoincRpcServer::set_paused(bool paused) {
     paused_ = paused;
   }
   run_wake_.notify_all();
+}
+void FakeBoincRpcServer::run_jobs(int count) {
+  {
+    std::lock_guard<std::mutex> l(mutex_);
+    run_allowance_ += count;
+  }
+  run_wake_.notify_all();
+}
+void FakeBoincRpcServer::stall_next(const std::string& rpc, int skip) {
+  std::lock_guard<std::mutex> l(mutex_);
+  stall_rpc_ = rpc;
+  stall_skip_ = skip;
+  release_ = false;
+}
+void FakeBoincRpcServer::release_stalled() {
+  {
+    std::lock_guard<std::mutex> l(mutex_);
+    release_ = true;
+  }
+  stall_wake_.notify_all();
+}
+bool FakeBoincRpcServer::jobs_idle() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  for (const auto& [name, job] : jobs_)
+    if (job.status == "in_progress") return false;
+  return queue_.empty() || (paused_ && run_allowance_ == 0);
+}
+int FakeBoincRpcServer::stalled() const { std::lock_guard<std::mutex> l(mutex_); return stalled_; }
+std::vector<std::string> FakeBoincRpcServer::submitted_jobs() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  return submitted_order_;
 }
 void FakeBoincRpcServer::fail_job(const std::string& name) { std::lock_guard<std::mutex> l(mutex_); doomed_[name] = true; }
 
@@ -258,7 +291,15 @@ void FakeBoincRpcServer::serve(int fd) {
     } else if (malformed) {
       body = std::string(kHead) + "<query_batch><id>1</id><njobs>";
     } else {
-      body = handle(req, status, type);
+      std::string rpc;
+      body = handle(req, status, type, rpc);
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!rpc.empty() && rpc == stall_rpc_ && stall_skip_-- == 0) {
+        stall_rpc_.clear();
+        ++stalled_;
+        stall_wake_.wait(lock, [&] { return release_; });
+        --stalled_;
+      }
     }
     const std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: " + type +
                               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -266,7 +307,7 @@ void FakeBoincRpcServer::serve(int fd) {
   }
 }
 
-std::string FakeBoincRpcServer::handle(const Request& req, int& status, std::string& type) {
+std::string FakeBoincRpcServer::handle(const Request& req, int& status, std::string& type, std::string& rpc) {
   const std::string prefix = "/lab/";
   if (req.path.compare(0, prefix.size(), prefix) != 0) {
     status = 404;
@@ -279,7 +320,7 @@ std::string FakeBoincRpcServer::handle(const Request& req, int& status, std::str
   }
   if ((script == "submit_rpc_handler.php" || script == "job_file.php") && req.method == "POST") {
     auto it = req.headers.find("content-type");
-    return rpc_reply(script, parse_form(it == req.headers.end() ? "" : it->second, req.body));
+    return rpc_reply(script, parse_form(it == req.headers.end() ? "" : it->second, req.body), rpc);
   }
   status = 404;
   return "not found";
@@ -312,7 +353,8 @@ std::string FakeBoincRpcServer::get_output(const std::string& query) {
 }
 
 std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
-                                          const std::map<std::string, std::pair<std::string, std::string>>& form) {
+                                          const std::map<std::string, std::pair<std::string, std::string>>& form,
+                                          std::string& rpc_name) {
   auto req = form.find("request");
   std::lock_guard<std::mutex> lock(mutex_);
   if (req == form.end()) {
@@ -327,6 +369,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   }
   XMLElement* root = doc.RootElement();
   const std::string rpc = root->Name();
+  rpc_name = rpc;
   ++rpc_counts_[rpc];
   static const std::set<std::string> submit_rpcs{"create_batch", "submit_batch", "query_batch",
                                                  "abort_batch", "abort_jobs", "retire_batch"};
@@ -379,6 +422,19 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     if (quirk_ && !be->FirstChildElement("workunit_template_file"))
       return error_reply(rpc, "couldn't parse input template file "
                               "/home/boincadm/projects/lab/html/inc/../../templates/" + b->app + "_in");
+    // What BOINC's create_work would find in templates/: mwkit's, as
+    // mw-project-setup installs them. Without a name it looks for APP_in / APP_out.
+    static const std::map<std::string, std::size_t> input_templates{{"mw_in.xml", 1}, {"mw_in_program.xml", 2}};
+    const std::string in_template = text_of(be, "input_template_filename");
+    const std::string out_template = text_of(be, "output_template_filename");
+    auto in = input_templates.find(in_template);
+    if (in == input_templates.end() || out_template != "mw_out.xml") {
+      violations_.push_back("submit_batch: input template '" + in_template + "' / output template '" +
+                            out_template + "' are not in the project's templates/");
+      return error_reply(rpc, "create_work failed: can't open template file templates/" +
+                                  (in == input_templates.end() ? (in_template.empty() ? b->app + "_in" : in_template)
+                                                               : (out_template.empty() ? b->app + "_out" : out_template)));
+    }
     std::vector<Job> jobs;
     for (const XMLElement* j = be->FirstChildElement("job"); j; j = j->NextSiblingElement("job")) {
       Job job;
@@ -392,6 +448,11 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
         }
         job.files.push_back(text_of(f, "source"));
       }
+      if (job.files.size() != in->second) {
+        violations_.push_back("submit_batch: job " + job.name + " has " + std::to_string(job.files.size()) +
+                              " input files but its template " + in->first + " takes " + std::to_string(in->second));
+        return error_reply(rpc, "create_work failed: wrong number of input files for job " + job.name);
+      }
       if (job.name.empty() || jobs_.count(job.name) || job.files.empty() || job.files.size() > 2) {
         violations_.push_back("submit_batch: bad or duplicate job '" + job.name + "'");
         return error_reply(rpc, "bad job");
@@ -401,6 +462,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     if (jobs.empty()) return error_reply(rpc, "no jobs");
     for (auto& job : jobs) {
       ++submissions_[job.name];
+      submitted_order_.push_back(job.name);
       b->jobs.push_back(job.name);
       queue_.push_back(job.name);
       jobs_[job.name] = std::move(job);
@@ -476,8 +538,9 @@ void FakeBoincRpcServer::run_loop() {
     std::string name;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      run_wake_.wait(lock, [&] { return stop_ || (!paused_ && !queue_.empty()); });
+      run_wake_.wait(lock, [&] { return stop_ || ((!paused_ || run_allowance_ > 0) && !queue_.empty()); });
       if (stop_) return;
+      if (paused_) --run_allowance_;
       name = queue_.front();
       queue_.pop_front();
       if (jobs_[name].status != "queued") continue;  // aborted
@@ -508,8 +571,9 @@ void FakeBoincRpcServer::run_job(const std::string& name) {
     } else {
       if (files.size() > 1) {
         TaskManifest m = parse_task_xml(read_text(task_dir + "/task.xml"));
-        write_text(task_dir + "/" + m.program.bundled_file, files[1]);
-        ::chmod((task_dir + "/" + m.program.bundled_file).c_str(), 0755);
+        // Close-on-exec: a process the test forks meanwhile must not keep the
+        // program open for writing (exec would then fail with ETXTBSY).
+        mw::detail::write_file_atomic(task_dir + "/" + m.program.bundled_file, files[1], 0755);
       }
       run_task_bundle(task_dir, trusted_, scratch / "result.zip");
       output = read_text(scratch / "result.zip");

@@ -7,7 +7,9 @@
 // query_batch, abort_batch, abort_jobs, retire_batch), job_file.php
 // (query_files, upload_files) and get_output.php (cmd=workunit_file). It checks
 // each request's shape (root element, authenticator first, at least one other
-// child, staged files exist, INIT batch, the job's file count), records
+// child, staged files exist, INIT batch, the templates submit_batch names
+// exist in the project — mw_in.xml, mw_in_program.xml, mw_out.xml — and each
+// job has as many files as its input template takes), records
 // violations, and answers them with BOINC's <error>. Jobs run in submission
 // order: the staged task bundle (unzipped, plus its program file when the job
 // names one) goes through mw::run_task_bundle and the result bundle becomes
@@ -46,6 +48,16 @@ class FakeBoincRpcServer {
   void set_delay(double seconds);
   void set_php82_quirk(bool on);
   void set_paused(bool paused);          // jobs stay queued while paused
+  void run_jobs(int count);              // while paused: let the next `count` queued jobs run
+  // The request of RPC `rpc` after the next `skip` ones is carried out, but
+  // its reply is held back until release_stalled() (a client killed
+  // meanwhile never sees it).
+  void stall_next(const std::string& rpc, int skip = 0);
+  void release_stalled();
+  int stalled() const;                   // requests held back now
+  // No job is running or about to (a test that forks should wait for this:
+  // a program being written for a job while it forks could not be executed).
+  bool jobs_idle() const;
   void fail_job(const std::string& name);  // that job ends in error instead of running
 
   // ---- observations
@@ -56,6 +68,7 @@ class FakeBoincRpcServer {
   int connections() const { return connections_; }
   int uploads_of(const std::string& phys_name) const;
   int submissions_of(const std::string& job_name) const;
+  std::vector<std::string> submitted_jobs() const;  // every job name submit_batch created, in order
   int fetches_of(const std::string& job_name) const;
   std::size_t jobs_total() const;
   int batch_state(std::int64_t batch_id) const;  // -1 unknown
@@ -84,8 +97,10 @@ class FakeBoincRpcServer {
 
   void accept_loop();
   void serve(int fd);
-  std::string handle(const Request& req, int& status, std::string& content_type);
-  std::string rpc_reply(const std::string& script, const std::map<std::string, std::pair<std::string, std::string>>& form);
+  // `rpc` is set to the RPC's name when the request is one.
+  std::string handle(const Request& req, int& status, std::string& content_type, std::string& rpc);
+  std::string rpc_reply(const std::string& script, const std::map<std::string, std::pair<std::string, std::string>>& form,
+                        std::string& rpc);
   std::string get_output(const std::string& query);
   void run_loop();
   void run_job(const std::string& name);
@@ -105,6 +120,12 @@ class FakeBoincRpcServer {
   std::map<std::string, std::string> error_next_;
   double delay_ = 0;
   bool quirk_ = false, paused_ = false;
+  int run_allowance_ = 0;
+  std::string stall_rpc_;
+  int stall_skip_ = 0, stalled_ = 0;
+  bool release_ = false;
+  std::condition_variable stall_wake_;
+  std::vector<std::string> submitted_order_;
   std::map<std::string, std::string> files_;
   std::map<std::string, int> uploads_, submissions_, fetches_, rpc_counts_;
   std::map<std::int64_t, Batch> batches_;

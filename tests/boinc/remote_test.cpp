@@ -1,19 +1,28 @@
 // mw::boinc::Remote and the layers under it (HttpClient, RpcClient) against
 // FakeBoincRpcServer, a test double of BOINC's web RPCs on loopback. This
 // binary is also the worker program its function tasks ship.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "boinc/fake_boinc_rpc_server.h"
+#include "boinc/remote_ledger.h"
 #include "boinc/remote_rpc.h"
 #include "mw/boinc/remote.h"
 #include "mw/master.h"
 #include "mw/worker.h"
 #include "support/test_support.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -214,6 +223,43 @@ TEST(BoincRemote, HundredJobsEndToEnd) {
   EXPECT_TRUE(quorum_sent);
 }
 
+// BOINC's create_work takes the templates submit_batch names, else
+// templates/APP_in and APP_out, which mw-project-setup does not install; and
+// it checks every job of a batch against one input template. The double
+// refuses what real BOINC would refuse.
+TEST(BoincRemote, BatchesNameMwkitsTemplatesByTheJobsFileCount) {
+  Fixture f;
+  {
+    mw::Master master(f.remote);
+    // In one chunk: a task running a host program (the bundle alone) and a
+    // function task (the bundle and this program).
+    auto echo = master.submit_task(mw::Exec("/bin/echo", {"one file"}));
+    auto square = master.submit_task(mw::fn("square"), mw::args(9));
+    EXPECT_EQ(master.get_result(echo).stdout_text(), "one file\n");
+    EXPECT_EQ(master.get_result(square).value<int>(), 81);
+  }
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  int with_program = 0, without = 0;
+  for (const auto& body : f.server.request_bodies()) {
+    if (body.find("<submit_batch>") != 0) continue;
+    EXPECT_NE(body.find("<output_template_filename>mw_out.xml</output_template_filename>"), std::string::npos) << body;
+    with_program += body.find("<input_template_filename>mw_in_program.xml</input_template_filename>") != std::string::npos;
+    without += body.find("<input_template_filename>mw_in.xml</input_template_filename>") != std::string::npos;
+  }
+  EXPECT_EQ(with_program, 1);
+  EXPECT_EQ(without, 1) << "one batch per input template";
+
+  // A batch mixing the two is refused before it is sent.
+  RpcClient rpc(f.server.url(), kAuth, fast_http());
+  mw::boinc::detail::RemoteJob one{"j1", {{"local_staged", "mwt_a"}}, {}, {}};
+  mw::boinc::detail::RemoteJob two{"j2", {{"local_staged", "mwt_a"}, {"local_staged", "mwp_b"}}, {}, {}};
+  const auto before = f.server.http_requests();
+  const std::string msg = mw::test::error_of(
+      [&] { rpc.submit_batch(1, "mw", mw::boinc::WorkunitSettings{}, {one, two}, false); }, mw::Errc::usage);
+  EXPECT_NE(msg.find("job j2 has 2 input files"), std::string::npos) << msg;
+  EXPECT_EQ(f.server.http_requests(), before);
+}
+
 TEST(BoincRemote, Php82TemplateQuirkIsWorkedAroundWithAWarning) {
   Fixture f;
   f.server.set_php82_quirk(true);
@@ -323,6 +369,169 @@ TEST(BoincRemote, AuthenticatorComesFromAPrivateFileOrTheEnvironment) {
   ::chmod((f.scratch / "auth").c_str(), 0600);
   EXPECT_EQ(mw::boinc::read_authenticator(f.scratch / "auth", "MW_TEST_AUTH_9"), kAuth)
       << "the file wins over the environment";
+}
+
+// ---- the ledger
+
+TEST(BoincRemoteLedger, FindsLiveJobsByTaskAndFingerprintAcrossReopening) {
+  using mw::boinc::detail::RemoteLedger;
+  using State = RemoteLedger::JobState;
+  mw::test::ScratchDir dir;
+  const std::string state = dir / "state/deeper";
+  {
+    RemoteLedger ledger(state);
+    ledger.record_batch(7, "b", {{"job_1", 1, "fp1"}, {"job_2", 2, "fp2"}});
+    auto j1 = ledger.find(1, "fp1");
+    ASSERT_TRUE(j1);
+    EXPECT_EQ(j1->name, "job_1");
+    EXPECT_EQ(j1->batch_id, 7);
+    EXPECT_EQ(j1->state, State::pending);
+    EXPECT_FALSE(ledger.find(1, "fp2")) << "another task under the same id is not this job's";
+    EXPECT_FALSE(ledger.find(3, "fp1"));
+    ledger.batch_submitted(7);
+    ledger.fetched("job_2", std::string("out\0put", 7));
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(state.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  RemoteLedger ledger(state);
+  EXPECT_EQ(ledger.find(1, "fp1")->state, State::submitted);
+  auto j2 = ledger.find(2, "fp2");
+  ASSERT_TRUE(j2);
+  EXPECT_EQ(j2->state, State::fetched);
+  EXPECT_EQ(j2->output, std::string("out\0put", 7));
+  EXPECT_TRUE(ledger.idle_batches().empty());
+  // A new job for task 1 supersedes the old one.
+  ledger.record_batch(8, "c", {{"job_3", 1, "fp1"}});
+  EXPECT_EQ(ledger.find(1, "fp1")->name, "job_3");
+  ledger.job_state("job_2", State::done);
+  EXPECT_FALSE(ledger.find(2, "fp2"));
+  EXPECT_EQ(ledger.idle_batches(), (std::vector<std::int64_t>{7}));
+  // A refused batch's jobs never existed; a retired batch's are over.
+  ledger.batch_refused(8);
+  EXPECT_FALSE(ledger.find(1, "fp1"));
+  ledger.record_batch(9, "d", {{"job_4", 4, "fp4"}});
+  ledger.batch_submitted(9);
+  ledger.batch_retired(9);
+  EXPECT_FALSE(ledger.find(4, "fp4"));
+  ledger.batch_retired(7);
+  EXPECT_EQ(ledger.idle_batches(), (std::vector<std::int64_t>{8}));
+}
+
+// ---- resuming after the master is killed (tests/programs/remote_resume_master.cpp)
+
+// Starts the resume master with stdout and stderr in DIR/LOG.
+pid_t start_resume_master(const std::string& dir, const std::string& url, int tasks, const std::string& mode,
+                          const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open((dir + "/" + log).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    execl(MW_REMOTE_RESUME_MASTER, MW_REMOTE_RESUME_MASTER, dir.c_str(), url.c_str(),
+          std::to_string(tasks).c_str(), mode.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits up to `seconds` for `pid` to end; its wait status, or -1 (then it is killed).
+int wait_for_exit(pid_t pid, double seconds) {
+  for (int i = 0; i < seconds * 50; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+template <typename Pred>
+bool eventually(Pred done, double seconds = 60) {
+  for (int i = 0; i < seconds * 50; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+TEST(BoincRemoteResume, KilledMasterTakesUpItsJobsAndFetchesEachOutputOnce) {
+  Fixture f;
+  const std::string dir = f.scratch.path();
+  const int tasks = 12;
+  f.server.set_paused(true);
+  // What the three runs printed, for failure messages.
+  auto logs = [&] {
+    std::string all;
+    for (const char* run : {"run1.log", "run2.log", "run3.log"})
+      if (mw::detail::path_exists(f.scratch / run)) all += std::string("--- ") + run + "\n" + mw::test::read_text(f.scratch / run);
+    return all;
+  };
+
+  // Run 1: killed while waiting for the reply of its second submit_batch,
+  // which the server carried out (the ledger holds those jobs as pending).
+  f.server.stall_next("submit_batch", 1);
+  pid_t pid = start_resume_master(dir, f.server.url(), tasks, "run", "run1.log");
+  ASSERT_TRUE(eventually([&] { return f.server.stalled() == 1; })) << logs();
+  kill(pid, SIGKILL);
+  int status = wait_for_exit(pid, 30);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status << logs();
+  f.server.release_stalled();
+  const std::size_t jobs_in_run1 = f.server.submitted_jobs().size();
+  ASSERT_GE(jobs_in_run1, 2u) << logs();
+  ASSERT_LT(jobs_in_run1, static_cast<std::size_t>(tasks)) << logs();
+
+  // Run 2: takes up both batches, submits the rest, and dies inside the
+  // master's task_finished for its third result: that output is downloaded
+  // but not journaled.
+  pid = start_resume_master(dir, f.server.url(), tasks, "die-at=3", "run2.log");
+  ASSERT_TRUE(eventually([&] { return f.server.submitted_jobs().size() >= static_cast<std::size_t>(tasks); }))
+      << logs();
+  f.server.run_jobs(5);
+  status = wait_for_exit(pid, 60);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << status << "\n" << logs();
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], 3) << logs();
+
+  // Run 3: finishes. (Forked while the double runs no job: a job's program
+  // being written while the test forks could not be executed, ETXTBSY.)
+  ASSERT_TRUE(eventually([&] { return f.server.jobs_idle(); }));
+  pid = start_resume_master(dir, f.server.url(), tasks, "run", "run3.log");
+  f.server.set_paused(false);
+  status = wait_for_exit(pid, 120);
+  const std::string out = mw::test::read_text(f.scratch / "run3.log");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << logs();
+  EXPECT_NE(out.find("from_journal 2\n"), std::string::npos) << logs();
+  EXPECT_NE(out.find("outputs_from_ledger 1\n"), std::string::npos) << logs();
+  EXPECT_NE(out.find("taken_up " + std::to_string(tasks - 3) + "\n"), std::string::npos) << logs();
+
+  // Every task went to BOINC as exactly one job ("resume_<batch>_<task id>"),
+  // and every job's output was downloaded exactly once.
+  const std::vector<std::string> jobs = f.server.submitted_jobs();
+  std::map<int, int> jobs_of_task;
+  for (const auto& job : jobs) {
+    ++jobs_of_task[std::stoi(job.substr(job.rfind('_') + 1))];
+    EXPECT_EQ(f.server.submissions_of(job), 1) << job;
+    EXPECT_EQ(f.server.fetches_of(job), 1) << job << "\n" << logs();
+  }
+  EXPECT_EQ(jobs.size(), static_cast<std::size_t>(tasks));
+  for (int id = 1; id <= tasks; ++id) EXPECT_EQ(jobs_of_task[id], 1) << "task " << id;
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], tasks);
+
+  // Every result was delivered once, and right.
+  std::map<long, int> delivered;
+  std::istringstream log(mw::test::read_text(f.scratch / "delivered.log"));
+  for (long id, value; log >> id >> value;) {
+    ++delivered[id];
+    EXPECT_EQ(value, id * id * id) << "task " << id;
+  }
+  EXPECT_EQ(delivered.size(), static_cast<std::size_t>(tasks));
+  for (const auto& [id, n] : delivered) EXPECT_EQ(n, 1) << "task " << id;
+  // The last run retired every batch, its predecessors' included.
+  for (std::int64_t batch = 1; batch <= static_cast<std::int64_t>(f.server.rpc_counts()["create_batch"]); ++batch)
+    EXPECT_EQ(f.server.batch_state(batch), 4) << "batch " << batch;
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
 }
 
 // ---- mw-work-generator --remote

@@ -151,6 +151,16 @@ std::int64_t RpcClient::create_batch(const std::string& app, const std::string& 
   return child_int(doc.RootElement(), "batch_id", "create_batch");
 }
 
+std::string input_template_for(const std::vector<RemoteJob>& jobs) {
+  const std::size_t files = jobs.empty() ? 1 : jobs.front().files.size();
+  for (const RemoteJob& job : jobs)
+    if (job.files.size() != files || files < 1 || files > 2)
+      throw Error(Errc::usage, "submit_batch: job " + job.name + " has " + std::to_string(job.files.size()) +
+                                   " input files; every job of a batch must have 1 (the task bundle) or every"
+                                   " job 2 (the bundle and its program), as BOINC checks them against one template");
+  return files == 1 ? kInputTemplate : kInputTemplateWithProgram;
+}
+
 void RpcClient::submit_batch(std::int64_t batch_id, const std::string& app, const WorkunitSettings& s,
                              const std::vector<RemoteJob>& jobs, bool template_workaround) {
   Request r("submit_batch", authenticator_);
@@ -185,6 +195,10 @@ void RpcClient::submit_batch(std::int64_t batch_id, const std::string& app, cons
       add(r.doc, in, "source", f.source);
     }
   }
+  // Without these BOINC's create_work looks for templates/APP_in and APP_out;
+  // mw-project-setup installs mwkit's templates under their own names.
+  add(r.doc, batch, "input_template_filename", input_template_for(jobs));
+  add(r.doc, batch, "output_template_filename", kOutputTemplate);
   if (template_workaround) add(r.doc, batch, "workunit_template_file", "no_such_file");
   call("submit_rpc_handler.php", "submit_batch", print(r.doc));
 }

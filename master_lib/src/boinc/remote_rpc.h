@@ -61,6 +61,17 @@ struct RemoteBatchStatus {
   std::vector<RemoteJobStatus> jobs;
 };
 
+// mwkit's templates in PROJECT/templates/ (docs/boinc-conventions.md), named
+// in every submit_batch: a batch's jobs all have the task bundle, or all the
+// bundle and its program file, because BOINC checks every job of a batch
+// against the one input template.
+inline constexpr const char* kInputTemplate = "mw_in.xml";
+inline constexpr const char* kInputTemplateWithProgram = "mw_in_program.xml";
+inline constexpr const char* kOutputTemplate = "mw_out.xml";
+// The input template for `jobs`: Errc::usage when their file counts differ
+// or are not 1 or 2.
+std::string input_template_for(const std::vector<RemoteJob>& jobs);
+
 class RpcClient {
  public:
   // `project_url` ends in '/' (added when missing).

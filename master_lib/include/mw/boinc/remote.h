@@ -23,6 +23,29 @@
 // task with status `rejected`. Cancelling a task aborts its job
 // (abort_jobs); shutdown retires the batches (retire_batch_at_end).
 //
+// Templates: submit_batch names mwkit's templates as mw-project-setup
+// installs them (input_template_filename mw_in.xml, or mw_in_program.xml for
+// jobs that carry a program file; output_template_filename mw_out.xml) —
+// without them BOINC's create_work would look for templates/APP_in and
+// APP_out. BOINC checks every job of a batch against one input template, so
+// a chunk that mixes tasks with and without a program file becomes two batches.
+//
+// Resuming (the ledger): a master killed mid-run and started again on the
+// same MasterOptions::work_dir must not submit its tasks twice. Remote
+// records in STATE/boinc_remote.sqlite (STATE = state_dir, else the master's
+// work_dir) each job it creates — its name (mwkit chooses it), batch, task id
+// and the task's fingerprint (mw::Master's journal uses the same one) —
+// before the submit_batch that creates it. A restarted master re-runs its
+// unfinished tasks; for one whose id and fingerprint the ledger knows, Remote
+// follows the existing job instead of submitting a new one. A job recorded
+// but not known to be on the server (killed while waiting for submit_batch's
+// reply) is looked up with query_batch: followed if the server has it,
+// submitted anew if not. A downloaded output is kept in the ledger until the
+// Master has taken it (and journaled it), so an output is downloaded once even
+// when the master dies between the download and the journal. Without a
+// state_dir and a work_dir there is no ledger: a restarted master submits its
+// unfinished tasks again as new jobs.
+//
 // Server quirks handled: on BOINC with PHP 8.2, submit_batch answers
 // "couldn't parse input template file" unless the batch names a
 // workunit_template_file that does not exist; that reply is detected, a
@@ -55,6 +78,9 @@ struct Remote {
   WorkunitSettings settings;                     // quorum, bounds, priority, delay_bound
   std::string signing_key;                       // the master's task key (required)
   std::string worker_program;                    // runs function tasks; default this program
+  // Where the ledger lives (boinc_remote.sqlite; created, mode 0700). Empty:
+  // the master's work_dir, when MasterOptions::work_dir is set.
+  std::string state_dir;
 
   // HTTP.
   std::string ca_file;                           // private CA bundle (PEM); empty: system CAs
