@@ -12,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "mw/boinc/templates.h"
 #include "mw/runner.h"
 #include "mw/task_format.h"
 #include "support/test_support.h"
@@ -453,6 +454,11 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
                               " input files but its template " + in->first + " takes " + std::to_string(in->second));
         return error_reply(rpc, "create_work failed: wrong number of input files for job " + job.name);
       }
+      const std::string template_problem = check_job_template(j, job);
+      if (!template_problem.empty()) {
+        violations_.push_back("submit_batch: job " + job.name + ": " + template_problem);
+        return error_reply(rpc, "create_work failed: " + template_problem);
+      }
       if (job.name.empty() || jobs_.count(job.name) || job.files.empty() || job.files.size() > 2) {
         violations_.push_back("submit_batch: bad or duplicate job '" + job.name + "'");
         return error_reply(rpc, "bad job");
@@ -531,6 +537,48 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     out += "<success/>\n";
   }
   return out + "</" + rpc + ">\n";
+}
+
+std::string FakeBoincRpcServer::check_job_template(const XMLElement* j, Job& job) {
+  const XMLElement* t = j->FirstChildElement("input_template");
+  if (!t) return "";
+  // The server writes the element as it came (SimpleXML's asXML) to a file
+  // and hands that to create_work: read it with mwkit's copy of BOINC's parser.
+  tinyxml2::XMLPrinter printer;
+  t->Accept(&printer);
+  try {
+    const auto tmpl = mw::boinc::InputTemplate::parse(printer.CStr(), "job " + job.name + "'s input_template");
+    if (tmpl.file_count() != job.files.size() || tmpl.variable_file_count() != job.files.size())
+      return "its input_template has " + std::to_string(tmpl.file_count()) + " <file_info>s for " +
+             std::to_string(job.files.size()) + " input files";
+    const XMLElement* program = t->FirstChildElement("file_info");
+    if (program) program = program->NextSiblingElement("file_info");
+    if (program && (!program->FirstChildElement("sticky") || !program->FirstChildElement("no_delete")))
+      return "its input_template does not keep the program file (sticky, no_delete)";
+    const auto& v = tmpl.values();
+    FakeJobQuorum& q = job.quorum;
+    q.from_job_template = true;
+    q.min_quorum = v.min_quorum.value_or(q.min_quorum);
+    q.target_nresults = v.target_nresults.value_or(q.target_nresults);
+    q.max_error_results = v.max_error_results.value_or(q.max_error_results);
+    q.max_total_results = v.max_total_results.value_or(q.max_total_results);
+    q.max_success_results = v.max_success_results.value_or(q.max_success_results);
+  } catch (const std::exception& e) {
+    return std::string("its input_template does not parse: ") + e.what();
+  }
+  // create_work's checks (boinc-reference §2.3 step 4), and a quorum that
+  // can be reached.
+  const FakeJobQuorum& q = job.quorum;
+  if (q.target_nresults < 1 || q.max_error_results < 1 || q.max_total_results < 1 || q.max_success_results < 1 ||
+      q.max_success_results > q.max_total_results || q.max_error_results > q.max_total_results ||
+      q.target_nresults > q.max_success_results || q.min_quorum < 1 || q.min_quorum > q.target_nresults)
+    return "inconsistent quorum/result limits in its input_template";
+  return "";
+}
+
+FakeJobQuorum FakeBoincRpcServer::quorum_of(const std::string& job_name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return jobs_.at(job_name).quorum;
 }
 
 void FakeBoincRpcServer::run_loop() {

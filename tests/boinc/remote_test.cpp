@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -18,7 +19,9 @@
 #include "boinc/fake_boinc_rpc_server.h"
 #include "boinc/remote_ledger.h"
 #include "boinc/remote_rpc.h"
+#include "mw/boinc/hierarchy.h"
 #include "mw/boinc/remote.h"
+#include "mw/boinc/templates.h"
 #include "mw/master.h"
 #include "mw/worker.h"
 #include "support/test_support.h"
@@ -216,11 +219,99 @@ TEST(BoincRemote, HundredJobsEndToEnd) {
       program = body.substr(body.find("mwp_"), 68);
   ASSERT_FALSE(program.empty());
   EXPECT_EQ(f.server.uploads_of(program), 1);
-  // quorum settings travel in job_params
-  bool quorum_sent = false;
-  for (const auto& body : f.server.request_bodies())
-    quorum_sent |= body.find("<submit_batch>") == 0 && body.find("<min_quorum>2</min_quorum>") != std::string::npos;
-  EXPECT_TRUE(quorum_sent);
+  // The quorum reaches create_work (through each job's own input template).
+  for (const auto& job : f.server.submitted_jobs()) {
+    const auto q = f.server.quorum_of(job);
+    EXPECT_EQ(q.min_quorum, 2) << job;
+    EXPECT_EQ(q.target_nresults, 2) << job;
+    EXPECT_EQ(q.max_total_results, 4) << job;
+  }
+}
+
+// BOINC's submit_rpc_handler.php passes only rsc_* and delay_bound from
+// <job_params> to create_work: quorum and result limits count only when each
+// job carries them in its own <input_template>.
+TEST(BoincRemote, QuorumAndResultLimitsReachCreateWorkForBothTemplates) {
+  Fixture f;
+  f.remote.settings.min_quorum = 2;
+  f.remote.settings.target_nresults = 2;
+  f.remote.settings.max_error_results = 3;
+  f.remote.settings.max_total_results = 6;
+  f.remote.settings.max_success_results = 4;
+  {
+    mw::Master master(f.remote);
+    auto echo = master.submit_task(mw::Exec("/bin/echo", {"quorum"}));      // the bundle alone
+    auto square = master.submit_task(mw::fn("square"), mw::args(7));       // bundle + program
+    EXPECT_EQ(master.get_result(echo).stdout_text(), "quorum\n");
+    EXPECT_EQ(master.get_result(square).value<int>(), 49);
+  }
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  const auto jobs = f.server.submitted_jobs();
+  ASSERT_EQ(jobs.size(), 2u);
+  for (const auto& job : jobs) {
+    const auto q = f.server.quorum_of(job);
+    EXPECT_TRUE(q.from_job_template) << job;
+    EXPECT_EQ(q.min_quorum, 2) << job;
+    EXPECT_EQ(q.target_nresults, 2) << job;
+    EXPECT_EQ(q.max_error_results, 3) << job;
+    EXPECT_EQ(q.max_total_results, 6) << job;
+    EXPECT_EQ(q.max_success_results, 4) << job;
+  }
+  // Still two RPCs per batch: the templates make submit_batch bigger, not more
+  // frequent; and not much bigger (remote.h says about 0.5 KB per job).
+  auto counts = f.server.rpc_counts();
+  EXPECT_EQ(counts["submit_batch"], 2);
+  EXPECT_EQ(counts["create_batch"], 2);
+  for (const auto& body : f.server.request_bodies()) {
+    if (body.find("<submit_batch>") != 0) continue;
+    const auto start = body.find("<input_template>"), end = body.find("</input_template>");
+    ASSERT_NE(start, std::string::npos) << body;
+    std::cout << "per-job input_template: " << end + 17 - start << " bytes\n";
+    EXPECT_LT(end + 17 - start, 600u) << body;
+  }
+}
+
+// The per-job template is mwkit's installed template plus the <workunit>
+// numbers: the same workunit.xml_doc as templates/mw_in*.xml gives, as BOINC's
+// create_work would build it.
+TEST(BoincRemoteRpc, JobInputTemplateIsTheAppTemplatePlusTheQuorum) {
+  mw::test::ScratchDir dir;
+  mw::boinc::ProjectConfig config;
+  config.download_dir = dir / "download";
+  ::mkdir(config.download_dir.c_str(), 0755);
+  config.download_url = "http://127.0.0.1/lab/download";
+  config.upload_url = "http://127.0.0.1/lab_cgi/file_upload_handler";
+  config.uldl_dir_fanout = 1024;
+  config.dont_generate_upload_certificates = true;
+  std::vector<mw::boinc::InputFile> files;
+  for (const char* name : {"mwt_0123", "mwp_4567"}) {
+    mw::test::write_text(mw::boinc::make_dir_hier_path(name, config.download_dir, config.uldl_dir_fanout),
+                         std::string("bytes of ") + name);
+    files.push_back(mw::boinc::InputFile::staged(name));
+  }
+  mw::boinc::WorkunitSettings s;
+  s.min_quorum = 3;
+  s.target_nresults = 4;
+  s.max_error_results = 5;
+  s.max_total_results = 10;
+  s.max_success_results = 6;
+  for (std::size_t n : {1u, 2u}) {
+    const std::string app_name = n == 1 ? "mw_in.xml" : "mw_in_program.xml";
+    const auto app = mw::boinc::InputTemplate::load(std::string(MW_SOURCE_DIR) + "/templates/" + app_name);
+    const auto job = mw::boinc::InputTemplate::parse(mw::boinc::detail::job_input_template(n, s), "job template");
+    const std::vector<mw::boinc::InputFile> these(files.begin(), files.begin() + static_cast<long>(n));
+    EXPECT_EQ(mw::boinc::make_workunit_doc(job, these, config).xml_doc,
+              mw::boinc::make_workunit_doc(app, these, config).xml_doc)
+        << app_name;
+    const auto& v = job.values();
+    EXPECT_EQ(v.min_quorum, 3);
+    EXPECT_EQ(v.target_nresults, 4);
+    EXPECT_EQ(v.max_error_results, 5);
+    EXPECT_EQ(v.max_total_results, 10);
+    EXPECT_EQ(v.max_success_results, 6);
+    EXPECT_FALSE(v.rsc_fpops_est || v.delay_bound) << "those travel in <job_params>";
+  }
+  mw::test::error_of([&] { mw::boinc::detail::job_input_template(3, s); }, mw::Errc::usage);
 }
 
 // BOINC's create_work takes the templates submit_batch names, else
