@@ -2,6 +2,7 @@
 #include "boinc/fake_boinc_rpc_server.h"
 
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -9,6 +10,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
+#include <csignal>
+#include <memory>
 #include <set>
 #include <stdexcept>
 
@@ -119,9 +123,25 @@ FakeBoincRpcServer::~FakeBoincRpcServer() {
   run_wake_.notify_all();
   for (auto& t : conn_threads_) t.join();
   run_thread_.join();
+  SSL_CTX_free(tls_.load());
 }
 
-std::string FakeBoincRpcServer::url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/lab/"; }
+std::string FakeBoincRpcServer::url() const {
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/lab/";
+}
+
+void FakeBoincRpcServer::enable_tls(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    SSL_CTX_free(ctx);
+    throw std::runtime_error("fake BOINC RPC server: cannot load " + cert_file + " / " + key_file);
+  }
+  // OpenSSL writes to the socket with write(): a client that hangs up must
+  // not kill the test process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  SSL_CTX_free(tls_.exchange(ctx));
+}
 
 void FakeBoincRpcServer::reply_status_next(int count, int http_status) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -217,13 +237,36 @@ void FakeBoincRpcServer::accept_loop() {
 }
 
 void FakeBoincRpcServer::serve(int fd) {
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+  if (SSL_CTX* ctx = tls_.load()) {
+    ssl.reset(SSL_new(ctx));
+    if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_accept(ssl.get()) != 1) {
+      ++tls_failures_;
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+  }
+  auto receive = [&](char* into, std::size_t size) -> long {
+    if (ssl) return SSL_read(ssl.get(), into, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+    return ::recv(fd, into, size, 0);
+  };
+  auto send_reply = [&](const std::string& data) {
+    if (!ssl) return send_all(fd, data);
+    std::size_t off = 0;
+    while (off < data.size()) {
+      const int n = SSL_write(ssl.get(), data.data() + off, static_cast<int>(std::min<std::size_t>(data.size() - off, INT_MAX)));
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
   std::string buffer;
   char chunk[65536];
   for (;;) {
     // Headers.
     std::size_t head_end;
     while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
-      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      const long n = receive(chunk, sizeof chunk);
       if (n <= 0) return;
       buffer.append(chunk, static_cast<std::size_t>(n));
     }
@@ -252,7 +295,7 @@ void FakeBoincRpcServer::serve(int fd) {
     const std::size_t length =
         req.headers.count("content-length") ? std::stoul(req.headers["content-length"]) : 0;
     while (buffer.size() < length) {
-      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      const long n = receive(chunk, sizeof chunk);
       if (n <= 0) return;
       buffer.append(chunk, static_cast<std::size_t>(n));
     }
@@ -304,7 +347,7 @@ void FakeBoincRpcServer::serve(int fd) {
     }
     const std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: " + type +
                               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (!send_all(fd, reply)) return;
+    if (!send_reply(reply)) return;
   }
 }
 

@@ -19,6 +19,9 @@
 // names one) goes through mw::run_task_bundle and the result bundle becomes
 // the job's output file 0.
 //
+// TLS on demand (enable_tls): the same server behind HTTPS, with a
+// certificate the test makes (tests/support/test_tls.h).
+//
 // Faults on demand: HTTP 5xx, dropped connections, malformed XML, slow
 // replies, an <error> for one RPC, and the PHP 8.2 template quirk.
 #pragma once
@@ -38,6 +41,7 @@
 namespace tinyxml2 {
 class XMLElement;
 }
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace mw::test {
 
@@ -54,7 +58,13 @@ class FakeBoincRpcServer {
   FakeBoincRpcServer(std::string authenticator, std::vector<PublicKey> trusted);
   ~FakeBoincRpcServer();
 
-  std::string url() const;  // http://127.0.0.1:PORT/lab/
+  std::string url() const;  // http://127.0.0.1:PORT/lab/ (https:// with TLS)
+
+  // Serves HTTPS from now on with this certificate (PEM, the leaf first) and
+  // key. Call before the first request.
+  void enable_tls(const std::string& cert_file, const std::string& key_file);
+  // Connections whose TLS handshake failed (e.g. the client refused the certificate).
+  int tls_handshake_failures() const { return tls_failures_; }
 
   // ---- faults (each applies to the next N requests, of any kind)
   void reply_status_next(int count, int http_status);
@@ -155,7 +165,8 @@ class FakeBoincRpcServer {
   std::deque<std::string> queue_;
   std::vector<std::string> violations_, bodies_;
   std::int64_t next_batch_ = 1;
-  std::atomic<int> http_requests_{0}, connections_{0};
+  std::atomic<int> http_requests_{0}, connections_{0}, tls_failures_{0};
+  std::atomic<ssl_ctx_st*> tls_{nullptr};
 };
 
 }  // namespace mw::test

@@ -25,6 +25,7 @@
 #include "mw/master.h"
 #include "mw/worker.h"
 #include "support/test_support.h"
+#include "support/test_tls.h"
 #include "util/fs.h"
 
 namespace {
@@ -157,7 +158,8 @@ TEST(BoincRemoteRpc, RetriesNetworkErrorsAnd5xxWithBackoffButNot4xx) {
   // A 5xx outage longer than the attempts: a clear error naming the RPC.
   f.server.reply_status_next(10, 502);
   std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "c"); }, mw::Errc::remote);
-  EXPECT_NE(msg.find("BOINC RPC create_batch failed after 4 attempts: HTTP 502"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("BOINC RPC create_batch (" + f.server.url() + "submit_rpc_handler.php) failed after 4 attempts: HTTP 502"),
+            std::string::npos) << msg;
   f.server.reply_status_next(0, 502);
   // 4xx: once.
   f.server.reply_status_next(1, 403);
@@ -389,6 +391,83 @@ TEST(BoincRemote, WrongAuthenticatorFailsTasksClearlyWithoutARetryStorm) {
   }
   EXPECT_LE(f.server.http_requests(), 3) << "create_batch once, maybe retire: no retry storm";
   EXPECT_EQ(f.all_logs().find(wrong), std::string::npos) << f.all_logs();
+}
+
+// ---- HTTPS: certificates are verified by default; ca_file names a private CA.
+
+struct TlsFixture : Fixture {
+  explicit TlsFixture(const std::vector<std::string>& server_names = {"IP:127.0.0.1", "DNS:localhost"})
+      : ca(tls_dir.path()) {
+    const auto cert = ca.issue("server", server_names);
+    server.enable_tls(cert.cert, cert.key);
+    remote.project_url = server.url();
+  }
+  HttpOptions http(bool with_ca) const {
+    HttpOptions h = fast_http();
+    if (with_ca) h.ca_file = ca.ca_file();
+    return h;
+  }
+  mw::test::ScratchDir tls_dir;
+  mw::test::TestCertificateAuthority ca;
+};
+
+TEST(BoincRemoteTls, UnknownCaIsRefusedClearlyAndNotRetried) {
+  TlsFixture f;
+  ASSERT_EQ(f.server.url().rfind("https://", 0), 0u);
+  RpcClient rpc(f.server.url(), kAuth, f.http(false));
+  const std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "tls"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find("create_batch (" + f.server.url() + "submit_rpc_handler.php)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("certificate problem"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not retried"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(kAuth), std::string::npos) << msg;
+  EXPECT_EQ(f.server.connections(), 1) << "a certificate that fails now fails on every retry";
+  EXPECT_EQ(f.server.tls_handshake_failures(), 1);
+  EXPECT_EQ(f.server.http_requests(), 0) << "nothing was sent over the unverified connection";
+  // get_output.php's URL carries the authenticator: errors name it without its query.
+  const std::string get = mw::test::error_of([&] { rpc.workunit_file("job_1"); }, mw::Errc::remote);
+  EXPECT_NE(get.find("(" + f.server.url() + "get_output.php)"), std::string::npos) << get;
+  EXPECT_EQ(get.find(kAuth), std::string::npos) << "the authenticator leaked: " << get;
+  EXPECT_EQ(f.server.connections(), 2);
+
+  // Through the Master: the task fails with the same reason, without a retry storm.
+  {
+    mw::Master master(f.remote);
+    auto t = master.submit_task(mw::fn("square"), mw::args(4));
+    try {
+      master.get_result(t);
+      ADD_FAILURE() << "expected TaskFailed";
+    } catch (const mw::TaskFailed& e) {
+      EXPECT_NE(std::string(e.what()).find("certificate problem"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(f.server.url()), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_LE(f.server.connections(), 5) << "one refused handshake per RPC the master tried";
+  EXPECT_EQ(f.server.http_requests(), 0);
+}
+
+TEST(BoincRemoteTls, PrivateCaFileCarriesABatchEndToEnd) {
+  TlsFixture f;
+  f.remote.ca_file = f.ca.ca_file();
+  std::vector<int> inputs{1, 2, 3, 4, 5, 6, 7, 8};
+  {
+    mw::Master master(f.remote);
+    const std::vector<int> squares = master.map<int>(mw::fn("square"), inputs);
+    for (std::size_t i = 0; i < inputs.size(); ++i) EXPECT_EQ(squares[i], inputs[i] * inputs[i]);
+  }
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  EXPECT_EQ(f.server.tls_handshake_failures(), 0);
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], 8);
+  EXPECT_GT(f.server.http_requests(), f.server.connections()) << "connections are reused";
+}
+
+TEST(BoincRemoteTls, CertificateForAnotherHostIsRefused) {
+  TlsFixture f({"DNS:elsewhere.example"});
+  RpcClient rpc(f.server.url(), kAuth, f.http(true));  // the CA is trusted; the name is wrong
+  const std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "tls"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find(f.server.url()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'127.0.0.1'"), std::string::npos) << "names the host the certificate does not match: " << msg;
+  EXPECT_EQ(f.server.connections(), 1);
+  EXPECT_EQ(f.server.http_requests(), 0);
 }
 
 TEST(BoincRemote, AuthenticatorNeverAppearsInLogsOrErrors) {

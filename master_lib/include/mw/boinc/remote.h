@@ -101,6 +101,10 @@ struct Remote {
   std::string state_dir;
 
   // HTTP.
+  // HTTPS certificates are verified (chain and host name) unless verify_tls
+  // is false; a failed check is final, not retried, and the error names the
+  // URL and the problem. ca_file: a PEM bundle of a private CA, for a project
+  // whose certificate no system CA signed (then only that bundle is trusted).
   std::string ca_file;                           // private CA bundle (PEM); empty: system CAs
   bool verify_tls = true;
   double connect_timeout_seconds = 15;
