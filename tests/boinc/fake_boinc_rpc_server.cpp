@@ -2,6 +2,7 @@
 #include "boinc/fake_boinc_rpc_server.h"
 
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -9,9 +10,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
+#include <csignal>
+#include <memory>
 #include <set>
 #include <stdexcept>
 
+#include "mw/boinc/templates.h"
 #include "mw/runner.h"
 #include "mw/task_format.h"
 #include "support/test_support.h"
@@ -118,9 +123,25 @@ FakeBoincRpcServer::~FakeBoincRpcServer() {
   run_wake_.notify_all();
   for (auto& t : conn_threads_) t.join();
   run_thread_.join();
+  SSL_CTX_free(tls_.load());
 }
 
-std::string FakeBoincRpcServer::url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/lab/"; }
+std::string FakeBoincRpcServer::url() const {
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/lab/";
+}
+
+void FakeBoincRpcServer::enable_tls(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    SSL_CTX_free(ctx);
+    throw std::runtime_error("fake BOINC RPC server: cannot load " + cert_file + " / " + key_file);
+  }
+  // OpenSSL writes to the socket with write(): a client that hangs up must
+  // not kill the test process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  SSL_CTX_free(tls_.exchange(ctx));
+}
 
 void FakeBoincRpcServer::reply_status_next(int count, int http_status) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -216,13 +237,36 @@ void FakeBoincRpcServer::accept_loop() {
 }
 
 void FakeBoincRpcServer::serve(int fd) {
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+  if (SSL_CTX* ctx = tls_.load()) {
+    ssl.reset(SSL_new(ctx));
+    if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_accept(ssl.get()) != 1) {
+      ++tls_failures_;
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+  }
+  auto receive = [&](char* into, std::size_t size) -> long {
+    if (ssl) return SSL_read(ssl.get(), into, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+    return ::recv(fd, into, size, 0);
+  };
+  auto send_reply = [&](const std::string& data) {
+    if (!ssl) return send_all(fd, data);
+    std::size_t off = 0;
+    while (off < data.size()) {
+      const int n = SSL_write(ssl.get(), data.data() + off, static_cast<int>(std::min<std::size_t>(data.size() - off, INT_MAX)));
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
   std::string buffer;
   char chunk[65536];
   for (;;) {
     // Headers.
     std::size_t head_end;
     while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
-      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      const long n = receive(chunk, sizeof chunk);
       if (n <= 0) return;
       buffer.append(chunk, static_cast<std::size_t>(n));
     }
@@ -251,7 +295,7 @@ void FakeBoincRpcServer::serve(int fd) {
     const std::size_t length =
         req.headers.count("content-length") ? std::stoul(req.headers["content-length"]) : 0;
     while (buffer.size() < length) {
-      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      const long n = receive(chunk, sizeof chunk);
       if (n <= 0) return;
       buffer.append(chunk, static_cast<std::size_t>(n));
     }
@@ -303,7 +347,7 @@ void FakeBoincRpcServer::serve(int fd) {
     }
     const std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: " + type +
                               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (!send_all(fd, reply)) return;
+    if (!send_reply(reply)) return;
   }
 }
 
@@ -453,6 +497,11 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
                               " input files but its template " + in->first + " takes " + std::to_string(in->second));
         return error_reply(rpc, "create_work failed: wrong number of input files for job " + job.name);
       }
+      const std::string template_problem = check_job_template(j, job);
+      if (!template_problem.empty()) {
+        violations_.push_back("submit_batch: job " + job.name + ": " + template_problem);
+        return error_reply(rpc, "create_work failed: " + template_problem);
+      }
       if (job.name.empty() || jobs_.count(job.name) || job.files.empty() || job.files.size() > 2) {
         violations_.push_back("submit_batch: bad or duplicate job '" + job.name + "'");
         return error_reply(rpc, "bad job");
@@ -531,6 +580,48 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     out += "<success/>\n";
   }
   return out + "</" + rpc + ">\n";
+}
+
+std::string FakeBoincRpcServer::check_job_template(const XMLElement* j, Job& job) {
+  const XMLElement* t = j->FirstChildElement("input_template");
+  if (!t) return "";
+  // The server writes the element as it came (SimpleXML's asXML) to a file
+  // and hands that to create_work: read it with mwkit's copy of BOINC's parser.
+  tinyxml2::XMLPrinter printer;
+  t->Accept(&printer);
+  try {
+    const auto tmpl = mw::boinc::InputTemplate::parse(printer.CStr(), "job " + job.name + "'s input_template");
+    if (tmpl.file_count() != job.files.size() || tmpl.variable_file_count() != job.files.size())
+      return "its input_template has " + std::to_string(tmpl.file_count()) + " <file_info>s for " +
+             std::to_string(job.files.size()) + " input files";
+    const XMLElement* program = t->FirstChildElement("file_info");
+    if (program) program = program->NextSiblingElement("file_info");
+    if (program && (!program->FirstChildElement("sticky") || !program->FirstChildElement("no_delete")))
+      return "its input_template does not keep the program file (sticky, no_delete)";
+    const auto& v = tmpl.values();
+    FakeJobQuorum& q = job.quorum;
+    q.from_job_template = true;
+    q.min_quorum = v.min_quorum.value_or(q.min_quorum);
+    q.target_nresults = v.target_nresults.value_or(q.target_nresults);
+    q.max_error_results = v.max_error_results.value_or(q.max_error_results);
+    q.max_total_results = v.max_total_results.value_or(q.max_total_results);
+    q.max_success_results = v.max_success_results.value_or(q.max_success_results);
+  } catch (const std::exception& e) {
+    return std::string("its input_template does not parse: ") + e.what();
+  }
+  // create_work's checks (boinc-reference §2.3 step 4), and a quorum that
+  // can be reached.
+  const FakeJobQuorum& q = job.quorum;
+  if (q.target_nresults < 1 || q.max_error_results < 1 || q.max_total_results < 1 || q.max_success_results < 1 ||
+      q.max_success_results > q.max_total_results || q.max_error_results > q.max_total_results ||
+      q.target_nresults > q.max_success_results || q.min_quorum < 1 || q.min_quorum > q.target_nresults)
+    return "inconsistent quorum/result limits in its input_template";
+  return "";
+}
+
+FakeJobQuorum FakeBoincRpcServer::quorum_of(const std::string& job_name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return jobs_.at(job_name).quorum;
 }
 
 void FakeBoincRpcServer::run_loop() {

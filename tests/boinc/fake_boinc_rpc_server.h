@@ -9,11 +9,18 @@
 // each request's shape (root element, authenticator first, at least one other
 // child, staged files exist, INIT batch, the templates submit_batch names
 // exist in the project — mw_in.xml, mw_in_program.xml, mw_out.xml — and each
-// job has as many files as its input template takes), records
+// job has as many files as its input template takes; a job's own
+// <input_template> — which BOINC's create_work uses instead of the named one —
+// must parse as BOINC's template code reads it, take exactly the job's files,
+// give the program file <sticky/> and <no_delete/>, and pass create_work's
+// checks on the quorum and result limits it sets), records
 // violations, and answers them with BOINC's <error>. Jobs run in submission
 // order: the staged task bundle (unzipped, plus its program file when the job
 // names one) goes through mw::run_task_bundle and the result bundle becomes
 // the job's output file 0.
+//
+// TLS on demand (enable_tls): the same server behind HTTPS, with a
+// certificate the test makes (tests/support/test_tls.h).
 //
 // Faults on demand: HTTP 5xx, dropped connections, malformed XML, slow
 // replies, an <error> for one RPC, and the PHP 8.2 template quirk.
@@ -31,14 +38,33 @@
 
 #include "mw/signing.h"
 
+namespace tinyxml2 {
+class XMLElement;
+}
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
 namespace mw::test {
+
+// The quorum and result limits create_work would give a job: its defaults
+// (boinc-reference §2.3), overridden by the job's own input template.
+struct FakeJobQuorum {
+  int min_quorum = 1, target_nresults = 1, max_error_results = 1, max_total_results = 1,
+      max_success_results = 1;
+  bool from_job_template = false;  // the job carried its own <input_template>
+};
 
 class FakeBoincRpcServer {
  public:
   FakeBoincRpcServer(std::string authenticator, std::vector<PublicKey> trusted);
   ~FakeBoincRpcServer();
 
-  std::string url() const;  // http://127.0.0.1:PORT/lab/
+  std::string url() const;  // http://127.0.0.1:PORT/lab/ (https:// with TLS)
+
+  // Serves HTTPS from now on with this certificate (PEM, the leaf first) and
+  // key. Call before the first request.
+  void enable_tls(const std::string& cert_file, const std::string& key_file);
+  // Connections whose TLS handshake failed (e.g. the client refused the certificate).
+  int tls_handshake_failures() const { return tls_failures_; }
 
   // ---- faults (each applies to the next N requests, of any kind)
   void reply_status_next(int count, int http_status);
@@ -70,6 +96,7 @@ class FakeBoincRpcServer {
   int submissions_of(const std::string& job_name) const;
   std::vector<std::string> submitted_jobs() const;  // every job name submit_batch created, in order
   int fetches_of(const std::string& job_name) const;
+  FakeJobQuorum quorum_of(const std::string& job_name) const;  // throws for an unknown job
   std::size_t jobs_total() const;
   int batch_state(std::int64_t batch_id) const;  // -1 unknown
   std::size_t stored_files() const;
@@ -82,6 +109,7 @@ class FakeBoincRpcServer {
     std::string status = "queued";
     std::string output;
     bool has_output = false;
+    FakeJobQuorum quorum;
   };
   struct Batch {
     std::int64_t id = 0;
@@ -104,6 +132,9 @@ class FakeBoincRpcServer {
   std::string get_output(const std::string& query);
   void run_loop();
   void run_job(const std::string& name);
+  // Checks job `j`'s own <input_template> (if any) as create_work would and
+  // sets job.quorum; the problem, or "" when there is none.
+  static std::string check_job_template(const tinyxml2::XMLElement* j, Job& job);
 
   std::string auth_;
   std::vector<PublicKey> trusted_;
@@ -134,7 +165,8 @@ class FakeBoincRpcServer {
   std::deque<std::string> queue_;
   std::vector<std::string> violations_, bodies_;
   std::int64_t next_batch_ = 1;
-  std::atomic<int> http_requests_{0}, connections_{0};
+  std::atomic<int> http_requests_{0}, connections_{0}, tls_failures_{0};
+  std::atomic<ssl_ctx_st*> tls_{nullptr};
 };
 
 }  // namespace mw::test

@@ -9,6 +9,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -18,10 +19,13 @@
 #include "boinc/fake_boinc_rpc_server.h"
 #include "boinc/remote_ledger.h"
 #include "boinc/remote_rpc.h"
+#include "mw/boinc/hierarchy.h"
 #include "mw/boinc/remote.h"
+#include "mw/boinc/templates.h"
 #include "mw/master.h"
 #include "mw/worker.h"
 #include "support/test_support.h"
+#include "support/test_tls.h"
 #include "util/fs.h"
 
 namespace {
@@ -154,7 +158,8 @@ TEST(BoincRemoteRpc, RetriesNetworkErrorsAnd5xxWithBackoffButNot4xx) {
   // A 5xx outage longer than the attempts: a clear error naming the RPC.
   f.server.reply_status_next(10, 502);
   std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "c"); }, mw::Errc::remote);
-  EXPECT_NE(msg.find("BOINC RPC create_batch failed after 4 attempts: HTTP 502"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("BOINC RPC create_batch (" + f.server.url() + "submit_rpc_handler.php) failed after 4 attempts: HTTP 502"),
+            std::string::npos) << msg;
   f.server.reply_status_next(0, 502);
   // 4xx: once.
   f.server.reply_status_next(1, 403);
@@ -216,11 +221,99 @@ TEST(BoincRemote, HundredJobsEndToEnd) {
       program = body.substr(body.find("mwp_"), 68);
   ASSERT_FALSE(program.empty());
   EXPECT_EQ(f.server.uploads_of(program), 1);
-  // quorum settings travel in job_params
-  bool quorum_sent = false;
-  for (const auto& body : f.server.request_bodies())
-    quorum_sent |= body.find("<submit_batch>") == 0 && body.find("<min_quorum>2</min_quorum>") != std::string::npos;
-  EXPECT_TRUE(quorum_sent);
+  // The quorum reaches create_work (through each job's own input template).
+  for (const auto& job : f.server.submitted_jobs()) {
+    const auto q = f.server.quorum_of(job);
+    EXPECT_EQ(q.min_quorum, 2) << job;
+    EXPECT_EQ(q.target_nresults, 2) << job;
+    EXPECT_EQ(q.max_total_results, 4) << job;
+  }
+}
+
+// BOINC's submit_rpc_handler.php passes only rsc_* and delay_bound from
+// <job_params> to create_work: quorum and result limits count only when each
+// job carries them in its own <input_template>.
+TEST(BoincRemote, QuorumAndResultLimitsReachCreateWorkForBothTemplates) {
+  Fixture f;
+  f.remote.settings.min_quorum = 2;
+  f.remote.settings.target_nresults = 2;
+  f.remote.settings.max_error_results = 3;
+  f.remote.settings.max_total_results = 6;
+  f.remote.settings.max_success_results = 4;
+  {
+    mw::Master master(f.remote);
+    auto echo = master.submit_task(mw::Exec("/bin/echo", {"quorum"}));      // the bundle alone
+    auto square = master.submit_task(mw::fn("square"), mw::args(7));       // bundle + program
+    EXPECT_EQ(master.get_result(echo).stdout_text(), "quorum\n");
+    EXPECT_EQ(master.get_result(square).value<int>(), 49);
+  }
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  const auto jobs = f.server.submitted_jobs();
+  ASSERT_EQ(jobs.size(), 2u);
+  for (const auto& job : jobs) {
+    const auto q = f.server.quorum_of(job);
+    EXPECT_TRUE(q.from_job_template) << job;
+    EXPECT_EQ(q.min_quorum, 2) << job;
+    EXPECT_EQ(q.target_nresults, 2) << job;
+    EXPECT_EQ(q.max_error_results, 3) << job;
+    EXPECT_EQ(q.max_total_results, 6) << job;
+    EXPECT_EQ(q.max_success_results, 4) << job;
+  }
+  // Still two RPCs per batch: the templates make submit_batch bigger, not more
+  // frequent; and not much bigger (remote.h says about 0.5 KB per job).
+  auto counts = f.server.rpc_counts();
+  EXPECT_EQ(counts["submit_batch"], 2);
+  EXPECT_EQ(counts["create_batch"], 2);
+  for (const auto& body : f.server.request_bodies()) {
+    if (body.find("<submit_batch>") != 0) continue;
+    const auto start = body.find("<input_template>"), end = body.find("</input_template>");
+    ASSERT_NE(start, std::string::npos) << body;
+    std::cout << "per-job input_template: " << end + 17 - start << " bytes\n";
+    EXPECT_LT(end + 17 - start, 600u) << body;
+  }
+}
+
+// The per-job template is mwkit's installed template plus the <workunit>
+// numbers: the same workunit.xml_doc as templates/mw_in*.xml gives, as BOINC's
+// create_work would build it.
+TEST(BoincRemoteRpc, JobInputTemplateIsTheAppTemplatePlusTheQuorum) {
+  mw::test::ScratchDir dir;
+  mw::boinc::ProjectConfig config;
+  config.download_dir = dir / "download";
+  ::mkdir(config.download_dir.c_str(), 0755);
+  config.download_url = "http://127.0.0.1/lab/download";
+  config.upload_url = "http://127.0.0.1/lab_cgi/file_upload_handler";
+  config.uldl_dir_fanout = 1024;
+  config.dont_generate_upload_certificates = true;
+  std::vector<mw::boinc::InputFile> files;
+  for (const char* name : {"mwt_0123", "mwp_4567"}) {
+    mw::test::write_text(mw::boinc::make_dir_hier_path(name, config.download_dir, config.uldl_dir_fanout),
+                         std::string("bytes of ") + name);
+    files.push_back(mw::boinc::InputFile::staged(name));
+  }
+  mw::boinc::WorkunitSettings s;
+  s.min_quorum = 3;
+  s.target_nresults = 4;
+  s.max_error_results = 5;
+  s.max_total_results = 10;
+  s.max_success_results = 6;
+  for (std::size_t n : {1u, 2u}) {
+    const std::string app_name = n == 1 ? "mw_in.xml" : "mw_in_program.xml";
+    const auto app = mw::boinc::InputTemplate::load(std::string(MW_SOURCE_DIR) + "/templates/" + app_name);
+    const auto job = mw::boinc::InputTemplate::parse(mw::boinc::detail::job_input_template(n, s), "job template");
+    const std::vector<mw::boinc::InputFile> these(files.begin(), files.begin() + static_cast<long>(n));
+    EXPECT_EQ(mw::boinc::make_workunit_doc(job, these, config).xml_doc,
+              mw::boinc::make_workunit_doc(app, these, config).xml_doc)
+        << app_name;
+    const auto& v = job.values();
+    EXPECT_EQ(v.min_quorum, 3);
+    EXPECT_EQ(v.target_nresults, 4);
+    EXPECT_EQ(v.max_error_results, 5);
+    EXPECT_EQ(v.max_total_results, 10);
+    EXPECT_EQ(v.max_success_results, 6);
+    EXPECT_FALSE(v.rsc_fpops_est || v.delay_bound) << "those travel in <job_params>";
+  }
+  mw::test::error_of([&] { mw::boinc::detail::job_input_template(3, s); }, mw::Errc::usage);
 }
 
 // BOINC's create_work takes the templates submit_batch names, else
@@ -298,6 +391,83 @@ TEST(BoincRemote, WrongAuthenticatorFailsTasksClearlyWithoutARetryStorm) {
   }
   EXPECT_LE(f.server.http_requests(), 3) << "create_batch once, maybe retire: no retry storm";
   EXPECT_EQ(f.all_logs().find(wrong), std::string::npos) << f.all_logs();
+}
+
+// ---- HTTPS: certificates are verified by default; ca_file names a private CA.
+
+struct TlsFixture : Fixture {
+  explicit TlsFixture(const std::vector<std::string>& server_names = {"IP:127.0.0.1", "DNS:localhost"})
+      : ca(tls_dir.path()) {
+    const auto cert = ca.issue("server", server_names);
+    server.enable_tls(cert.cert, cert.key);
+    remote.project_url = server.url();
+  }
+  HttpOptions http(bool with_ca) const {
+    HttpOptions h = fast_http();
+    if (with_ca) h.ca_file = ca.ca_file();
+    return h;
+  }
+  mw::test::ScratchDir tls_dir;
+  mw::test::TestCertificateAuthority ca;
+};
+
+TEST(BoincRemoteTls, UnknownCaIsRefusedClearlyAndNotRetried) {
+  TlsFixture f;
+  ASSERT_EQ(f.server.url().rfind("https://", 0), 0u);
+  RpcClient rpc(f.server.url(), kAuth, f.http(false));
+  const std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "tls"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find("create_batch (" + f.server.url() + "submit_rpc_handler.php)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("certificate problem"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not retried"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(kAuth), std::string::npos) << msg;
+  EXPECT_EQ(f.server.connections(), 1) << "a certificate that fails now fails on every retry";
+  EXPECT_EQ(f.server.tls_handshake_failures(), 1);
+  EXPECT_EQ(f.server.http_requests(), 0) << "nothing was sent over the unverified connection";
+  // get_output.php's URL carries the authenticator: errors name it without its query.
+  const std::string get = mw::test::error_of([&] { rpc.workunit_file("job_1"); }, mw::Errc::remote);
+  EXPECT_NE(get.find("(" + f.server.url() + "get_output.php)"), std::string::npos) << get;
+  EXPECT_EQ(get.find(kAuth), std::string::npos) << "the authenticator leaked: " << get;
+  EXPECT_EQ(f.server.connections(), 2);
+
+  // Through the Master: the task fails with the same reason, without a retry storm.
+  {
+    mw::Master master(f.remote);
+    auto t = master.submit_task(mw::fn("square"), mw::args(4));
+    try {
+      master.get_result(t);
+      ADD_FAILURE() << "expected TaskFailed";
+    } catch (const mw::TaskFailed& e) {
+      EXPECT_NE(std::string(e.what()).find("certificate problem"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(f.server.url()), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_LE(f.server.connections(), 5) << "one refused handshake per RPC the master tried";
+  EXPECT_EQ(f.server.http_requests(), 0);
+}
+
+TEST(BoincRemoteTls, PrivateCaFileCarriesABatchEndToEnd) {
+  TlsFixture f;
+  f.remote.ca_file = f.ca.ca_file();
+  std::vector<int> inputs{1, 2, 3, 4, 5, 6, 7, 8};
+  {
+    mw::Master master(f.remote);
+    const std::vector<int> squares = master.map<int>(mw::fn("square"), inputs);
+    for (std::size_t i = 0; i < inputs.size(); ++i) EXPECT_EQ(squares[i], inputs[i] * inputs[i]);
+  }
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  EXPECT_EQ(f.server.tls_handshake_failures(), 0);
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], 8);
+  EXPECT_GT(f.server.http_requests(), f.server.connections()) << "connections are reused";
+}
+
+TEST(BoincRemoteTls, CertificateForAnotherHostIsRefused) {
+  TlsFixture f({"DNS:elsewhere.example"});
+  RpcClient rpc(f.server.url(), kAuth, f.http(true));  // the CA is trusted; the name is wrong
+  const std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "tls"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find(f.server.url()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'127.0.0.1'"), std::string::npos) << "names the host the certificate does not match: " << msg;
+  EXPECT_EQ(f.server.connections(), 1);
+  EXPECT_EQ(f.server.http_requests(), 0);
 }
 
 TEST(BoincRemote, AuthenticatorNeverAppearsInLogsOrErrors) {

@@ -30,6 +30,24 @@
 // APP_out. BOINC checks every job of a batch against one input template, so
 // a chunk that mixes tasks with and without a program file becomes two batches.
 //
+// Quorum and result limits: BOINC's submit_rpc_handler.php passes only rsc_*
+// and delay_bound from a batch's <job_params> to create_work; min_quorum,
+// target_nresults and max_{error,total,success}_results there would be
+// ignored. There is no batch-level inline template either (a batch can only
+// name a file in templates/). So every job carries its own <input_template>:
+// mwkit's template for its file count (as templates/mw_in*.xml, the program
+// file sticky and no_delete) plus a <workunit> block with `settings`' five
+// quorum values. The server writes each distinct template text once to a
+// temporary file and passes it to create_work for that job (--wu_template);
+// the template's values override create_work's defaults. It is sent always,
+// not only when the settings differ from "the defaults": create_work's
+// defaults differ between BOINC versions (1/1/1/1/1 in one, 2/2/3/10/6 in
+// another), so only an explicit template makes the quorum the one asked for.
+// The cost is about 0.5 KB per job in submit_batch's request; the number of
+// requests does not change. All jobs of a batch carry the same text (some
+// create_work versions cache per-job templates by buffer address, so jobs of
+// one create_work run should not differ).
+//
 // Resuming (the ledger): a master killed mid-run and started again on the
 // same MasterOptions::work_dir must not submit its tasks twice. Remote
 // records in STATE/boinc_remote.sqlite (STATE = state_dir, else the master's
@@ -83,6 +101,10 @@ struct Remote {
   std::string state_dir;
 
   // HTTP.
+  // HTTPS certificates are verified (chain and host name) unless verify_tls
+  // is false; a failed check is final, not retried, and the error names the
+  // URL and the problem. ca_file: a PEM bundle of a private CA, for a project
+  // whose certificate no system CA signed (then only that bundle is trusted).
   std::string ca_file;                           // private CA bundle (PEM); empty: system CAs
   bool verify_tls = true;
   double connect_timeout_seconds = 15;
