@@ -163,6 +163,72 @@ TEST_F(BundleTest, TamperedFileContentIsAnIntegrityError) {
   EXPECT_TRUE(test::list_tree(dir / "x").empty()) << "the partial file must be removed";
 }
 
+// Bytes that do not compress: deflate falls back to stored blocks.
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::string out(size, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& c : out) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x >> 24);
+  }
+  return out;
+}
+
+// Large members are hashed on a second thread while they are written, and
+// members the caller hashes skip libzip's CRC-32: deflated and stored, both
+// must come out byte for byte.
+TEST_F(BundleTest, LargeDeflatedAndStoredMembersRoundTrip) {
+  const std::string deflated = random_bytes(6 << 20, 1) + std::string(1 << 20, 'a');
+  const std::string stored = random_bytes((5 << 20) + 123, 2);
+  TaskManifest m;
+  m.name = "large";
+  m.program.host_path = "/bin/true";
+  m.files.push_back({"big.bin", FileRole::input, deflated.size(), sha256_hex(deflated), false});
+  m.files.push_back({"raw.bin", FileRole::input, stored.size(), sha256_hex(stored), false});
+  const std::string xml = task_to_xml(m);
+  RawZip(dir / "b.zip")
+      .add("task.xml", xml)
+      .add("task.sig", key.sign(xml).to_text())
+      .add("big.bin", deflated)
+      .add("raw.bin", stored, S_IFREG | 0644, false)
+      .close();
+  auto b = TaskBundle::open(dir / "b.zip");
+  EXPECT_NO_THROW(b.verify_files());
+  mkdir((dir / "x").c_str(), 0700);
+  b.extract_to(dir / "x");
+  EXPECT_TRUE(test::read_text(dir / "x/big.bin") == deflated);
+  EXPECT_TRUE(test::read_text(dir / "x/raw.bin") == stored);
+}
+
+// Without the zip checksum, a damaged byte of a large member is still caught,
+// by the SHA-256 (stored) or by inflate or the SHA-256 (deflated).
+TEST_F(BundleTest, DamagedLargeMemberIsAnIntegrityError) {
+  for (bool compress : {false, true}) {
+    SCOPED_TRACE(compress ? "deflated" : "stored");
+    const std::string content = random_bytes(5 << 20, 3);
+    auto [xml, sig] = manifest_for("in.bin", content);
+    RawZip(dir / "bad.zip")
+        .add("task.xml", xml)
+        .add("task.sig", sig)
+        .add("in.bin", content, S_IFREG | 0644, compress)
+        .close();
+    std::string zip = test::read_text(dir / "bad.zip");
+    const std::size_t at = zip.find(content.substr(3 << 20, 64));
+    ASSERT_NE(at, std::string::npos);
+    zip[at + 10] = static_cast<char>(zip[at + 10] ^ 0x01);
+    test::write_text(dir / "bad.zip", zip);
+    auto b = TaskBundle::open(dir / "bad.zip");
+    EXPECT_NO_THROW(b.verify_signature(trusted));
+    EXPECT_THAT(error_of([&] { b.verify_files(); }, Errc::integrity), HasSubstr("'in.bin'"));
+    const std::string into = dir / (compress ? "deflated" : "stored");
+    mkdir(into.c_str(), 0700);
+    EXPECT_THAT(error_of([&] { b.extract_to(into); }, Errc::integrity), HasSubstr("in.bin"));
+    EXPECT_TRUE(test::list_tree(into).empty()) << "the partial file must be removed";
+  }
+}
+
 TEST_F(BundleTest, SizeMismatchIsRefusedAtOpen) {
   auto [xml, sig] = manifest_for("in.txt", "AAAA");
   RawZip(dir / "bad.zip").add("task.xml", xml).add("task.sig", sig).add("in.txt", "AAAAA").close();

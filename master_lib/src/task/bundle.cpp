@@ -13,6 +13,7 @@
 
 #include "mw/error.h"
 #include "mw/hash.h"
+#include "task/background_hash.h"
 #include "task/zip_archive.h"
 #include "util/fs.h"
 
@@ -171,14 +172,17 @@ class MemberSource {
     return it->second;
   }
 
+  // `check` says whether the caller hashes what it reads (zip members only;
+  // files on disk carry no checksum of their own).
   void stream(std::string_view name, std::uint64_t max_bytes,
-              const std::function<void(const char*, std::size_t)>& sink) const {
+              const std::function<void(const char*, std::size_t)>& sink,
+              detail::ZipReader::Check check = detail::ZipReader::Check::crc32) const {
     if (auto it = separate_.find(name); it != separate_.end()) {
       stream_regular_file(it->second.first, max_bytes, sink);
     } else if (zip_) {
       const auto* m = zip_->find(name);
       if (!m) throw Error(Errc::integrity, path_ + ": member '" + std::string(name) + "' is missing");
-      zip_->read(*m, max_bytes, sink);
+      zip_->read(*m, max_bytes, sink, check);
     } else {
       stream_regular_file(join_path(path_, name), max_bytes, sink);
     }
@@ -206,19 +210,29 @@ void extract_member(const MemberSource& source, const std::string& name, std::ui
                executable ? 0755 : 0644));
   if (fd.get() < 0)
     throw Error(Errc::io, "cannot create '" + dest + "': " + errno_text(errno));
+  // A large file's chunks are hashed on a second core while this thread writes them.
   Sha256 hash;
+  std::optional<detail::ConcurrentSha256> concurrent;
+  if (size >= detail::ConcurrentSha256::kWorthwhileBytes) concurrent.emplace();
   std::uint64_t written = 0;
   try {
-    source.stream(name, size, [&](const char* data, std::size_t n) {
-      hash.update(data, n);
-      write_all(fd.get(), data, n, dest);
-      written += n;
-    });
+    source.stream(
+        name, size,
+        [&](const char* data, std::size_t n) {
+          if (concurrent) {
+            concurrent->update_while(data, n, [&] { write_all(fd.get(), data, n, dest); });
+          } else {
+            hash.update(data, n);
+            write_all(fd.get(), data, n, dest);
+          }
+          written += n;
+        },
+        detail::ZipReader::Check::caller_hashes);
     if (written != size)
       throw Error(Errc::integrity, source.path() + ": file '" + name + "' has " +
                                        std::to_string(written) + " bytes, its manifest says " +
                                        std::to_string(size));
-    std::string actual = hash.finish_hex();
+    std::string actual = concurrent ? concurrent->finish_hex() : hash.finish_hex();
     if (actual != sha256)
       throw Error(Errc::integrity, source.path() + ": file '" + name + "' has SHA-256 " + actual +
                                        ", its manifest says " + sha256);
@@ -475,10 +489,13 @@ void TaskBundle::verify_files() const {
   for (const auto& f : impl_->manifest.files) {
     Sha256 hash;
     std::uint64_t seen = 0;
-    impl_->source.stream(f.name, f.size, [&](const char* data, std::size_t n) {
-      hash.update(data, n);
-      seen += n;
-    });
+    impl_->source.stream(
+        f.name, f.size,
+        [&](const char* data, std::size_t n) {
+          hash.update(data, n);
+          seen += n;
+        },
+        detail::ZipReader::Check::caller_hashes);
     std::string actual = hash.finish_hex();
     if (seen != f.size || actual != f.sha256)
       throw Error(Errc::integrity, impl_->source.path() + ": file '" + f.name +

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
+#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
@@ -16,6 +17,9 @@ namespace mw::detail {
 namespace {
 
 constexpr std::size_t kChunk = 256 * 1024;
+// Inflated bytes handed to the sink at a time when the zip layer's checksum is skipped.
+constexpr std::size_t kInflateChunk = 1024 * 1024;
+constexpr std::uint16_t kUnknownMethod = 0xffff;
 // zlib level 1: most of deflate's gain on text at a fraction of its cost; task
 // payloads are often already compressed or random and gain nothing from more.
 constexpr zip_uint32_t kDeflateLevel = 1;
@@ -175,7 +179,9 @@ ZipReader ZipReader::open(const std::string& path, const UnpackLimits& limits,
       unsafe(path, where + " inflates " + std::to_string(static_cast<long long>(ratio)) +
                        "-fold, more than the limit of " +
                        std::to_string(static_cast<long long>(limits.max_compression_ratio)));
-    reader.members_.push_back({name, st.size, st.comp_size, static_cast<std::uint64_t>(i)});
+    const std::uint16_t method = (st.valid & ZIP_STAT_COMP_METHOD) ? st.comp_method : kUnknownMethod;
+    reader.members_.push_back(
+        {name, st.size, st.comp_size, static_cast<std::uint64_t>(i), method});
   }
   check_headers_agree(path);
   return reader;
@@ -207,8 +213,84 @@ const ZipReader::Member* ZipReader::find(std::string_view name) const {
   return nullptr;
 }
 
+// The member's stored bytes, inflated here rather than by libzip, which would
+// also compute the CRC-32 the caller does not need.
+void ZipReader::read_raw(const Member& member, std::uint64_t max_bytes,
+                         const std::function<void(const char*, std::size_t)>& sink) const {
+  zip_file_t* file = zip_fopen_index(archive_, member.index, ZIP_FL_COMPRESSED);
+  if (!file)
+    unsafe(path_, "member '" + member.name + "' cannot be opened: " + zip_strerror(archive_));
+  struct Closer {
+    zip_file_t* file;
+    ~Closer() { zip_fclose(file); }
+  } closer{file};
+  const bool deflated = member.method == ZIP_CM_DEFLATE;
+  z_stream z{};
+  if (deflated && inflateInit2(&z, -MAX_WBITS) != Z_OK)
+    throw Error(Errc::system, path_ + ": zlib could not start inflating member '" + member.name + "'");
+  struct Ender {
+    z_stream* z;
+    ~Ender() {
+      if (z) inflateEnd(z);
+    }
+  } ender{deflated ? &z : nullptr};
+  auto corrupt = [&](const std::string& why) {
+    throw Error(Errc::integrity, path_ + ": member '" + member.name + "' is corrupt: " + why);
+  };
+  std::string in(kChunk, '\0');
+  std::string out(deflated ? kInflateChunk : 0, '\0');
+  std::uint64_t consumed = 0, produced = 0;
+  bool ended = !deflated;
+  auto deliver = [&](const char* data, std::size_t n) {
+    produced += n;
+    if (produced > max_bytes)
+      throw Error(Errc::integrity, path_ + ": member '" + member.name + "' holds more than " +
+                                       std::to_string(max_bytes) + " bytes");
+    sink(data, n);
+  };
+  for (;;) {
+    zip_int64_t n = zip_fread(file, in.data(), in.size());
+    if (n < 0) corrupt(zip_file_strerror(file));
+    if (n == 0) break;
+    consumed += static_cast<std::uint64_t>(n);
+    if (!deflated) {
+      deliver(in.data(), static_cast<std::size_t>(n));
+      continue;
+    }
+    if (ended) corrupt("bytes after the end of its deflate stream");
+    z.next_in = reinterpret_cast<Bytef*>(in.data());
+    z.avail_in = static_cast<uInt>(n);
+    while (z.avail_in > 0 && !ended) {
+      z.next_out = reinterpret_cast<Bytef*>(out.data());
+      z.avail_out = static_cast<uInt>(out.size());
+      int rc = inflate(&z, Z_NO_FLUSH);
+      if (rc == Z_STREAM_END) ended = true;
+      else if (rc != Z_OK) corrupt(z.msg ? z.msg : "bad deflate data");
+      deliver(out.data(), out.size() - z.avail_out);
+    }
+    if (ended && z.avail_in > 0) corrupt("bytes after the end of its deflate stream");
+  }
+  // Drain what zlib still holds once the input is all in.
+  while (deflated && !ended) {
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    int rc = inflate(&z, Z_FINISH);
+    if (rc == Z_STREAM_END) ended = true;
+    else if (rc != Z_OK && !(rc == Z_BUF_ERROR && z.avail_out == 0))
+      corrupt("its deflate stream is truncated");
+    deliver(out.data(), out.size() - z.avail_out);
+  }
+  if (consumed != member.compressed_size) corrupt("its compressed size does not match its header");
+}
+
 void ZipReader::read(const Member& member, std::uint64_t max_bytes,
-                     const std::function<void(const char*, std::size_t)>& sink) const {
+                     const std::function<void(const char*, std::size_t)>& sink,
+                     Check check) const {
+  if (check == Check::caller_hashes &&
+      (member.method == ZIP_CM_STORE || member.method == ZIP_CM_DEFLATE)) {
+    read_raw(member, max_bytes, sink);
+    return;
+  }
   zip_file_t* file = zip_fopen_index(archive_, member.index, 0);
   if (!file)
     unsafe(path_, "member '" + member.name + "' cannot be opened: " + zip_strerror(archive_));
