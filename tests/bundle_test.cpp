@@ -176,9 +176,8 @@ std::string random_bytes(std::size_t size, unsigned seed) {
   return out;
 }
 
-// Large members are hashed on a second thread while they are written, and
-// members the caller hashes skip libzip's CRC-32: deflated and stored, both
-// must come out byte for byte.
+// Members the caller hashes are read without libzip's CRC-32 (and inflated by
+// the reader itself): deflated and stored, large ones must come out byte for byte.
 TEST_F(BundleTest, LargeDeflatedAndStoredMembersRoundTrip) {
   const std::string deflated = random_bytes(6 << 20, 1) + std::string(1 << 20, 'a');
   const std::string stored = random_bytes((5 << 20) + 123, 2);

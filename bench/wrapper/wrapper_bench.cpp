@@ -23,7 +23,8 @@
 //   overhead_ms                 (wrapper fork -> boinc_finish) - direct total:
 //                               everything the wrapper adds, BOINC's exit aside
 //
-// Differences are taken within each back-to-back pair, then the median.
+// Differences are taken within each back-to-back pair; each line gives the
+// median as its value and the best run as "min".
 // Target (issue 7): overhead_ms <= 20 with the 10 MB bundle.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -111,6 +112,13 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The median as the figure, the best run beside it: on a shared machine the
+// minimum is the closest to what the code itself costs.
+void emit_ms(const std::string& metric, const std::vector<double>& v, nlohmann::json params) {
+  params["min"] = *std::min_element(v.begin(), v.end());
+  emit("wrapper", metric, median(v), "ms", std::move(params));
+}
+
 void write_random(const std::string& path, std::size_t size) {
   std::mt19937_64 rng(7);
   std::string bytes(size, '\0');
@@ -166,15 +174,15 @@ void bench_size(const std::string& wrapper, std::size_t payload, const std::stri
   nlohmann::json wrapped = common, direct = common;
   wrapped["mode"] = "wrapper";
   direct["mode"] = "direct";
-  emit("wrapper", "start_to_exec_ms", median(w_exec), "ms", wrapped);
-  emit("wrapper", "exit_to_finish_ms", median(w_exit_to_finish), "ms", wrapped);
-  emit("wrapper", "boinc_finish_ms", median(w_finish), "ms", wrapped);
-  emit("wrapper", "total_ms", median(w_total), "ms", wrapped);
-  emit("wrapper", "start_to_exec_ms", median(d_exec), "ms", direct);
-  emit("wrapper", "exit_to_reaped_ms", median(d_exit_to_reaped), "ms", direct);
-  emit("wrapper", "total_ms", median(d_total), "ms", direct);
-  emit("wrapper", "start_to_exec_overhead_ms", median(exec_overhead), "ms", common);
-  emit("wrapper", "overhead_ms", median(overhead), "ms", common);
+  emit_ms("start_to_exec_ms", w_exec, wrapped);
+  emit_ms("exit_to_finish_ms", w_exit_to_finish, wrapped);
+  emit_ms("boinc_finish_ms", w_finish, wrapped);
+  emit_ms("total_ms", w_total, wrapped);
+  emit_ms("start_to_exec_ms", d_exec, direct);
+  emit_ms("exit_to_reaped_ms", d_exit_to_reaped, direct);
+  emit_ms("total_ms", d_total, direct);
+  emit_ms("start_to_exec_overhead_ms", exec_overhead, common);
+  emit_ms("overhead_ms", overhead, common);
 }
 
 }  // namespace

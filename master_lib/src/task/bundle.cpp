@@ -5,15 +5,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
 #include "mw/error.h"
 #include "mw/hash.h"
-#include "task/background_hash.h"
 #include "task/zip_archive.h"
 #include "util/fs.h"
 
@@ -71,10 +72,13 @@ void stream_regular_file(const std::string& path, std::uint64_t max_bytes,
   struct stat st;
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
     throw Error(Errc::unsafe_bundle, "'" + path + "' is not a regular file");
-  std::string buf(256 * 1024, '\0');
+  // Uninitialised and no larger than the file: untouched pages cost nothing.
+  const std::size_t buf_size = static_cast<std::size_t>(
+      std::min<std::uint64_t>(256 * 1024, static_cast<std::uint64_t>(st.st_size) + 1));
+  std::unique_ptr<char[]> buf(new char[buf_size]);
   std::uint64_t produced = 0;
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    ssize_t n = ::read(fd.get(), buf.get(), buf_size);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw Error(Errc::io, "cannot read '" + path + "': " + errno_text(errno));
@@ -84,7 +88,7 @@ void stream_regular_file(const std::string& path, std::uint64_t max_bytes,
     if (produced > max_bytes)
       throw Error(Errc::integrity, "'" + path + "' holds more than " +
                                        std::to_string(max_bytes) + " bytes");
-    sink(buf.data(), static_cast<std::size_t>(n));
+    sink(buf.get(), static_cast<std::size_t>(n));
   }
 }
 
@@ -210,21 +214,14 @@ void extract_member(const MemberSource& source, const std::string& name, std::ui
                executable ? 0755 : 0644));
   if (fd.get() < 0)
     throw Error(Errc::io, "cannot create '" + dest + "': " + errno_text(errno));
-  // A large file's chunks are hashed on a second core while this thread writes them.
   Sha256 hash;
-  std::optional<detail::ConcurrentSha256> concurrent;
-  if (size >= detail::ConcurrentSha256::kWorthwhileBytes) concurrent.emplace();
   std::uint64_t written = 0;
   try {
     source.stream(
         name, size,
         [&](const char* data, std::size_t n) {
-          if (concurrent) {
-            concurrent->update_while(data, n, [&] { write_all(fd.get(), data, n, dest); });
-          } else {
-            hash.update(data, n);
-            write_all(fd.get(), data, n, dest);
-          }
+          hash.update(data, n);
+          write_all(fd.get(), data, n, dest);
           written += n;
         },
         detail::ZipReader::Check::caller_hashes);
@@ -232,7 +229,7 @@ void extract_member(const MemberSource& source, const std::string& name, std::ui
       throw Error(Errc::integrity, source.path() + ": file '" + name + "' has " +
                                        std::to_string(written) + " bytes, its manifest says " +
                                        std::to_string(size));
-    std::string actual = concurrent ? concurrent->finish_hex() : hash.finish_hex();
+    std::string actual = hash.finish_hex();
     if (actual != sha256)
       throw Error(Errc::integrity, source.path() + ": file '" + name + "' has SHA-256 " + actual +
                                        ", its manifest says " + sha256);

@@ -27,6 +27,8 @@ class ZipReader {
     std::uint64_t compressed_size = 0;
     std::uint64_t index = 0;
     std::uint16_t method = 0;           // ZIP_CM_STORE, ZIP_CM_DEFLATE, ...
+    static constexpr std::uint64_t kNoOffset = UINT64_MAX;
+    std::uint64_t data_offset = kNoOffset;  // where its bytes start (not for zip64)
   };
 
   // `allowed_name` decides which member names are acceptable.
@@ -70,7 +72,9 @@ class ZipWriter {
   ZipWriter(const ZipWriter&) = delete;
   ZipWriter& operator=(const ZipWriter&) = delete;
 
-  // The data behind add_bytes must stay alive until commit().
+  // The data behind add_bytes must stay alive until commit(). With `compress`
+  // a member is deflated unless a sample of it shows deflate would not pay
+  // (already compressed or random bytes): then it is stored.
   void add_bytes(const std::string& name, std::string_view data, bool compress);
   void add_file(const std::string& name, const std::string& path, bool compress);
   void commit();
