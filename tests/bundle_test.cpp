@@ -228,6 +228,34 @@ TEST_F(BundleTest, DamagedLargeMemberIsAnIntegrityError) {
   }
 }
 
+// Deflate only where it pays: random bytes are stored, text is deflated.
+TEST_F(BundleTest, WriterStoresWhatDeflateCannotShrink) {
+  test::write_text(dir / "random.bin", random_bytes(200000, 4));
+  TaskBuilder t("mixed");
+  t.host_program("/bin/true")
+      .file(dir / "random.bin")
+      .file_bytes("text.txt", std::string(200000, 'x'))
+      .file_bytes("small_random.bin", random_bytes(1000, 5));
+  t.write_bundle(dir / "b.zip", key);
+  int err = 0;
+  zip_t* z = zip_open((dir / "b.zip").c_str(), ZIP_RDONLY, &err);
+  ASSERT_NE(z, nullptr);
+  auto method_of = [&](const char* name) {
+    zip_stat_t st;
+    zip_stat_init(&st);
+    EXPECT_EQ(zip_stat(z, name, 0, &st), 0) << name;
+    return st.comp_method;
+  };
+  EXPECT_EQ(method_of("random.bin"), ZIP_CM_STORE);
+  EXPECT_EQ(method_of("text.txt"), ZIP_CM_DEFLATE);
+  EXPECT_EQ(method_of("small_random.bin"), ZIP_CM_DEFLATE) << "too small to judge: deflated";
+  zip_discard(z);
+  auto b = TaskBundle::open(dir / "b.zip");
+  mkdir((dir / "x").c_str(), 0700);
+  b.extract_to(dir / "x");
+  EXPECT_TRUE(test::read_text(dir / "x/random.bin") == test::read_text(dir / "random.bin"));
+}
+
 TEST_F(BundleTest, SizeMismatchIsRefusedAtOpen) {
   auto [xml, sig] = manifest_for("in.txt", "AAAA");
   RawZip(dir / "bad.zip").add("task.xml", xml).add("task.sig", sig).add("in.txt", "AAAAA").close();
