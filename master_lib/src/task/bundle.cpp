@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -70,10 +72,13 @@ void stream_regular_file(const std::string& path, std::uint64_t max_bytes,
   struct stat st;
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
     throw Error(Errc::unsafe_bundle, "'" + path + "' is not a regular file");
-  std::string buf(256 * 1024, '\0');
+  // Uninitialised and no larger than the file: untouched pages cost nothing.
+  const std::size_t buf_size = static_cast<std::size_t>(
+      std::min<std::uint64_t>(256 * 1024, static_cast<std::uint64_t>(st.st_size) + 1));
+  std::unique_ptr<char[]> buf(new char[buf_size]);
   std::uint64_t produced = 0;
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    ssize_t n = ::read(fd.get(), buf.get(), buf_size);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw Error(Errc::io, "cannot read '" + path + "': " + errno_text(errno));
@@ -83,7 +88,7 @@ void stream_regular_file(const std::string& path, std::uint64_t max_bytes,
     if (produced > max_bytes)
       throw Error(Errc::integrity, "'" + path + "' holds more than " +
                                        std::to_string(max_bytes) + " bytes");
-    sink(buf.data(), static_cast<std::size_t>(n));
+    sink(buf.get(), static_cast<std::size_t>(n));
   }
 }
 
@@ -171,14 +176,17 @@ class MemberSource {
     return it->second;
   }
 
+  // `check` says whether the caller hashes what it reads (zip members only;
+  // files on disk carry no checksum of their own).
   void stream(std::string_view name, std::uint64_t max_bytes,
-              const std::function<void(const char*, std::size_t)>& sink) const {
+              const std::function<void(const char*, std::size_t)>& sink,
+              detail::ZipReader::Check check = detail::ZipReader::Check::crc32) const {
     if (auto it = separate_.find(name); it != separate_.end()) {
       stream_regular_file(it->second.first, max_bytes, sink);
     } else if (zip_) {
       const auto* m = zip_->find(name);
       if (!m) throw Error(Errc::integrity, path_ + ": member '" + std::string(name) + "' is missing");
-      zip_->read(*m, max_bytes, sink);
+      zip_->read(*m, max_bytes, sink, check);
     } else {
       stream_regular_file(join_path(path_, name), max_bytes, sink);
     }
@@ -209,11 +217,14 @@ void extract_member(const MemberSource& source, const std::string& name, std::ui
   Sha256 hash;
   std::uint64_t written = 0;
   try {
-    source.stream(name, size, [&](const char* data, std::size_t n) {
-      hash.update(data, n);
-      write_all(fd.get(), data, n, dest);
-      written += n;
-    });
+    source.stream(
+        name, size,
+        [&](const char* data, std::size_t n) {
+          hash.update(data, n);
+          write_all(fd.get(), data, n, dest);
+          written += n;
+        },
+        detail::ZipReader::Check::caller_hashes);
     if (written != size)
       throw Error(Errc::integrity, source.path() + ": file '" + name + "' has " +
                                        std::to_string(written) + " bytes, its manifest says " +
@@ -475,10 +486,13 @@ void TaskBundle::verify_files() const {
   for (const auto& f : impl_->manifest.files) {
     Sha256 hash;
     std::uint64_t seen = 0;
-    impl_->source.stream(f.name, f.size, [&](const char* data, std::size_t n) {
-      hash.update(data, n);
-      seen += n;
-    });
+    impl_->source.stream(
+        f.name, f.size,
+        [&](const char* data, std::size_t n) {
+          hash.update(data, n);
+          seen += n;
+        },
+        detail::ZipReader::Check::caller_hashes);
     std::string actual = hash.finish_hex();
     if (seen != f.size || actual != f.sha256)
       throw Error(Errc::integrity, impl_->source.path() + ": file '" + f.name +
