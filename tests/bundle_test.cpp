@@ -87,6 +87,26 @@ TEST_F(BundleTest, ZipRoundTripVerifiesAndExtracts) {
   EXPECT_FALSE(st.st_mode & S_IXUSR);
 }
 
+// BOINC's remote staging builds bundles in memory: the same bytes as the
+// file form (so content-hash names agree), signed, the program left out.
+TEST_F(BundleTest, InMemoryBundleIsTheFileBundleByteForByte) {
+  TaskBuilder t = sample_task();
+  t.write_bundle_without_programs(dir / "b.zip", key);
+  const std::string bytes = t.bundle_bytes_without_programs(key);
+  EXPECT_EQ(bytes, test::read_text(dir / "b.zip"));
+  test::write_text(dir / "bad.zip", bytes);
+  auto bundle = TaskBundle::open(dir / "bad.zip", UnpackLimits{}, dir / "prog.sh");
+  EXPECT_EQ(bundle.manifest().program.bundled_file, "prog.sh");
+  EXPECT_NO_THROW(bundle.verify_signature(trusted));
+  EXPECT_NO_THROW(bundle.verify_files());
+  int code = 0;
+  zip* z = zip_open((dir / "bad.zip").c_str(), ZIP_RDONLY, &code);
+  ASSERT_NE(z, nullptr);
+  EXPECT_LT(zip_name_locate(z, "prog.sh", 0), 0) << "the program travels as a file of its own";
+  EXPECT_GE(zip_name_locate(z, "in.txt", 0), 0);
+  zip_discard(z);
+}
+
 TEST_F(BundleTest, StandardUnzipReadsOurBundles) {
   sample_task().write_bundle(dir / "b.zip", key);
   auto r = test::run_command({"/usr/bin/unzip", "-t", dir / "b.zip"});

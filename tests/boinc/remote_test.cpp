@@ -488,6 +488,31 @@ TEST(BoincRemote, AuthenticatorNeverAppearsInLogsOrErrors) {
   EXPECT_EQ(f.all_logs().find(kAuth), std::string::npos) << f.all_logs();
 }
 
+// Submitting a batch costs no query_batch: a batch is first polled
+// poll_initial_seconds after it was submitted (not at once, nor every batch
+// whenever one more is submitted), and its finished jobs are still picked up.
+TEST(BoincRemote, BatchesAreNotPolledWhileTheyAreBeingSubmitted) {
+  Fixture f;
+  f.server.set_paused(true);
+  f.remote.tasks_per_submit = 10;  // four batches
+  f.remote.poll_initial_seconds = 1.5;
+  f.remote.poll_max_seconds = 1.5;
+  mw::Master master(f.remote);
+  std::vector<mw::Task> tasks;
+  for (int i = 0; i < 40; ++i) tasks.push_back(master.submit_task(mw::Exec("/bin/echo", {std::to_string(i)})));
+  for (int i = 0; i < 500 && f.server.jobs_total() < 40; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(f.server.jobs_total(), 40u);
+  auto counts = f.server.rpc_counts();
+  EXPECT_EQ(counts["submit_batch"], 4);
+  EXPECT_EQ(counts["query_batch"], 0) << "no batch is polled within poll_initial_seconds of its submission";
+  f.server.set_paused(false);
+  for (auto& t : tasks) EXPECT_EQ(master.get_result(t).outcome().status, mw::ResultStatus::success);
+  counts = f.server.rpc_counts();
+  EXPECT_GE(counts["query_batch"], 4);
+  EXPECT_EQ(counts["get_output"], 40);
+}
+
 TEST(BoincRemote, JobsBoincGivesUpOnFailTheirTask) {
   Fixture f;
   f.server.set_paused(true);

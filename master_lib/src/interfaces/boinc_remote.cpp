@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
@@ -199,13 +200,12 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
       fresh.push_back(task);
     }
     if (fresh.empty()) return taken_up;
-    mw::detail::TempDir dir(scratch_, "chunk_");
     Files files;
     // BOINC checks a batch's jobs against one input template, so jobs with a
     // program file (mw_in_program.xml) and without (mw_in.xml) go in batches of their own.
     std::map<std::size_t, std::vector<Prepared>> by_file_count;
     for (const auto& task : fresh) {
-      Prepared p = prepare(task, dir.path(), files);
+      Prepared p = prepare(task, files);
       by_file_count[p.job.files.size()].push_back(std::move(p));
     }
     std::size_t submitted = taken_up;
@@ -228,15 +228,16 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     std::map<std::string, std::string> in_memory;
   };
 
-  Prepared prepare(const std::shared_ptr<const TaskSpec>& task, const std::string& dir, Files& files) {
+  Prepared prepare(const std::shared_ptr<const TaskSpec>& task, Files& files) {
     TaskBuilder builder = remote_task_builder(*task, worker_program_);
-    const std::string zip = dir + "/" + std::to_string(task->id) + ".zip";
-    builder.write_bundle_without_programs(zip, *key_);
+    // Built in memory: the bundle goes to the server, or nowhere when the
+    // server has it already; a file (and its fsyncs) would only cost time.
+    const std::string zip = builder.bundle_bytes_without_programs(*key_);
     Prepared p{task, {}};
     // BOINC takes a per-job rsc_fpops_est; the other bounds are the batch's.
     if (task->estimates.fpops && *task->estimates.fpops > 0)
       p.job.rsc_fpops_est = detail::settings_for_task(options_.settings, *task).rsc_fpops_est;
-    std::vector<std::pair<Staged, const std::string*>> staged{{{"mwt_" + sha256_file_hex(zip), zip}, nullptr}};
+    std::vector<std::pair<Staged, const std::string*>> staged{{{"mwt_" + sha256_hex(zip), ""}, &zip}};
     const auto programs = builder.program_files();
     for (const auto& prog : programs) staged.push_back({program_file(prog), &prog.bytes});
     for (const auto& [s, bytes] : staged) {
@@ -287,11 +288,18 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     for (const auto& p : group) follow_locked(batch_id, p.job.name, p.task->id);
   }
 
+  // A batch newly followed is first polled poll_initial_seconds later: its
+  // jobs were made a moment ago, and polling it at once (or polling every
+  // batch whenever one is added) would cost a query_batch per chunk for nothing.
   void follow_locked(std::int64_t batch_id, const std::string& job, std::uint64_t task_id) {
-    batches_[batch_id].jobs[job] = task_id;
+    auto [it, added] = batches_.try_emplace(batch_id);
+    it->second.jobs[job] = task_id;
     job_of_task_[task_id] = job;
-    poll_now_ = true;
-    wake_.notify_all();
+    if (added) {
+      it->second.interval = options_.poll_initial_seconds;
+      it->second.next_poll = Clock::now() + seconds(options_.poll_initial_seconds);
+      wake_.notify_all();  // the watcher may be sleeping past this batch's first poll
+    }
   }
 
   // A task an earlier run of the master handed to BOINC (the ledger has a
@@ -354,29 +362,40 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     if (ledger_) ledger_->job_state(job, RemoteLedger::JobState::done);
   }
 
-  // Follows the batches: the watcher thread.
+  // Follows the batches: the watcher thread. Each batch has its own poll
+  // time: poll_initial_seconds after it was followed or after a poll that saw
+  // a job end, backing off by half again each quiet poll up to poll_max_seconds.
   void watch_loop() override {
-    double interval = options_.poll_initial_seconds;
     for (;;) {
-      std::vector<std::int64_t> ids;
+      std::vector<std::int64_t> due;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait_for(lock, std::chrono::duration<double>(interval), [&] { return stopped_ || poll_now_; });
-        if (stopped_) return;
-        if (poll_now_) interval = options_.poll_initial_seconds;
-        poll_now_ = false;
-        for (const auto& b : batches_) ids.push_back(b.first);
+        for (;;) {
+          if (stopped_) return;
+          const auto now = Clock::now();
+          auto next = now + seconds(options_.poll_max_seconds);
+          for (const auto& [id, b] : batches_) {
+            if (b.next_poll <= now) due.push_back(id);
+            else next = std::min(next, b.next_poll);
+          }
+          if (!due.empty()) break;
+          wake_.wait_until(lock, next);
+        }
       }
-      bool progress = false;
-      for (std::int64_t id : ids) {
+      for (std::int64_t id : due) {
+        bool progress = false;
         try {
-          progress |= poll_batch(id);
+          progress = poll_batch(id);
         } catch (const Error& e) {
           note_error(e.what());
         }
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto b = batches_.find(id);
+        if (b == batches_.end()) continue;  // all fetched
+        b->second.interval = progress ? options_.poll_initial_seconds
+                                      : std::min(b->second.interval * 1.5, options_.poll_max_seconds);
+        b->second.next_poll = Clock::now() + seconds(b->second.interval);
       }
-      interval = progress ? options_.poll_initial_seconds
-                          : std::min(interval * 1.5, options_.poll_max_seconds);
     }
   }
 
@@ -389,11 +408,12 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
       std::uint64_t task_id = 0;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        Batch& b = batches_[batch_id];
-        auto j = b.jobs.find(job.name);
-        if (j == b.jobs.end()) continue;  // fetched already
+        auto b = batches_.find(batch_id);
+        if (b == batches_.end()) break;
+        auto j = b->second.jobs.find(job.name);
+        if (j == b->second.jobs.end()) continue;  // fetched already
         task_id = j->second;
-        b.jobs.erase(j);
+        b->second.jobs.erase(j);
       }
       const std::shared_ptr<const TaskSpec> task = in_flight(task_id);
       progress = true;
@@ -411,8 +431,9 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
       }
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    if (batches_[batch_id].jobs.empty()) {
-      batches_.erase(batch_id);
+    auto b = batches_.find(batch_id);
+    if (b != batches_.end() && b->second.jobs.empty()) {
+      batches_.erase(b);
       finished_batches_.push_back(batch_id);
     }
     return progress;
@@ -436,8 +457,15 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     hand_over(task, job, bytes);
   }
 
+  using Clock = std::chrono::steady_clock;
+  static Clock::duration seconds(double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  }
+
   struct Batch {
     std::map<std::string, std::uint64_t> jobs;  // not yet fetched: job name → task id
+    Clock::time_point next_poll;
+    double interval = 0;
   };
 
   Remote options_;
@@ -454,7 +482,6 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
   std::atomic<bool> workaround_used_{false};   // the same, for status()
 
   // Under mutex_.
-  bool poll_now_ = false;
   std::map<std::uint64_t, std::string> job_of_task_;
   std::map<std::int64_t, Batch> batches_;
   std::vector<std::int64_t> finished_batches_;

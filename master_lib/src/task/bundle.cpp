@@ -347,6 +347,12 @@ void TaskBuilder::write_bundle_without_programs(const std::string& zip_path,
   write_zip(zip_path, &key, false);
 }
 
+std::string TaskBuilder::bundle_bytes_without_programs(const PrivateKey& key) const {
+  std::string bytes;
+  write_zip("the bundle of task '" + base_.name + "'", &key, false, &bytes);
+  return bytes;
+}
+
 std::vector<TaskBuilder::ProgramFile> TaskBuilder::program_files() const {
   std::vector<ProgramFile> programs;
   for (const auto& s : sources_)
@@ -354,11 +360,12 @@ std::vector<TaskBuilder::ProgramFile> TaskBuilder::program_files() const {
   return programs;
 }
 
-void TaskBuilder::write_zip(const std::string& zip_path, const PrivateKey* key,
-                            bool with_programs) const {
+void TaskBuilder::write_zip(const std::string& zip_path, const PrivateKey* key, bool with_programs,
+                            std::string* bytes) const {
   const std::string xml = task_to_xml(manifest());
   const std::string sig = key ? key->sign(xml).to_text() : "";
-  detail::ZipWriter zip(zip_path);
+  detail::ZipWriter zip = bytes ? detail::ZipWriter(detail::ZipWriter::InMemory{}, zip_path)
+                                : detail::ZipWriter(zip_path);
   zip.add_bytes(kTaskManifestName, xml, true);
   if (key) zip.add_bytes(kTaskSignatureName, sig, false);
   for (const auto& s : sources_) {
@@ -366,7 +373,8 @@ void TaskBuilder::write_zip(const std::string& zip_path, const PrivateKey* key,
     if (s.path.empty()) zip.add_bytes(s.entry.name, s.bytes, true);
     else zip.add_file(s.entry.name, s.path, true);
   }
-  zip.commit();
+  if (bytes) *bytes = zip.commit_to_bytes();
+  else zip.commit();
 }
 
 void TaskBuilder::write_directory(const std::string& dir, const PrivateKey& key) const {

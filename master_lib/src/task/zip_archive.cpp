@@ -410,9 +410,48 @@ ZipWriter::ZipWriter(std::string final_path)
     throw Error(Errc::io, "cannot create '" + temp_path_ + "': " + zip_error_text(code));
 }
 
+ZipWriter::ZipWriter(InMemory, std::string label) : final_path_(std::move(label)) {
+  zip_error_t error;
+  zip_error_init(&error);
+  buffer_ = zip_source_buffer_create(nullptr, 0, 0, &error);
+  if (buffer_) {
+    zip_source_keep(buffer_);  // zip_close would free it; its bytes are the result
+    archive_ = zip_open_from_source(buffer_, ZIP_CREATE | ZIP_TRUNCATE, &error);
+  }
+  if (!archive_) {
+    const std::string why = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    if (buffer_) zip_source_free(buffer_);
+    buffer_ = nullptr;
+    throw Error(Errc::io, "cannot build '" + final_path_ + "' in memory: " + why);
+  }
+  zip_error_fini(&error);
+}
+
 ZipWriter::~ZipWriter() {
   if (archive_) zip_discard(archive_);
-  ::unlink(temp_path_.c_str());
+  if (buffer_) zip_source_free(buffer_);
+  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+std::string ZipWriter::commit_to_bytes() {
+  if (!buffer_) throw Error(Errc::usage, final_path_ + ": commit_to_bytes on an archive written to a file");
+  if (zip_close(archive_) != 0) {
+    std::string why = zip_strerror(archive_);
+    throw Error(Errc::io, "cannot build '" + final_path_ + "': " + why);
+  }
+  archive_ = nullptr;
+  zip_stat_t st;
+  zip_stat_init(&st);
+  std::string bytes;
+  if (zip_source_stat(buffer_, &st) != 0 || zip_source_open(buffer_) != 0)
+    throw Error(Errc::io, "cannot read back '" + final_path_ + "': " + zip_error_strerror(zip_source_error(buffer_)));
+  bytes.resize(static_cast<std::size_t>(st.size));
+  const zip_int64_t n = zip_source_read(buffer_, bytes.data(), bytes.size());
+  zip_source_close(buffer_);
+  if (n < 0 || static_cast<zip_uint64_t>(n) != st.size)
+    throw Error(Errc::io, "cannot read back '" + final_path_ + "': short read");
+  return bytes;
 }
 
 void ZipWriter::add_source(const std::string& name, void* raw_source, bool compress) {
@@ -450,6 +489,7 @@ void ZipWriter::add_file(const std::string& name, const std::string& path, bool 
 }
 
 void ZipWriter::commit() {
+  if (buffer_) throw Error(Errc::usage, final_path_ + ": commit on an in-memory archive");
   if (zip_close(archive_) != 0) {
     std::string why = zip_strerror(archive_);
     throw Error(Errc::io, "cannot write '" + final_path_ + "': " + why);

@@ -16,6 +16,7 @@
 #include "mw/bundle.h"
 
 struct zip;
+struct zip_source;
 
 namespace mw::detail {
 
@@ -65,9 +66,15 @@ class ZipReader {
 
 // Writes an archive to a temp file beside the target; commit() makes it durable
 // and renames it into place. Dropping the writer without commit leaves nothing.
+// Or, built with InMemory, to memory: commit_to_bytes() returns the archive
+// (for bytes that go straight to a peer, where a file and its fsyncs would
+// only cost time).
 class ZipWriter {
  public:
   explicit ZipWriter(std::string final_path);
+  struct InMemory {};
+  // `label` names the archive in errors.
+  ZipWriter(InMemory, std::string label);
   ~ZipWriter();
   ZipWriter(const ZipWriter&) = delete;
   ZipWriter& operator=(const ZipWriter&) = delete;
@@ -78,12 +85,15 @@ class ZipWriter {
   void add_bytes(const std::string& name, std::string_view data, bool compress);
   void add_file(const std::string& name, const std::string& path, bool compress);
   void commit();
+  // The archive's bytes (InMemory writers only).
+  std::string commit_to_bytes();
 
  private:
   void add_source(const std::string& name, void* source, bool compress);
-  std::string final_path_;
-  std::string temp_path_;
+  std::string final_path_;  // or the label of an in-memory archive
+  std::string temp_path_;   // empty for an in-memory archive
   zip* archive_ = nullptr;
+  zip_source* buffer_ = nullptr;  // an in-memory archive's bytes
 };
 
 // Adds or replaces one stored member of an existing archive. libzip writes the

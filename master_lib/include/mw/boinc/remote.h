@@ -15,9 +15,13 @@
 // (`mwt_<sha256>` for bundles): job_file.php's query_files says which names
 // the server lacks and only those are uploaded. Each submission chunk
 // (up to tasks_per_submit tasks gathered from the master) becomes one BOINC
-// batch: create_batch, then submit_batch. Batches are followed with
-// query_batch, polling from poll_initial_seconds and backing off by half
-// again each quiet round up to poll_max_seconds; a job BOINC reports done is
+// batch: create_batch, then submit_batch. Task bundles are built and signed
+// in memory (no file, no fsync: the ledger, not the bundle, is what a resumed
+// master relies on). Each batch is followed with query_batch on its own
+// schedule: first poll_initial_seconds after its submission (never at once,
+// so submitting many chunks costs no polls), then backing off by half again
+// each quiet poll up to poll_max_seconds, back to poll_initial_seconds after
+// a poll that saw a job end; a job BOINC reports done is
 // fetched once with get_output.php (workunit_file 0: the result bundle) and
 // handed to the Master as the local interface does; a job in error fails its
 // task with status `rejected`. Cancelling a task aborts its job
