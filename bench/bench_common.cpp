@@ -23,8 +23,10 @@ void emit(const std::string& bench, const std::string& metric, double value,
           const std::string& unit, nlohmann::json params) {
   nlohmann::json line = {{"bench", bench}, {"metric", metric}, {"value", value}, {"unit", unit}};
   for (auto& [k, v] : params.items()) line[k] = v;
-  std::cout << line.dump() << std::endl;
+  emit_object(line);
 }
+
+void emit_object(const nlohmann::json& line) { std::cout << line.dump() << std::endl; }
 
 double median_seconds(int repeats, const std::function<void()>& body,
                       const std::function<void()>& setup) {

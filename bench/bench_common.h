@@ -13,6 +13,8 @@ namespace mw::bench {
 // Prints one figure as a JSON line on stdout.
 void emit(const std::string& bench, const std::string& metric, double value,
           const std::string& unit, nlohmann::json params = nlohmann::json::object());
+// Prints a whole object as one JSON line, for benchmarks whose layout is a table row.
+void emit_object(const nlohmann::json& line);
 
 // Seconds taken by `body`, the median over `repeats` runs (after `setup` each time).
 double median_seconds(int repeats, const std::function<void()>& body,

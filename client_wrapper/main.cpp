@@ -151,18 +151,21 @@ int run(int argc, char** argv) {
   }
 
   SlotState slot(scratch_dir);
-  bool resumed = false;
+  Preparation prepared = Preparation::unpacked;
   try {
-    resumed = slot.prepare(*bundle);
+    prepared = slot.prepare(*bundle);
   } catch (const Error& e) {
     slot.clear();
     finish_rejected(session, result_physical, e.what(), exit_code_for(e.code()));
   }
   const PriorRuns prior = slot.prior_runs();
   const TaskManifest& task = bundle->manifest();
-  say(std::string(resumed ? "resuming" : "starting") + " task '" + task.name + "' (task.xml " +
-      bundle->manifest_sha256() + ")" +
-      (resumed ? ": reusing the copy verified and unpacked earlier" : ": verified and unpacked"));
+  const char* how = prepared == Preparation::unpacked ? ": verified and unpacked"
+                    : prepared == Preparation::reused
+                        ? ": reusing the copy verified and unpacked earlier"
+                        : ": reusing the copy unpacked before a reboot, every file verified again";
+  say(std::string(prepared == Preparation::unpacked ? "starting" : "resuming") + " task '" +
+      task.name + "' (task.xml " + bundle->manifest_sha256() + ")" + how);
 
   TaskMonitor monitor(session, slot, task, prior, signal_requests);
   const RunControl control = monitor.control();

@@ -87,6 +87,26 @@ TEST_F(BundleTest, ZipRoundTripVerifiesAndExtracts) {
   EXPECT_FALSE(st.st_mode & S_IXUSR);
 }
 
+// BOINC's remote staging builds bundles in memory: the same bytes as the
+// file form (so content-hash names agree), signed, the program left out.
+TEST_F(BundleTest, InMemoryBundleIsTheFileBundleByteForByte) {
+  TaskBuilder t = sample_task();
+  t.write_bundle_without_programs(dir / "b.zip", key);
+  const std::string bytes = t.bundle_bytes_without_programs(key);
+  EXPECT_EQ(bytes, test::read_text(dir / "b.zip"));
+  test::write_text(dir / "bad.zip", bytes);
+  auto bundle = TaskBundle::open(dir / "bad.zip", UnpackLimits{}, dir / "prog.sh");
+  EXPECT_EQ(bundle.manifest().program.bundled_file, "prog.sh");
+  EXPECT_NO_THROW(bundle.verify_signature(trusted));
+  EXPECT_NO_THROW(bundle.verify_files());
+  int code = 0;
+  zip* z = zip_open((dir / "bad.zip").c_str(), ZIP_RDONLY, &code);
+  ASSERT_NE(z, nullptr);
+  EXPECT_LT(zip_name_locate(z, "prog.sh", 0), 0) << "the program travels as a file of its own";
+  EXPECT_GE(zip_name_locate(z, "in.txt", 0), 0);
+  zip_discard(z);
+}
+
 TEST_F(BundleTest, StandardUnzipReadsOurBundles) {
   sample_task().write_bundle(dir / "b.zip", key);
   auto r = test::run_command({"/usr/bin/unzip", "-t", dir / "b.zip"});
@@ -161,6 +181,99 @@ TEST_F(BundleTest, TamperedFileContentIsAnIntegrityError) {
   mkdir((dir / "x").c_str(), 0700);
   EXPECT_THAT(error_of([&] { b.extract_to(dir / "x"); }, Errc::integrity), HasSubstr("SHA-256"));
   EXPECT_TRUE(test::list_tree(dir / "x").empty()) << "the partial file must be removed";
+}
+
+// Bytes that do not compress: deflate falls back to stored blocks.
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::string out(size, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& c : out) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x >> 24);
+  }
+  return out;
+}
+
+// Members the caller hashes are read without libzip's CRC-32 (and inflated by
+// the reader itself): deflated and stored, large ones must come out byte for byte.
+TEST_F(BundleTest, LargeDeflatedAndStoredMembersRoundTrip) {
+  const std::string deflated = random_bytes(6 << 20, 1) + std::string(1 << 20, 'a');
+  const std::string stored = random_bytes((5 << 20) + 123, 2);
+  TaskManifest m;
+  m.name = "large";
+  m.program.host_path = "/bin/true";
+  m.files.push_back({"big.bin", FileRole::input, deflated.size(), sha256_hex(deflated), false});
+  m.files.push_back({"raw.bin", FileRole::input, stored.size(), sha256_hex(stored), false});
+  const std::string xml = task_to_xml(m);
+  RawZip(dir / "b.zip")
+      .add("task.xml", xml)
+      .add("task.sig", key.sign(xml).to_text())
+      .add("big.bin", deflated)
+      .add("raw.bin", stored, S_IFREG | 0644, false)
+      .close();
+  auto b = TaskBundle::open(dir / "b.zip");
+  EXPECT_NO_THROW(b.verify_files());
+  mkdir((dir / "x").c_str(), 0700);
+  b.extract_to(dir / "x");
+  EXPECT_TRUE(test::read_text(dir / "x/big.bin") == deflated);
+  EXPECT_TRUE(test::read_text(dir / "x/raw.bin") == stored);
+}
+
+// Without the zip checksum, a damaged byte of a large member is still caught,
+// by the SHA-256 (stored) or by inflate or the SHA-256 (deflated).
+TEST_F(BundleTest, DamagedLargeMemberIsAnIntegrityError) {
+  for (bool compress : {false, true}) {
+    SCOPED_TRACE(compress ? "deflated" : "stored");
+    const std::string content = random_bytes(5 << 20, 3);
+    auto [xml, sig] = manifest_for("in.bin", content);
+    RawZip(dir / "bad.zip")
+        .add("task.xml", xml)
+        .add("task.sig", sig)
+        .add("in.bin", content, S_IFREG | 0644, compress)
+        .close();
+    std::string zip = test::read_text(dir / "bad.zip");
+    const std::size_t at = zip.find(content.substr(3 << 20, 64));
+    ASSERT_NE(at, std::string::npos);
+    zip[at + 10] = static_cast<char>(zip[at + 10] ^ 0x01);
+    test::write_text(dir / "bad.zip", zip);
+    auto b = TaskBundle::open(dir / "bad.zip");
+    EXPECT_NO_THROW(b.verify_signature(trusted));
+    EXPECT_THAT(error_of([&] { b.verify_files(); }, Errc::integrity), HasSubstr("'in.bin'"));
+    const std::string into = dir / (compress ? "deflated" : "stored");
+    mkdir(into.c_str(), 0700);
+    EXPECT_THAT(error_of([&] { b.extract_to(into); }, Errc::integrity), HasSubstr("in.bin"));
+    EXPECT_TRUE(test::list_tree(into).empty()) << "the partial file must be removed";
+  }
+}
+
+// Deflate only where it pays: random bytes are stored, text is deflated.
+TEST_F(BundleTest, WriterStoresWhatDeflateCannotShrink) {
+  test::write_text(dir / "random.bin", random_bytes(200000, 4));
+  TaskBuilder t("mixed");
+  t.host_program("/bin/true")
+      .file(dir / "random.bin")
+      .file_bytes("text.txt", std::string(200000, 'x'))
+      .file_bytes("small_random.bin", random_bytes(1000, 5));
+  t.write_bundle(dir / "b.zip", key);
+  int err = 0;
+  zip_t* z = zip_open((dir / "b.zip").c_str(), ZIP_RDONLY, &err);
+  ASSERT_NE(z, nullptr);
+  auto method_of = [&](const char* name) {
+    zip_stat_t st;
+    zip_stat_init(&st);
+    EXPECT_EQ(zip_stat(z, name, 0, &st), 0) << name;
+    return st.comp_method;
+  };
+  EXPECT_EQ(method_of("random.bin"), ZIP_CM_STORE);
+  EXPECT_EQ(method_of("text.txt"), ZIP_CM_DEFLATE);
+  EXPECT_EQ(method_of("small_random.bin"), ZIP_CM_DEFLATE) << "too small to judge: deflated";
+  zip_discard(z);
+  auto b = TaskBundle::open(dir / "b.zip");
+  mkdir((dir / "x").c_str(), 0700);
+  b.extract_to(dir / "x");
+  EXPECT_TRUE(test::read_text(dir / "x/random.bin") == test::read_text(dir / "random.bin"));
 }
 
 TEST_F(BundleTest, SizeMismatchIsRefusedAtOpen) {

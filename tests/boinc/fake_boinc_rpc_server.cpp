@@ -2,6 +2,7 @@
 #include "boinc/fake_boinc_rpc_server.h"
 
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -9,12 +10,17 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
+#include <csignal>
+#include <memory>
 #include <set>
 #include <stdexcept>
 
+#include "mw/boinc/templates.h"
 #include "mw/runner.h"
 #include "mw/task_format.h"
 #include "support/test_support.h"
+#include "util/fs.h"
 
 namespace mw::test {
 namespace {
@@ -106,6 +112,7 @@ FakeBoincRpcServer::FakeBoincRpcServer(std::string authenticator, std::vector<Pu
 
 FakeBoincRpcServer::~FakeBoincRpcServer() {
   stop_ = true;
+  release_stalled();
   ::shutdown(listen_fd_, SHUT_RDWR);
   ::close(listen_fd_);
   accept_thread_.join();
@@ -116,9 +123,25 @@ FakeBoincRpcServer::~FakeBoincRpcServer() {
   run_wake_.notify_all();
   for (auto& t : conn_threads_) t.join();
   run_thread_.join();
+  SSL_CTX_free(tls_.load());
 }
 
-std::string FakeBoincRpcServer::url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/lab/"; }
+std::string FakeBoincRpcServer::url() const {
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/lab/";
+}
+
+void FakeBoincRpcServer::enable_tls(const std::string& cert_file, const std::string& key_file) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    SSL_CTX_free(ctx);
+    throw std::runtime_error("fake BOINC RPC server: cannot load " + cert_file + " / " + key_file);
+  }
+  // OpenSSL writes to the socket with write(): a client that hangs up must
+  // not kill the test process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  SSL_CTX_free(tls_.exchange(ctx));
+}
 
 void FakeBoincRpcServer::reply_status_next(int count, int http_status) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -139,6 +162,37 @@ void FakeBoincRpcServer::set_paused(bool paused) {
     paused_ = paused;
   }
   run_wake_.notify_all();
+}
+void FakeBoincRpcServer::run_jobs(int count) {
+  {
+    std::lock_guard<std::mutex> l(mutex_);
+    run_allowance_ += count;
+  }
+  run_wake_.notify_all();
+}
+void FakeBoincRpcServer::stall_next(const std::string& rpc, int skip) {
+  std::lock_guard<std::mutex> l(mutex_);
+  stall_rpc_ = rpc;
+  stall_skip_ = skip;
+  release_ = false;
+}
+void FakeBoincRpcServer::release_stalled() {
+  {
+    std::lock_guard<std::mutex> l(mutex_);
+    release_ = true;
+  }
+  stall_wake_.notify_all();
+}
+bool FakeBoincRpcServer::jobs_idle() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  for (const auto& [name, job] : jobs_)
+    if (job.status == "in_progress") return false;
+  return queue_.empty() || (paused_ && run_allowance_ == 0);
+}
+int FakeBoincRpcServer::stalled() const { std::lock_guard<std::mutex> l(mutex_); return stalled_; }
+std::vector<std::string> FakeBoincRpcServer::submitted_jobs() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  return submitted_order_;
 }
 void FakeBoincRpcServer::fail_job(const std::string& name) { std::lock_guard<std::mutex> l(mutex_); doomed_[name] = true; }
 
@@ -183,13 +237,36 @@ void FakeBoincRpcServer::accept_loop() {
 }
 
 void FakeBoincRpcServer::serve(int fd) {
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(nullptr, SSL_free);
+  if (SSL_CTX* ctx = tls_.load()) {
+    ssl.reset(SSL_new(ctx));
+    if (!ssl || SSL_set_fd(ssl.get(), fd) != 1 || SSL_accept(ssl.get()) != 1) {
+      ++tls_failures_;
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+  }
+  auto receive = [&](char* into, std::size_t size) -> long {
+    if (ssl) return SSL_read(ssl.get(), into, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+    return ::recv(fd, into, size, 0);
+  };
+  auto send_reply = [&](const std::string& data) {
+    if (!ssl) return send_all(fd, data);
+    std::size_t off = 0;
+    while (off < data.size()) {
+      const int n = SSL_write(ssl.get(), data.data() + off, static_cast<int>(std::min<std::size_t>(data.size() - off, INT_MAX)));
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  };
   std::string buffer;
   char chunk[65536];
   for (;;) {
     // Headers.
     std::size_t head_end;
     while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
-      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      const long n = receive(chunk, sizeof chunk);
       if (n <= 0) return;
       buffer.append(chunk, static_cast<std::size_t>(n));
     }
@@ -218,7 +295,7 @@ void FakeBoincRpcServer::serve(int fd) {
     const std::size_t length =
         req.headers.count("content-length") ? std::stoul(req.headers["content-length"]) : 0;
     while (buffer.size() < length) {
-      const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      const long n = receive(chunk, sizeof chunk);
       if (n <= 0) return;
       buffer.append(chunk, static_cast<std::size_t>(n));
     }
@@ -258,15 +335,23 @@ void FakeBoincRpcServer::serve(int fd) {
     } else if (malformed) {
       body = std::string(kHead) + "<query_batch><id>1</id><njobs>";
     } else {
-      body = handle(req, status, type);
+      std::string rpc;
+      body = handle(req, status, type, rpc);
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!rpc.empty() && rpc == stall_rpc_ && stall_skip_-- == 0) {
+        stall_rpc_.clear();
+        ++stalled_;
+        stall_wake_.wait(lock, [&] { return release_; });
+        --stalled_;
+      }
     }
     const std::string reply = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: " + type +
                               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (!send_all(fd, reply)) return;
+    if (!send_reply(reply)) return;
   }
 }
 
-std::string FakeBoincRpcServer::handle(const Request& req, int& status, std::string& type) {
+std::string FakeBoincRpcServer::handle(const Request& req, int& status, std::string& type, std::string& rpc) {
   const std::string prefix = "/lab/";
   if (req.path.compare(0, prefix.size(), prefix) != 0) {
     status = 404;
@@ -279,7 +364,7 @@ std::string FakeBoincRpcServer::handle(const Request& req, int& status, std::str
   }
   if ((script == "submit_rpc_handler.php" || script == "job_file.php") && req.method == "POST") {
     auto it = req.headers.find("content-type");
-    return rpc_reply(script, parse_form(it == req.headers.end() ? "" : it->second, req.body));
+    return rpc_reply(script, parse_form(it == req.headers.end() ? "" : it->second, req.body), rpc);
   }
   status = 404;
   return "not found";
@@ -312,7 +397,8 @@ std::string FakeBoincRpcServer::get_output(const std::string& query) {
 }
 
 std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
-                                          const std::map<std::string, std::pair<std::string, std::string>>& form) {
+                                          const std::map<std::string, std::pair<std::string, std::string>>& form,
+                                          std::string& rpc_name) {
   auto req = form.find("request");
   std::lock_guard<std::mutex> lock(mutex_);
   if (req == form.end()) {
@@ -327,6 +413,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   }
   XMLElement* root = doc.RootElement();
   const std::string rpc = root->Name();
+  rpc_name = rpc;
   ++rpc_counts_[rpc];
   static const std::set<std::string> submit_rpcs{"create_batch", "submit_batch", "query_batch",
                                                  "abort_batch", "abort_jobs", "retire_batch"};
@@ -379,6 +466,19 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     if (quirk_ && !be->FirstChildElement("workunit_template_file"))
       return error_reply(rpc, "couldn't parse input template file "
                               "/home/boincadm/projects/lab/html/inc/../../templates/" + b->app + "_in");
+    // What BOINC's create_work would find in templates/: mwkit's, as
+    // mw-project-setup installs them. Without a name it looks for APP_in / APP_out.
+    static const std::map<std::string, std::size_t> input_templates{{"mw_in.xml", 1}, {"mw_in_program.xml", 2}};
+    const std::string in_template = text_of(be, "input_template_filename");
+    const std::string out_template = text_of(be, "output_template_filename");
+    auto in = input_templates.find(in_template);
+    if (in == input_templates.end() || out_template != "mw_out.xml") {
+      violations_.push_back("submit_batch: input template '" + in_template + "' / output template '" +
+                            out_template + "' are not in the project's templates/");
+      return error_reply(rpc, "create_work failed: can't open template file templates/" +
+                                  (in == input_templates.end() ? (in_template.empty() ? b->app + "_in" : in_template)
+                                                               : (out_template.empty() ? b->app + "_out" : out_template)));
+    }
     std::vector<Job> jobs;
     for (const XMLElement* j = be->FirstChildElement("job"); j; j = j->NextSiblingElement("job")) {
       Job job;
@@ -392,6 +492,16 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
         }
         job.files.push_back(text_of(f, "source"));
       }
+      if (job.files.size() != in->second) {
+        violations_.push_back("submit_batch: job " + job.name + " has " + std::to_string(job.files.size()) +
+                              " input files but its template " + in->first + " takes " + std::to_string(in->second));
+        return error_reply(rpc, "create_work failed: wrong number of input files for job " + job.name);
+      }
+      const std::string template_problem = check_job_template(j, job);
+      if (!template_problem.empty()) {
+        violations_.push_back("submit_batch: job " + job.name + ": " + template_problem);
+        return error_reply(rpc, "create_work failed: " + template_problem);
+      }
       if (job.name.empty() || jobs_.count(job.name) || job.files.empty() || job.files.size() > 2) {
         violations_.push_back("submit_batch: bad or duplicate job '" + job.name + "'");
         return error_reply(rpc, "bad job");
@@ -401,6 +511,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     if (jobs.empty()) return error_reply(rpc, "no jobs");
     for (auto& job : jobs) {
       ++submissions_[job.name];
+      submitted_order_.push_back(job.name);
       b->jobs.push_back(job.name);
       queue_.push_back(job.name);
       jobs_[job.name] = std::move(job);
@@ -471,13 +582,56 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   return out + "</" + rpc + ">\n";
 }
 
+std::string FakeBoincRpcServer::check_job_template(const XMLElement* j, Job& job) {
+  const XMLElement* t = j->FirstChildElement("input_template");
+  if (!t) return "";
+  // The server writes the element as it came (SimpleXML's asXML) to a file
+  // and hands that to create_work: read it with mwkit's copy of BOINC's parser.
+  tinyxml2::XMLPrinter printer;
+  t->Accept(&printer);
+  try {
+    const auto tmpl = mw::boinc::InputTemplate::parse(printer.CStr(), "job " + job.name + "'s input_template");
+    if (tmpl.file_count() != job.files.size() || tmpl.variable_file_count() != job.files.size())
+      return "its input_template has " + std::to_string(tmpl.file_count()) + " <file_info>s for " +
+             std::to_string(job.files.size()) + " input files";
+    const XMLElement* program = t->FirstChildElement("file_info");
+    if (program) program = program->NextSiblingElement("file_info");
+    if (program && (!program->FirstChildElement("sticky") || !program->FirstChildElement("no_delete")))
+      return "its input_template does not keep the program file (sticky, no_delete)";
+    const auto& v = tmpl.values();
+    FakeJobQuorum& q = job.quorum;
+    q.from_job_template = true;
+    q.min_quorum = v.min_quorum.value_or(q.min_quorum);
+    q.target_nresults = v.target_nresults.value_or(q.target_nresults);
+    q.max_error_results = v.max_error_results.value_or(q.max_error_results);
+    q.max_total_results = v.max_total_results.value_or(q.max_total_results);
+    q.max_success_results = v.max_success_results.value_or(q.max_success_results);
+  } catch (const std::exception& e) {
+    return std::string("its input_template does not parse: ") + e.what();
+  }
+  // create_work's checks (boinc-reference §2.3 step 4), and a quorum that
+  // can be reached.
+  const FakeJobQuorum& q = job.quorum;
+  if (q.target_nresults < 1 || q.max_error_results < 1 || q.max_total_results < 1 || q.max_success_results < 1 ||
+      q.max_success_results > q.max_total_results || q.max_error_results > q.max_total_results ||
+      q.target_nresults > q.max_success_results || q.min_quorum < 1 || q.min_quorum > q.target_nresults)
+    return "inconsistent quorum/result limits in its input_template";
+  return "";
+}
+
+FakeJobQuorum FakeBoincRpcServer::quorum_of(const std::string& job_name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return jobs_.at(job_name).quorum;
+}
+
 void FakeBoincRpcServer::run_loop() {
   for (;;) {
     std::string name;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      run_wake_.wait(lock, [&] { return stop_ || (!paused_ && !queue_.empty()); });
+      run_wake_.wait(lock, [&] { return stop_ || ((!paused_ || run_allowance_ > 0) && !queue_.empty()); });
       if (stop_) return;
+      if (paused_) --run_allowance_;
       name = queue_.front();
       queue_.pop_front();
       if (jobs_[name].status != "queued") continue;  // aborted
@@ -508,8 +662,9 @@ void FakeBoincRpcServer::run_job(const std::string& name) {
     } else {
       if (files.size() > 1) {
         TaskManifest m = parse_task_xml(read_text(task_dir + "/task.xml"));
-        write_text(task_dir + "/" + m.program.bundled_file, files[1]);
-        ::chmod((task_dir + "/" + m.program.bundled_file).c_str(), 0755);
+        // Close-on-exec: a process the test forks meanwhile must not keep the
+        // program open for writing (exec would then fail with ETXTBSY).
+        mw::detail::write_file_atomic(task_dir + "/" + m.program.bundled_file, files[1], 0755);
       }
       run_task_bundle(task_dir, trusted_, scratch / "result.zip");
       output = read_text(scratch / "result.zip");

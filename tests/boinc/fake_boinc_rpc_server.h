@@ -7,11 +7,20 @@
 // query_batch, abort_batch, abort_jobs, retire_batch), job_file.php
 // (query_files, upload_files) and get_output.php (cmd=workunit_file). It checks
 // each request's shape (root element, authenticator first, at least one other
-// child, staged files exist, INIT batch, the job's file count), records
+// child, staged files exist, INIT batch, the templates submit_batch names
+// exist in the project — mw_in.xml, mw_in_program.xml, mw_out.xml — and each
+// job has as many files as its input template takes; a job's own
+// <input_template> — which BOINC's create_work uses instead of the named one —
+// must parse as BOINC's template code reads it, take exactly the job's files,
+// give the program file <sticky/> and <no_delete/>, and pass create_work's
+// checks on the quorum and result limits it sets), records
 // violations, and answers them with BOINC's <error>. Jobs run in submission
 // order: the staged task bundle (unzipped, plus its program file when the job
 // names one) goes through mw::run_task_bundle and the result bundle becomes
 // the job's output file 0.
+//
+// TLS on demand (enable_tls): the same server behind HTTPS, with a
+// certificate the test makes (tests/support/test_tls.h).
 //
 // Faults on demand: HTTP 5xx, dropped connections, malformed XML, slow
 // replies, an <error> for one RPC, and the PHP 8.2 template quirk.
@@ -29,14 +38,33 @@
 
 #include "mw/signing.h"
 
+namespace tinyxml2 {
+class XMLElement;
+}
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
+
 namespace mw::test {
+
+// The quorum and result limits create_work would give a job: its defaults
+// (boinc-reference §2.3), overridden by the job's own input template.
+struct FakeJobQuorum {
+  int min_quorum = 1, target_nresults = 1, max_error_results = 1, max_total_results = 1,
+      max_success_results = 1;
+  bool from_job_template = false;  // the job carried its own <input_template>
+};
 
 class FakeBoincRpcServer {
  public:
   FakeBoincRpcServer(std::string authenticator, std::vector<PublicKey> trusted);
   ~FakeBoincRpcServer();
 
-  std::string url() const;  // http://127.0.0.1:PORT/lab/
+  std::string url() const;  // http://127.0.0.1:PORT/lab/ (https:// with TLS)
+
+  // Serves HTTPS from now on with this certificate (PEM, the leaf first) and
+  // key. Call before the first request.
+  void enable_tls(const std::string& cert_file, const std::string& key_file);
+  // Connections whose TLS handshake failed (e.g. the client refused the certificate).
+  int tls_handshake_failures() const { return tls_failures_; }
 
   // ---- faults (each applies to the next N requests, of any kind)
   void reply_status_next(int count, int http_status);
@@ -46,6 +74,16 @@ class FakeBoincRpcServer {
   void set_delay(double seconds);
   void set_php82_quirk(bool on);
   void set_paused(bool paused);          // jobs stay queued while paused
+  void run_jobs(int count);              // while paused: let the next `count` queued jobs run
+  // The request of RPC `rpc` after the next `skip` ones is carried out, but
+  // its reply is held back until release_stalled() (a client killed
+  // meanwhile never sees it).
+  void stall_next(const std::string& rpc, int skip = 0);
+  void release_stalled();
+  int stalled() const;                   // requests held back now
+  // No job is running or about to (a test that forks should wait for this:
+  // a program being written for a job while it forks could not be executed).
+  bool jobs_idle() const;
   void fail_job(const std::string& name);  // that job ends in error instead of running
 
   // ---- observations
@@ -56,7 +94,9 @@ class FakeBoincRpcServer {
   int connections() const { return connections_; }
   int uploads_of(const std::string& phys_name) const;
   int submissions_of(const std::string& job_name) const;
+  std::vector<std::string> submitted_jobs() const;  // every job name submit_batch created, in order
   int fetches_of(const std::string& job_name) const;
+  FakeJobQuorum quorum_of(const std::string& job_name) const;  // throws for an unknown job
   std::size_t jobs_total() const;
   int batch_state(std::int64_t batch_id) const;  // -1 unknown
   std::size_t stored_files() const;
@@ -69,6 +109,7 @@ class FakeBoincRpcServer {
     std::string status = "queued";
     std::string output;
     bool has_output = false;
+    FakeJobQuorum quorum;
   };
   struct Batch {
     std::int64_t id = 0;
@@ -84,11 +125,16 @@ class FakeBoincRpcServer {
 
   void accept_loop();
   void serve(int fd);
-  std::string handle(const Request& req, int& status, std::string& content_type);
-  std::string rpc_reply(const std::string& script, const std::map<std::string, std::pair<std::string, std::string>>& form);
+  // `rpc` is set to the RPC's name when the request is one.
+  std::string handle(const Request& req, int& status, std::string& content_type, std::string& rpc);
+  std::string rpc_reply(const std::string& script, const std::map<std::string, std::pair<std::string, std::string>>& form,
+                        std::string& rpc);
   std::string get_output(const std::string& query);
   void run_loop();
   void run_job(const std::string& name);
+  // Checks job `j`'s own <input_template> (if any) as create_work would and
+  // sets job.quorum; the problem, or "" when there is none.
+  static std::string check_job_template(const tinyxml2::XMLElement* j, Job& job);
 
   std::string auth_;
   std::vector<PublicKey> trusted_;
@@ -105,6 +151,12 @@ class FakeBoincRpcServer {
   std::map<std::string, std::string> error_next_;
   double delay_ = 0;
   bool quirk_ = false, paused_ = false;
+  int run_allowance_ = 0;
+  std::string stall_rpc_;
+  int stall_skip_ = 0, stalled_ = 0;
+  bool release_ = false;
+  std::condition_variable stall_wake_;
+  std::vector<std::string> submitted_order_;
   std::map<std::string, std::string> files_;
   std::map<std::string, int> uploads_, submissions_, fetches_, rpc_counts_;
   std::map<std::int64_t, Batch> batches_;
@@ -113,7 +165,8 @@ class FakeBoincRpcServer {
   std::deque<std::string> queue_;
   std::vector<std::string> violations_, bodies_;
   std::int64_t next_batch_ = 1;
-  std::atomic<int> http_requests_{0}, connections_{0};
+  std::atomic<int> http_requests_{0}, connections_{0}, tls_failures_{0};
+  std::atomic<ssl_ctx_st*> tls_{nullptr};
 };
 
 }  // namespace mw::test

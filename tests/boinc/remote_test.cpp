@@ -1,19 +1,32 @@
 // mw::boinc::Remote and the layers under it (HttpClient, RpcClient) against
 // FakeBoincRpcServer, a test double of BOINC's web RPCs on loopback. This
 // binary is also the worker program its function tasks ship.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <iostream>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "boinc/fake_boinc_rpc_server.h"
+#include "boinc/remote_ledger.h"
 #include "boinc/remote_rpc.h"
+#include "mw/boinc/hierarchy.h"
 #include "mw/boinc/remote.h"
+#include "mw/boinc/templates.h"
 #include "mw/master.h"
 #include "mw/worker.h"
 #include "support/test_support.h"
+#include "support/test_tls.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -145,7 +158,8 @@ TEST(BoincRemoteRpc, RetriesNetworkErrorsAnd5xxWithBackoffButNot4xx) {
   // A 5xx outage longer than the attempts: a clear error naming the RPC.
   f.server.reply_status_next(10, 502);
   std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "c"); }, mw::Errc::remote);
-  EXPECT_NE(msg.find("BOINC RPC create_batch failed after 4 attempts: HTTP 502"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("BOINC RPC create_batch (" + f.server.url() + "submit_rpc_handler.php) failed after 4 attempts: HTTP 502"),
+            std::string::npos) << msg;
   f.server.reply_status_next(0, 502);
   // 4xx: once.
   f.server.reply_status_next(1, 403);
@@ -207,11 +221,136 @@ TEST(BoincRemote, HundredJobsEndToEnd) {
       program = body.substr(body.find("mwp_"), 68);
   ASSERT_FALSE(program.empty());
   EXPECT_EQ(f.server.uploads_of(program), 1);
-  // quorum settings travel in job_params
-  bool quorum_sent = false;
-  for (const auto& body : f.server.request_bodies())
-    quorum_sent |= body.find("<submit_batch>") == 0 && body.find("<min_quorum>2</min_quorum>") != std::string::npos;
-  EXPECT_TRUE(quorum_sent);
+  // The quorum reaches create_work (through each job's own input template).
+  for (const auto& job : f.server.submitted_jobs()) {
+    const auto q = f.server.quorum_of(job);
+    EXPECT_EQ(q.min_quorum, 2) << job;
+    EXPECT_EQ(q.target_nresults, 2) << job;
+    EXPECT_EQ(q.max_total_results, 4) << job;
+  }
+}
+
+// BOINC's submit_rpc_handler.php passes only rsc_* and delay_bound from
+// <job_params> to create_work: quorum and result limits count only when each
+// job carries them in its own <input_template>.
+TEST(BoincRemote, QuorumAndResultLimitsReachCreateWorkForBothTemplates) {
+  Fixture f;
+  f.remote.settings.min_quorum = 2;
+  f.remote.settings.target_nresults = 2;
+  f.remote.settings.max_error_results = 3;
+  f.remote.settings.max_total_results = 6;
+  f.remote.settings.max_success_results = 4;
+  {
+    mw::Master master(f.remote);
+    auto echo = master.submit_task(mw::Exec("/bin/echo", {"quorum"}));      // the bundle alone
+    auto square = master.submit_task(mw::fn("square"), mw::args(7));       // bundle + program
+    EXPECT_EQ(master.get_result(echo).stdout_text(), "quorum\n");
+    EXPECT_EQ(master.get_result(square).value<int>(), 49);
+  }
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  const auto jobs = f.server.submitted_jobs();
+  ASSERT_EQ(jobs.size(), 2u);
+  for (const auto& job : jobs) {
+    const auto q = f.server.quorum_of(job);
+    EXPECT_TRUE(q.from_job_template) << job;
+    EXPECT_EQ(q.min_quorum, 2) << job;
+    EXPECT_EQ(q.target_nresults, 2) << job;
+    EXPECT_EQ(q.max_error_results, 3) << job;
+    EXPECT_EQ(q.max_total_results, 6) << job;
+    EXPECT_EQ(q.max_success_results, 4) << job;
+  }
+  // Still two RPCs per batch: the templates make submit_batch bigger, not more
+  // frequent; and not much bigger (remote.h says about 0.5 KB per job).
+  auto counts = f.server.rpc_counts();
+  EXPECT_EQ(counts["submit_batch"], 2);
+  EXPECT_EQ(counts["create_batch"], 2);
+  for (const auto& body : f.server.request_bodies()) {
+    if (body.find("<submit_batch>") != 0) continue;
+    const auto start = body.find("<input_template>"), end = body.find("</input_template>");
+    ASSERT_NE(start, std::string::npos) << body;
+    std::cout << "per-job input_template: " << end + 17 - start << " bytes\n";
+    EXPECT_LT(end + 17 - start, 600u) << body;
+  }
+}
+
+// The per-job template is mwkit's installed template plus the <workunit>
+// numbers: the same workunit.xml_doc as templates/mw_in*.xml gives, as BOINC's
+// create_work would build it.
+TEST(BoincRemoteRpc, JobInputTemplateIsTheAppTemplatePlusTheQuorum) {
+  mw::test::ScratchDir dir;
+  mw::boinc::ProjectConfig config;
+  config.download_dir = dir / "download";
+  ::mkdir(config.download_dir.c_str(), 0755);
+  config.download_url = "http://127.0.0.1/lab/download";
+  config.upload_url = "http://127.0.0.1/lab_cgi/file_upload_handler";
+  config.uldl_dir_fanout = 1024;
+  config.dont_generate_upload_certificates = true;
+  std::vector<mw::boinc::InputFile> files;
+  for (const char* name : {"mwt_0123", "mwp_4567"}) {
+    mw::test::write_text(mw::boinc::make_dir_hier_path(name, config.download_dir, config.uldl_dir_fanout),
+                         std::string("bytes of ") + name);
+    files.push_back(mw::boinc::InputFile::staged(name));
+  }
+  mw::boinc::WorkunitSettings s;
+  s.min_quorum = 3;
+  s.target_nresults = 4;
+  s.max_error_results = 5;
+  s.max_total_results = 10;
+  s.max_success_results = 6;
+  for (std::size_t n : {1u, 2u}) {
+    const std::string app_name = n == 1 ? "mw_in.xml" : "mw_in_program.xml";
+    const auto app = mw::boinc::InputTemplate::load(std::string(MW_SOURCE_DIR) + "/templates/" + app_name);
+    const auto job = mw::boinc::InputTemplate::parse(mw::boinc::detail::job_input_template(n, s), "job template");
+    const std::vector<mw::boinc::InputFile> these(files.begin(), files.begin() + static_cast<long>(n));
+    EXPECT_EQ(mw::boinc::make_workunit_doc(job, these, config).xml_doc,
+              mw::boinc::make_workunit_doc(app, these, config).xml_doc)
+        << app_name;
+    const auto& v = job.values();
+    EXPECT_EQ(v.min_quorum, 3);
+    EXPECT_EQ(v.target_nresults, 4);
+    EXPECT_EQ(v.max_error_results, 5);
+    EXPECT_EQ(v.max_total_results, 10);
+    EXPECT_EQ(v.max_success_results, 6);
+    EXPECT_FALSE(v.rsc_fpops_est || v.delay_bound) << "those travel in <job_params>";
+  }
+  mw::test::error_of([&] { mw::boinc::detail::job_input_template(3, s); }, mw::Errc::usage);
+}
+
+// BOINC's create_work takes the templates submit_batch names, else
+// templates/APP_in and APP_out, which mw-project-setup does not install; and
+// it checks every job of a batch against one input template. The double
+// refuses what real BOINC would refuse.
+TEST(BoincRemote, BatchesNameMwkitsTemplatesByTheJobsFileCount) {
+  Fixture f;
+  {
+    mw::Master master(f.remote);
+    // In one chunk: a task running a host program (the bundle alone) and a
+    // function task (the bundle and this program).
+    auto echo = master.submit_task(mw::Exec("/bin/echo", {"one file"}));
+    auto square = master.submit_task(mw::fn("square"), mw::args(9));
+    EXPECT_EQ(master.get_result(echo).stdout_text(), "one file\n");
+    EXPECT_EQ(master.get_result(square).value<int>(), 81);
+  }
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  int with_program = 0, without = 0;
+  for (const auto& body : f.server.request_bodies()) {
+    if (body.find("<submit_batch>") != 0) continue;
+    EXPECT_NE(body.find("<output_template_filename>mw_out.xml</output_template_filename>"), std::string::npos) << body;
+    with_program += body.find("<input_template_filename>mw_in_program.xml</input_template_filename>") != std::string::npos;
+    without += body.find("<input_template_filename>mw_in.xml</input_template_filename>") != std::string::npos;
+  }
+  EXPECT_EQ(with_program, 1);
+  EXPECT_EQ(without, 1) << "one batch per input template";
+
+  // A batch mixing the two is refused before it is sent.
+  RpcClient rpc(f.server.url(), kAuth, fast_http());
+  mw::boinc::detail::RemoteJob one{"j1", {{"local_staged", "mwt_a"}}, {}, {}};
+  mw::boinc::detail::RemoteJob two{"j2", {{"local_staged", "mwt_a"}, {"local_staged", "mwp_b"}}, {}, {}};
+  const auto before = f.server.http_requests();
+  const std::string msg = mw::test::error_of(
+      [&] { rpc.submit_batch(1, "mw", mw::boinc::WorkunitSettings{}, {one, two}, false); }, mw::Errc::usage);
+  EXPECT_NE(msg.find("job j2 has 2 input files"), std::string::npos) << msg;
+  EXPECT_EQ(f.server.http_requests(), before);
 }
 
 TEST(BoincRemote, Php82TemplateQuirkIsWorkedAroundWithAWarning) {
@@ -254,6 +393,87 @@ TEST(BoincRemote, WrongAuthenticatorFailsTasksClearlyWithoutARetryStorm) {
   EXPECT_EQ(f.all_logs().find(wrong), std::string::npos) << f.all_logs();
 }
 
+// ---- HTTPS: certificates are verified by default; ca_file names a private CA.
+
+struct TlsFixture : Fixture {
+  explicit TlsFixture(const std::vector<std::string>& server_names = {"IP:127.0.0.1", "DNS:localhost"})
+      : ca(tls_dir.path()) {
+    const auto cert = ca.issue("server", server_names);
+    server.enable_tls(cert.cert, cert.key);
+    remote.project_url = server.url();
+  }
+  HttpOptions http(bool with_ca) const {
+    HttpOptions h = fast_http();
+    if (with_ca) h.ca_file = ca.ca_file();
+    return h;
+  }
+  mw::test::ScratchDir tls_dir;
+  mw::test::TestCertificateAuthority ca;
+};
+
+TEST(BoincRemoteTls, UnknownCaIsRefusedClearlyAndNotRetried) {
+  TlsFixture f;
+  ASSERT_EQ(f.server.url().rfind("https://", 0), 0u);
+  RpcClient rpc(f.server.url(), kAuth, f.http(false));
+  const std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "tls"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find("create_batch (" + f.server.url() + "submit_rpc_handler.php)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("certificate problem"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not retried"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(kAuth), std::string::npos) << msg;
+  EXPECT_EQ(f.server.connections(), 1) << "a certificate that fails now fails on every retry";
+  // The client gives up as soon as it sees the certificate; the double's
+  // thread may still be finishing its side of the handshake.
+  for (int i = 0; i < 200 && f.server.tls_handshake_failures() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(f.server.tls_handshake_failures(), 1);
+  EXPECT_EQ(f.server.http_requests(), 0) << "nothing was sent over the unverified connection";
+  // get_output.php's URL carries the authenticator: errors name it without its query.
+  const std::string get = mw::test::error_of([&] { rpc.workunit_file("job_1"); }, mw::Errc::remote);
+  EXPECT_NE(get.find("(" + f.server.url() + "get_output.php)"), std::string::npos) << get;
+  EXPECT_EQ(get.find(kAuth), std::string::npos) << "the authenticator leaked: " << get;
+  EXPECT_EQ(f.server.connections(), 2);
+
+  // Through the Master: the task fails with the same reason, without a retry storm.
+  {
+    mw::Master master(f.remote);
+    auto t = master.submit_task(mw::fn("square"), mw::args(4));
+    try {
+      master.get_result(t);
+      ADD_FAILURE() << "expected TaskFailed";
+    } catch (const mw::TaskFailed& e) {
+      EXPECT_NE(std::string(e.what()).find("certificate problem"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(f.server.url()), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_LE(f.server.connections(), 5) << "one refused handshake per RPC the master tried";
+  EXPECT_EQ(f.server.http_requests(), 0);
+}
+
+TEST(BoincRemoteTls, PrivateCaFileCarriesABatchEndToEnd) {
+  TlsFixture f;
+  f.remote.ca_file = f.ca.ca_file();
+  std::vector<int> inputs{1, 2, 3, 4, 5, 6, 7, 8};
+  {
+    mw::Master master(f.remote);
+    const std::vector<int> squares = master.map<int>(mw::fn("square"), inputs);
+    for (std::size_t i = 0; i < inputs.size(); ++i) EXPECT_EQ(squares[i], inputs[i] * inputs[i]);
+  }
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  EXPECT_EQ(f.server.tls_handshake_failures(), 0);
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], 8);
+  EXPECT_GT(f.server.http_requests(), f.server.connections()) << "connections are reused";
+}
+
+TEST(BoincRemoteTls, CertificateForAnotherHostIsRefused) {
+  TlsFixture f({"DNS:elsewhere.example"});
+  RpcClient rpc(f.server.url(), kAuth, f.http(true));  // the CA is trusted; the name is wrong
+  const std::string msg = mw::test::error_of([&] { rpc.create_batch("mw", "tls"); }, mw::Errc::remote);
+  EXPECT_NE(msg.find(f.server.url()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'127.0.0.1'"), std::string::npos) << "names the host the certificate does not match: " << msg;
+  EXPECT_EQ(f.server.connections(), 1);
+  EXPECT_EQ(f.server.http_requests(), 0);
+}
+
 TEST(BoincRemote, AuthenticatorNeverAppearsInLogsOrErrors) {
   Fixture f;
   f.server.set_php82_quirk(true);  // a warning is logged
@@ -266,6 +486,31 @@ TEST(BoincRemote, AuthenticatorNeverAppearsInLogsOrErrors) {
   }
   EXPECT_FALSE(f.all_logs().empty()) << "the quirk's warning was logged";
   EXPECT_EQ(f.all_logs().find(kAuth), std::string::npos) << f.all_logs();
+}
+
+// Submitting a batch costs no query_batch: a batch is first polled
+// poll_initial_seconds after it was submitted (not at once, nor every batch
+// whenever one more is submitted), and its finished jobs are still picked up.
+TEST(BoincRemote, BatchesAreNotPolledWhileTheyAreBeingSubmitted) {
+  Fixture f;
+  f.server.set_paused(true);
+  f.remote.tasks_per_submit = 10;  // four batches
+  f.remote.poll_initial_seconds = 1.5;
+  f.remote.poll_max_seconds = 1.5;
+  mw::Master master(f.remote);
+  std::vector<mw::Task> tasks;
+  for (int i = 0; i < 40; ++i) tasks.push_back(master.submit_task(mw::Exec("/bin/echo", {std::to_string(i)})));
+  for (int i = 0; i < 500 && f.server.jobs_total() < 40; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(f.server.jobs_total(), 40u);
+  auto counts = f.server.rpc_counts();
+  EXPECT_EQ(counts["submit_batch"], 4);
+  EXPECT_EQ(counts["query_batch"], 0) << "no batch is polled within poll_initial_seconds of its submission";
+  f.server.set_paused(false);
+  for (auto& t : tasks) EXPECT_EQ(master.get_result(t).outcome().status, mw::ResultStatus::success);
+  counts = f.server.rpc_counts();
+  EXPECT_GE(counts["query_batch"], 4);
+  EXPECT_EQ(counts["get_output"], 40);
 }
 
 TEST(BoincRemote, JobsBoincGivesUpOnFailTheirTask) {
@@ -323,6 +568,169 @@ TEST(BoincRemote, AuthenticatorComesFromAPrivateFileOrTheEnvironment) {
   ::chmod((f.scratch / "auth").c_str(), 0600);
   EXPECT_EQ(mw::boinc::read_authenticator(f.scratch / "auth", "MW_TEST_AUTH_9"), kAuth)
       << "the file wins over the environment";
+}
+
+// ---- the ledger
+
+TEST(BoincRemoteLedger, FindsLiveJobsByTaskAndFingerprintAcrossReopening) {
+  using mw::boinc::detail::RemoteLedger;
+  using State = RemoteLedger::JobState;
+  mw::test::ScratchDir dir;
+  const std::string state = dir / "state/deeper";
+  {
+    RemoteLedger ledger(state);
+    ledger.record_batch(7, "b", {{"job_1", 1, "fp1"}, {"job_2", 2, "fp2"}});
+    auto j1 = ledger.find(1, "fp1");
+    ASSERT_TRUE(j1);
+    EXPECT_EQ(j1->name, "job_1");
+    EXPECT_EQ(j1->batch_id, 7);
+    EXPECT_EQ(j1->state, State::pending);
+    EXPECT_FALSE(ledger.find(1, "fp2")) << "another task under the same id is not this job's";
+    EXPECT_FALSE(ledger.find(3, "fp1"));
+    ledger.batch_submitted(7);
+    ledger.fetched("job_2", std::string("out\0put", 7));
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(state.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  RemoteLedger ledger(state);
+  EXPECT_EQ(ledger.find(1, "fp1")->state, State::submitted);
+  auto j2 = ledger.find(2, "fp2");
+  ASSERT_TRUE(j2);
+  EXPECT_EQ(j2->state, State::fetched);
+  EXPECT_EQ(j2->output, std::string("out\0put", 7));
+  EXPECT_TRUE(ledger.idle_batches().empty());
+  // A new job for task 1 supersedes the old one.
+  ledger.record_batch(8, "c", {{"job_3", 1, "fp1"}});
+  EXPECT_EQ(ledger.find(1, "fp1")->name, "job_3");
+  ledger.job_state("job_2", State::done);
+  EXPECT_FALSE(ledger.find(2, "fp2"));
+  EXPECT_EQ(ledger.idle_batches(), (std::vector<std::int64_t>{7}));
+  // A refused batch's jobs never existed; a retired batch's are over.
+  ledger.batch_refused(8);
+  EXPECT_FALSE(ledger.find(1, "fp1"));
+  ledger.record_batch(9, "d", {{"job_4", 4, "fp4"}});
+  ledger.batch_submitted(9);
+  ledger.batch_retired(9);
+  EXPECT_FALSE(ledger.find(4, "fp4"));
+  ledger.batch_retired(7);
+  EXPECT_EQ(ledger.idle_batches(), (std::vector<std::int64_t>{8}));
+}
+
+// ---- resuming after the master is killed (tests/programs/remote_resume_master.cpp)
+
+// Starts the resume master with stdout and stderr in DIR/LOG.
+pid_t start_resume_master(const std::string& dir, const std::string& url, int tasks, const std::string& mode,
+                          const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open((dir + "/" + log).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    execl(MW_REMOTE_RESUME_MASTER, MW_REMOTE_RESUME_MASTER, dir.c_str(), url.c_str(),
+          std::to_string(tasks).c_str(), mode.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits up to `seconds` for `pid` to end; its wait status, or -1 (then it is killed).
+int wait_for_exit(pid_t pid, double seconds) {
+  for (int i = 0; i < seconds * 50; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+template <typename Pred>
+bool eventually(Pred done, double seconds = 60) {
+  for (int i = 0; i < seconds * 50; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+TEST(BoincRemoteResume, KilledMasterTakesUpItsJobsAndFetchesEachOutputOnce) {
+  Fixture f;
+  const std::string dir = f.scratch.path();
+  const int tasks = 12;
+  f.server.set_paused(true);
+  // What the three runs printed, for failure messages.
+  auto logs = [&] {
+    std::string all;
+    for (const char* run : {"run1.log", "run2.log", "run3.log"})
+      if (mw::detail::path_exists(f.scratch / run)) all += std::string("--- ") + run + "\n" + mw::test::read_text(f.scratch / run);
+    return all;
+  };
+
+  // Run 1: killed while waiting for the reply of its second submit_batch,
+  // which the server carried out (the ledger holds those jobs as pending).
+  f.server.stall_next("submit_batch", 1);
+  pid_t pid = start_resume_master(dir, f.server.url(), tasks, "run", "run1.log");
+  ASSERT_TRUE(eventually([&] { return f.server.stalled() == 1; })) << logs();
+  kill(pid, SIGKILL);
+  int status = wait_for_exit(pid, 30);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status << logs();
+  f.server.release_stalled();
+  const std::size_t jobs_in_run1 = f.server.submitted_jobs().size();
+  ASSERT_GE(jobs_in_run1, 2u) << logs();
+  ASSERT_LT(jobs_in_run1, static_cast<std::size_t>(tasks)) << logs();
+
+  // Run 2: takes up both batches, submits the rest, and dies inside the
+  // master's task_finished for its third result: that output is downloaded
+  // but not journaled.
+  pid = start_resume_master(dir, f.server.url(), tasks, "die-at=3", "run2.log");
+  ASSERT_TRUE(eventually([&] { return f.server.submitted_jobs().size() >= static_cast<std::size_t>(tasks); }))
+      << logs();
+  f.server.run_jobs(5);
+  status = wait_for_exit(pid, 60);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << status << "\n" << logs();
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], 3) << logs();
+
+  // Run 3: finishes. (Forked while the double runs no job: a job's program
+  // being written while the test forks could not be executed, ETXTBSY.)
+  ASSERT_TRUE(eventually([&] { return f.server.jobs_idle(); }));
+  pid = start_resume_master(dir, f.server.url(), tasks, "run", "run3.log");
+  f.server.set_paused(false);
+  status = wait_for_exit(pid, 120);
+  const std::string out = mw::test::read_text(f.scratch / "run3.log");
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << logs();
+  EXPECT_NE(out.find("from_journal 2\n"), std::string::npos) << logs();
+  EXPECT_NE(out.find("outputs_from_ledger 1\n"), std::string::npos) << logs();
+  EXPECT_NE(out.find("taken_up " + std::to_string(tasks - 3) + "\n"), std::string::npos) << logs();
+
+  // Every task went to BOINC as exactly one job ("resume_<batch>_<task id>"),
+  // and every job's output was downloaded exactly once.
+  const std::vector<std::string> jobs = f.server.submitted_jobs();
+  std::map<int, int> jobs_of_task;
+  for (const auto& job : jobs) {
+    ++jobs_of_task[std::stoi(job.substr(job.rfind('_') + 1))];
+    EXPECT_EQ(f.server.submissions_of(job), 1) << job;
+    EXPECT_EQ(f.server.fetches_of(job), 1) << job << "\n" << logs();
+  }
+  EXPECT_EQ(jobs.size(), static_cast<std::size_t>(tasks));
+  for (int id = 1; id <= tasks; ++id) EXPECT_EQ(jobs_of_task[id], 1) << "task " << id;
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], tasks);
+
+  // Every result was delivered once, and right.
+  std::map<long, int> delivered;
+  std::istringstream log(mw::test::read_text(f.scratch / "delivered.log"));
+  for (long id, value; log >> id >> value;) {
+    ++delivered[id];
+    EXPECT_EQ(value, id * id * id) << "task " << id;
+  }
+  EXPECT_EQ(delivered.size(), static_cast<std::size_t>(tasks));
+  for (const auto& [id, n] : delivered) EXPECT_EQ(n, 1) << "task " << id;
+  // The last run retired every batch, its predecessors' included.
+  for (std::int64_t batch = 1; batch <= static_cast<std::int64_t>(f.server.rpc_counts()["create_batch"]); ++batch)
+    EXPECT_EQ(f.server.batch_state(batch), 4) << "batch " << batch;
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
 }
 
 // ---- mw-work-generator --remote

@@ -312,6 +312,9 @@ TEST_F(WrapperTest, RestartAfterKillResumesFromTheCheckpointWithoutUnpackingAgai
         << "the task must die with its wrapper, or the restart would run it twice";
   }
   ASSERT_TRUE(exists(slot("mw_work.verified")));
+  // The marker says which boot it belongs to: this one, so the copy is reused as it is.
+  EXPECT_THAT(test::read_text(slot("mw_work.verified")),
+              HasSubstr("\nboot " + test::read_text("/proc/sys/kernel/random/boot_id")));
   const int checkpoint = read_int(slot("mw_work/mw.checkpoint"));
   ASSERT_GE(checkpoint, 2);
   // Proof that the copy is reused rather than unpacked again: a file only this copy has.
@@ -347,6 +350,43 @@ TEST_F(WrapperTest, MarkerForAnotherTaskIsNotTrusted) {
   test::write_text(slot("mw_work/task_probe"), test::read_text(MW_TASK_PROBE));
   EXPECT_EQ(run_wrapper(), kRan) << stderr_txt();
   EXPECT_THAT(stderr_txt(), Not(HasSubstr("reusing")));
+}
+
+// An unpacked copy as a run before a reboot left it: neither the files nor the
+// marker were fsync'd, so after a crash the marker may have survived while the
+// files did not (docs/wrapper.md).
+class EarlierBootTest : public WrapperTest {
+ protected:
+  void SetUp() override {
+    WrapperTest::SetUp();
+    probe_task({"cat", "in.txt"}).file_bytes("in.txt", "AAAA").write_bundle(slot("task.zip"), key);
+    ASSERT_EQ(mkdir(slot("mw_work").c_str(), 0700), 0);
+    TaskBundle bundle = TaskBundle::open(slot("task.zip"));
+    bundle.extract_to(slot("mw_work"));
+    sha = bundle.manifest_sha256();
+  }
+  std::string sha;
+  std::string stdout_of_task() const {
+    return ResultBundle::open(slot("result.zip")).read_output("mw.stdout");
+  }
+};
+
+TEST_F(EarlierBootTest, IntactCopyIsVerifiedAgainAndReused) {
+  test::write_text(slot("mw_work.verified"), "mw-wrapper verified " + sha +
+                                                 "\nboot 00000000-0000-0000-0000-000000000000\n");
+  EXPECT_EQ(run_wrapper(), kRan) << stderr_txt();
+  EXPECT_THAT(stderr_txt(), HasSubstr("every file verified again"));
+  EXPECT_EQ(stdout_of_task(), "AAAA");
+}
+
+TEST_F(EarlierBootTest, ChangedFileOfTheSameSizeIsNotReused) {
+  // A marker without a boot id (an older wrapper's) is treated the same way.
+  test::write_text(slot("mw_work.verified"), "mw-wrapper verified " + sha + "\n");
+  test::write_text(slot("mw_work/in.txt"), "AAAB");
+  EXPECT_EQ(run_wrapper(), kRan) << stderr_txt();
+  EXPECT_THAT(stderr_txt(), HasSubstr("verified and unpacked"));
+  EXPECT_THAT(stderr_txt(), Not(HasSubstr("reusing")));
+  EXPECT_EQ(stdout_of_task(), "AAAA") << "the task must see the signed bytes, not the damaged copy";
 }
 
 TEST_F(WrapperTest, SuspendStopsTheGroupAndPausesTheTimeLimit) {

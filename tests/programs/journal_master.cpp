@@ -15,19 +15,9 @@
 #include "mw/master.h"
 #include "mw/multicore.h"
 #include "mw/worker.h"
+#include "append_line.h"
 
-namespace {
-
-void append_line(const std::string& path, const std::string& line) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) std::abort();
-  std::string text = line + "\n";
-  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) std::abort();
-  fsync(fd);
-  ::close(fd);
-}
-
-}  // namespace
+using mw::test::append_line;
 
 int slow_task(std::string dir, int number) {
   append_line(dir + "/ran.log", std::to_string(number));

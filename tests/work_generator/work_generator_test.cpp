@@ -139,6 +139,30 @@ TEST(WorkGenerator, MalformedSweepNamesFileLineAndFieldAndLeavesNothing) {
   EXPECT_NE(r.err.find("no_such_program"), std::string::npos) << r.err;
 }
 
+// A task file that is missing or cannot be read (a directory reads as EISDIR
+// even for root, which CI runs as) stops the whole submission before anything
+// is created, and the error names the file.
+TEST(WorkGenerator, MissingOrUnreadableTaskFileNamesItAndLeavesNothing) {
+  Fixture f("t_wg_unreadable");
+  mw::TaskBuilder task("ok");
+  task.host_program("/bin/echo").arg("hello");
+  task.write_bundle(f.scratch / "ok.zip", *f.key);
+  ASSERT_EQ(::mkdir((f.scratch / "dir.zip").c_str(), 0755), 0);
+  mw::test::write_text(f.scratch / "ok.jsonl", "{\"program\": \"sim.sh\"}\n");
+  ASSERT_EQ(::mkdir((f.scratch / "dir.jsonl").c_str(), 0755), 0);
+  const auto before = mw::test::list_files(f.project.config().download_dir);
+  for (const std::string bad : {"absent.zip", "dir.zip", "absent.jsonl", "dir.jsonl"}) {
+    const std::string good = bad.find(".zip") != std::string::npos ? "ok.zip" : "ok.jsonl";
+    auto r = f.run({"submit", "--project", f.project.dir(), "--batch", "b_" + bad, f.scratch / good,
+                    f.scratch / bad});
+    EXPECT_NE(r.exit_code, 0) << bad;
+    EXPECT_NE(r.err.find(f.scratch / bad), std::string::npos) << bad << ": " << r.err;
+    EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM workunit")[0]["n"], "0") << bad;
+    EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM batch")[0]["n"], "0") << bad;
+    EXPECT_EQ(mw::test::list_files(f.project.config().download_dir), before) << bad;
+  }
+}
+
 TEST(WorkGenerator, CancelMarksWorkunitsAndBatch) {
   Fixture f("t_wg_cancel");
   mw::test::write_text(f.scratch / "s.jsonl", "{\"program\": \"sim.sh\"}\n{\"program\": \"sim.sh\"}\n");

@@ -52,6 +52,9 @@ class TaskBuilder {
   // (docs/boinc-conventions.md); task.xml still pins it by SHA-256, so the
   // runner checks the copy it is given like any member.
   void write_bundle_without_programs(const std::string& zip_path, const PrivateKey& key) const;
+  // The same bundle's bytes, built in memory: for a bundle that goes straight
+  // to a server (BOINC's remote staging), where a file would only cost time.
+  std::string bundle_bytes_without_programs(const PrivateKey& key) const;
 
   // A file of the task whose role is program: where its bytes are.
   struct ProgramFile {
@@ -75,7 +78,9 @@ class TaskBuilder {
   TaskManifest base_;
   std::vector<Source> sources_;
   void add_source(Source source);
-  void write_zip(const std::string& zip_path, const PrivateKey* key, bool with_programs = true) const;
+  // Into `zip_path`, or into *bytes (in memory; zip_path names it in errors) when given.
+  void write_zip(const std::string& zip_path, const PrivateKey* key, bool with_programs = true,
+                 std::string* bytes = nullptr) const;
 };
 
 // Bounds applied while reading untrusted bundles. Anything beyond them is

@@ -51,7 +51,14 @@ class Interface {
   virtual ~Interface() = default;
 
   virtual std::string name() const = 0;
-  // Called once, before anything else; `events` outlives the interface's use.
+  // The master's work directory (MasterOptions::work_dir), given before
+  // start() when the master has one. A back end that hands tasks to a system
+  // that outlives the master (remote BOINC jobs) records there what it handed
+  // over, so a restarted master takes those up instead of handing them over
+  // again. Default: unused. Throws Error when the directory is unusable.
+  virtual void use_work_dir(const std::string& work_dir) { (void)work_dir; }
+  // Called once, before anything else but use_work_dir; `events` outlives the
+  // interface's use.
   virtual void start(InterfaceEvents& events) = 0;
   // A free worker for the next execute_task; nullopt when none is free. The
   // master reserves and executes from one dispatcher at a time, so picking a

@@ -80,6 +80,8 @@ HttpReply HttpClient::get(const std::string& url, const std::string& label) {
 HttpReply HttpClient::perform(const std::string& url, const std::vector<FormPart>* parts,
                               const std::string& label) {
   CURL* curl = static_cast<CURL*>(curl_);
+  // Errors name the URL without its query (get_output.php's carries the authenticator).
+  const std::string what = label + " (" + url.substr(0, url.find('?')) + ")";
   std::mt19937_64 rng(std::random_device{}());
   double backoff = options_.backoff_initial_seconds;
   std::string last_problem;
@@ -128,7 +130,7 @@ HttpReply HttpClient::perform(const std::string& url, const std::vector<FormPart
     if (code != CURLE_OK) {
       last_problem = std::string(curl_easy_strerror(code)) + (error_text[0] ? std::string(": ") + error_text : "");
       if (permanent(code))
-        throw Error(Errc::remote, label + " failed: " + last_problem + " (not retried)");
+        throw Error(Errc::remote, what + " failed: " + last_problem + " (not retried)");
       continue;
     }
     if (reply.status >= 200 && reply.status < 300) return reply;
@@ -136,9 +138,9 @@ HttpReply HttpClient::perform(const std::string& url, const std::vector<FormPart
       last_problem = "HTTP " + std::to_string(reply.status);
       continue;
     }
-    throw Error(Errc::remote, label + " was refused: HTTP " + std::to_string(reply.status) + " (not retried)");
+    throw Error(Errc::remote, what + " was refused: HTTP " + std::to_string(reply.status) + " (not retried)");
   }
-  throw Error(Errc::remote, label + " failed after " + std::to_string(options_.max_attempts) +
+  throw Error(Errc::remote, what + " failed after " + std::to_string(options_.max_attempts) +
                                 " attempts: " + last_problem);
 }
 

@@ -4,9 +4,10 @@
 // (and its TLS session) serves a whole batch. Certificates are verified unless
 // the caller turns that off; a private CA can be named. Network errors and
 // 5xx replies are retried with exponential backoff and full jitter; a 4xx is
-// final at once (retrying a refused request only hammers the server). Error
-// messages name the request by the caller's label, never by its URL, because
-// BOINC's get_output.php carries the authenticator in the query string.
+// final at once (retrying a refused request only hammers the server), and so
+// is a failed certificate check. Error messages name the request by the
+// caller's label and its URL without the query string, because BOINC's
+// get_output.php carries the authenticator there.
 #pragma once
 
 #include <cstdint>

@@ -24,8 +24,8 @@ std::string number(double v) {
   return buf;
 }
 
-std::string print(const XMLDocument& doc) {
-  tinyxml2::XMLPrinter printer;  // one element per line, as BOINC's own clients send
+std::string print(const XMLDocument& doc, bool compact = false) {
+  tinyxml2::XMLPrinter printer(nullptr, compact);  // else one element per line, as BOINC's own clients send
   doc.Print(&printer);
   return printer.CStr();
 }
@@ -151,6 +151,48 @@ std::int64_t RpcClient::create_batch(const std::string& app, const std::string& 
   return child_int(doc.RootElement(), "batch_id", "create_batch");
 }
 
+std::string input_template_for(const std::vector<RemoteJob>& jobs) {
+  const std::size_t files = jobs.empty() ? 1 : jobs.front().files.size();
+  for (const RemoteJob& job : jobs)
+    if (job.files.size() != files || files < 1 || files > 2)
+      throw Error(Errc::usage, "submit_batch: job " + job.name + " has " + std::to_string(job.files.size()) +
+                                   " input files; every job of a batch must have 1 (the task bundle) or every"
+                                   " job 2 (the bundle and its program), as BOINC checks them against one template");
+  return files == 1 ? kInputTemplate : kInputTemplateWithProgram;
+}
+
+std::string job_input_template(std::size_t files, const WorkunitSettings& s) {
+  if (files < 1 || files > 2)
+    throw Error(Errc::usage, "a BOINC job of mwkit's takes 1 input file (the task bundle) or 2 (the bundle and"
+                             " its program), not " + std::to_string(files));
+  XMLDocument doc;
+  XMLElement* root = doc.NewElement("input_template");
+  doc.InsertEndChild(root);
+  for (std::size_t i = 0; i < files; ++i) {
+    XMLElement* info = doc.NewElement("file_info");
+    root->InsertEndChild(info);
+    add(doc, info, "number", std::to_string(i));
+    if (i == 1) {  // the program: one copy per host, kept between jobs
+      info->InsertEndChild(doc.NewElement("sticky"));
+      info->InsertEndChild(doc.NewElement("no_delete"));
+    }
+  }
+  XMLElement* wu = doc.NewElement("workunit");
+  root->InsertEndChild(wu);
+  for (std::size_t i = 0; i < files; ++i) {
+    XMLElement* ref = doc.NewElement("file_ref");
+    wu->InsertEndChild(ref);
+    add(doc, ref, "file_number", std::to_string(i));
+    add(doc, ref, "open_name", i == 0 ? kBundleOpenName : kProgramOpenName);
+  }
+  add(doc, wu, "min_quorum", std::to_string(s.min_quorum));
+  add(doc, wu, "target_nresults", std::to_string(s.target_nresults));
+  add(doc, wu, "max_error_results", std::to_string(s.max_error_results));
+  add(doc, wu, "max_total_results", std::to_string(s.max_total_results));
+  add(doc, wu, "max_success_results", std::to_string(s.max_success_results));
+  return print(doc);
+}
+
 void RpcClient::submit_batch(std::int64_t batch_id, const std::string& app, const WorkunitSettings& s,
                              const std::vector<RemoteJob>& jobs, bool template_workaround) {
   Request r("submit_batch", authenticator_);
@@ -167,11 +209,12 @@ void RpcClient::submit_batch(std::int64_t batch_id, const std::string& app, cons
   add(r.doc, params, "rsc_memory_bound", number(s.rsc_memory_bound));
   add(r.doc, params, "rsc_disk_bound", number(s.rsc_disk_bound));
   add(r.doc, params, "delay_bound", std::to_string(s.delay_bound));
-  add(r.doc, params, "target_nresults", std::to_string(s.target_nresults));
-  add(r.doc, params, "min_quorum", std::to_string(s.min_quorum));
-  add(r.doc, params, "max_error_results", std::to_string(s.max_error_results));
-  add(r.doc, params, "max_total_results", std::to_string(s.max_total_results));
-  add(r.doc, params, "max_success_results", std::to_string(s.max_success_results));
+  // BOINC reads only rsc_* and delay_bound from <job_params>; the quorum and
+  // result limits travel in each job's own input template (one text per batch,
+  // so the server writes it to one temporary file for all the batch's jobs).
+  const std::string in_template = input_template_for(jobs);
+  XMLDocument job_template;
+  job_template.Parse(job_input_template(jobs.empty() ? 1 : jobs.front().files.size(), s).c_str());
   for (const RemoteJob& job : jobs) {
     XMLElement* j = r.doc.NewElement("job");
     batch->InsertEndChild(j);
@@ -184,9 +227,15 @@ void RpcClient::submit_batch(std::int64_t batch_id, const std::string& app, cons
       add(r.doc, in, "mode", f.mode);
       add(r.doc, in, "source", f.source);
     }
+    j->InsertEndChild(job_template.RootElement()->DeepClone(&r.doc));
   }
+  // Without these BOINC's create_work looks for templates/APP_in and APP_out;
+  // mw-project-setup installs mwkit's templates under their own names.
+  add(r.doc, batch, "input_template_filename", in_template);
+  add(r.doc, batch, "output_template_filename", kOutputTemplate);
   if (template_workaround) add(r.doc, batch, "workunit_template_file", "no_such_file");
-  call("submit_rpc_handler.php", "submit_batch", print(r.doc));
+  // Compact: the per-job templates would otherwise be mostly indentation.
+  call("submit_rpc_handler.php", "submit_batch", print(r.doc, true));
 }
 
 RemoteBatchStatus RpcClient::query_batch(std::int64_t batch_id) {

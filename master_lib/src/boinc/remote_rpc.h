@@ -61,6 +61,31 @@ struct RemoteBatchStatus {
   std::vector<RemoteJobStatus> jobs;
 };
 
+// mwkit's templates in PROJECT/templates/ (docs/boinc-conventions.md), named
+// in every submit_batch: a batch's jobs all have the task bundle, or all the
+// bundle and its program file, because BOINC checks every job of a batch
+// against the one input template.
+inline constexpr const char* kInputTemplate = "mw_in.xml";
+inline constexpr const char* kInputTemplateWithProgram = "mw_in_program.xml";
+inline constexpr const char* kOutputTemplate = "mw_out.xml";
+// The input template for `jobs`: Errc::usage when their file counts differ
+// or are not 1 or 2.
+std::string input_template_for(const std::vector<RemoteJob>& jobs);
+
+// The open names mwkit's templates give a job's files (templates/mw_in*.xml).
+inline constexpr const char* kBundleOpenName = "task.zip";
+inline constexpr const char* kProgramOpenName = "mw_program";
+
+// The per-job <input_template> document submit_batch sends with every job:
+// mwkit's template for `files` input files (mw_in.xml for 1, mw_in_program.xml
+// for 2: the program file keeps <sticky/> and <no_delete/>) plus a <workunit>
+// block with the quorum and result limits of `settings`. BOINC's
+// submit_rpc_handler.php reads only rsc_* and delay_bound from <job_params>;
+// a job's own input template is the one way a remote submitter sets
+// min_quorum, target_nresults and max_*_results (create_work takes a
+// template's values over its defaults). Errc::usage unless files is 1 or 2.
+std::string job_input_template(std::size_t files, const WorkunitSettings& settings);
+
 class RpcClient {
  public:
   // `project_url` ends in '/' (added when missing).

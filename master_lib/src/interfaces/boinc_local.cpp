@@ -12,11 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <condition_variable>
-#include <ctime>
-#include <deque>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -54,9 +51,12 @@ void make_dirs(const std::string& path) {
   }
 }
 
-class LocalInterface final : public Interface {
+class LocalInterface final : public detail::QueuedBoincInterface {
  public:
-  explicit LocalInterface(const Local& options) : options_(options) {
+  explicit LocalInterface(const Local& options)
+      : QueuedBoincInterface({"boinc", options.app, options.max_in_flight, options.tasks_per_submit, 0,
+                              "BOINC submission failed: "}),
+        options_(options) {
     config_ = read_project_config(find_project_dir(options_.project_dir));
     db_ = std::make_unique<Database>(db_params_from(config_));
     const std::string key_path =
@@ -83,141 +83,49 @@ class LocalInterface final : public Interface {
 
   std::string name() const override { return "boinc"; }
 
-  void start(InterfaceEvents& events) override {
-    events_ = &events;
-    submit_thread_ = std::thread([this] { submit_loop(); });
-    watch_thread_ = std::thread([this] { watch_loop(); });
-  }
-
-  std::optional<WorkerId> reserve_worker() override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (in_flight_.size() >= options_.max_in_flight) return std::nullopt;
-    return WorkerId{0};  // BOINC's hosts are not ours to pick
-  }
-
-  void execute_task(WorkerId, std::shared_ptr<const TaskSpec> task) override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      in_flight_[task->id] = task;
-      to_submit_.push_back(task);
-    }
-    wake_.notify_all();
-  }
-
-  void cancel_task(std::uint64_t task_id) override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      in_flight_.erase(task_id);
-      for (auto it = to_submit_.begin(); it != to_submit_.end(); ++it) {
-        if ((*it)->id == task_id) {
-          to_submit_.erase(it);
-          return;  // never reached BOINC
-        }
-      }
-      to_cancel_.push_back(task_id);
-    }
-    wake_.notify_all();
-  }
-
-  void each_worker(const Function& function, const Args&) override { detail::throw_no_each_worker(function); }
-
-  InterfaceStatus status() const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    InterfaceStatus st;
-    WorkerStatus w;
-    w.name = "boinc:" + options_.app;
-    w.state = in_flight_.empty() ? "idle" : "busy";
-    w.tasks_done = delivered_;
-    st.workers.push_back(w);
-    st.details["project"] = config_.project_dir;
-    st.details["app"] = options_.app;
-    st.details["batch_id"] = std::to_string(batch_id_);
-    st.details["delivery_dir"] = batch_dir_;
-    st.details["submitted"] = std::to_string(submitted_);
-    st.details["delivered"] = std::to_string(delivered_);
-    st.details["waiting_submission"] = std::to_string(to_submit_.size());
-    st.details["watch"] = watching_with_inotify_ ? "inotify" : "polling";
-    if (!last_error_.empty()) st.details["last_error"] = last_error_;
-    return st;
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopped_) return;
-      stopped_ = true;
-    }
-    wake_.notify_all();
-    if (submit_thread_.joinable()) submit_thread_.join();
-    if (watch_thread_.joinable()) watch_thread_.join();
-    if (options_.retire_batch_at_end) {
-      try {
-        submitter_->creator().retire_batch(batch_id_);
-      } catch (const Error&) {
-        // The master is going away; BOINC will finish or time out the rest.
-      }
-    }
-  }
-
  private:
   std::string wu_name(std::uint64_t task_id) const { return stem_ + std::to_string(task_id); }
 
-  void fail(const TaskSpec& task, const std::string& why) {
-    Outcome o = detail::rejected_outcome(why, "boinc");
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (in_flight_.erase(task.id) == 0) return;  // cancelled meanwhile
-      last_error_ = why;
+  void after_stop() override {
+    if (!options_.retire_batch_at_end) return;
+    try {
+      submitter_->creator().retire_batch(batch_id_);
+    } catch (const Error&) {
+      // The master is going away; BOINC will finish or time out the rest.
     }
-    events_->task_finished(task.id, std::move(o));
-    events_->worker_available();
   }
 
-  void submit_loop() {
-    for (;;) {
-      std::vector<std::shared_ptr<const TaskSpec>> chunk;
-      std::vector<std::uint64_t> cancels;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopped_ || !to_submit_.empty() || !to_cancel_.empty(); });
-        if (stopped_) return;
-        while (!to_submit_.empty() && chunk.size() < options_.tasks_per_submit) {
-          chunk.push_back(to_submit_.front());
-          to_submit_.pop_front();
-        }
-        cancels.swap(to_cancel_);
-      }
-      if (!chunk.empty()) submit_chunk(chunk);
-      for (std::uint64_t id : cancels) {
-        try {
-          submitter_->creator().cancel_workunit(wu_name(id));
-        } catch (const Error& e) {
-          std::lock_guard<std::mutex> lock(mutex_);
-          last_error_ = e.what();
-        }
+  void add_details(std::map<std::string, std::string>& details) const override {
+    details["project"] = config_.project_dir;
+    details["batch_id"] = std::to_string(batch_id_);
+    details["delivery_dir"] = batch_dir_;
+    details["watch"] = watching_with_inotify_ ? "inotify" : "polling";
+  }
+
+  void cancel_submitted(const std::vector<std::uint64_t>& task_ids) override {
+    for (std::uint64_t id : task_ids) {
+      try {
+        submitter_->creator().cancel_workunit(wu_name(id));
+      } catch (const Error& e) {
+        note_error(e.what());
       }
     }
   }
 
-  void submit_chunk(const std::vector<std::shared_ptr<const TaskSpec>>& chunk) {
+  // The whole chunk is one transaction: on an Error nothing of it was submitted.
+  std::size_t submit_chunk(const std::vector<std::shared_ptr<const TaskSpec>>& chunk) override {
     std::size_t next = 0;
     std::unique_ptr<TaskBuilder> builder;
-    try {
-      submitter_->submit(batch_id_, options_.settings, [&](PendingTask& pending) {
-        if (next == chunk.size()) return false;
-        const TaskSpec& task = *chunk[next++];
-        builder = std::make_unique<TaskBuilder>(remote_task_builder(task, worker_program_));
-        pending.wu_name = wu_name(task.id);
-        pending.builder = builder.get();
-        pending.settings = detail::settings_for_task(options_.settings, task);
-        return true;
-      });
-      std::lock_guard<std::mutex> lock(mutex_);
-      submitted_ += chunk.size();
-    } catch (const Error& e) {
-      // The whole chunk was rolled back: each of its tasks fails with the reason.
-      for (const auto& task : chunk) fail(*task, std::string("BOINC submission failed: ") + e.what());
-    }
+    submitter_->submit(batch_id_, options_.settings, [&](PendingTask& pending) {
+      if (next == chunk.size()) return false;
+      const TaskSpec& task = *chunk[next++];
+      builder = std::make_unique<TaskBuilder>(remote_task_builder(task, worker_program_));
+      pending.wu_name = wu_name(task.id);
+      pending.builder = builder.get();
+      pending.settings = detail::settings_for_task(options_.settings, task);
+      return true;
+    });
+    return chunk.size();
   }
 
   // A delivered file: "<wu_name>.result" or "<wu_name>.error".
@@ -231,15 +139,8 @@ class LocalInterface final : public Interface {
     const std::string id_text = wu.substr(stem_.size());
     if (id_text.empty() || id_text.find_first_not_of("0123456789") != std::string::npos) return;
     const std::uint64_t id = std::stoull(id_text);
-    std::shared_ptr<const TaskSpec> task;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto it = in_flight_.find(id);
-      if (it == in_flight_.end()) return;  // delivered already, or cancelled
-      task = it->second;
-      in_flight_.erase(it);
-      ++delivered_;
-    }
+    const std::shared_ptr<const TaskSpec> task = in_flight(id);
+    if (!task || !claim(id)) return;  // delivered already, or cancelled
     const std::string path = batch_dir_ + "/" + file;
     Outcome outcome;
     if (is_result) {
@@ -247,8 +148,7 @@ class LocalInterface final : public Interface {
     } else {
       outcome = detail::rejected_outcome("BOINC gave up on workunit " + wu + ": " + read_first_line(path), "boinc");
     }
-    events_->task_finished(id, std::move(outcome));
-    events_->worker_available();
+    report(id, std::move(outcome));
   }
 
   void scan() {
@@ -258,7 +158,7 @@ class LocalInterface final : public Interface {
     ::closedir(dir);
   }
 
-  void watch_loop() {
+  void watch_loop() override {
     int fd = options_.use_inotify ? ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC) : -1;
     if (fd >= 0 && ::inotify_add_watch(fd, batch_dir_.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
       ::close(fd);
@@ -311,18 +211,7 @@ class LocalInterface final : public Interface {
   std::string worker_program_;
   std::int64_t batch_id_ = 0;
   std::string stem_, batch_dir_;
-  InterfaceEvents* events_ = nullptr;
-
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopped_ = false;
-  std::map<std::uint64_t, std::shared_ptr<const TaskSpec>> in_flight_;
-  std::deque<std::shared_ptr<const TaskSpec>> to_submit_;
-  std::vector<std::uint64_t> to_cancel_;
-  std::uint64_t submitted_ = 0, delivered_ = 0;
-  bool watching_with_inotify_ = false;
-  std::string last_error_;
-  std::thread submit_thread_, watch_thread_;
+  bool watching_with_inotify_ = false;  // under mutex_
 };
 
 }  // namespace

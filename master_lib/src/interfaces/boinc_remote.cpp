@@ -11,20 +11,21 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
-#include <deque>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "boinc/remote_ledger.h"
 #include "boinc/remote_rpc.h"
 #include "mw/error.h"
 #include "mw/hash.h"
 #include "interfaces/boinc_common.h"
+#include "master/task_fingerprint.h"
 #include "mw/remote_task.h"
 #include "util/fs.h"
 
@@ -59,14 +60,18 @@ std::string read_authenticator(const std::string& auth_file, const std::string& 
 namespace {
 
 using detail::RemoteBatchStatus;
+using detail::RemoteLedger;
 using detail::RemoteJob;
 using detail::RpcClient;
 using detail::RpcError;
 
-class RemoteInterface final : public Interface {
+class RemoteInterface final : public detail::QueuedBoincInterface {
  public:
   RemoteInterface(const Remote& options, std::string authenticator)
-      : options_(options), auth_(std::move(authenticator)) {
+      : QueuedBoincInterface({"boinc-remote", options.app, options.max_in_flight, options.tasks_per_submit,
+                              options.gather_seconds, "BOINC remote submission failed: "}),
+        options_(options),
+        auth_(std::move(authenticator)) {
     if (!options_.log) options_.log = [](const std::string& line) { std::cerr << "mw boinc remote: " << line << "\n"; };
     check_workunit_settings(options_.settings, "(Remote settings)");
     if (options_.signing_key.empty())
@@ -78,6 +83,11 @@ class RemoteInterface final : public Interface {
     scratch_ = mw::detail::make_temp_dir(mw::detail::default_temp_root(), "mw_remote_");
     submit_rpc_ = make_client();
     poll_rpc_ = make_client();
+    if (!options_.state_dir.empty()) ledger_ = std::make_unique<RemoteLedger>(options_.state_dir);
+  }
+
+  void use_work_dir(const std::string& work_dir) override {
+    if (!ledger_) ledger_ = std::make_unique<RemoteLedger>(work_dir);
   }
 
   ~RemoteInterface() override {
@@ -87,88 +97,55 @@ class RemoteInterface final : public Interface {
 
   std::string name() const override { return "boinc-remote"; }
 
-  void start(InterfaceEvents& events) override {
-    events_ = &events;
-    submit_thread_ = std::thread([this] { submit_loop(); });
-    poll_thread_ = std::thread([this] { poll_loop(); });
-  }
-
-  std::optional<WorkerId> reserve_worker() override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (in_flight_.size() >= options_.max_in_flight) return std::nullopt;
-    return WorkerId{0};
-  }
-
-  void execute_task(WorkerId, std::shared_ptr<const TaskSpec> task) override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      in_flight_[task->id] = task;
-      to_submit_.push_back(task);
-    }
-    wake_.notify_all();
-  }
-
-  void cancel_task(std::uint64_t task_id) override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      in_flight_.erase(task_id);
-      for (auto it = to_submit_.begin(); it != to_submit_.end(); ++it) {
-        if ((*it)->id == task_id) {
-          to_submit_.erase(it);
-          return;
-        }
-      }
-      auto job = job_of_task_.find(task_id);
-      if (job != job_of_task_.end()) to_abort_.push_back(job->second);
-    }
-    wake_.notify_all();
-  }
-
-  void each_worker(const Function& function, const Args&) override { detail::throw_no_each_worker(function); }
-
-  InterfaceStatus status() const override {
-    std::lock_guard<std::mutex> lock(mutex_);
-    InterfaceStatus st;
-    WorkerStatus w;
-    w.name = "boinc-remote:" + options_.app;
-    w.state = in_flight_.empty() ? "idle" : "busy";
-    w.tasks_done = delivered_;
-    st.workers.push_back(w);
-    st.details["app"] = options_.app;
-    st.details["batches"] = std::to_string(batches_.size() + finished_batches_.size());
-    st.details["submitted"] = std::to_string(submitted_);
-    st.details["delivered"] = std::to_string(delivered_);
-    st.details["uploaded_files"] = std::to_string(submit_rpc_->uploads());
-    st.details["rpcs"] = std::to_string(submit_rpc_->rpcs() + poll_rpc_->rpcs());
-    st.details["http_attempts"] = std::to_string(submit_rpc_->http_attempts() + poll_rpc_->http_attempts());
-    st.details["template_workaround"] = workaround_used_ ? "yes" : "no";
-    if (!last_error_.empty()) st.details["last_error"] = last_error_;
-    return st;
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopped_) return;
-      stopped_ = true;
-    }
-    wake_.notify_all();
-    if (submit_thread_.joinable()) submit_thread_.join();
-    if (poll_thread_.joinable()) poll_thread_.join();
+ private:
+  void after_stop() override {
     if (!options_.retire_batch_at_end) return;
-    std::vector<std::int64_t> all;
-    for (const auto& b : batches_) all.push_back(b.first);
-    all.insert(all.end(), finished_batches_.begin(), finished_batches_.end());
+    // This run's batches, and earlier runs' whose jobs are all over.
+    std::set<std::int64_t> all(finished_batches_.begin(), finished_batches_.end());
+    for (const auto& b : batches_) all.insert(b.first);
+    try {
+      if (ledger_)
+        for (std::int64_t id : ledger_->idle_batches()) all.insert(id);
+    } catch (const Error& e) {
+      options_.log(e.what());
+    }
     for (std::int64_t id : all) {
       try {
         submit_rpc_->retire_batch(id);
+        if (ledger_) ledger_->batch_retired(id);
       } catch (const Error& e) {
         options_.log("could not retire batch " + std::to_string(id) + ": " + e.what());
       }
     }
   }
 
- private:
+  void add_details(std::map<std::string, std::string>& details) const override {
+    details["batches"] = std::to_string(batches_.size() + finished_batches_.size());
+    details["uploaded_files"] = std::to_string(submit_rpc_->uploads());
+    details["rpcs"] = std::to_string(submit_rpc_->rpcs() + poll_rpc_->rpcs());
+    details["http_attempts"] = std::to_string(submit_rpc_->http_attempts() + poll_rpc_->http_attempts());
+    details["template_workaround"] = workaround_used_ ? "yes" : "no";
+    details["taken_up"] = std::to_string(taken_up_);
+    details["outputs_from_ledger"] = std::to_string(outputs_from_ledger_);
+    if (ledger_) details["ledger"] = ledger_->path();
+  }
+
+  // Tasks whose job was submitted: abort the jobs (one RPC).
+  void cancel_submitted(const std::vector<std::uint64_t>& task_ids) override {
+    std::vector<std::string> jobs;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (std::uint64_t id : task_ids) {
+        auto job = job_of_task_.find(id);
+        if (job != job_of_task_.end()) jobs.push_back(job->second);
+      }
+    }
+    if (jobs.empty()) return;
+    submit_rpc_->abort_jobs(jobs);
+    if (ledger_)
+      for (const auto& job : jobs) ledger_->job_state(job, RemoteLedger::JobState::done);
+  }
+
   std::unique_ptr<RpcClient> make_client() const {
     detail::HttpOptions http;
     http.ca_file = options_.ca_file;
@@ -178,17 +155,6 @@ class RemoteInterface final : public Interface {
     http.max_attempts = options_.http_attempts;
     http.backoff_initial_seconds = options_.backoff_initial_seconds;
     return std::make_unique<RpcClient>(options_.project_url, auth_, http);
-  }
-
-  void fail(std::uint64_t task_id, const std::string& why) {
-    Outcome o = detail::rejected_outcome(why, "boinc-remote");
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (in_flight_.erase(task_id) == 0) return;
-      last_error_ = why;
-    }
-    events_->task_finished(task_id, std::move(o));
-    events_->worker_available();
   }
 
   // A staged file: its content-hash name and where its bytes are.
@@ -205,116 +171,231 @@ class RemoteInterface final : public Interface {
     return {it->second, p.path};
   }
 
-  void submit_loop() {
-    for (;;) {
-      std::vector<std::shared_ptr<const TaskSpec>> chunk;
-      std::vector<std::string> aborts;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopped_ || !to_submit_.empty() || !to_abort_.empty(); });
-        if (stopped_) return;
-        // Let a chunk fill: one batch of many jobs costs the same RPCs as one job.
-        if (to_abort_.empty() && to_submit_.size() < options_.tasks_per_submit)
-          wake_.wait_for(lock, std::chrono::duration<double>(options_.gather_seconds),
-                         [&] { return stopped_ || to_submit_.size() >= options_.tasks_per_submit; });
-        if (stopped_) return;
-        while (!to_submit_.empty() && chunk.size() < options_.tasks_per_submit) {
-          chunk.push_back(to_submit_.front());
-          to_submit_.pop_front();
-        }
-        aborts.swap(to_abort_);
+  // A task's job before it has a name: its files and estimates.
+  struct Prepared {
+    std::shared_ptr<const TaskSpec> task;
+    RemoteJob job;
+  };
+
+  std::size_t submit_chunk(const std::vector<std::shared_ptr<const TaskSpec>>& chunk) override {
+    std::map<std::uint64_t, std::string> fingerprints;
+    std::vector<std::shared_ptr<const TaskSpec>> fresh;
+    std::size_t taken_up = 0;
+    for (const auto& task : chunk) {
+      if (!ledger_) {
+        fresh.push_back(task);
+        continue;
       }
-      if (!chunk.empty()) {
-        try {
-          submit_chunk(chunk);
-        } catch (const Error& e) {
-          for (const auto& task : chunk) fail(task->id, std::string("BOINC remote submission failed: ") + e.what());
+      std::string fp = mw::detail::task_fingerprint(*task);
+      try {
+        if (take_up(*task, fp)) {
+          ++taken_up;
+          continue;
         }
+      } catch (const Error& e) {
+        fail(task->id, std::string("BOINC remote: cannot take up the job recorded for this task: ") + e.what());
+        continue;
       }
-      if (!aborts.empty()) {
-        try {
-          submit_rpc_->abort_jobs(aborts);
-        } catch (const Error& e) {
-          std::lock_guard<std::mutex> lock(mutex_);
-          last_error_ = e.what();
-        }
+      fingerprints[task->id] = std::move(fp);
+      fresh.push_back(task);
+    }
+    if (fresh.empty()) return taken_up;
+    Files files;
+    // BOINC checks a batch's jobs against one input template, so jobs with a
+    // program file (mw_in_program.xml) and without (mw_in.xml) go in batches of their own.
+    std::map<std::size_t, std::vector<Prepared>> by_file_count;
+    for (const auto& task : fresh) {
+      Prepared p = prepare(task, files);
+      by_file_count[p.job.files.size()].push_back(std::move(p));
+    }
+    std::size_t submitted = taken_up;
+    for (auto& [count, group] : by_file_count) {
+      try {
+        submit_group(group, files, fingerprints);
+        submitted += group.size();
+      } catch (const Error& e) {
+        for (const auto& p : group)
+          fail(p.task->id, queue_options().failure_prefix + e.what());
       }
     }
+    return submitted;
   }
 
-  void submit_chunk(const std::vector<std::shared_ptr<const TaskSpec>>& chunk) {
+  // Bytes of the files a chunk stages, by staged name.
+  struct Files {
+    std::vector<std::string> names;            // distinct, in first-use order
+    std::map<std::string, std::string> paths;  // name → file on disk
+    std::map<std::string, std::string> in_memory;
+  };
+
+  Prepared prepare(const std::shared_ptr<const TaskSpec>& task, Files& files) {
+    TaskBuilder builder = remote_task_builder(*task, worker_program_);
+    // Built in memory: the bundle goes to the server, or nowhere when the
+    // server has it already; a file (and its fsyncs) would only cost time.
+    const std::string zip = builder.bundle_bytes_without_programs(*key_);
+    Prepared p{task, {}};
+    // BOINC takes a per-job rsc_fpops_est; the other bounds are the batch's.
+    if (task->estimates.fpops && *task->estimates.fpops > 0)
+      p.job.rsc_fpops_est = detail::settings_for_task(options_.settings, *task).rsc_fpops_est;
+    std::vector<std::pair<Staged, const std::string*>> staged{{{"mwt_" + sha256_hex(zip), ""}, &zip}};
+    const auto programs = builder.program_files();
+    for (const auto& prog : programs) staged.push_back({program_file(prog), &prog.bytes});
+    for (const auto& [s, bytes] : staged) {
+      if (!files.paths.count(s.name) && !files.in_memory.count(s.name)) {
+        files.names.push_back(s.name);
+        if (!s.path.empty()) files.paths[s.name] = s.path;
+        else files.in_memory[s.name] = *bytes;
+      }
+      p.job.files.push_back({"local_staged", s.name});
+    }
+    return p;
+  }
+
+  // One BOINC batch: create it, record its jobs in the ledger, stage the
+  // files, submit the jobs.
+  void submit_group(std::vector<Prepared>& group, const Files& files,
+                    const std::map<std::uint64_t, std::string>& fingerprints) {
     const std::string name = batch_name_ + "_" + std::to_string(++chunks_);
     const std::int64_t batch_id = submit_rpc_->create_batch(options_.app, name);
     const std::string stem = detail::workunit_stem(batch_name_) + "_" + std::to_string(batch_id) + "_";
-    mw::detail::TempDir dir(scratch_, "chunk_");
     std::vector<RemoteJob> jobs;
-    std::vector<std::string> names;     // distinct staged names, in first-use order
-    std::map<std::string, std::string> paths;  // name → file (bytes on disk)
-    std::map<std::string, std::string> in_memory;
-    std::set<std::string> seen;
-    for (const auto& task : chunk) {
-      TaskBuilder builder = remote_task_builder(*task, worker_program_);
-      const std::string zip = dir.path() + "/" + std::to_string(task->id) + ".zip";
-      builder.write_bundle_without_programs(zip, *key_);
-      RemoteJob job;
-      job.name = stem + std::to_string(task->id);
-      // BOINC takes a per-job rsc_fpops_est; the other bounds are the batch's.
-      if (task->estimates.fpops && *task->estimates.fpops > 0)
-        job.rsc_fpops_est = detail::settings_for_task(options_.settings, *task).rsc_fpops_est;
-      std::vector<std::pair<Staged, const std::string*>> files{{{"mwt_" + sha256_file_hex(zip), zip}, nullptr}};
-      const auto programs = builder.program_files();
-      for (const auto& p : programs) files.push_back({program_file(p), &p.bytes});
-      for (const auto& [s, bytes] : files) {
-        if (seen.insert(s.name).second) {
-          names.push_back(s.name);
-          if (!s.path.empty()) paths[s.name] = s.path;
-          else in_memory[s.name] = *bytes;
-        }
-        job.files.push_back({"local_staged", s.name});
-      }
-      jobs.push_back(std::move(job));
+    std::vector<RemoteLedger::NewJob> records;
+    for (auto& p : group) {
+      p.job.name = stem + std::to_string(p.task->id);
+      jobs.push_back(p.job);
+      if (ledger_) records.push_back({p.job.name, p.task->id, fingerprints.at(p.task->id)});
     }
-    detail::stage_files(*submit_rpc_, names, [&](const std::string& n) {
-      auto p = paths.find(n);
-      return p != paths.end() ? mw::detail::read_file(p->second) : in_memory.at(n);
-    }, batch_id);
-    detail::submit_batch_tolerant(*submit_rpc_, batch_id, options_.app, options_.settings, jobs,
-                                  template_workaround_, options_.log);
+    // Recorded before submit_batch: a master killed while it waits for the
+    // reply finds these jobs pending and asks the server whether they exist.
+    if (ledger_) ledger_->record_batch(batch_id, name, records);
+    try {
+      detail::stage_files(*submit_rpc_, files.names, [&](const std::string& n) {
+        auto p = files.paths.find(n);
+        return p != files.paths.end() ? mw::detail::read_file(p->second) : files.in_memory.at(n);
+      }, batch_id);
+      detail::submit_batch_tolerant(*submit_rpc_, batch_id, options_.app, options_.settings, jobs,
+                                    template_workaround_, options_.log);
+    } catch (const RpcError&) {
+      // The server answered no: none of the jobs exists.
+      if (ledger_) ledger_->batch_refused(batch_id);
+      throw;
+    }
+    // (Any other error leaves them pending: the reply may have been lost
+    // after the server made the jobs, and a later run will ask.)
     workaround_used_ = template_workaround_;
+    if (ledger_) ledger_->batch_submitted(batch_id);
     std::lock_guard<std::mutex> lock(mutex_);
-    Batch& b = batches_[batch_id];
-    for (std::size_t i = 0; i < chunk.size(); ++i) {
-      b.jobs[jobs[i].name] = chunk[i]->id;
-      job_of_task_[chunk[i]->id] = jobs[i].name;
-    }
-    submitted_ += chunk.size();
-    poll_now_ = true;
-    wake_.notify_all();
+    for (const auto& p : group) follow_locked(batch_id, p.job.name, p.task->id);
   }
 
-  void poll_loop() {
-    double interval = options_.poll_initial_seconds;
+  // A batch newly followed is first polled poll_initial_seconds later: its
+  // jobs were made a moment ago, and polling it at once (or polling every
+  // batch whenever one is added) would cost a query_batch per chunk for nothing.
+  void follow_locked(std::int64_t batch_id, const std::string& job, std::uint64_t task_id) {
+    auto [it, added] = batches_.try_emplace(batch_id);
+    it->second.jobs[job] = task_id;
+    job_of_task_[task_id] = job;
+    if (added) {
+      it->second.interval = options_.poll_initial_seconds;
+      it->second.next_poll = Clock::now() + seconds(options_.poll_initial_seconds);
+      wake_.notify_all();  // the watcher may be sleeping past this batch's first poll
+    }
+  }
+
+  // A task an earlier run of the master handed to BOINC (the ledger has a
+  // live job for its id and fingerprint): follow that job, or hand over the
+  // output already fetched. False when the task needs a new job.
+  bool take_up(const TaskSpec& task, const std::string& fingerprint) {
+    std::optional<RemoteLedger::Job> job = ledger_->find(task.id, fingerprint);
+    if (!job) return false;
+    if (job->state == RemoteLedger::JobState::pending) {
+      if (!server_has(job->batch_id, job->name)) {
+        ledger_->job_state(job->name, RemoteLedger::JobState::done);
+        return false;
+      }
+      ledger_->job_state(job->name, RemoteLedger::JobState::submitted);
+      job->state = RemoteLedger::JobState::submitted;
+    }
+    if (job->state == RemoteLedger::JobState::fetched) {
+      hand_over(task, job->name, job->output);
+      ++outputs_from_ledger_;
+      return true;
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    follow_locked(job->batch_id, job->name, task.id);
+    ++taken_up_;
+    return true;
+  }
+
+  // Whether the server made job `name` of batch `batch_id` (one query_batch
+  // per batch and run: a pending batch's jobs no longer change).
+  bool server_has(std::int64_t batch_id, const std::string& name) {
+    auto known = server_jobs_.find(batch_id);
+    if (known == server_jobs_.end()) {
+      std::set<std::string> names;
+      try {
+        for (const auto& j : submit_rpc_->query_batch(batch_id).jobs) names.insert(j.name);
+      } catch (const RpcError& e) {
+        // "no such batch": it was never made, or is gone; then so are its jobs.
+        options_.log("batch " + std::to_string(batch_id) + " recorded in " + ledger_->path() +
+                     " is not on the server (" + e.server_message() + "); its tasks are submitted again");
+      }
+      known = server_jobs_.emplace(batch_id, std::move(names)).first;
+    }
+    return known->second.count(name) > 0;
+  }
+
+  // Turns a job's output into the task's outcome and reports it; the ledger
+  // then forgets the output (the Master has journaled it when task_finished returns).
+  void hand_over(const TaskSpec& task, const std::string& job, const std::string& output) {
+    const std::string path = scratch_ + "/" + job + ".result";
+    Outcome outcome;
+    try {
+      mw::detail::write_file_atomic(path, output, 0600);
+      outcome = outcome_from_result_bundle(path, task, "boinc-remote");
+    } catch (const Error& e) {
+      outcome = detail::rejected_outcome("the output of BOINC job " + job + " is unusable: " + e.what(),
+                                         "boinc-remote");
+    }
+    ::unlink(path.c_str());
+    if (claim(task.id)) report(task.id, std::move(outcome));
+    if (ledger_) ledger_->job_state(job, RemoteLedger::JobState::done);
+  }
+
+  // Follows the batches: the watcher thread. Each batch has its own poll
+  // time: poll_initial_seconds after it was followed or after a poll that saw
+  // a job end, backing off by half again each quiet poll up to poll_max_seconds.
+  void watch_loop() override {
     for (;;) {
-      std::vector<std::int64_t> ids;
+      std::vector<std::int64_t> due;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait_for(lock, std::chrono::duration<double>(interval), [&] { return stopped_ || poll_now_; });
-        if (stopped_) return;
-        if (poll_now_) interval = options_.poll_initial_seconds;
-        poll_now_ = false;
-        for (const auto& b : batches_) ids.push_back(b.first);
-      }
-      bool progress = false;
-      for (std::int64_t id : ids) {
-        try {
-          progress |= poll_batch(id);
-        } catch (const Error& e) {
-          std::lock_guard<std::mutex> lock(mutex_);
-          last_error_ = e.what();
+        for (;;) {
+          if (stopped_) return;
+          const auto now = Clock::now();
+          auto next = now + seconds(options_.poll_max_seconds);
+          for (const auto& [id, b] : batches_) {
+            if (b.next_poll <= now) due.push_back(id);
+            else next = std::min(next, b.next_poll);
+          }
+          if (!due.empty()) break;
+          wake_.wait_until(lock, next);
         }
       }
-      interval = progress ? options_.poll_initial_seconds
-                          : std::min(interval * 1.5, options_.poll_max_seconds);
+      for (std::int64_t id : due) {
+        bool progress = false;
+        try {
+          progress = poll_batch(id);
+        } catch (const Error& e) {
+          note_error(e.what());
+        }
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto b = batches_.find(id);
+        if (b == batches_.end()) continue;  // all fetched
+        b->second.interval = progress ? options_.poll_initial_seconds
+                                      : std::min(b->second.interval * 1.5, options_.poll_max_seconds);
+        b->second.next_poll = Clock::now() + seconds(b->second.interval);
+      }
     }
   }
 
@@ -325,52 +406,66 @@ class RemoteInterface final : public Interface {
     for (const auto& job : st.jobs) {
       if (job.status != "done" && job.status != "error") continue;
       std::uint64_t task_id = 0;
-      std::shared_ptr<const TaskSpec> task;
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        Batch& b = batches_[batch_id];
-        auto j = b.jobs.find(job.name);
-        if (j == b.jobs.end()) continue;  // fetched already
+        auto b = batches_.find(batch_id);
+        if (b == batches_.end()) break;
+        auto j = b->second.jobs.find(job.name);
+        if (j == b->second.jobs.end()) continue;  // fetched already
         task_id = j->second;
-        b.jobs.erase(j);
-        auto t = in_flight_.find(task_id);
-        if (t != in_flight_.end()) task = t->second;
+        b->second.jobs.erase(j);
       }
+      const std::shared_ptr<const TaskSpec> task = in_flight(task_id);
       progress = true;
-      if (!task) continue;  // cancelled
-      Outcome outcome;
-      if (job.status == "error") {
-        outcome = detail::rejected_outcome("BOINC gave up on job " + job.name, "boinc-remote");
-      } else {
-        try {
-          const std::string bytes = poll_rpc_->workunit_file(job.name, 0);
-          const std::string path = scratch_ + "/" + job.name + ".result";
-          mw::detail::write_file_atomic(path, bytes, 0600);
-          outcome = outcome_from_result_bundle(path, *task, "boinc-remote");
-          ::unlink(path.c_str());
-        } catch (const Error& e) {
-          outcome = detail::rejected_outcome("cannot fetch the output of BOINC job " + job.name + ": " + e.what(),
-                                             "boinc-remote");
+      try {
+        if (!task) {  // cancelled
+          if (ledger_) ledger_->job_state(job.name, RemoteLedger::JobState::done);
+        } else if (job.status == "error") {
+          reject(task_id, "BOINC gave up on job " + job.name);
+          if (ledger_) ledger_->job_state(job.name, RemoteLedger::JobState::done);
+        } else {
+          fetch(*task, job.name);
         }
+      } catch (const Error& e) {
+        reject(task_id, e.what());
       }
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (in_flight_.erase(task_id) == 0) continue;
-        ++delivered_;
-      }
-      events_->task_finished(task_id, std::move(outcome));
-      events_->worker_available();
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    if (batches_[batch_id].jobs.empty()) {
-      batches_.erase(batch_id);
+    auto b = batches_.find(batch_id);
+    if (b != batches_.end() && b->second.jobs.empty()) {
+      batches_.erase(b);
       finished_batches_.push_back(batch_id);
     }
     return progress;
   }
 
+  // A job that ended without a usable output: its task fails (status rejected).
+  void reject(std::uint64_t task_id, const std::string& why) {
+    if (claim(task_id)) report(task_id, detail::rejected_outcome(why, "boinc-remote"));
+  }
+
+  // Downloads a done job's output (once: the ledger keeps it until the
+  // Master has it) and hands it over.
+  void fetch(const TaskSpec& task, const std::string& job) {
+    std::string bytes;
+    try {
+      bytes = poll_rpc_->workunit_file(job, 0);
+    } catch (const Error& e) {
+      throw Error(e.code(), "cannot fetch the output of BOINC job " + job + ": " + e.what());
+    }
+    if (ledger_) ledger_->fetched(job, bytes);
+    hand_over(task, job, bytes);
+  }
+
+  using Clock = std::chrono::steady_clock;
+  static Clock::duration seconds(double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  }
+
   struct Batch {
     std::map<std::string, std::uint64_t> jobs;  // not yet fetched: job name → task id
+    Clock::time_point next_poll;
+    double interval = 0;
   };
 
   Remote options_;
@@ -380,22 +475,16 @@ class RemoteInterface final : public Interface {
   std::unique_ptr<RpcClient> submit_rpc_, poll_rpc_;
   std::map<std::string, std::string> program_names_;  // program path → staged name (submitter only)
   std::uint64_t chunks_ = 0;
+  std::unique_ptr<RemoteLedger> ledger_;
+  std::map<std::int64_t, std::set<std::string>> server_jobs_;  // submitter only
+  std::atomic<std::uint64_t> taken_up_{0}, outputs_from_ledger_{0};
   bool template_workaround_ = false;           // the submitter's
   std::atomic<bool> workaround_used_{false};   // the same, for status()
-  InterfaceEvents* events_ = nullptr;
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopped_ = false, poll_now_ = false;
-  std::map<std::uint64_t, std::shared_ptr<const TaskSpec>> in_flight_;
-  std::deque<std::shared_ptr<const TaskSpec>> to_submit_;
-  std::vector<std::string> to_abort_;
+  // Under mutex_.
   std::map<std::uint64_t, std::string> job_of_task_;
   std::map<std::int64_t, Batch> batches_;
   std::vector<std::int64_t> finished_batches_;
-  std::uint64_t submitted_ = 0, delivered_ = 0;
-  std::string last_error_;
-  std::thread submit_thread_, poll_thread_;
 };
 
 }  // namespace

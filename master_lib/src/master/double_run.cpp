@@ -22,6 +22,7 @@ class DoubleRun : public Interface, private InterfaceEvents {
   ~DoubleRun() override { stop_thread(); }
 
   std::string name() const override { return inner_->name() + "+double-run"; }
+  void use_work_dir(const std::string& work_dir) override { inner_->use_work_dir(work_dir); }
   void start(InterfaceEvents& events) override {
     events_ = &events;
     inner_->start(*this);

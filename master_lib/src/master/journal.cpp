@@ -24,12 +24,12 @@
 #include <utility>
 
 #include "util/fs.h"
+#include "util/sqlite.h"
 
 namespace mw::detail {
 namespace {
 
 constexpr int kSchemaVersion = 1;
-constexpr int kBusyTimeoutMs = 10000;
 constexpr int kMaxPendingSubmits = 4096;
 constexpr const char* kFileName = "journal.sqlite";
 
@@ -72,82 +72,9 @@ sqlite3_int64 now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-// mkdir -p with private permissions; existing directories are left as they are.
-void make_work_dir(const std::string& dir, const std::string& journal_path) {
-  for (std::size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    const std::string prefix = dir.substr(0, pos);
-    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST)
-      throw Error(Errc::journal, journal_path + ": cannot create the work directory " + prefix +
-                                     ": " + errno_text(errno));
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    throw Error(Errc::journal, journal_path + ": the work directory " + dir + " is not a directory");
-}
-
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-
-// A prepared statement, reset after every use so it never holds a read open.
-class Statement {
- public:
-  Statement() = default;
-  Statement(sqlite3* db, const char* sql, const std::string& path) {
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
-      throw Error(Errc::journal, path + ": cannot prepare a journal statement: " + sqlite3_errmsg(db));
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(Statement&& o) noexcept : stmt_(o.stmt_) { o.stmt_ = nullptr; }
-  Statement& operator=(Statement&& o) noexcept {
-    std::swap(stmt_, o.stmt_);
-    return *this;
-  }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  sqlite3_stmt* get() const { return stmt_; }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// Binds, steps and resets one statement; the reset happens on every exit path.
-class Use {
- public:
-  explicit Use(const Statement& s) : stmt_(s.get()) {}
-  ~Use() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-
-  Use& bind(int i, sqlite3_int64 v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Use& bind_blob(int i, std::string_view v) {
-    // SQLITE_STATIC: the bytes outlive the step, which happens within this scope.
-    sqlite3_bind_blob64(stmt_, i, v.empty() ? "" : v.data(), v.size(), SQLITE_STATIC);
-    return *this;
-  }
-  int step() { return sqlite3_step(stmt_); }
-
-  sqlite3_int64 int_column(int i) const { return sqlite3_column_int64(stmt_, i); }
-  bool is_null(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
-  std::string_view blob_column(int i) const {
-    const void* p = sqlite3_column_blob(stmt_, i);
-    const int n = sqlite3_column_bytes(stmt_, i);
-    return p ? std::string_view(static_cast<const char*>(p), static_cast<std::size_t>(n))
-             : std::string_view();
-  }
-
- private:
-  sqlite3_stmt* stmt_;
-};
+using sqlite::DbPtr;
+using sqlite::Statement;
+using sqlite::Use;
 
 }  // namespace
 
@@ -160,60 +87,6 @@ struct Journal::Impl {
 
   [[noreturn]] void fail(const std::string& what) const {
     throw Error(Errc::journal, path + ": " + what + ": " + sqlite3_errmsg(db.get()));
-  }
-
-  void exec(const char* sql, const char* what) {
-    if (sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(what);
-  }
-
-  // Single-value PRAGMA queries; the SQL is constant.
-  std::string pragma_text(const char* sql, const char* what) {
-    Statement s(db.get(), sql, path);
-    Use use(s);
-    if (use.step() != SQLITE_ROW) fail(what);
-    const unsigned char* text = sqlite3_column_text(s.get(), 0);
-    return text ? reinterpret_cast<const char*>(text) : "";
-  }
-  sqlite3_int64 pragma_int(const char* sql, const char* what) {
-    Statement s(db.get(), sql, path);
-    Use use(s);
-    if (use.step() != SQLITE_ROW) fail(what);
-    return use.int_column(0);
-  }
-
-  void open() {
-    sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                   SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
-    db.reset(raw);  // closed even when opening failed
-    if (rc != SQLITE_OK) {
-      throw Error(Errc::journal, path + ": cannot open the journal: " +
-                                     (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-    }
-    sqlite3_extended_result_codes(db.get(), 1);
-    sqlite3_busy_timeout(db.get(), kBusyTimeoutMs);
-  }
-
-  void check_and_create_schema() {
-    // The first read of the file: this is where a file that is not SQLite shows.
-    const auto version = pragma_int("PRAGMA user_version", "not a readable SQLite journal");
-    if (version > kSchemaVersion)
-      throw Error(Errc::journal, path + ": the journal has format version " + std::to_string(version) +
-                                     ", newer than the " + std::to_string(kSchemaVersion) +
-                                     " this program understands (written by a newer mwkit; use that"
-                                     " version or another work directory)");
-    const std::string mode = pragma_text("PRAGMA journal_mode=WAL", "cannot switch to WAL mode");
-    if (mode != "wal")
-      throw Error(Errc::journal, path + ": cannot switch the journal to WAL mode (SQLite kept '" +
-                                     mode + "')");
-    exec("PRAGMA synchronous=NORMAL", "cannot set synchronous=NORMAL");
-    if (version < kSchemaVersion) {
-      exec("BEGIN IMMEDIATE", "cannot start creating the journal");
-      exec(kSchema, "cannot create the journal table");
-      exec("PRAGMA user_version=1", "cannot record the journal format version");
-      exec("COMMIT", "cannot commit the journal table");
-    }
   }
 
   void prepare() {
@@ -307,9 +180,8 @@ struct Journal::Impl {
 
 Journal::Journal(const std::string& work_dir) : impl_(std::make_unique<Impl>()) {
   impl_->path = join_path(work_dir, kFileName);
-  make_work_dir(work_dir, impl_->path);
-  impl_->open();
-  impl_->check_and_create_schema();
+  sqlite::make_private_dirs(work_dir, impl_->path);
+  impl_->db = sqlite::open_versioned(impl_->path, kSchemaVersion, kSchema, "journal");
   impl_->prepare();
 }
 

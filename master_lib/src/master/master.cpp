@@ -12,6 +12,7 @@
 
 #include "master/double_run.h"
 #include "master/journal.h"
+#include "master/task_fingerprint.h"
 #include "mw/hash.h"
 #include "mw/multicore.h"
 
@@ -48,17 +49,6 @@ std::string resolve_program(const std::string& program) {
     start = end + 1;
   }
   throw Error(Errc::usage, "Exec: program '" + program + "' was not found on PATH");
-}
-
-std::string fingerprint(const TaskSpec& s) {
-  std::vector<std::string> inputs;
-  for (const auto& in : s.inputs)
-    inputs.push_back(in.name + "\n" + in.path + "\n" + (in.path.empty() ? sha256_hex(in.bytes) : ""));
-  std::vector<std::string> outputs;
-  for (const auto& out : s.outputs)
-    outputs.push_back(out.name + "\n" + std::to_string(out.max_bytes) + (out.optional ? "?" : ""));
-  return sha256_hex(encode_values(static_cast<int>(s.kind), s.name, s.function, s.args, s.program,
-                                  s.arguments, inputs, outputs));
 }
 
 class ProgressBar {
@@ -266,8 +256,10 @@ Master::Master(std::unique_ptr<Interface> interface, MasterOptions options)
   state_->iface = std::move(interface);
   state_->counts.interface = state_->iface->name();
   state_->bar_enabled = state_->options.progress_bar && isatty(STDERR_FILENO);
-  if (!state_->options.work_dir.empty())
+  if (!state_->options.work_dir.empty()) {
     state_->journal = std::make_unique<detail::Journal>(state_->options.work_dir);
+    state_->iface->use_work_dir(state_->options.work_dir);
+  }
   state_->iface->start(*state_);
   state_->dispatcher = std::thread([s = state_.get()] { s->dispatcher_loop(); });
 }
@@ -294,7 +286,7 @@ Task Master::submit(TaskSpec spec) {
   s.records.emplace_back();
   TaskRecord& r = s.records.back();
   if (s.journal) {
-    if (auto past = s.journal->submit(id, fingerprint(spec))) {
+    if (auto past = s.journal->submit(id, detail::task_fingerprint(spec))) {
       using JS = detail::Journal::State;
       if (past->state == JS::finished || past->state == JS::delivered) {
         ++s.counts.from_journal;

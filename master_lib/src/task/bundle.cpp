@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -70,10 +72,13 @@ void stream_regular_file(const std::string& path, std::uint64_t max_bytes,
   struct stat st;
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
     throw Error(Errc::unsafe_bundle, "'" + path + "' is not a regular file");
-  std::string buf(256 * 1024, '\0');
+  // Uninitialised and no larger than the file: untouched pages cost nothing.
+  const std::size_t buf_size = static_cast<std::size_t>(
+      std::min<std::uint64_t>(256 * 1024, static_cast<std::uint64_t>(st.st_size) + 1));
+  std::unique_ptr<char[]> buf(new char[buf_size]);
   std::uint64_t produced = 0;
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    ssize_t n = ::read(fd.get(), buf.get(), buf_size);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw Error(Errc::io, "cannot read '" + path + "': " + errno_text(errno));
@@ -83,7 +88,7 @@ void stream_regular_file(const std::string& path, std::uint64_t max_bytes,
     if (produced > max_bytes)
       throw Error(Errc::integrity, "'" + path + "' holds more than " +
                                        std::to_string(max_bytes) + " bytes");
-    sink(buf.data(), static_cast<std::size_t>(n));
+    sink(buf.get(), static_cast<std::size_t>(n));
   }
 }
 
@@ -171,14 +176,17 @@ class MemberSource {
     return it->second;
   }
 
+  // `check` says whether the caller hashes what it reads (zip members only;
+  // files on disk carry no checksum of their own).
   void stream(std::string_view name, std::uint64_t max_bytes,
-              const std::function<void(const char*, std::size_t)>& sink) const {
+              const std::function<void(const char*, std::size_t)>& sink,
+              detail::ZipReader::Check check = detail::ZipReader::Check::crc32) const {
     if (auto it = separate_.find(name); it != separate_.end()) {
       stream_regular_file(it->second.first, max_bytes, sink);
     } else if (zip_) {
       const auto* m = zip_->find(name);
       if (!m) throw Error(Errc::integrity, path_ + ": member '" + std::string(name) + "' is missing");
-      zip_->read(*m, max_bytes, sink);
+      zip_->read(*m, max_bytes, sink, check);
     } else {
       stream_regular_file(join_path(path_, name), max_bytes, sink);
     }
@@ -209,11 +217,14 @@ void extract_member(const MemberSource& source, const std::string& name, std::ui
   Sha256 hash;
   std::uint64_t written = 0;
   try {
-    source.stream(name, size, [&](const char* data, std::size_t n) {
-      hash.update(data, n);
-      write_all(fd.get(), data, n, dest);
-      written += n;
-    });
+    source.stream(
+        name, size,
+        [&](const char* data, std::size_t n) {
+          hash.update(data, n);
+          write_all(fd.get(), data, n, dest);
+          written += n;
+        },
+        detail::ZipReader::Check::caller_hashes);
     if (written != size)
       throw Error(Errc::integrity, source.path() + ": file '" + name + "' has " +
                                        std::to_string(written) + " bytes, its manifest says " +
@@ -336,6 +347,12 @@ void TaskBuilder::write_bundle_without_programs(const std::string& zip_path,
   write_zip(zip_path, &key, false);
 }
 
+std::string TaskBuilder::bundle_bytes_without_programs(const PrivateKey& key) const {
+  std::string bytes;
+  write_zip("the bundle of task '" + base_.name + "'", &key, false, &bytes);
+  return bytes;
+}
+
 std::vector<TaskBuilder::ProgramFile> TaskBuilder::program_files() const {
   std::vector<ProgramFile> programs;
   for (const auto& s : sources_)
@@ -343,11 +360,12 @@ std::vector<TaskBuilder::ProgramFile> TaskBuilder::program_files() const {
   return programs;
 }
 
-void TaskBuilder::write_zip(const std::string& zip_path, const PrivateKey* key,
-                            bool with_programs) const {
+void TaskBuilder::write_zip(const std::string& zip_path, const PrivateKey* key, bool with_programs,
+                            std::string* bytes) const {
   const std::string xml = task_to_xml(manifest());
   const std::string sig = key ? key->sign(xml).to_text() : "";
-  detail::ZipWriter zip(zip_path);
+  detail::ZipWriter zip = bytes ? detail::ZipWriter(detail::ZipWriter::InMemory{}, zip_path)
+                                : detail::ZipWriter(zip_path);
   zip.add_bytes(kTaskManifestName, xml, true);
   if (key) zip.add_bytes(kTaskSignatureName, sig, false);
   for (const auto& s : sources_) {
@@ -355,7 +373,8 @@ void TaskBuilder::write_zip(const std::string& zip_path, const PrivateKey* key,
     if (s.path.empty()) zip.add_bytes(s.entry.name, s.bytes, true);
     else zip.add_file(s.entry.name, s.path, true);
   }
-  zip.commit();
+  if (bytes) *bytes = zip.commit_to_bytes();
+  else zip.commit();
 }
 
 void TaskBuilder::write_directory(const std::string& dir, const PrivateKey& key) const {
@@ -475,10 +494,13 @@ void TaskBundle::verify_files() const {
   for (const auto& f : impl_->manifest.files) {
     Sha256 hash;
     std::uint64_t seen = 0;
-    impl_->source.stream(f.name, f.size, [&](const char* data, std::size_t n) {
-      hash.update(data, n);
-      seen += n;
-    });
+    impl_->source.stream(
+        f.name, f.size,
+        [&](const char* data, std::size_t n) {
+          hash.update(data, n);
+          seen += n;
+        },
+        detail::ZipReader::Check::caller_hashes);
     std::string actual = hash.finish_hex();
     if (seen != f.size || actual != f.sha256)
       throw Error(Errc::integrity, impl_->source.path() + ": file '" + f.name +

@@ -4,9 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <set>
 
 #include "mw/error.h"
@@ -16,9 +20,63 @@ namespace mw::detail {
 namespace {
 
 constexpr std::size_t kChunk = 256 * 1024;
+// Inflated bytes handed to the sink at a time when the zip layer's checksum is skipped.
+constexpr std::size_t kInflateChunk = 1024 * 1024;
+constexpr std::uint16_t kUnknownMethod = 0xffff;
 // zlib level 1: most of deflate's gain on text at a fraction of its cost; task
 // payloads are often already compressed or random and gain nothing from more.
 constexpr zip_uint32_t kDeflateLevel = 1;
+
+// A read buffer no larger than the member needs, and left uninitialised: a
+// fresh process (the BOINC wrapper is one per task) pays a page fault for each
+// page it touches, and most members are small.
+class ChunkBuffer {
+ public:
+  ChunkBuffer(std::size_t cap, std::uint64_t need)
+      : size_(static_cast<std::size_t>(std::max<std::uint64_t>(1, std::min<std::uint64_t>(cap, need)))),
+        bytes_(new char[size_]) {}
+  char* data() { return bytes_.get(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::size_t size_;
+  std::unique_ptr<char[]> bytes_;
+};
+
+// Deflate gains nothing on data that is already compressed or random, and it
+// costs at both ends: packing spends its time failing to compress, and every
+// reader copies the bytes through inflate. A member whose first 64 KiB
+// deflate by less than 3% is stored instead (readers accept both, §14.1).
+constexpr std::size_t kProbeBytes = 64 * 1024;
+
+bool worth_deflating(const char* sample, std::size_t size) {
+  if (size < 4096) return true;  // too little to judge, and cheap either way
+  uLongf out_size = compressBound(static_cast<uLong>(size));
+  std::unique_ptr<Bytef[]> out(new Bytef[out_size]);
+  if (compress2(out.get(), &out_size, reinterpret_cast<const Bytef*>(sample),
+                static_cast<uLong>(size), static_cast<int>(kDeflateLevel)) != Z_OK)
+    return true;
+  return out_size < size / 100 * 97;
+}
+
+// The same for a file, from its first bytes; an unreadable file is left to
+// libzip, which reports it when it reads the file.
+bool worth_deflating_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  std::unique_ptr<char[]> sample(new char[kProbeBytes]);
+  std::size_t have = 0;
+  while (have < kProbeBytes) {
+    const ssize_t n = ::read(fd, sample.get() + have, kProbeBytes - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    have += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return worth_deflating(sample.get(), have);
+}
+
+using DataOffsets = std::map<std::string, std::uint64_t, std::less<>>;
 
 [[noreturn]] void unsafe(const std::string& path, const std::string& why) {
   throw Error(Errc::unsafe_bundle, path + ": " + why);
@@ -55,7 +113,10 @@ bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
 // if no byte can change unnoticed, so the archive must also have no trailing
 // comment and every local header must repeat its central entry's fixed fields.
 // Zip64 archives (over 4 GiB or 65535 members) are left to libzip's checks.
-void check_headers_agree(const std::string& path) {
+//
+// Returns where each member's stored bytes start, by name (empty for zip64),
+// so that members can be read without libzip (ZipReader::read_raw).
+DataOffsets check_headers_agree(const std::string& path) {
   constexpr std::size_t kEndSize = 22, kCentralSize = 46, kLocalSize = 30;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(Errc::io, "cannot open bundle '" + path + "': " + errno_text(errno));
@@ -74,12 +135,13 @@ void check_headers_agree(const std::string& path) {
     unsafe(path, "is a multi-disk archive");
   const std::uint16_t count = le16(end + 10);
   const std::uint32_t central_size = le32(end + 12), central_offset = le32(end + 16);
-  if (count == 0xffff || central_offset == 0xffffffff) return;  // zip64
+  if (count == 0xffff || central_offset == 0xffffffff) return {};  // zip64
   if (static_cast<std::uint64_t>(central_offset) + central_size + kEndSize != file_size)
     unsafe(path, "has bytes between its central directory and its end record");
   std::vector<unsigned char> central(central_size);
   if (!read_at(fd, central.data(), central.size(), central_offset))
     unsafe(path, "central directory cannot be read");
+  DataOffsets offsets;
   std::size_t pos = 0;
   for (std::uint16_t i = 0; i < count; ++i) {
     if (pos + kCentralSize > central.size() || le32(&central[pos]) != 0x02014b50)
@@ -88,7 +150,7 @@ void check_headers_agree(const std::string& path) {
     const std::uint16_t name_len = le16(c + 28), extra_len = le16(c + 30),
                         comment_len = le16(c + 32);
     const std::uint32_t local_offset = le32(c + 42);
-    if (local_offset == 0xffffffff) return;  // zip64
+    if (local_offset == 0xffffffff || le32(c + 20) == 0xffffffff) return {};  // zip64
     const std::string entry = "central directory entry #" + std::to_string(i + 1);
     if (comment_len != 0) unsafe(path, entry + " has a comment");
     // Made on Unix (version 6.3 or older), disk 0, no internal attributes but
@@ -109,9 +171,18 @@ void check_headers_agree(const std::string& path) {
     if (std::memcmp(local + 4, c + 6, same) != 0)
       unsafe(path, "local header #" + std::to_string(i + 1) +
                        " disagrees with its central directory entry");
+    if (pos + kCentralSize + name_len > central.size())
+      unsafe(path, entry + " is damaged");
+    // The member's bytes follow its local header and end before the central directory.
+    const std::uint64_t data_offset =
+        static_cast<std::uint64_t>(local_offset) + kLocalSize + le16(local + 26) + le16(local + 28);
+    if (data_offset + le32(c + 20) > central_offset)
+      unsafe(path, "member #" + std::to_string(i + 1) + " runs into the central directory");
+    offsets[std::string(reinterpret_cast<const char*>(c + kCentralSize), name_len)] = data_offset;
     pos += kCentralSize + name_len + extra_len + comment_len;
   }
   if (pos != central.size()) unsafe(path, "central directory has trailing bytes");
+  return offsets;
 }
 
 }  // namespace
@@ -175,9 +246,13 @@ ZipReader ZipReader::open(const std::string& path, const UnpackLimits& limits,
       unsafe(path, where + " inflates " + std::to_string(static_cast<long long>(ratio)) +
                        "-fold, more than the limit of " +
                        std::to_string(static_cast<long long>(limits.max_compression_ratio)));
-    reader.members_.push_back({name, st.size, st.comp_size, static_cast<std::uint64_t>(i)});
+    const std::uint16_t method = (st.valid & ZIP_STAT_COMP_METHOD) ? st.comp_method : kUnknownMethod;
+    reader.members_.push_back(
+        {name, st.size, st.comp_size, static_cast<std::uint64_t>(i), method, Member::kNoOffset});
   }
-  check_headers_agree(path);
+  const DataOffsets offsets = check_headers_agree(path);
+  for (auto& m : reader.members_)
+    if (auto it = offsets.find(m.name); it != offsets.end()) m.data_offset = it->second;
   return reader;
 }
 
@@ -207,12 +282,91 @@ const ZipReader::Member* ZipReader::find(std::string_view name) const {
   return nullptr;
 }
 
+// The member's bytes, read straight from the archive at the offset its local
+// header gives and inflated here: libzip would also compute the CRC-32 (for
+// stored members even when asked for the raw bytes), which the caller's
+// SHA-256 makes redundant and which costs about as much.
+void ZipReader::read_raw(const Member& member, std::uint64_t max_bytes,
+                         const std::function<void(const char*, std::size_t)>& sink) const {
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(Errc::io, "cannot open bundle '" + path_ + "': " + errno_text(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const bool deflated = member.method == ZIP_CM_DEFLATE;
+  z_stream z{};
+  if (deflated && inflateInit2(&z, -MAX_WBITS) != Z_OK)
+    throw Error(Errc::system, path_ + ": zlib could not start inflating member '" + member.name + "'");
+  struct Ender {
+    z_stream* z;
+    ~Ender() {
+      if (z) inflateEnd(z);
+    }
+  } ender{deflated ? &z : nullptr};
+  auto corrupt = [&](const std::string& why) {
+    throw Error(Errc::integrity, path_ + ": member '" + member.name + "' is corrupt: " + why);
+  };
+  ChunkBuffer in(kChunk, member.compressed_size);
+  ChunkBuffer out(deflated ? kInflateChunk : 0, member.size);
+  std::uint64_t produced = 0;
+  bool ended = !deflated;
+  auto deliver = [&](const char* data, std::size_t n) {
+    produced += n;
+    if (produced > max_bytes)
+      throw Error(Errc::integrity, path_ + ": member '" + member.name + "' holds more than " +
+                                       std::to_string(max_bytes) + " bytes");
+    sink(data, n);
+  };
+  for (std::uint64_t done = 0; done < member.compressed_size;) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), member.compressed_size - done));
+    const ssize_t n = pread(fd, in.data(), want, static_cast<off_t>(member.data_offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(Errc::io, "cannot read bundle '" + path_ + "': " + errno_text(errno));
+    if (n == 0) corrupt("the archive ends inside it");
+    done += static_cast<std::uint64_t>(n);
+    if (!deflated) {
+      deliver(in.data(), static_cast<std::size_t>(n));
+      continue;
+    }
+    if (ended) corrupt("bytes after the end of its deflate stream");
+    z.next_in = reinterpret_cast<Bytef*>(in.data());
+    z.avail_in = static_cast<uInt>(n);
+    while (z.avail_in > 0 && !ended) {
+      z.next_out = reinterpret_cast<Bytef*>(out.data());
+      z.avail_out = static_cast<uInt>(out.size());
+      int rc = inflate(&z, Z_NO_FLUSH);
+      if (rc == Z_STREAM_END) ended = true;
+      else if (rc != Z_OK) corrupt(z.msg ? z.msg : "bad deflate data");
+      deliver(out.data(), out.size() - z.avail_out);
+    }
+    if (ended && z.avail_in > 0) corrupt("bytes after the end of its deflate stream");
+  }
+  // Drain what zlib still holds once the input is all in.
+  while (!ended) {
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    int rc = inflate(&z, Z_FINISH);
+    if (rc == Z_STREAM_END) ended = true;
+    else if (rc != Z_OK && !(rc == Z_BUF_ERROR && z.avail_out == 0))
+      corrupt("its deflate stream is truncated");
+    deliver(out.data(), out.size() - z.avail_out);
+  }
+}
+
 void ZipReader::read(const Member& member, std::uint64_t max_bytes,
-                     const std::function<void(const char*, std::size_t)>& sink) const {
+                     const std::function<void(const char*, std::size_t)>& sink,
+                     Check check) const {
+  if (check == Check::caller_hashes && member.data_offset != Member::kNoOffset &&
+      (member.method == ZIP_CM_STORE || member.method == ZIP_CM_DEFLATE)) {
+    read_raw(member, max_bytes, sink);
+    return;
+  }
   zip_file_t* file = zip_fopen_index(archive_, member.index, 0);
   if (!file)
     unsafe(path_, "member '" + member.name + "' cannot be opened: " + zip_strerror(archive_));
-  std::string buf(kChunk, '\0');
+  ChunkBuffer buf(kChunk, member.size + 1);
   std::uint64_t produced = 0;
   for (;;) {
     zip_int64_t n = zip_fread(file, buf.data(), buf.size());
@@ -256,9 +410,48 @@ ZipWriter::ZipWriter(std::string final_path)
     throw Error(Errc::io, "cannot create '" + temp_path_ + "': " + zip_error_text(code));
 }
 
+ZipWriter::ZipWriter(InMemory, std::string label) : final_path_(std::move(label)) {
+  zip_error_t error;
+  zip_error_init(&error);
+  buffer_ = zip_source_buffer_create(nullptr, 0, 0, &error);
+  if (buffer_) {
+    zip_source_keep(buffer_);  // zip_close would free it; its bytes are the result
+    archive_ = zip_open_from_source(buffer_, ZIP_CREATE | ZIP_TRUNCATE, &error);
+  }
+  if (!archive_) {
+    const std::string why = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    if (buffer_) zip_source_free(buffer_);
+    buffer_ = nullptr;
+    throw Error(Errc::io, "cannot build '" + final_path_ + "' in memory: " + why);
+  }
+  zip_error_fini(&error);
+}
+
 ZipWriter::~ZipWriter() {
   if (archive_) zip_discard(archive_);
-  ::unlink(temp_path_.c_str());
+  if (buffer_) zip_source_free(buffer_);
+  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+std::string ZipWriter::commit_to_bytes() {
+  if (!buffer_) throw Error(Errc::usage, final_path_ + ": commit_to_bytes on an archive written to a file");
+  if (zip_close(archive_) != 0) {
+    std::string why = zip_strerror(archive_);
+    throw Error(Errc::io, "cannot build '" + final_path_ + "': " + why);
+  }
+  archive_ = nullptr;
+  zip_stat_t st;
+  zip_stat_init(&st);
+  std::string bytes;
+  if (zip_source_stat(buffer_, &st) != 0 || zip_source_open(buffer_) != 0)
+    throw Error(Errc::io, "cannot read back '" + final_path_ + "': " + zip_error_strerror(zip_source_error(buffer_)));
+  bytes.resize(static_cast<std::size_t>(st.size));
+  const zip_int64_t n = zip_source_read(buffer_, bytes.data(), bytes.size());
+  zip_source_close(buffer_);
+  if (n < 0 || static_cast<zip_uint64_t>(n) != st.size)
+    throw Error(Errc::io, "cannot read back '" + final_path_ + "': short read");
+  return bytes;
 }
 
 void ZipWriter::add_source(const std::string& name, void* raw_source, bool compress) {
@@ -283,7 +476,8 @@ void ZipWriter::add_bytes(const std::string& name, std::string_view data, bool c
   if (!source)
     throw Error(Errc::io, final_path_ + ": cannot stage member '" + name +
                               "': " + zip_strerror(archive_));
-  add_source(name, source, compress);
+  add_source(name, source,
+             compress && worth_deflating(data.data(), std::min(data.size(), kProbeBytes)));
 }
 
 void ZipWriter::add_file(const std::string& name, const std::string& path, bool compress) {
@@ -291,10 +485,11 @@ void ZipWriter::add_file(const std::string& name, const std::string& path, bool 
   if (!source)
     throw Error(Errc::io, "cannot read '" + path + "' for member '" + name +
                               "': " + zip_strerror(archive_));
-  add_source(name, source, compress);
+  add_source(name, source, compress && worth_deflating_file(path));
 }
 
 void ZipWriter::commit() {
+  if (buffer_) throw Error(Errc::usage, final_path_ + ": commit on an in-memory archive");
   if (zip_close(archive_) != 0) {
     std::string why = zip_strerror(archive_);
     throw Error(Errc::io, "cannot write '" + final_path_ + "': " + why);

@@ -124,13 +124,15 @@ static std::string dir_name(const std::string& path) {
   return path.substr(0, slash);
 }
 
-void write_file_atomic(const std::string& path, std::string_view bytes, unsigned mode) {
+namespace {
+
+void write_via_temp(const std::string& path, std::string_view bytes, unsigned mode, bool durable) {
   std::string tmp = temp_path_beside(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) throw_io("cannot create", tmp, errno);
   try {
     write_all(fd, bytes, tmp);
-    if (fsync(fd) != 0) throw_io("cannot fsync", tmp, errno);
+    if (durable && fsync(fd) != 0) throw_io("cannot fsync", tmp, errno);
   } catch (...) {
     close(fd);
     unlink(tmp.c_str());
@@ -142,7 +144,17 @@ void write_file_atomic(const std::string& path, std::string_view bytes, unsigned
     unlink(tmp.c_str());
     throw_io("cannot rename into place", path, err);
   }
-  fsync_directory(dir_name(path));
+  if (durable) fsync_directory(dir_name(path));
+}
+
+}  // namespace
+
+void write_file_atomic(const std::string& path, std::string_view bytes, unsigned mode) {
+  write_via_temp(path, bytes, mode, true);
+}
+
+void replace_file(const std::string& path, std::string_view bytes, unsigned mode) {
+  write_via_temp(path, bytes, mode, false);
 }
 
 std::string make_temp_dir(const std::string& parent, const std::string& prefix) {

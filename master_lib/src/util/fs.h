@@ -16,6 +16,10 @@ std::string read_file(const std::string& path, std::uint64_t max_bytes = UINT64_
 void write_all(int fd, std::string_view bytes, const std::string& path);
 // Writes `bytes` to path via a temp file in the same directory, fsync, rename, fsync dir.
 void write_file_atomic(const std::string& path, std::string_view bytes, unsigned mode = 0644);
+// The same without the fsyncs: while the system runs, readers see the old
+// content or the new, never a mix; after a crash either may be lost. For
+// files whose loss is harmless and whose cost is paid on a hot path.
+void replace_file(const std::string& path, std::string_view bytes, unsigned mode = 0644);
 // fsync a directory so a rename inside it is durable.
 void fsync_directory(const std::string& dir);
 // Creates a unique temp path "<path>.tmp.<pid>.<n>" next to `path`.

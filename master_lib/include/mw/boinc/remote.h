@@ -15,13 +15,58 @@
 // (`mwt_<sha256>` for bundles): job_file.php's query_files says which names
 // the server lacks and only those are uploaded. Each submission chunk
 // (up to tasks_per_submit tasks gathered from the master) becomes one BOINC
-// batch: create_batch, then submit_batch. Batches are followed with
-// query_batch, polling from poll_initial_seconds and backing off by half
-// again each quiet round up to poll_max_seconds; a job BOINC reports done is
+// batch: create_batch, then submit_batch. Task bundles are built and signed
+// in memory (no file, no fsync: the ledger, not the bundle, is what a resumed
+// master relies on). Each batch is followed with query_batch on its own
+// schedule: first poll_initial_seconds after its submission (never at once,
+// so submitting many chunks costs no polls), then backing off by half again
+// each quiet poll up to poll_max_seconds, back to poll_initial_seconds after
+// a poll that saw a job end; a job BOINC reports done is
 // fetched once with get_output.php (workunit_file 0: the result bundle) and
 // handed to the Master as the local interface does; a job in error fails its
 // task with status `rejected`. Cancelling a task aborts its job
 // (abort_jobs); shutdown retires the batches (retire_batch_at_end).
+//
+// Templates: submit_batch names mwkit's templates as mw-project-setup
+// installs them (input_template_filename mw_in.xml, or mw_in_program.xml for
+// jobs that carry a program file; output_template_filename mw_out.xml) —
+// without them BOINC's create_work would look for templates/APP_in and
+// APP_out. BOINC checks every job of a batch against one input template, so
+// a chunk that mixes tasks with and without a program file becomes two batches.
+//
+// Quorum and result limits: BOINC's submit_rpc_handler.php passes only rsc_*
+// and delay_bound from a batch's <job_params> to create_work; min_quorum,
+// target_nresults and max_{error,total,success}_results there would be
+// ignored. There is no batch-level inline template either (a batch can only
+// name a file in templates/). So every job carries its own <input_template>:
+// mwkit's template for its file count (as templates/mw_in*.xml, the program
+// file sticky and no_delete) plus a <workunit> block with `settings`' five
+// quorum values. The server writes each distinct template text once to a
+// temporary file and passes it to create_work for that job (--wu_template);
+// the template's values override create_work's defaults. It is sent always,
+// not only when the settings differ from "the defaults": create_work's
+// defaults differ between BOINC versions (1/1/1/1/1 in one, 2/2/3/10/6 in
+// another), so only an explicit template makes the quorum the one asked for.
+// The cost is about 0.5 KB per job in submit_batch's request; the number of
+// requests does not change. All jobs of a batch carry the same text (some
+// create_work versions cache per-job templates by buffer address, so jobs of
+// one create_work run should not differ).
+//
+// Resuming (the ledger): a master killed mid-run and started again on the
+// same MasterOptions::work_dir must not submit its tasks twice. Remote
+// records in STATE/boinc_remote.sqlite (STATE = state_dir, else the master's
+// work_dir) each job it creates — its name (mwkit chooses it), batch, task id
+// and the task's fingerprint (mw::Master's journal uses the same one) —
+// before the submit_batch that creates it. A restarted master re-runs its
+// unfinished tasks; for one whose id and fingerprint the ledger knows, Remote
+// follows the existing job instead of submitting a new one. A job recorded
+// but not known to be on the server (killed while waiting for submit_batch's
+// reply) is looked up with query_batch: followed if the server has it,
+// submitted anew if not. A downloaded output is kept in the ledger until the
+// Master has taken it (and journaled it), so an output is downloaded once even
+// when the master dies between the download and the journal. Without a
+// state_dir and a work_dir there is no ledger: a restarted master submits its
+// unfinished tasks again as new jobs.
 //
 // Server quirks handled: on BOINC with PHP 8.2, submit_batch answers
 // "couldn't parse input template file" unless the batch names a
@@ -55,8 +100,15 @@ struct Remote {
   WorkunitSettings settings;                     // quorum, bounds, priority, delay_bound
   std::string signing_key;                       // the master's task key (required)
   std::string worker_program;                    // runs function tasks; default this program
+  // Where the ledger lives (boinc_remote.sqlite; created, mode 0700). Empty:
+  // the master's work_dir, when MasterOptions::work_dir is set.
+  std::string state_dir;
 
   // HTTP.
+  // HTTPS certificates are verified (chain and host name) unless verify_tls
+  // is false; a failed check is final, not retried, and the error names the
+  // URL and the problem. ca_file: a PEM bundle of a private CA, for a project
+  // whose certificate no system CA signed (then only that bundle is trusted).
   std::string ca_file;                           // private CA bundle (PEM); empty: system CAs
   bool verify_tls = true;
   double connect_timeout_seconds = 15;
