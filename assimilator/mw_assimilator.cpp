@@ -1,23 +1,30 @@
 // mw-assimilator — hands each finished workunit of a BOINC app to the master.
 //
 //   mw-assimilator --app NAME --deliver DIR [-d N] [--mod N I] [--one-pass] [--sleep S]
+//                  [--threads N]
 //
 // For every workunit of the app with assimilate_state READY it writes
 // DIR/<batch id>/<wu_name>.result (the canonical result bundle's bytes) or
 // DIR/<batch id>/<wu_name>.error (first line "error_mask N: reasons"), each
-// through ".<name>.tmp", fsync, rename and fsync of the directory, and only
-// then, in one transaction, marks the workunit DONE with transition_time = now
-// (so the transitioner schedules file deletion) and, after a batch's last
-// workunit, the batch COMPLETE. A crash between delivery and commit makes the
-// next pass deliver the same bytes under the same name again.
+// through ".<name>.tmp", fsync and rename; once a group of workunits is
+// written, each directory they went to is fsynced (every rename is then
+// durable), and only then, one transaction per workunit, each is marked DONE
+// with transition_time = now (so the transitioner schedules file deletion)
+// and, after a batch's last workunit, the batch COMPLETE. A crash between
+// delivery and commit makes the next pass deliver the same bytes under the
+// same name again.
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "mw/boinc/daemon.h"
 #include "mw/boinc/database.h"
@@ -52,8 +59,9 @@ void fsync_dir(const std::string& path) {
 }
 
 // Writes `dir/name` from either `source_path` (copied) or `text`, through
-// `dir/.name.tmp`. The temp name is fixed: only one assimilator handles a
-// workunit, and a temp file left by a crash is simply overwritten.
+// `dir/.name.tmp`, fsync and rename. The temp name is fixed: only one
+// assimilator handles a workunit, and a temp file left by a crash is simply
+// overwritten. The rename is durable only once the caller fsyncs `dir`.
 void deliver(const std::string& dir, const std::string& name, const std::string* source_path,
              const std::string& text) {
   std::string tmp = dir + "/." + name + ".tmp";
@@ -104,8 +112,19 @@ void deliver(const std::string& dir, const std::string& name, const std::string*
   }
   ::close(out);
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) io_fail("cannot rename into place", final_path, errno);
-  fsync_dir(dir);
 }
+
+// A workunit ready to assimilate, with its canonical result's row (if any).
+struct ReadyWorkunit {
+  std::int64_t id = 0;
+  std::string name;
+  std::int64_t batch = 0;
+  std::int64_t error_mask = 0;  // as read
+  std::int64_t canonical = 0;
+  std::string result_name, xml_doc_in;  // empty when the canonical row is missing
+  std::int64_t mask = 0;                // what is delivered (kNoCanonical added when needed)
+  bool delivered = false;
+};
 
 struct Assimilator {
   DaemonOptions options;
@@ -113,6 +132,10 @@ struct Assimilator {
   ProjectConfig config;
   DaemonLog log;
   std::int64_t app_id = 0;
+  std::unique_ptr<WorkerPool> pool;
+  // Workunits delivered per group: their directories are fsynced once, then
+  // each is committed. Small enough that a crash redoes little.
+  static constexpr std::size_t kGroup = 200;
 
   std::string error_text(Database& db, std::int64_t wu_id, std::int64_t mask) {
     std::string text = "error_mask " + std::to_string(mask) + ": " + describe_error_mask(mask) + "\n";
@@ -127,57 +150,63 @@ struct Assimilator {
     return text;
   }
 
-  // Returns true when the workunit was assimilated.
-  bool handle(Database& db, const DbRow& wu) {
-    const std::int64_t id = wu.integer(0);
-    const std::string name = wu.text(1);
-    const std::int64_t batch = wu.integer(2);
-    std::int64_t mask = wu.integer(3);
-    const std::int64_t canonical = wu.integer(4);
-    std::string dir = deliver_dir + "/" + std::to_string(batch);
+  // Writes the workunit's file into DIR/<batch>/ (not yet durable: see pass).
+  // Returns that directory.
+  std::string deliver_one(Database& db, ReadyWorkunit& wu) {
+    std::string dir = deliver_dir + "/" + std::to_string(wu.batch);
     ensure_dir(dir);
-    std::string xml_doc_in, result_name;
-    if (canonical != 0) {
-      auto rows = db.query("SELECT name, xml_doc_in FROM result WHERE id = ?", {canonical});
-      if (!rows.empty()) {
-        result_name = rows[0].text(0);
-        xml_doc_in = rows[0].is_null(1) ? "" : rows[0].text(1);
-      }
-    }
-    if (result_name.empty() && mask == 0) mask = kNoCanonical;  // as BOINC's assimilator does
-    if (mask == 0) {
-      std::string source = result_bundle_path(config, xml_doc_in, result_name);
-      deliver(dir, name + ".result", &source, "");
-      log.debug("[WU#" + std::to_string(id) + " " + name + "] delivered " + result_name);
+    wu.mask = wu.error_mask;
+    if (wu.result_name.empty() && wu.mask == 0) wu.mask = kNoCanonical;  // as BOINC's assimilator does
+    const std::string tag = "[WU#" + std::to_string(wu.id) + " " + wu.name + "] ";
+    if (wu.mask == 0) {
+      std::string source = result_bundle_path(config, wu.xml_doc_in, wu.result_name);
+      deliver(dir, wu.name + ".result", &source, "");
+      log.debug(tag + "delivered " + wu.result_name);
     } else {
-      deliver(dir, name + ".error", nullptr, error_text(db, id, mask));
-      log.debug("[WU#" + std::to_string(id) + " " + name + "] delivered error: " + describe_error_mask(mask));
+      deliver(dir, wu.name + ".error", nullptr, error_text(db, wu.id, wu.mask));
+      log.debug(tag + "delivered error: " + describe_error_mask(wu.mask));
+    }
+    return dir;
+  }
+
+  // Marks a delivered workunit DONE, one transaction. Returns true when this
+  // call did it (false: another instance or a restart already had).
+  bool commit(Database& db, const ReadyWorkunit& wu) {
+    const std::int64_t added_mask = wu.mask == kNoCanonical && wu.error_mask == 0 ? wu.mask : 0;
+    const char* const mark_done =
+        "UPDATE workunit SET assimilate_state = ?, transition_time = ?, error_mask = error_mask | ? "
+        "WHERE id = ? AND assimilate_state = ?";
+    if (wu.batch == 0) {  // one statement: its own transaction
+      return db.execute(mark_done, {std::int64_t{kAssimilateDone}, db_now(), added_mask, wu.id,
+                                    std::int64_t{kAssimilateReady}}) == 1;
     }
     bool done = false;
-    db.transaction([&] {
+    db.transaction_retrying([&] {
       std::int64_t njobs = 0;
       int batch_state = 0;
-      if (batch != 0) {
-        // Lock the batch row first: two assimilators finishing the last two
-        // workunits of one batch are serialised here, so exactly one sees zero
-        // workunits left and neither waits for the other's workunit rows.
-        auto b = db.query("SELECT njobs, state FROM batch WHERE id = ? FOR UPDATE", {batch});
-        if (!b.empty()) {
-          njobs = b[0].integer(0);
-          batch_state = static_cast<int>(b[0].integer(1));
-        }
+      // Lock the batch row first: two assimilators finishing the last two
+      // workunits of one batch are serialised here, so exactly one sees zero
+      // workunits left and neither waits for the other's workunit rows.
+      auto b = db.query("SELECT njobs, state FROM batch WHERE id = ? FOR UPDATE", {wu.batch});
+      if (!b.empty()) {
+        njobs = b[0].integer(0);
+        batch_state = static_cast<int>(b[0].integer(1));
       }
-      auto n = db.execute(
-          "UPDATE workunit SET assimilate_state = ?, transition_time = ?, error_mask = error_mask | ? "
-          "WHERE id = ? AND assimilate_state = ?",
-          {std::int64_t{kAssimilateDone}, db_now(), mask == kNoCanonical && wu.integer(3) == 0 ? mask : std::int64_t{0},
-           id, std::int64_t{kAssimilateReady}});
-      done = n == 1;
-      if (!done || batch == 0 || batch_state != kBatchInProgress) return;
+      done = db.execute(mark_done, {std::int64_t{kAssimilateDone}, db_now(), added_mask, wu.id,
+                                    std::int64_t{kAssimilateReady}}) == 1;
+      if (!done || batch_state != kBatchInProgress) return;
+      // Any workunit of the batch not done yet? Scanned from the highest id
+      // down: a pass goes up in id order, so the first row looked at is
+      // usually one still to do, and a large batch is not read whole per workunit.
+      auto open = db.query(
+          "SELECT id FROM workunit WHERE batch = ? AND assimilate_state <> ? ORDER BY id DESC LIMIT 1 "
+          "LOCK IN SHARE MODE",
+          {wu.batch, std::int64_t{kAssimilateDone}});
+      if (!open.empty()) return;
       auto left = db.query(
           "SELECT SUM(assimilate_state <> ?), SUM(error_mask <> 0), COUNT(*) FROM workunit "
           "WHERE batch = ? LOCK IN SHARE MODE",
-          {std::int64_t{kAssimilateDone}, batch});
+          {std::int64_t{kAssimilateDone}, wu.batch});
       std::int64_t not_done = left[0].is_null(0) ? 0 : left[0].integer(0);
       std::int64_t errors = left[0].is_null(1) ? 0 : left[0].integer(1);
       std::int64_t total = left[0].integer(2);
@@ -185,30 +214,65 @@ struct Assimilator {
         db.execute(
             "UPDATE batch SET state = ?, completion_time = ?, fraction_done = 1, nerror_jobs = ? "
             "WHERE id = ? AND state = ?",
-            {std::int64_t{kBatchComplete}, static_cast<double>(db_now()), errors, batch,
+            {std::int64_t{kBatchComplete}, static_cast<double>(db_now()), errors, wu.batch,
              std::int64_t{kBatchInProgress}});
-        log.normal("batch " + std::to_string(batch) + " complete");
+        log.normal("batch " + std::to_string(wu.batch) + " complete");
       }
     });
     return done;
   }
 
+  // One query for the workunits and their canonical results; then, per group:
+  // every file written and fsynced, each directory fsynced once (so every
+  // delivered file of the group is durable), and only then each workunit
+  // committed, on the pool's connections so the commits share log flushes.
   bool pass(Database& db) {
     if (app_id == 0) app_id = app_id_by_name(db, options.app);
-    auto wus = db.query(
-        "SELECT id, name, batch, error_mask, canonical_resultid FROM workunit "
+    // The first 1000 ready workunits (by id) in a derived table, then their
+    // canonical rows; sorted here, since ORDER BY over xml_doc_in would make
+    // the server build an on-disk temporary table.
+    auto rows = db.query(
+        "SELECT w.id, w.name, w.batch, w.error_mask, w.canonical_resultid, r.name, r.xml_doc_in "
+        "FROM (SELECT id, name, batch, error_mask, canonical_resultid FROM workunit "
         "WHERE appid = ? AND assimilate_state = ? AND " + options.mod_clause() +
-        " ORDER BY id LIMIT 1000",
+        " ORDER BY id LIMIT 1000) w "
+        "LEFT JOIN result r ON r.id = w.canonical_resultid AND w.canonical_resultid <> 0",
         {app_id, std::int64_t{kAssimilateReady}});
-    int assimilated = 0;
-    for (const auto& wu : wus) {
-      try {
-        if (handle(db, wu)) ++assimilated;
-      } catch (const Error& e) {
-        if (e.code() == Errc::database) throw;
-        // The workunit stays READY and is tried again next pass; the others go on.
-        log.critical("[WU#" + wu.text(0) + " " + wu.text(1) + "] not assimilated: " + e.what());
+    std::vector<ReadyWorkunit> wus;
+    for (const auto& row : rows) {
+      ReadyWorkunit wu;
+      wu.id = row.integer(0);
+      wu.name = row.text(1);
+      wu.batch = row.integer(2);
+      wu.error_mask = row.integer(3);
+      wu.canonical = row.integer(4);
+      if (!row.is_null(5)) {
+        wu.result_name = row.text(5);
+        wu.xml_doc_in = row.is_null(6) ? "" : row.text(6);
       }
+      wus.push_back(std::move(wu));
+    }
+    std::sort(wus.begin(), wus.end(), [](const ReadyWorkunit& a, const ReadyWorkunit& b) { return a.id < b.id; });
+    std::atomic<int> assimilated{0};
+    for (std::size_t first = 0; first < wus.size(); first += kGroup) {
+      const std::size_t last = std::min(wus.size(), first + kGroup);
+      std::set<std::string> dirs;
+      std::vector<ReadyWorkunit*> group;
+      for (std::size_t i = first; i < last; ++i) {
+        ReadyWorkunit& wu = wus[i];
+        try {
+          dirs.insert(deliver_one(db, wu));
+          group.push_back(&wu);
+        } catch (const Error& e) {
+          if (e.code() == Errc::database) throw;
+          // The workunit stays READY and is tried again next pass; the others go on.
+          log.critical("[WU#" + std::to_string(wu.id) + " " + wu.name + "] not assimilated: " + e.what());
+        }
+      }
+      for (const auto& dir : dirs) fsync_dir(dir);
+      pool->for_each(db, group.size(), [&](Database& d, std::size_t i) {
+        if (commit(d, *group[i])) ++assimilated;
+      });
     }
     if (!wus.empty()) log.normal("assimilated " + std::to_string(assimilated) + " workunits");
     return assimilated > 0;
@@ -232,6 +296,7 @@ int main(int argc, char** argv) {
       a.options, a.log, "mw-assimilator starting: app " + a.options.app + ", deliver to " + a.deliver_dir,
       [&](const ProjectConfig& config) {
         a.config = config;
+        a.pool = std::make_unique<WorkerPool>(db_params_from(config), a.options.threads);
         struct stat st {};
         if (::stat(a.deliver_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
           throw mw::Error(mw::Errc::usage, "--deliver " + a.deliver_dir + " is not a directory");

@@ -1,11 +1,11 @@
 // mw-validator — decides the quorum of each workunit of a BOINC app (BOINC's validator protocol).
 //
 //   mw-validator --app NAME [--compare-cmd PATH] [--numeric OUTPUT]... [--credit C] [-d N]
-//                [--mod N I] [--one-pass] [--sleep S]
+//                [--mod N I] [--one-pass] [--sleep S] [--threads N]
 //
 // Each pass takes the app's workunits with need_validate > 0 (set by the
-// transitioner) and, one transaction per workunit, does what BOINC's stock
-// validator does:
+// transitioner) and, one transaction per workunit (--threads of them at a
+// time, see WorkerPool), does what BOINC's stock validator does:
 //   no canonical result yet — with at least min_quorum viable results (OVER,
 //   SUCCESS, not INVALID) each result bundle is checked (a missing, oversized,
 //   malformed or hostile bundle makes that result VALIDATE_ERROR / INVALID);
@@ -26,11 +26,13 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "mw/boinc/daemon.h"
@@ -78,6 +80,7 @@ struct Validator {
   ResultCheckLimits limits;
   std::optional<double> fixed_credit;
   std::int64_t app_id = 0;
+  std::unique_ptr<WorkerPool> pool;
 
   Check check(const ResultRow& r) {
     Check c;
@@ -111,14 +114,54 @@ struct Validator {
     return fixed_credit ? *fixed_credit : rsc_fpops_est * kCreditPerFpop;
   }
 
-  void grant(Database& db, ResultRow& r, double credit) {
+  // Marks `r` VALID with `credit`; host, user and team get it in write_results.
+  static void grant(ResultRow& r, double credit) {
     r.validate_state = kValidateValid;
     r.granted_credit = credit;
     r.changed = true;
-    if (credit <= 0) return;
-    if (r.hostid) db.execute("UPDATE host SET total_credit = total_credit + ? WHERE id = ?", {credit, r.hostid});
-    if (r.userid) db.execute("UPDATE user SET total_credit = total_credit + ? WHERE id = ?", {credit, r.userid});
-    if (r.teamid) db.execute("UPDATE team SET total_credit = total_credit + ? WHERE id = ?", {credit, r.teamid});
+  }
+
+  // Writes the changed results and the credit they were granted, with as few
+  // statements as the values allow: one UPDATE per set of identical new
+  // values, one per table and credit amount (ids in ascending order, so two
+  // transactions lock host/user/team rows in the same order).
+  static void write_results(Database& db, const std::vector<ResultRow>& results) {
+    std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, double>, std::vector<std::int64_t>> updates;
+    std::map<std::int64_t, double> credit[3];  // host, user, team: id -> credit
+    for (const auto& r : results) {
+      if (!r.changed) continue;
+      updates[{r.validate_state, r.outcome, r.server_state, r.granted_credit}].push_back(r.id);
+      if (r.validate_state != kValidateValid || r.granted_credit <= 0) continue;
+      if (r.hostid) credit[0][r.hostid] += r.granted_credit;
+      if (r.userid) credit[1][r.userid] += r.granted_credit;
+      if (r.teamid) credit[2][r.teamid] += r.granted_credit;
+    }
+    for (const auto& [values, ids] : updates) {
+      std::vector<DbValue> args = {std::get<0>(values), std::get<1>(values), std::get<2>(values),
+                                   std::get<3>(values)};
+      args.insert(args.end(), ids.begin(), ids.end());
+      db.execute("UPDATE result SET validate_state = ?, outcome = ?, server_state = ?, granted_credit = ? "
+                 "WHERE id IN (" + placeholders(ids.size()) + ")",
+                 args);
+    }
+    static const char* const tables[3] = {"host", "user", "team"};
+    for (int t = 0; t < 3; ++t) {
+      std::map<double, std::vector<std::int64_t>> by_amount;
+      for (const auto& [id, amount] : credit[t]) by_amount[amount].push_back(id);
+      for (const auto& [amount, ids] : by_amount) {
+        std::vector<DbValue> args = {amount};
+        args.insert(args.end(), ids.begin(), ids.end());
+        db.execute(std::string("UPDATE ") + tables[t] + " SET total_credit = total_credit + ? WHERE id IN (" +
+                       placeholders(ids.size()) + ")",
+                   args);
+      }
+    }
+  }
+
+  static std::string placeholders(std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
+    return out;
   }
 
   void invalidate(ResultRow& r, const std::string& why, const std::string& wu_tag) {
@@ -129,13 +172,18 @@ struct Validator {
   }
 
   // Returns true when the workunit was handled (its need_validate cleared).
+  // The workunit and its results are read and locked with one statement, so
+  // the decision is made on rows nobody else can change before the commit.
   bool handle(Database& db, std::int64_t wu_id) {
     bool handled = false;
-    db.transaction([&] {
+    db.transaction_retrying([&] {
+      handled = false;
       auto w = db.query(
-          "SELECT name, need_validate, canonical_resultid, min_quorum, target_nresults, "
-          "max_success_results, rsc_fpops_est, transition_time, canonical_credit FROM workunit "
-          "WHERE id = ? FOR UPDATE",
+          "SELECT w.name, w.need_validate, w.canonical_resultid, w.min_quorum, w.target_nresults, "
+          "w.max_success_results, w.rsc_fpops_est, w.transition_time, w.canonical_credit, "
+          "r.id, r.name, r.server_state, r.outcome, r.validate_state, r.xml_doc_in, r.hostid, "
+          "r.userid, r.teamid, r.granted_credit "
+          "FROM workunit w LEFT JOIN result r ON r.workunitid = w.id WHERE w.id = ? FOR UPDATE",
           {wu_id});
       if (w.empty() || w[0].integer(1) == 0) return;  // another instance or a restart got it
       const std::string wu_tag = "[WU#" + std::to_string(wu_id) + " " + w[0].text(0) + "]";
@@ -151,23 +199,25 @@ struct Validator {
       bool transition_now = false, retry = false;
 
       std::vector<ResultRow> results;
-      for (const auto& row : db.query(
-               "SELECT id, name, server_state, outcome, validate_state, xml_doc_in, hostid, userid, "
-               "teamid, granted_credit FROM result WHERE workunitid = ? ORDER BY id FOR UPDATE",
-               {wu_id})) {
+      for (const auto& row : w) {
+        if (row.is_null(9)) continue;  // a workunit without results
         ResultRow r;
-        r.id = row.integer(0);
-        r.name = row.text(1);
-        r.server_state = row.integer(2);
-        r.outcome = row.integer(3);
-        r.validate_state = row.integer(4);
-        r.xml_doc_in = row.is_null(5) ? "" : row.text(5);
-        r.hostid = row.integer(6);
-        r.userid = row.integer(7);
-        r.teamid = row.integer(8);
-        r.granted_credit = row.real(9);
+        r.id = row.integer(9);
+        r.name = row.text(10);
+        r.server_state = row.integer(11);
+        r.outcome = row.integer(12);
+        r.validate_state = row.integer(13);
+        r.xml_doc_in = row.is_null(14) ? "" : row.text(14);
+        r.hostid = row.integer(15);
+        r.userid = row.integer(16);
+        r.teamid = row.integer(17);
+        r.granted_credit = row.real(18);
         results.push_back(std::move(r));
       }
+      // In id order, as BOINC takes them (sorted here: ORDER BY would make the
+      // server copy the rows, xml_doc_in included, into a temporary table).
+      std::sort(results.begin(), results.end(),
+                [](const ResultRow& a, const ResultRow& b) { return a.id < b.id; });
       auto over_success = [](const ResultRow& r) {
         return r.server_state == kServerOver && r.outcome == kOutcomeSuccess;
       };
@@ -192,7 +242,7 @@ struct Validator {
           }
           if (!retry && static_cast<std::int64_t>(good.size()) >= min_quorum) {
             try {
-              decide(db, good, min_quorum, wu_tag, fpops, canonical_id, canonical_credit);
+              decide(good, min_quorum, wu_tag, fpops, canonical_id, canonical_credit);
             } catch (const Error& e) {
               if (e.code() != Errc::system) throw;
               log.warning(wu_tag + " " + e.what() + " (will retry)");
@@ -269,7 +319,7 @@ struct Validator {
             continue;
           }
           if (agree) {
-            grant(db, r, canonical_credit);
+            grant(r, canonical_credit);
           } else {
             log.normal(wu_tag + " late result " + r.name + " disagrees: " + why);
             r.validate_state = kValidateInvalid;
@@ -278,13 +328,7 @@ struct Validator {
         }
       }
 
-      for (auto& r : results) {
-        if (!r.changed) continue;
-        db.execute(
-            "UPDATE result SET validate_state = ?, outcome = ?, server_state = ?, granted_credit = ? "
-            "WHERE id = ?",
-            {r.validate_state, r.outcome, r.server_state, r.granted_credit, r.id});
-      }
+      write_results(db, results);
       if (transition_now) transition = now;
       if (retry) transition = std::min(transition, now + kTransientRetrySeconds);
       db.execute(
@@ -299,7 +343,7 @@ struct Validator {
   }
 
   // Finds the canonical result among `good` and marks every good result.
-  void decide(Database& db, std::vector<std::pair<ResultRow*, Check>>& good, std::int64_t min_quorum,
+  void decide(std::vector<std::pair<ResultRow*, Check>>& good, std::int64_t min_quorum,
               const std::string& wu_tag, double fpops, std::int64_t& canonical_id,
               double& canonical_credit) {
     const std::size_t n = good.size();
@@ -331,7 +375,7 @@ struct Validator {
     for (std::size_t j = 0; j < n; ++j) {
       ResultRow& r = *good[j].first;
       if (agrees(*chosen, j)) {
-        grant(db, r, canonical_credit);
+        grant(r, canonical_credit);
       } else {
         log.normal(wu_tag + " result " + r.name + " disagrees with the canonical result: " +
                    first_why[j]);
@@ -346,9 +390,10 @@ struct Validator {
     auto wus = db.query("SELECT id FROM workunit WHERE appid = ? AND need_validate > 0 AND " +
                             options.mod_clause() + " ORDER BY id LIMIT 1000",
                         {app_id});
-    int handled = 0;
-    for (const auto& wu : wus)
-      if (handle(db, wu.integer(0))) ++handled;
+    std::atomic<int> handled{0};
+    pool->for_each(db, wus.size(), [&](Database& d, std::size_t i) {
+      if (handle(d, wus[i].integer(0))) ++handled;
+    });
     if (handled) log.normal("validated " + std::to_string(handled) + " workunits");
     return handled > 0;
   }
@@ -386,5 +431,9 @@ int main(int argc, char** argv) {
   v.limits.max_bundle_bytes = max_bundle;
   return run_daemon(
       v.options, v.log, "mw-validator starting: app " + v.options.app,
-      [&](const ProjectConfig& config) { v.config = config; }, [&](Database& d) { return v.pass(d); });
+      [&](const ProjectConfig& config) {
+        v.config = config;
+        v.pool = std::make_unique<WorkerPool>(db_params_from(config), v.options.threads);
+      },
+      [&](Database& d) { return v.pass(d); });
 }

@@ -7,13 +7,28 @@
 //               reported as a success (plus the fake transitioner's pass) to
 //               its bundle in the pickup directory; median and p95 over 100.
 // Prints JSON lines; never asserts times (issue 5 targets: >= 2,000 WU/s,
-// median latency <= 2 s). Options: --workunits N, --latency-samples N, --sleep S.
+// median latency <= 2 s). Options: --workunits N, --latency-samples N (0 skips
+// the latency part), --sleep S, --project-root DIR, --threads N (the daemons'
+// --threads; default: theirs).
+//
+// The private MariaDB runs as a stock server does (MW_TEST_MARIADB_SERVER_DEFAULTS=1:
+// default buffer pool, redo log flushed at every commit), its datadir under
+// $TMPDIR. The setup of the throughput part (10^5 rows written by the fake
+// server, not timed) runs with innodb_flush_log_at_trx_commit = 2 and the
+// stock value is put back before the daemons start. The project tree (upload
+// hierarchy, pickup directory) goes to /dev/shm unless --project-root says
+// otherwise, as in bench_submit: creating a file on this VM's ext4 costs about
+// 0.6 ms of kernel CPU, which would measure the disk rather than the daemons.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <random>
 #include <thread>
 
 #include "bench_common.h"
@@ -40,22 +55,55 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+// CPU seconds (user + system) used so far by a running process, from /proc.
+double cpu_seconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i == 14 || i == 15) ticks += std::atof(field.c_str());
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Printable but incompressible text, so a "1 KB result" is a 1 KB bundle.
+std::string random_text(std::size_t n) {
+  std::mt19937 gen(42);
+  std::string s(n, ' ');
+  for (auto& c : s) c = static_cast<char>('!' + gen() % 90);
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int workunits = 10000, samples = 100;
   double sleep_s = 0.5;
+  std::string project_root = exists("/dev/shm") ? "/dev/shm" : "";
+  std::string threads;  // the daemons' --threads; empty = their default
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--workunits") workunits = std::atoi(argv[i + 1]);
     else if (a == "--latency-samples") samples = std::atoi(argv[i + 1]);
     else if (a == "--sleep") sleep_s = std::atof(argv[i + 1]);
+    else if (a == "--project-root") project_root = argv[i + 1];
+    else if (a == "--threads") threads = argv[i + 1];
   }
-  const std::string result_1k = mw::test::make_result_bundle(std::string(1024 - 300, 'r'));
+  ::setenv("MW_TEST_MARIADB_SERVER_DEFAULTS", "1", 0);
   mw::bench::BenchDir logs;
+  // The server first, so its datadir stays under the original $TMPDIR; then
+  // the fake server's project directories under the project root.
+  mw::test::PrivateMariaDb::shared();
+  if (!project_root.empty()) ::setenv("TMPDIR", project_root.c_str(), 1);
+  const std::string result_1k = mw::test::make_result_bundle(random_text(1024 - 330));
 
   {  // Throughput, quorum 2.
     FakeBoincServer server("bench_daemons_throughput");
+    const std::int64_t stock_flush = server.value("SELECT @@GLOBAL.innodb_flush_log_at_trx_commit");
+    server.db().execute("SET GLOBAL innodb_flush_log_at_trx_commit = 2");
     FakeWorkunit spec;
     spec.min_quorum = 2;
     spec.target_nresults = 2;
@@ -67,18 +115,42 @@ int main(int argc, char** argv) {
       server.report_success(server.send_one(id, 2), result_1k);
     }
     server.transition();
+    server.db().execute("SET GLOBAL innodb_flush_log_at_trx_commit = " + std::to_string(stock_flush));
+    const pid_t mariadbd = mw::test::PrivateMariaDb::shared().pid();
+    const double server_cpu_before = cpu_seconds(mariadbd);
     auto start = Clock::now();
-    BackgroundProcess v(with({MW_VALIDATOR}, with(server.daemon_args(), {"--sleep", "0.1", "-d", "1"})), logs / "v.log");
-    BackgroundProcess a(with({MW_ASSIMILATOR}, with(server.daemon_args(), {"--sleep", "0.1", "-d", "1", "--deliver", server.deliver_dir()})),
-                        logs / "a.log");
-    while (server.value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2") < workunits)
+    std::vector<std::string> common = with(server.daemon_args(), {"--sleep", "0.1", "-d", "1"});
+    if (!threads.empty()) common = with(common, {"--threads", threads});
+    BackgroundProcess v(with({MW_VALIDATOR}, common), logs / "v.log");
+    BackgroundProcess a(with({MW_ASSIMILATOR}, with(common, {"--deliver", server.deliver_dir()})), logs / "a.log");
+    double validated = 0;
+    const std::int64_t app = server.app_id();
+    // Counting the rows still to do keeps the poll cheap while the daemons work.
+    while (server.value("SELECT COUNT(*) FROM workunit WHERE appid = ? AND assimilate_state <> 2", {app}) > 0) {
+      if (validated == 0 &&
+          server.value("SELECT COUNT(*) FROM workunit WHERE appid = ? AND need_validate > 0", {app}) == 0)
+        validated = seconds_since(start);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     double elapsed = seconds_since(start);
-    mw::bench::emit("daemons", "workunits_per_second", workunits / elapsed, "WU/s",
-                    {{"workunits", workunits}, {"quorum", 2}, {"result_bytes", result_1k.size()}});
+    if (validated == 0) validated = elapsed;
+    const double cpu_v = cpu_seconds(v.pid()), cpu_a = cpu_seconds(a.pid()),
+                 cpu_s = cpu_seconds(mariadbd) - server_cpu_before;
+    nlohmann::json params = {{"workunits", workunits},
+                             {"quorum", 2},
+                             {"result_bytes", result_1k.size()},
+                             {"innodb_flush_log_at_trx_commit", stock_flush},
+                             {"project_root", project_root.empty() ? "$TMPDIR" : project_root},
+                             {"daemon_threads", threads.empty() ? "default" : threads}};
+    mw::bench::emit("daemons", "workunits_per_second", workunits / elapsed, "WU/s", params);
+    mw::bench::emit("daemons", "validated_per_second", workunits / validated, "WU/s", params);
+    // Where the CPU went (the machine has 2 cores): per workunit, in ms.
+    mw::bench::emit("daemons", "validator_cpu_ms_per_wu", cpu_v * 1e3 / workunits, "ms", params);
+    mw::bench::emit("daemons", "assimilator_cpu_ms_per_wu", cpu_a * 1e3 / workunits, "ms", params);
+    mw::bench::emit("daemons", "mariadbd_cpu_ms_per_wu", cpu_s * 1e3 / workunits, "ms", params);
   }
 
-  {  // Latency, quorum 1, daemons idle-waiting.
+  if (samples > 0) {  // Latency, quorum 1, daemons idle-waiting.
     FakeBoincServer server("bench_daemons_latency");
     BackgroundProcess v(with({MW_VALIDATOR}, with(server.daemon_args(), {"--sleep", std::to_string(sleep_s), "-d", "1"})),
                         logs / "v2.log");

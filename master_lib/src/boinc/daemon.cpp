@@ -10,6 +10,10 @@
 #include <cstdio>
 #include <ctime>
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <system_error>
+#include <mutex>
 #include <thread>
 
 #include "mw/error.h"
@@ -109,6 +113,58 @@ void StopControl::request_stop() { g_stop = 1; }
 Database& DaemonDatabase::get() {
   if (!db_) db_ = std::make_unique<Database>(params_);
   return *db_;
+}
+
+WorkerPool::WorkerPool(DbParams params, int threads)
+    : params_(std::move(params)), threads_(std::max(1, threads)) {
+  for (int i = 0; i < threads_; ++i) connections_.push_back(std::make_unique<DaemonDatabase>(params_));
+}
+
+WorkerPool::~WorkerPool() = default;
+
+void WorkerPool::drop() {
+  for (auto& c : connections_) c->drop();
+}
+
+void WorkerPool::for_each(Database& main, std::size_t n,
+                          const std::function<void(Database&, std::size_t)>& work) {
+  if (threads_ == 1 || n <= 1) {
+    for (std::size_t i = 0; i < n; ++i) work(main, i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first;
+  std::mutex first_mutex;
+  auto run = [&](DaemonDatabase& connection) {
+    try {
+      Database& db = connection.get();
+      for (std::size_t i; !failed && (i = next++) < n;) work(db, i);
+    } catch (...) {
+      std::exception_ptr e = std::current_exception();
+      try {
+        throw;
+      } catch (const Error& error) {
+        if (error.code() == Errc::database) connection.drop();
+      } catch (...) {
+      }
+      failed = true;
+      std::lock_guard<std::mutex> lock(first_mutex);
+      if (!first) first = e;
+    }
+  };
+  const std::size_t count = std::min<std::size_t>(static_cast<std::size_t>(threads_), n);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < count; ++t) {
+    try {
+      threads.emplace_back(run, std::ref(*connections_[t]));
+    } catch (const std::system_error&) {
+      break;  // no more threads: the ones running (and this one) do the rest
+    }
+  }
+  run(*connections_[0]);
+  for (auto& t : threads) t.join();
+  if (first) std::rethrow_exception(first);
 }
 
 std::int64_t db_now() { return static_cast<std::int64_t>(std::time(nullptr)); }

@@ -31,6 +31,10 @@ void add_daemon_options(CLI::App& app, DaemonOptions& o) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--project", o.project,
                  "Project directory (default: $BOINC_PROJECT_DIR, else . or .. as BOINC finds it)");
+  app.add_option("--threads", o.threads,
+                 "Workunits handled at once, each on its own database connection (their commits "
+                 "share the server's log flushes)")
+      ->check(CLI::Range(1, 64));
   app.add_option("--db-retry,--db_retry", o.db_retry_seconds,
                  "Seconds to wait for a lost database before exiting with status 3")
       ->check(CLI::NonNegativeNumber);

@@ -59,6 +59,7 @@ struct Database::Impl {
   DbParams params;
   MYSQL* conn = nullptr;
   std::map<std::string, MYSQL_STMT*> statements;  // prepared once, reused
+  unsigned last_error = 0;                         // the server's code of the last failure
 
   ~Impl() { disconnect(); }
 
@@ -103,6 +104,7 @@ struct Database::Impl {
     if (mysql_stmt_prepare(stmt, sql.c_str(), sql.size()) != 0) {
       std::string why = mysql_stmt_error(stmt);
       unsigned code = mysql_stmt_errno(stmt);
+      last_error = code;
       mysql_stmt_close(stmt);
       if (connection_lost(code)) throw LostConnection{why};
       fail(sql, why);
@@ -148,6 +150,7 @@ struct Database::Impl {
     if (mysql_stmt_execute(stmt) != 0) {
       unsigned code = mysql_stmt_errno(stmt);
       std::string why = mysql_stmt_error(stmt);
+      last_error = code;
       if (connection_lost(code)) throw LostConnection{why};
       fail(sql, why);
     }
@@ -230,6 +233,7 @@ void Database::execute(const std::string& sql) {
       return;
     }
     unsigned code = mysql_errno(impl_->conn);
+    impl_->last_error = code;
     if (connection_lost(code) && !in_transaction_ && attempt == 0) {
       impl_->connect();
       continue;
@@ -267,6 +271,10 @@ std::vector<DbRow> Database::query(const std::string& sql, const std::vector<DbV
 }
 
 std::uint64_t Database::last_insert_id() const { return mysql_insert_id(impl_->conn); }
+
+bool Database::last_error_was_conflict() const {
+  return impl_->last_error == 1213 /* ER_LOCK_DEADLOCK */ || impl_->last_error == 1205 /* ER_LOCK_WAIT_TIMEOUT */;
+}
 
 namespace {
 
@@ -318,6 +326,7 @@ std::uint64_t Database::load_data_local(const std::string& sql, std::string_view
 
 void Database::transaction(const std::function<void()>& body) {
   if (in_transaction_) throw Error(Errc::usage, "Database::transaction does not nest");
+  impl_->last_error = 0;
   execute("START TRANSACTION");
   in_transaction_ = true;
   try {
@@ -330,6 +339,17 @@ void Database::transaction(const std::function<void()>& body) {
     if (mysql_rollback(impl_->conn) != 0) {
     }
     throw;
+  }
+}
+
+void Database::transaction_retrying(const std::function<void()>& body, int attempts) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      transaction(body);
+      return;
+    } catch (const Error& e) {
+      if (e.code() != Errc::database || !last_error_was_conflict() || attempt >= attempts) throw;
+    }
   }
 }
 

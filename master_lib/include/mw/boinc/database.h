@@ -62,6 +62,10 @@ class Database {
   // A query with `?` placeholders; returns every row.
   std::vector<DbRow> query(const std::string& sql, const std::vector<DbValue>& values = {});
   std::uint64_t last_insert_id() const;
+  // True when the last failed statement lost a lock conflict (deadlock, lock
+  // wait timeout): the server rolled the transaction back and running the
+  // whole transaction again is the remedy.
+  bool last_error_was_conflict() const;
 
   // Streams `rows` into the server with LOAD DATA LOCAL INFILE: `sql` is the
   // whole statement ("LOAD DATA LOCAL INFILE 'rows' INTO TABLE t (a, b) SET
@@ -76,6 +80,9 @@ class Database {
 
   // Runs `body` in a transaction: commit when it returns, rollback when it throws.
   void transaction(const std::function<void()>& body);
+  // The same, run again (up to `attempts` times in all) while it fails with a
+  // lock conflict (last_error_was_conflict); `body` must be safe to repeat.
+  void transaction_retrying(const std::function<void()>& body, int attempts = 3);
   bool in_transaction() const { return in_transaction_; }
 
  private:
