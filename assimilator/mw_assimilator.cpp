@@ -8,8 +8,8 @@
 // DIR/<batch id>/<wu_name>.error (first line "error_mask N: reasons"), each
 // through ".<name>.tmp", fsync and rename; once a group of workunits is
 // written, each directory they went to is fsynced (every rename is then
-// durable), and only then, one transaction per workunit, each is marked DONE
-// with transition_time = now (so the transitioner schedules file deletion)
+// durable), and only then they are marked DONE, one transaction per batch of
+// the group (not per workunit: the bytes are safe already), with transition_time = now (so the transitioner schedules file deletion)
 // and, after a batch's last workunit, the batch COMPLETE. A crash between
 // delivery and commit makes the next pass deliver the same bytes under the
 // same name again.
@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -169,44 +170,62 @@ struct Assimilator {
     return dir;
   }
 
-  // Marks a delivered workunit DONE, one transaction. Returns true when this
-  // call did it (false: another instance or a restart already had).
-  bool commit(Database& db, const ReadyWorkunit& wu) {
-    const std::int64_t added_mask = wu.mask == kNoCanonical && wu.error_mask == 0 ? wu.mask : 0;
-    const char* const mark_done =
-        "UPDATE workunit SET assimilate_state = ?, transition_time = ?, error_mask = error_mask | ? "
-        "WHERE id = ? AND assimilate_state = ?";
-    if (wu.batch == 0) {  // one statement: its own transaction
-      return db.execute(mark_done, {std::int64_t{kAssimilateDone}, db_now(), added_mask, wu.id,
-                                    std::int64_t{kAssimilateReady}}) == 1;
-    }
-    bool done = false;
+  // Marks delivered workunits of one batch DONE in one transaction (their
+  // files are already durable, so a crash before the commit only means the
+  // same bytes are delivered again). The batch row is locked first: two
+  // assimilators finishing a batch's last workunits are serialised there, so
+  // exactly one sees none left. Then the rows still READY are locked and only
+  // those are marked (another instance or a restart may have marked some).
+  // Returns how many this call marked.
+  int commit_group(Database& db, const std::vector<ReadyWorkunit*>& wus) {
+    const std::int64_t batch = wus.front()->batch;
+    int marked = 0;
     db.transaction_retrying([&] {
+      marked = 0;
       std::int64_t njobs = 0;
       int batch_state = 0;
-      // Lock the batch row first: two assimilators finishing the last two
-      // workunits of one batch are serialised here, so exactly one sees zero
-      // workunits left and neither waits for the other's workunit rows.
-      auto b = db.query("SELECT njobs, state FROM batch WHERE id = ? FOR UPDATE", {wu.batch});
-      if (!b.empty()) {
-        njobs = b[0].integer(0);
-        batch_state = static_cast<int>(b[0].integer(1));
+      if (batch != 0) {
+        auto b = db.query("SELECT njobs, state FROM batch WHERE id = ? FOR UPDATE", {batch});
+        if (!b.empty()) {
+          njobs = b[0].integer(0);
+          batch_state = static_cast<int>(b[0].integer(1));
+        }
       }
-      done = db.execute(mark_done, {std::int64_t{kAssimilateDone}, db_now(), added_mask, wu.id,
-                                    std::int64_t{kAssimilateReady}}) == 1;
-      if (!done || batch_state != kBatchInProgress) return;
+      std::vector<DbValue> ids = {std::int64_t{kAssimilateReady}};
+      for (const ReadyWorkunit* wu : wus) ids.push_back(wu->id);
+      std::set<std::int64_t> ready;
+      for (const auto& row :
+           db.query("SELECT id FROM workunit WHERE assimilate_state = ? AND id IN (" + sql_placeholders(wus.size()) +
+                        ") FOR UPDATE",
+                    ids))
+        ready.insert(row.integer(0));
+      // One UPDATE per error bit to add (none, or "no canonical result").
+      std::map<std::int64_t, std::vector<std::int64_t>> by_added_mask;
+      for (const ReadyWorkunit* wu : wus)
+        if (ready.count(wu->id))
+          by_added_mask[wu->mask == kNoCanonical && wu->error_mask == 0 ? wu->mask : 0].push_back(wu->id);
+      const std::int64_t now = db_now();
+      for (const auto& [added_mask, marked_ids] : by_added_mask) {
+        std::vector<DbValue> args = {std::int64_t{kAssimilateDone}, now, added_mask};
+        args.insert(args.end(), marked_ids.begin(), marked_ids.end());
+        marked += static_cast<int>(
+            db.execute("UPDATE workunit SET assimilate_state = ?, transition_time = ?, error_mask = error_mask | ? "
+                       "WHERE id IN (" + sql_placeholders(marked_ids.size()) + ")",
+                       args));
+      }
+      if (marked == 0 || batch == 0 || batch_state != kBatchInProgress) return;
       // Any workunit of the batch not done yet? Scanned from the highest id
       // down: a pass goes up in id order, so the first row looked at is
-      // usually one still to do, and a large batch is not read whole per workunit.
+      // usually one still to do, and a large batch is not read whole per group.
       auto open = db.query(
           "SELECT id FROM workunit WHERE batch = ? AND assimilate_state <> ? ORDER BY id DESC LIMIT 1 "
           "LOCK IN SHARE MODE",
-          {wu.batch, std::int64_t{kAssimilateDone}});
+          {batch, std::int64_t{kAssimilateDone}});
       if (!open.empty()) return;
       auto left = db.query(
           "SELECT SUM(assimilate_state <> ?), SUM(error_mask <> 0), COUNT(*) FROM workunit "
           "WHERE batch = ? LOCK IN SHARE MODE",
-          {std::int64_t{kAssimilateDone}, wu.batch});
+          {std::int64_t{kAssimilateDone}, batch});
       std::int64_t not_done = left[0].is_null(0) ? 0 : left[0].integer(0);
       std::int64_t errors = left[0].is_null(1) ? 0 : left[0].integer(1);
       std::int64_t total = left[0].integer(2);
@@ -214,18 +233,18 @@ struct Assimilator {
         db.execute(
             "UPDATE batch SET state = ?, completion_time = ?, fraction_done = 1, nerror_jobs = ? "
             "WHERE id = ? AND state = ?",
-            {std::int64_t{kBatchComplete}, static_cast<double>(db_now()), errors, wu.batch,
+            {std::int64_t{kBatchComplete}, static_cast<double>(db_now()), errors, batch,
              std::int64_t{kBatchInProgress}});
-        log.normal("batch " + std::to_string(wu.batch) + " complete");
+        log.normal("batch " + std::to_string(batch) + " complete");
       }
     });
-    return done;
+    return marked;
   }
 
   // One query for the workunits and their canonical results; then, per group:
   // every file written and fsynced, each directory fsynced once (so every
-  // delivered file of the group is durable), and only then each workunit
-  // committed, on the pool's connections so the commits share log flushes.
+  // delivered file of the group is durable), and only then the group
+  // committed, a transaction per batch, on the pool's connections.
   bool pass(Database& db) {
     if (app_id == 0) app_id = app_id_by_name(db, options.app);
     // The first 1000 ready workunits (by id) in a derived table, then their
@@ -270,9 +289,12 @@ struct Assimilator {
         }
       }
       for (const auto& dir : dirs) fsync_dir(dir);
-      pool->for_each(db, group.size(), [&](Database& d, std::size_t i) {
-        if (commit(d, *group[i])) ++assimilated;
-      });
+      // One transaction per batch of the group; batches on the pool's threads.
+      std::map<std::int64_t, std::vector<ReadyWorkunit*>> by_batch;
+      for (ReadyWorkunit* wu : group) by_batch[wu->batch].push_back(wu);
+      std::vector<const std::vector<ReadyWorkunit*>*> parts;
+      for (const auto& kv : by_batch) parts.push_back(&kv.second);
+      pool->for_each(db, parts.size(), [&](Database& d, std::size_t i) { assimilated += commit_group(d, *parts[i]); });
     }
     if (!wus.empty()) log.normal("assimilated " + std::to_string(assimilated) + " workunits");
     return assimilated > 0;

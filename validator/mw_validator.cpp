@@ -141,7 +141,7 @@ struct Validator {
                                    std::get<3>(values)};
       args.insert(args.end(), ids.begin(), ids.end());
       db.execute("UPDATE result SET validate_state = ?, outcome = ?, server_state = ?, granted_credit = ? "
-                 "WHERE id IN (" + placeholders(ids.size()) + ")",
+                 "WHERE id IN (" + sql_placeholders(ids.size()) + ")",
                  args);
     }
     static const char* const tables[3] = {"host", "user", "team"};
@@ -152,16 +152,10 @@ struct Validator {
         std::vector<DbValue> args = {amount};
         args.insert(args.end(), ids.begin(), ids.end());
         db.execute(std::string("UPDATE ") + tables[t] + " SET total_credit = total_credit + ? WHERE id IN (" +
-                       placeholders(ids.size()) + ")",
+                       sql_placeholders(ids.size()) + ")",
                    args);
       }
     }
-  }
-
-  static std::string placeholders(std::size_t n) {
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
-    return out;
   }
 
   void invalidate(ResultRow& r, const std::string& why, const std::string& wu_tag) {

@@ -428,7 +428,10 @@ void wait_until(const std::function<bool()>& done, double seconds) {
 }
 
 TEST_F(DaemonsTest, KillNineMidPassThenRestartDeliversEverythingExactlyOnce) {
-  auto ids = many(*server, 300, "k");
+  // Enough workunits that the assimilator (which commits up to 200 at a
+  // time) is still mid-work after every kill.
+  const int n = 1000;
+  auto ids = many(*server, n, "k");
   ScratchDir logs;
   auto vargs = with(with({MW_VALIDATOR}, server->daemon_args()), {"--sleep", "0.2", "-d", "3"});
   auto aargs = with(with({MW_ASSIMILATOR}, server->daemon_args()),
@@ -436,7 +439,8 @@ TEST_F(DaemonsTest, KillNineMidPassThenRestartDeliversEverythingExactlyOnce) {
   // Each round kills both daemons with SIGKILL as soon as the database shows
   // they are in the middle of the work (polled every millisecond).
   auto assimilated = [&] { return server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2"); };
-  for (int round = 0; round < 3; ++round) {
+  std::vector<std::int64_t> after_each_kill;
+  for (int round = 0; round < 3 && assimilated() < n; ++round) {
     std::int64_t before = assimilated();
     BackgroundProcess v(vargs, logs / "v.log");
     BackgroundProcess a(aargs, logs / "a.log");
@@ -445,13 +449,14 @@ TEST_F(DaemonsTest, KillNineMidPassThenRestartDeliversEverythingExactlyOnce) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     v.kill_hard();
     a.kill_hard();
+    after_each_kill.push_back(assimilated());
   }
-  std::int64_t after_kills = server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2");
-  std::cout << "assimilated before the last kill: " << after_kills << " of 300\n";
-  EXPECT_LT(after_kills, 300) << "the kills should land mid-work";
+  for (auto count : after_each_kill) std::cout << "assimilated when killed: " << count << " of " << n << "\n";
+  ASSERT_GE(after_each_kill.size(), 2u);
+  EXPECT_LT(after_each_kill[1], n) << "the kills should land mid-work";
   BackgroundProcess v(vargs, logs / "v.log");
   BackgroundProcess a(aargs, logs / "a.log");
-  wait_until([&] { return server->value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2") == 300; }, 60);
+  wait_until([&] { return assimilated() == n; }, 60);
   EXPECT_TRUE(v.running() && a.running());
   expect_all_delivered_once(*server, ids, "k");
 }

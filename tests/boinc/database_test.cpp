@@ -3,6 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "mw/boinc/database.h"
 #include "mw/error.h"
 #include "support/private_mariadb.h"
@@ -151,6 +156,69 @@ TEST_F(DatabaseTest, ReconnectsBetweenStatementsButNotInsideATransaction) {
       Errc::database);
   EXPECT_THAT(msg, HasSubstr("inside a transaction"));
   EXPECT_EQ(db.query("SELECT name FROM item WHERE name LIKE 'inside%'").size(), 0u);
+}
+
+// A transaction that loses a deadlock is run again by transaction_retrying
+// (the daemons' --threads relies on it); other failures are not repeated.
+TEST_F(DatabaseTest, DeadlockVictimIsRunAgainAndOtherErrorsAreNot) {
+  Database a(params()), b(params()), watcher(params());
+  for (const char* name : {"x", "y", "z1", "z2", "z3", "z4", "z5", "z6", "z7", "z8"})
+    a.execute("INSERT INTO item (name, count) VALUES (?, 0)", {std::string(name)});
+  // b's statement on x still running: a point update that takes this long
+  // is waiting for a's lock.
+  auto waiting = [&] {
+    return watcher
+        .query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'UPDATE item SET count = 3%'")[0]
+        .integer(0);
+  };
+  int attempts = 0;
+  std::thread other;
+  std::string failure;
+  try {
+    a.transaction_retrying([&] {
+      ++attempts;
+      a.execute("UPDATE item SET count = 1 WHERE name = 'x'");
+      if (attempts == 1) {
+        // b locks y and the other rows one by one by primary key (so it never
+        // reads x's row, and InnoDB picks a, the smaller transaction, as the
+        // victim), then waits for x, which a holds.
+        std::vector<std::int64_t> others;
+        for (const auto& row : a.query("SELECT id FROM item WHERE name <> 'x' ORDER BY id"))
+          others.push_back(row.integer(0));
+        const std::int64_t x_id = a.query("SELECT id FROM item WHERE name = 'x'")[0].integer(0);
+        other = std::thread([&b, others, x_id] {
+          b.transaction([&] {
+            for (auto id : others) b.execute("UPDATE item SET count = 2 WHERE id = ?", {id});
+            b.execute("UPDATE item SET count = 3 WHERE id = ?", {x_id});
+          });
+        });
+        for (int i = 0; i < 500 && waiting() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        EXPECT_EQ(waiting(), 1) << "b never waited for a's lock";
+      }
+      a.execute("UPDATE item SET count = 1 WHERE name = 'y'");  // the deadlock, on the first attempt
+    });
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  if (other.joinable()) other.join();
+  EXPECT_EQ(failure, "") << "the deadlock victim was not run again";
+  EXPECT_EQ(attempts, 2);
+  // b committed while a was rolled back; a's second attempt came last.
+  EXPECT_EQ(a.query("SELECT count FROM item WHERE name = 'x'")[0].integer(0), 1);
+  EXPECT_EQ(a.query("SELECT count FROM item WHERE name = 'y'")[0].integer(0), 1);
+  EXPECT_EQ(a.query("SELECT count FROM item WHERE name = 'z1'")[0].integer(0), 2);
+
+  attempts = 0;
+  error_of(
+      [&] {
+        a.transaction_retrying([&] {
+          ++attempts;
+          a.execute("INSERT INTO item (name) VALUES (?)", {std::string("x")});  // duplicate
+        });
+      },
+      Errc::database);
+  EXPECT_EQ(attempts, 1) << "a duplicate key is not a lock conflict";
 }
 
 }  // namespace

@@ -353,6 +353,12 @@ void Database::transaction_retrying(const std::function<void()>& body, int attem
   }
 }
 
+std::string sql_placeholders(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
+  return out;
+}
+
 DbParams db_params_from(const ProjectConfig& config) {
   DbParams p;
   p.host = config.db_host.empty() ? "localhost" : config.db_host;

@@ -31,6 +31,9 @@ struct DbParams {
 // A value bound to a placeholder: NULL, integer, floating point or text/blob.
 using DbValue = std::variant<std::nullptr_t, std::int64_t, double, std::string>;
 
+// "?, ?, ?" with n placeholders: the inside of an IN (...) list of n values.
+std::string sql_placeholders(std::size_t n);
+
 // One result row: each column as text (as the server sends it), or nullopt for NULL.
 class DbRow {
  public:
