@@ -124,7 +124,6 @@ struct ReadyWorkunit {
   std::int64_t canonical = 0;
   std::string result_name, xml_doc_in;  // empty when the canonical row is missing
   std::int64_t mask = 0;                // what is delivered (kNoCanonical added when needed)
-  bool delivered = false;
 };
 
 struct Assimilator {
@@ -135,7 +134,7 @@ struct Assimilator {
   std::int64_t app_id = 0;
   std::unique_ptr<WorkerPool> pool;
   // Workunits delivered per group: their directories are fsynced once, then
-  // each is committed. Small enough that a crash redoes little.
+  // the group is committed. Small enough that a crash redoes little.
   static constexpr std::size_t kGroup = 200;
 
   std::string error_text(Database& db, std::int64_t wu_id, std::int64_t mask) {
