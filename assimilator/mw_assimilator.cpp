@@ -296,7 +296,11 @@ struct Assimilator {
       pool->for_each(db, parts.size(), [&](Database& d, std::size_t i) { assimilated += commit_group(d, *parts[i]); });
     }
     if (!wus.empty()) log.normal("assimilated " + std::to_string(assimilated) + " workunits");
-    return assimilated > 0;
+    // A pass that found less than a group pauses (--sleep) as an idle one
+    // does, so work that trickles in is taken in groups: passes of a few
+    // workunits each would pay the query, the directory fsyncs and the commit's
+    // log flush for every few workunits.
+    return assimilated > 0 && wus.size() >= kGroup;
   }
 };
 

@@ -121,11 +121,11 @@ struct Validator {
     r.changed = true;
   }
 
-  // Writes the changed results and the credit they were granted, with as few
-  // statements as the values allow: one UPDATE per set of identical new
+  // The statements writing the changed results and the credit they were
+  // granted, as few as the values allow: one UPDATE per set of identical new
   // values, one per table and credit amount (ids in ascending order, so two
   // transactions lock host/user/team rows in the same order).
-  static void write_results(Database& db, const std::vector<ResultRow>& results) {
+  static void write_results(const std::vector<ResultRow>& results, std::vector<DbStatement>& out) {
     std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, double>, std::vector<std::int64_t>> updates;
     std::map<std::int64_t, double> credit[3];  // host, user, team: id -> credit
     for (const auto& r : results) {
@@ -140,9 +140,9 @@ struct Validator {
       std::vector<DbValue> args = {std::get<0>(values), std::get<1>(values), std::get<2>(values),
                                    std::get<3>(values)};
       args.insert(args.end(), ids.begin(), ids.end());
-      db.execute("UPDATE result SET validate_state = ?, outcome = ?, server_state = ?, granted_credit = ? "
-                 "WHERE id IN (" + sql_placeholders(ids.size()) + ")",
-                 args);
+      out.push_back({"UPDATE result SET validate_state = ?, outcome = ?, server_state = ?, granted_credit = ? "
+                     "WHERE id IN (" + sql_placeholders(ids.size()) + ")",
+                     std::move(args)});
     }
     static const char* const tables[3] = {"host", "user", "team"};
     for (int t = 0; t < 3; ++t) {
@@ -151,9 +151,9 @@ struct Validator {
       for (const auto& [amount, ids] : by_amount) {
         std::vector<DbValue> args = {amount};
         args.insert(args.end(), ids.begin(), ids.end());
-        db.execute(std::string("UPDATE ") + tables[t] + " SET total_credit = total_credit + ? WHERE id IN (" +
-                       sql_placeholders(ids.size()) + ")",
-                   args);
+        out.push_back({std::string("UPDATE ") + tables[t] + " SET total_credit = total_credit + ? WHERE id IN (" +
+                           sql_placeholders(ids.size()) + ")",
+                       std::move(args)});
       }
     }
   }
@@ -168,17 +168,19 @@ struct Validator {
   // Returns true when the workunit was handled (its need_validate cleared).
   // The workunit and its results are read and locked with one statement, so
   // the decision is made on rows nobody else can change before the commit.
+  // Two round trips to the server: START TRANSACTION with the locking SELECT,
+  // then every write with the COMMIT (execute_batch).
   bool handle(Database& db, std::int64_t wu_id) {
     bool handled = false;
     db.transaction_retrying([&] {
       handled = false;
-      auto w = db.query(
+      auto w = db.execute_batch({{
           "SELECT w.name, w.need_validate, w.canonical_resultid, w.min_quorum, w.target_nresults, "
           "w.max_success_results, w.rsc_fpops_est, w.transition_time, w.canonical_credit, "
           "r.id, r.name, r.server_state, r.outcome, r.validate_state, r.xml_doc_in, r.hostid, "
           "r.userid, r.teamid, r.granted_credit "
           "FROM workunit w LEFT JOIN result r ON r.workunitid = w.id WHERE w.id = ? FOR UPDATE",
-          {wu_id});
+          {wu_id}}})[0].rows;
       if (w.empty() || w[0].integer(1) == 0) return;  // another instance or a restart got it
       const std::string wu_tag = "[WU#" + std::to_string(wu_id) + " " + w[0].text(0) + "]";
       std::int64_t canonical_id = w[0].integer(2);
@@ -322,15 +324,16 @@ struct Validator {
         }
       }
 
-      write_results(db, results);
+      std::vector<DbStatement> writes;
+      write_results(results, writes);
       if (transition_now) transition = now;
       if (retry) transition = std::min(transition, now + kTransientRetrySeconds);
-      db.execute(
-          "UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
-          "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
-          "target_nresults = ?, canonical_resultid = ?, canonical_credit = ? WHERE id = ?",
-          {error_bits, assimilate_ready, kAssimilateReady, transition, target, canonical_id,
-           canonical_credit, wu_id});
+      writes.push_back({"UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
+                        "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
+                        "target_nresults = ?, canonical_resultid = ?, canonical_credit = ? WHERE id = ?",
+                        {error_bits, assimilate_ready, kAssimilateReady, transition, target, canonical_id,
+                         canonical_credit, wu_id}});
+      db.execute_batch(writes, /*commit=*/true);
       handled = true;
     });
     return handled;

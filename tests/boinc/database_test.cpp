@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +18,7 @@
 namespace mw::boinc {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using test::error_of;
 
@@ -219,6 +222,195 @@ TEST_F(DatabaseTest, DeadlockVictimIsRunAgainAndOtherErrorsAreNot) {
       },
       Errc::database);
   EXPECT_EQ(attempts, 1) << "a duplicate key is not a lock conflict";
+}
+
+// execute_batch: several statements in one round trip, numbers written into
+// the SQL as literals (the validator's two round trips per workunit).
+TEST_F(DatabaseTest, BatchRunsStatementsInOrderAndReturnsWhatEachReturned) {
+  Database db(params());
+  auto results = db.execute_batch({
+      {"INSERT INTO item (name, weight, count) VALUES (CONCAT('n', ?), ?, ?)", {std::int64_t{1}, 0.5, std::int64_t{10}}},
+      {"INSERT INTO item (name, weight, count) VALUES (CONCAT('n', ?), ?, ?)", {std::int64_t{2}, 1.5, nullptr}},
+      {"UPDATE item SET count = ? WHERE count IS NULL OR count = ?", {std::int64_t{7}, std::int64_t{10}}},
+      {"SELECT name, weight, count FROM item WHERE weight > ? ORDER BY name", {0.0}},
+      {"UPDATE item SET count = ? WHERE name = CONCAT('n', ?)", {std::int64_t{7}, std::int64_t{1}}},
+  });
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_EQ(results[0].affected, 1u);
+  EXPECT_EQ(results[1].affected, 1u);
+  EXPECT_EQ(results[2].affected, 2u);
+  ASSERT_EQ(results[3].rows.size(), 2u);
+  EXPECT_EQ(results[3].rows[0].text(0), "n1");
+  EXPECT_DOUBLE_EQ(results[3].rows[1].real(1), 1.5);
+  EXPECT_EQ(results[3].rows[1].integer(2), 7);
+  EXPECT_EQ(results[4].affected, 1u) << "matched rows count, as with CLIENT_FOUND_ROWS elsewhere";
+  EXPECT_TRUE(db.execute_batch({}).empty());
+}
+
+TEST_F(DatabaseTest, BatchLiteralsAreTheExactValues) {
+  Database db(params());
+  const std::vector<double> doubles = {0.1, 1.0 / 3.0, -2.5e-7, 1e-300, 1.7976931348623157e308, 123456789.123456789,
+                                       0.0, 3.0};
+  const std::vector<std::int64_t> integers = {0, -1, std::numeric_limits<std::int64_t>::max(),
+                                              std::numeric_limits<std::int64_t>::min(), std::int64_t{1} << 53};
+  std::vector<DbStatement> inserts;
+  for (std::size_t i = 0; i < doubles.size(); ++i)
+    inserts.push_back({"INSERT INTO item (name, weight) VALUES (CONCAT('d', ?), ?)",
+                       {static_cast<std::int64_t>(i), doubles[i]}});
+  for (std::size_t i = 0; i < integers.size(); ++i)
+    inserts.push_back({"INSERT INTO item (name, count, weight) VALUES (CONCAT('i', ?), ?, ?)",
+                       {static_cast<std::int64_t>(i), integers[i], nullptr}});
+  db.execute_batch(inserts);
+  // Compared on the server with the value bound in binary: equal to the last bit.
+  for (std::size_t i = 0; i < doubles.size(); ++i)
+    EXPECT_EQ(db.query("SELECT COUNT(*) FROM item WHERE name = ? AND weight = ?",
+                       {"d" + std::to_string(i), doubles[i]})[0]
+                  .integer(0),
+              1)
+        << doubles[i];
+  for (std::size_t i = 0; i < integers.size(); ++i) {
+    auto row = db.query("SELECT count, weight FROM item WHERE name = ?", {"i" + std::to_string(i)});
+    ASSERT_EQ(row.size(), 1u);
+    EXPECT_EQ(row[0].integer(0), integers[i]);
+    EXPECT_TRUE(row[0].is_null(1));
+  }
+  // Arithmetic on a DOUBLE column with a literal stays in double precision.
+  db.execute_batch({{"UPDATE item SET weight = weight + ? WHERE name = 'd0'", {0.2}}});
+  EXPECT_EQ(db.query("SELECT COUNT(*) FROM item WHERE name = 'd0' AND weight = ?", {0.1 + 0.2})[0].integer(0), 1);
+}
+
+TEST_F(DatabaseTest, BatchRefusesTextNonFiniteValuesAndWrongCountsBeforeSendingAnything) {
+  Database db(params());
+  const std::string insert = "INSERT INTO item (name, count) VALUES (CONCAT('n', ?), ?)";
+  auto first = DbStatement{insert, {std::int64_t{1}, std::int64_t{1}}};
+  EXPECT_THAT(error_of([&] { db.execute_batch({first, {insert, {std::string("1); DROP TABLE item; --"), std::int64_t{2}}}}); },
+                       Errc::usage),
+              AllOf(HasSubstr("text"), HasSubstr("INSERT INTO item")));
+  EXPECT_THAT(error_of([&] { db.execute_batch({first, {insert, {std::int64_t{2}, std::nan("")}}}); }, Errc::usage),
+              HasSubstr("not finite"));
+  EXPECT_THAT(error_of([&] { db.execute_batch({first, {insert, {std::int64_t{2}, HUGE_VAL}}}); }, Errc::usage),
+              HasSubstr("not finite"));
+  EXPECT_THAT(error_of([&] { db.execute_batch({first, {insert, {std::int64_t{2}}}}); }, Errc::usage),
+              HasSubstr("2 placeholders but 1 values"));
+  EXPECT_THAT(error_of([&] { db.execute_batch({first}, /*commit=*/true); }, Errc::usage),
+              HasSubstr("inside transaction()"));
+  EXPECT_EQ(db.query("SELECT COUNT(*) FROM item")[0].integer(0), 0) << "a refused batch sends nothing";
+}
+
+TEST_F(DatabaseTest, BatchStopsAtTheFailingStatementAndNamesIt) {
+  Database db(params());
+  db.execute("INSERT INTO item (name, count) VALUES ('a', 0), ('b', 0)");
+  auto msg = error_of(
+      [&] {
+        db.execute_batch({{"UPDATE item SET count = ? WHERE name = 'a'", {std::int64_t{1}}},
+                          {"UPDATE item SET name = 'a' WHERE name = 'b' AND count = ?", {std::int64_t{0}}},
+                          {"UPDATE item SET count = ? WHERE name = 'b'", {std::int64_t{3}}}});
+      },
+      Errc::database);
+  EXPECT_THAT(msg, HasSubstr("Duplicate entry"));
+  EXPECT_THAT(msg, HasSubstr("UPDATE item SET name = 'a' WHERE name = 'b'"));
+  EXPECT_THAT(msg, HasSubstr("database 't_database'"));
+  EXPECT_EQ(db.query("SELECT count FROM item WHERE name = 'a'")[0].integer(0), 1) << "autocommitted before the failure";
+  EXPECT_EQ(db.query("SELECT count FROM item WHERE name = 'b'")[0].integer(0), 0) << "nothing after the failure ran";
+  // The connection is usable afterwards (every result of the batch was read).
+  EXPECT_EQ(db.execute_batch({{"SELECT COUNT(*) FROM item WHERE count >= ?", {std::int64_t{0}}}})[0].rows[0].integer(0), 2);
+}
+
+TEST_F(DatabaseTest, TransactionBeginsWithTheFirstBatchAndCanCommitWithTheLast) {
+  Database db(params()), other(params());
+  db.execute("INSERT INTO item (name, count) VALUES ('a', 0)");
+  // Whether another connection finds row 'a' locked (NOWAIT: at once).
+  auto a_is_locked = [&] {
+    bool locked = false;
+    other.transaction([&] {
+      try {
+        other.query("SELECT count FROM item WHERE name = 'a' FOR UPDATE NOWAIT");
+      } catch (const Error&) {
+        locked = other.last_error_was_conflict();
+      }
+    });
+    return locked;
+  };
+  db.transaction([&] {
+    auto r = db.execute_batch({{"SELECT count FROM item WHERE name = 'a' AND count >= ? FOR UPDATE", {std::int64_t{0}}}});
+    EXPECT_EQ(r[0].rows.at(0).integer(0), 0);
+    EXPECT_TRUE(a_is_locked()) << "the locking read runs inside the transaction";
+    db.execute_batch({{"UPDATE item SET count = ? WHERE name = 'a'", {std::int64_t{5}}}}, /*commit=*/true);
+    EXPECT_EQ(other.query("SELECT count FROM item WHERE name = 'a'")[0].integer(0), 5) << "committed with the batch";
+    EXPECT_THAT(error_of([&] { db.execute("UPDATE item SET count = 6"); }, Errc::usage), HasSubstr("committed"));
+  });
+  EXPECT_EQ(db.query("SELECT count FROM item WHERE name = 'a'")[0].integer(0), 5);
+  db.transaction([] {});  // a body that sends nothing
+  // A failure in the committing batch rolls the whole transaction back.
+  error_of(
+      [&] {
+        db.transaction([&] {
+          db.execute_batch({{"UPDATE item SET count = ? WHERE name = 'a'", {std::int64_t{9}}}});
+          db.execute_batch({{"INSERT INTO item (name) VALUES (CONCAT('b', ?))", {std::int64_t{1}}},
+                            {"INSERT INTO item (name) VALUES (CONCAT('a', ?))", {nullptr}}},  // name NULL: refused
+                           /*commit=*/true);
+        });
+      },
+      Errc::database);
+  EXPECT_EQ(db.query("SELECT count FROM item WHERE name = 'a'")[0].integer(0), 5);
+  EXPECT_EQ(db.query("SELECT COUNT(*) FROM item")[0].integer(0), 1);
+  EXPECT_FALSE(a_is_locked());
+}
+
+TEST_F(DatabaseTest, BatchReconnectsOnlyWhenNothingOfItsTransactionIsLost) {
+  Database db(params());
+  auto admin = server.connect(db_name);
+  auto kill_connection = [&] { admin.execute("KILL " + std::to_string(db.query("SELECT CONNECTION_ID()")[0].integer(0))); };
+  kill_connection();
+  // Lost between transactions: the batch that opens the next one is sent
+  // again (one that also commits is not: it may have been committed).
+  db.transaction([&] {
+    db.execute_batch({{"INSERT INTO item (name, count) VALUES (CONCAT('n', ?), ?)", {std::int64_t{1}, std::int64_t{1}}}});
+  });
+  kill_connection();
+  EXPECT_THAT(error_of([&] {
+                db.transaction([&] { db.execute_batch({{"UPDATE item SET count = ?", {std::int64_t{2}}}}, true); });
+              },
+                       Errc::database),
+              HasSubstr("connection lost"));
+  EXPECT_EQ(db.query("SELECT COUNT(*) FROM item")[0].integer(0), 1);
+  // Lost after the transaction's first statements: an error, nothing half done.
+  auto msg = error_of(
+      [&] {
+        db.transaction([&] {
+          db.execute_batch({{"INSERT INTO item (name) VALUES (CONCAT('n', ?))", {std::int64_t{2}}}});
+          kill_connection();
+          db.execute_batch({{"INSERT INTO item (name) VALUES (CONCAT('n', ?))", {std::int64_t{3}}}}, true);
+        });
+      },
+      Errc::database);
+  EXPECT_THAT(msg, HasSubstr("inside a transaction"));
+  EXPECT_EQ(db.query("SELECT COUNT(*) FROM item")[0].integer(0), 1);
+}
+
+TEST_F(DatabaseTest, LockConflictInABatchIsRunAgain) {
+  Database db(params());
+  db.execute("INSERT INTO item (name, count) VALUES ('x', 0)");
+  db.execute("SET SESSION innodb_lock_wait_timeout = 1");
+  auto holder = server.connect(db_name);
+  holder.execute("START TRANSACTION");
+  holder.execute("SELECT * FROM item WHERE name = 'x' FOR UPDATE");
+  int attempts = 0;
+  error_of(
+      [&] {
+        db.transaction_retrying(
+            [&] {
+              ++attempts;
+              db.execute_batch({{"UPDATE item SET count = ? WHERE name = 'x'", {std::int64_t{1}}}}, true);
+            },
+            2);
+      },
+      Errc::database);
+  EXPECT_EQ(attempts, 2) << "a lock wait timeout in a batch is a conflict";
+  EXPECT_TRUE(db.last_error_was_conflict());
+  holder.execute("ROLLBACK");
+  db.transaction_retrying([&] { db.execute_batch({{"UPDATE item SET count = ? WHERE name = 'x'", {std::int64_t{1}}}}, true); });
+  EXPECT_EQ(db.query("SELECT count FROM item")[0].integer(0), 1);
 }
 
 }  // namespace

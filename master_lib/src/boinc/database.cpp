@@ -3,9 +3,11 @@
 #include <errmsg.h>
 #include <mysql.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -55,6 +57,51 @@ double DbRow::real(std::size_t i) const {
   return v;
 }
 
+namespace {
+
+// `statement` with each `?` replaced by its value as an SQL literal. Only
+// numbers and NULL: their literals cannot change what the SQL says.
+std::string with_literals(const DbStatement& statement) {
+  const std::string& sql = statement.sql;
+  std::string out;
+  out.reserve(sql.size() + 16 * statement.values.size());
+  std::size_t next = 0;
+  for (char c : sql) {
+    if (c != '?') {
+      out += c;
+      continue;
+    }
+    if (next == statement.values.size()) break;
+    const DbValue& v = statement.values[next++];
+    if (std::holds_alternative<std::nullptr_t>(v)) {
+      out += "NULL";
+    } else if (auto* n = std::get_if<std::int64_t>(&v)) {
+      out += std::to_string(*n);
+    } else if (auto* d = std::get_if<double>(&v)) {
+      if (!std::isfinite(*d))
+        throw Error(Errc::usage, "value " + std::to_string(next) + " of a batched statement is not finite (in: " +
+                                     brief(sql) + ")");
+      // Shortest form that reads back as the same double; the exponent makes
+      // it a DOUBLE literal rather than a DECIMAL one.
+      char buf[32];
+      auto r = std::to_chars(buf, buf + sizeof buf, *d, std::chars_format::scientific);
+      out.append(buf, r.ptr);
+    } else {
+      throw Error(Errc::usage, "value " + std::to_string(next) +
+                                   " of a batched statement is text; batches take numbers only (in: " +
+                                   brief(sql) + ")");
+    }
+  }
+  const auto placeholders = static_cast<std::size_t>(std::count(sql.begin(), sql.end(), '?'));
+  if (placeholders != statement.values.size())
+    throw Error(Errc::usage, "the statement has " + std::to_string(placeholders) + " placeholders but " +
+                                 std::to_string(statement.values.size()) + " values were given (in: " +
+                                 brief(sql) + ")");
+  return out;
+}
+
+}  // namespace
+
 struct Database::Impl {
   DbParams params;
   MYSQL* conn = nullptr;
@@ -83,7 +130,8 @@ struct Database::Impl {
     mysql_options(conn, MYSQL_OPT_LOCAL_INFILE, &local_infile);
     const char* socket = params.socket.empty() ? nullptr : params.socket.c_str();
     if (!mysql_real_connect(conn, params.host.c_str(), params.user.c_str(), params.password.c_str(),
-                            params.database.c_str(), params.port, socket, CLIENT_FOUND_ROWS)) {
+                            params.database.c_str(), params.port, socket,
+                            CLIENT_FOUND_ROWS | CLIENT_MULTI_STATEMENTS)) {
       std::string why = mysql_error(conn);
       mysql_close(conn);
       conn = nullptr;
@@ -227,6 +275,7 @@ Database::Database(DbParams params) : impl_(std::make_unique<Impl>()), params_(s
 Database::~Database() = default;
 
 void Database::execute(const std::string& sql) {
+  begin_if_pending();
   for (int attempt = 0;; ++attempt) {
     if (mysql_real_query(impl_->conn, sql.c_str(), sql.size()) == 0) {
       if (MYSQL_RES* r = mysql_store_result(impl_->conn)) mysql_free_result(r);
@@ -243,6 +292,7 @@ void Database::execute(const std::string& sql) {
 }
 
 std::uint64_t Database::execute(const std::string& sql, const std::vector<DbValue>& values) {
+  begin_if_pending();
   for (int attempt = 0;; ++attempt) {
     try {
       MYSQL_STMT* stmt = impl_->run(sql, values);
@@ -257,6 +307,7 @@ std::uint64_t Database::execute(const std::string& sql, const std::vector<DbValu
 }
 
 std::vector<DbRow> Database::query(const std::string& sql, const std::vector<DbValue>& values) {
+  begin_if_pending();
   for (int attempt = 0;; ++attempt) {
     try {
       MYSQL_STMT* stmt = impl_->run(sql, values);
@@ -316,6 +367,7 @@ void escape_load_field(std::string& out, std::string_view text) {
 }
 
 std::uint64_t Database::load_data_local(const std::string& sql, std::string_view rows) {
+  begin_if_pending();
   LoadSource source{rows, 0};
   mysql_set_local_infile_handler(impl_->conn, load_init, load_read, load_end, load_error, &source);
   const int rc = mysql_real_query(impl_->conn, sql.c_str(), sql.size());
@@ -324,19 +376,111 @@ std::uint64_t Database::load_data_local(const std::string& sql, std::string_view
   return mysql_affected_rows(impl_->conn);
 }
 
+void Database::begin_if_pending() {
+  if (committed_)
+    throw Error(Errc::usage, "a statement after the transaction was committed by execute_batch");
+  if (!begin_pending_) return;
+  // Nothing of the transaction has reached the server yet, so a connection
+  // lost now may be re-established like one between statements.
+  begin_pending_ = false;
+  in_transaction_ = false;
+  execute("START TRANSACTION");
+  in_transaction_ = true;
+}
+
+std::vector<DbBatchResult> Database::execute_batch(const std::vector<DbStatement>& statements, bool commit) {
+  if (committed_)
+    throw Error(Errc::usage, "a statement after the transaction was committed by execute_batch");
+  if (commit && !in_transaction_) throw Error(Errc::usage, "execute_batch commits only inside transaction()");
+  // What is sent, in order; "START TRANSACTION" / "COMMIT" have no result slot.
+  static const std::string begin_sql = "START TRANSACTION", commit_sql = "COMMIT";
+  std::vector<const std::string*> sent;
+  std::string text;
+  const bool begins = begin_pending_;
+  if (begins) {
+    sent.push_back(&begin_sql);
+    text = begin_sql + ";\n";
+  }
+  for (const auto& s : statements) {
+    sent.push_back(&s.sql);
+    text += with_literals(s);
+    text += ";\n";
+  }
+  if (commit) {
+    sent.push_back(&commit_sql);
+    text += commit_sql;
+  }
+  if (sent.empty()) return {};
+  begin_pending_ = false;
+  std::vector<DbBatchResult> results;
+  for (int attempt = 0;; ++attempt) {
+    results.clear();
+    std::size_t at = 0;  // index in `sent` of the statement whose result is read
+    int rc = mysql_real_query(impl_->conn, text.c_str(), text.size());
+    while (rc == 0) {
+      const std::string* sql = sent.at(at);
+      MYSQL_RES* res = mysql_store_result(impl_->conn);
+      if (sql != &begin_sql && sql != &commit_sql) {
+        DbBatchResult r;
+        if (res) {
+          const unsigned columns = mysql_num_fields(res);
+          while (MYSQL_ROW row = mysql_fetch_row(res)) {
+            const unsigned long* lengths = mysql_fetch_lengths(res);
+            std::vector<std::optional<std::string>> cells(columns);
+            for (unsigned c = 0; c < columns; ++c)
+              if (row[c]) cells[c] = std::string(row[c], lengths[c]);
+            r.rows.emplace_back(std::move(cells));
+          }
+        } else {
+          r.affected = mysql_affected_rows(impl_->conn);
+        }
+        results.push_back(std::move(r));
+      }
+      if (res) mysql_free_result(res);
+      const int more = mysql_next_result(impl_->conn);
+      if (more < 0) break;
+      ++at;
+      rc = more;
+    }
+    if (rc == 0) break;
+    const unsigned code = mysql_errno(impl_->conn);
+    impl_->last_error = code;
+    const std::string& failed = *sent.at(std::min(at, sent.size() - 1));
+    if (connection_lost(code)) {
+      // Only a batch that opened its transaction and does not commit can be
+      // sent again: the server rolled it back with the connection.
+      const bool resendable = in_transaction_ ? begins && !commit : !commit;
+      if (resendable && attempt == 0) {
+        impl_->connect();
+        continue;
+      }
+      impl_->fail(failed, "connection lost" + std::string(in_transaction_ ? " inside a transaction" : "") + ": " +
+                              mysql_error(impl_->conn));
+    }
+    impl_->fail(failed, mysql_error(impl_->conn));
+  }
+  if (commit) committed_ = true;
+  return results;
+}
+
 void Database::transaction(const std::function<void()>& body) {
   if (in_transaction_) throw Error(Errc::usage, "Database::transaction does not nest");
   impl_->last_error = 0;
-  execute("START TRANSACTION");
+  // START TRANSACTION is sent with the body's first statement (begin_if_pending,
+  // execute_batch): one round trip less per transaction.
   in_transaction_ = true;
+  begin_pending_ = true;
+  committed_ = false;
   try {
     body();
-    in_transaction_ = false;
-    execute("COMMIT");
+    const bool began = !begin_pending_, committed = committed_;
+    in_transaction_ = begin_pending_ = committed_ = false;
+    if (began && !committed) execute("COMMIT");
   } catch (...) {
-    in_transaction_ = false;
+    const bool began = !begin_pending_;
+    in_transaction_ = begin_pending_ = committed_ = false;
     // A lost connection already rolled the transaction back on the server.
-    if (mysql_rollback(impl_->conn) != 0) {
+    if (began && mysql_rollback(impl_->conn) != 0) {
     }
     throw;
   }

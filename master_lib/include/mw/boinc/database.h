@@ -1,7 +1,8 @@
 // mw/boinc/database.h — the BOINC project's MariaDB, through MariaDB Connector/C.
 //
 // Every statement with data is a prepared statement (values are bound, never
-// pasted into SQL). Connections use CLIENT_FOUND_ROWS as BOINC's own code does,
+// pasted into SQL), except in execute_batch, which writes numbers (never text)
+// into the SQL as literals to send several statements in one round trip. Connections use CLIENT_FOUND_ROWS as BOINC's own code does,
 // so "rows affected" counts matched rows. A connection lost between statements
 // is re-established once, transparently; one lost inside a transaction is an
 // error (the caller retries the whole transaction, which the server rolled back).
@@ -48,6 +49,21 @@ class DbRow {
   std::vector<std::optional<std::string>> cells_;
 };
 
+// One statement of a batch (Database::execute_batch): SQL with `?`
+// placeholders — every `?` in the text is one, so the SQL must not contain a
+// literal question mark — and their values: NULL, integers and finite floating
+// point only.
+struct DbStatement {
+  std::string sql;
+  std::vector<DbValue> values;
+};
+
+// What one statement of a batch returned.
+struct DbBatchResult {
+  std::uint64_t affected = 0;  // rows matched, for a statement that changes rows
+  std::vector<DbRow> rows;     // the rows of a query
+};
+
 class Database {
  public:
   // Connects; throws Error(Errc::database) naming database, host and the server's reason.
@@ -69,6 +85,17 @@ class Database {
   // wait timeout): the server rolled the transaction back and running the
   // whole transaction again is the remedy.
   bool last_error_was_conflict() const;
+
+  // Runs `statements` in order in one round trip to the server (a multi-statement
+  // text query; the values written into the SQL as literals, which is why text
+  // values are refused with Errc::usage) and returns what each returned. The
+  // server stops at the first statement that fails: Errc::database naming it.
+  // Inside transaction(), the transaction's START TRANSACTION travels with the
+  // first statement the body sends, and with `commit` the COMMIT travels with
+  // this batch: the transaction ends here and the body may send nothing more.
+  // Each round trip costs both processes a wake-up and the server a network
+  // read and write, the bulk of a small statement's cost.
+  std::vector<DbBatchResult> execute_batch(const std::vector<DbStatement>& statements, bool commit = false);
 
   // Streams `rows` into the server with LOAD DATA LOCAL INFILE: `sql` is the
   // whole statement ("LOAD DATA LOCAL INFILE 'rows' INTO TABLE t (a, b) SET
@@ -93,6 +120,11 @@ class Database {
   std::unique_ptr<Impl> impl_;
   DbParams params_;
   bool in_transaction_ = false;
+  bool begin_pending_ = false;  // in a transaction whose START TRANSACTION is not sent yet
+  bool committed_ = false;      // the transaction's COMMIT went with a batch
+
+  // Sends a pending START TRANSACTION before a statement of the body.
+  void begin_if_pending();
 };
 
 // Appends `text` to `out` escaped for LOAD DATA's default text format.
