@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <fstream>
 #include <list>
+#include <map>
 
 #include "mw/bundle.h"
 #include "mw/error.h"
@@ -246,6 +247,51 @@ TEST_F(BundleTest, DamagedLargeMemberIsAnIntegrityError) {
     EXPECT_THAT(error_of([&] { b.extract_to(into); }, Errc::integrity), HasSubstr("in.bin"));
     EXPECT_TRUE(test::list_tree(into).empty()) << "the partial file must be removed";
   }
+}
+
+// Archives up to 1 MiB are read into memory once, larger ones through the
+// file: both must accept the same bundles and refuse the same damage alike.
+TEST_F(BundleTest, SmallArchivesReadInMemoryAreCheckedLikeLargeOnes) {
+  std::map<std::string, std::string> refusals[2];
+  for (int large = 0; large < 2; ++large) {
+    SCOPED_TRACE(large ? "large (read through the file)" : "small (read in memory)");
+    const std::string content = random_bytes(large ? (3 << 19) : 3000, 7);
+    auto [xml, sig] = manifest_for("in.bin", content);
+    const std::string path = dir / (large ? "large.zip" : "small.zip");
+    RawZip(path).add("task.xml", xml).add("task.sig", sig).add("in.bin", content, S_IFREG | 0644, false).close();
+    const std::string good = test::read_text(path);
+    ASSERT_EQ(good.size() > (1u << 20), large == 1);
+    {
+      auto b = TaskBundle::open(path);
+      EXPECT_NO_THROW(b.verify_signature(trusted));
+      EXPECT_NO_THROW(b.verify_files());
+      const std::string into = dir / (large ? "out_large" : "out_small");
+      mkdir(into.c_str(), 0700);
+      b.extract_to(into);
+      EXPECT_TRUE(test::read_text(into + "/in.bin") == content);
+    }
+    auto refusal = [&](const std::string& bytes, Errc code) {
+      test::write_text(path, bytes);
+      std::string what = error_of(
+          [&] {
+            auto b = TaskBundle::open(path);
+            b.verify_files();
+          },
+          code);
+      return what.substr(what.find(".zip") + 4);  // without the file name
+    };
+    refusals[large]["trailing byte"] = refusal(good + "x", Errc::unsafe_bundle);
+    std::string flags = good;
+    flags[6] = static_cast<char>(flags[6] ^ 0x02);  // first local header's general-purpose flags
+    refusals[large]["local header"] = refusal(flags, Errc::unsafe_bundle);
+    std::string damaged = good;
+    damaged[damaged.find(content.substr(1000, 64)) + 5] ^= 0x01;
+    refusals[large]["member byte"] = refusal(damaged, Errc::integrity);
+    refusals[large]["truncated"] = refusal(good.substr(0, good.size() - 30), Errc::unsafe_bundle);
+  }
+  EXPECT_EQ(refusals[0], refusals[1]);
+  EXPECT_THAT(refusals[0]["trailing byte"], HasSubstr("zip archive"));
+  EXPECT_THAT(refusals[0]["member byte"], HasSubstr("in.bin"));
 }
 
 // Deflate only where it pays: random bytes are stored, text is deflated.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <algorithm>
 #include <atomic>
@@ -224,6 +225,11 @@ int run_daemon(const DaemonOptions& options, DaemonLog& log, const std::string& 
                const std::function<void(const ProjectConfig&)>& configure,
                const std::function<bool(Database&)>& pass) {
   log.set_level(options.debug_level);
+  // Without TZ, glibc re-reads /etc/localtime under a process-wide lock on
+  // every mktime(), and libzip calls mktime() for each member of each bundle
+  // read: threads checking bundles at once queue on that lock. Naming the same
+  // file keeps the same local time (read once; a daemon restart sees a change).
+  ::setenv("TZ", ":/etc/localtime", /*overwrite=*/0);
   std::unique_ptr<StopControl> stop;
   std::unique_ptr<DaemonDatabase> db;
   try {

@@ -16,9 +16,22 @@ struct Sha256::Impl {
   ~Impl() { EVP_MD_CTX_free(ctx); }
 };
 
+namespace {
+
+// SHA-256 fetched from OpenSSL's provider once: initialising with EVP_sha256()
+// fetches it again every time, under locks that threads hashing at once
+// (the daemons' --threads) contend for. Kept for the life of the process.
+const EVP_MD* sha256_algorithm() {
+  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+}  // namespace
+
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
   impl_->ctx = EVP_MD_CTX_new();
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
+  const EVP_MD* md = sha256_algorithm();
+  if (!impl_->ctx || !md || EVP_DigestInit_ex(impl_->ctx, md, nullptr) != 1)
     throw Error(Errc::system, "OpenSSL could not start a SHA-256 computation");
 }
 Sha256::~Sha256() = default;

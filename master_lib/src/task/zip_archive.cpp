@@ -95,6 +95,11 @@ std::uint32_t le32(const unsigned char* p) {
 }
 std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
 
+// Archives up to this size are read into memory with one read(): the checks
+// and libzip then cost no further system calls (a result bundle of a few KB
+// took about 30 — stats, seeks, small preads — when read through the file).
+constexpr std::uint64_t kInMemoryBytes = 1024 * 1024;
+
 bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
   auto* out = static_cast<unsigned char*>(buf);
   while (size > 0) {
@@ -116,20 +121,20 @@ bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
 //
 // Returns where each member's stored bytes start, by name (empty for zip64),
 // so that members can be read without libzip (ZipReader::read_raw).
-DataOffsets check_headers_agree(const std::string& path) {
+//
+// `fd` is the archive open for reading, or -1 when `bytes` (`file_size` of
+// them) hold it.
+DataOffsets check_headers_agree(const std::string& path, int fd, const char* bytes, std::uint64_t file_size) {
   constexpr std::size_t kEndSize = 22, kCentralSize = 46, kLocalSize = 30;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(Errc::io, "cannot open bundle '" + path + "': " + errno_text(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < kEndSize)
-    unsafe(path, "too short to be a zip archive");
-  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  auto read_at = [&](void* buf, std::size_t size, std::uint64_t offset) {
+    if (fd >= 0) return detail::read_at(fd, buf, size, offset);
+    if (offset > file_size || size > file_size - offset) return false;
+    std::memcpy(buf, bytes + offset, size);
+    return true;
+  };
+  if (file_size < kEndSize) unsafe(path, "too short to be a zip archive");
   unsigned char end[kEndSize];
-  if (!read_at(fd, end, kEndSize, file_size - kEndSize) || le32(end) != 0x06054b50)
+  if (!read_at(end, kEndSize, file_size - kEndSize) || le32(end) != 0x06054b50)
     unsafe(path, "has an archive comment or trailing bytes (bundles carry none)");
   if (le16(end + 4) != 0 || le16(end + 6) != 0 || le16(end + 8) != le16(end + 10))
     unsafe(path, "is a multi-disk archive");
@@ -139,7 +144,7 @@ DataOffsets check_headers_agree(const std::string& path) {
   if (static_cast<std::uint64_t>(central_offset) + central_size + kEndSize != file_size)
     unsafe(path, "has bytes between its central directory and its end record");
   std::vector<unsigned char> central(central_size);
-  if (!read_at(fd, central.data(), central.size(), central_offset))
+  if (!read_at(central.data(), central.size(), central_offset))
     unsafe(path, "central directory cannot be read");
   DataOffsets offsets;
   std::size_t pos = 0;
@@ -163,7 +168,7 @@ DataOffsets check_headers_agree(const std::string& path) {
       unsafe(path, entry + " has attributes outside the bundle format (made on Unix, disk 0, "
                            "mode 0644 or 0755)");
     unsigned char local[kLocalSize];
-    if (!read_at(fd, local, kLocalSize, local_offset) || le32(local) != 0x04034b50)
+    if (!read_at(local, kLocalSize, local_offset) || le32(local) != 0x04034b50)
       unsafe(path, "local header #" + std::to_string(i + 1) + " is missing or damaged");
     // version needed, flags, method, time, date, CRC: the same bytes in both.
     const bool flags_have_descriptor = le16(c + 8) & 0x0008;
@@ -189,16 +194,47 @@ DataOffsets check_headers_agree(const std::string& path) {
 
 ZipReader ZipReader::open(const std::string& path, const UnpackLimits& limits,
                           const std::function<bool(std::string_view)>& allowed_name) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(Errc::io, "cannot open bundle '" + path + "': " + errno_text(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (fstat(fd, &st) != 0) throw Error(Errc::io, "cannot open bundle '" + path + "': " + errno_text(errno));
+  if (!S_ISREG(st.st_mode))
+    throw Error(Errc::io, "cannot open bundle '" + path + "': " +
+                              (S_ISDIR(st.st_mode) ? errno_text(EISDIR) : std::string("not a regular file")));
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  ZipReader reader;
+  reader.path_ = path;
   int code = 0;
-  zip* archive = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  zip* archive = nullptr;
+  if (file_size <= kInMemoryBytes) {
+    reader.bytes_.reset(new char[std::max<std::uint64_t>(file_size, 1)]);
+    reader.byte_count_ = file_size;
+    errno = 0;
+    if (!read_at(fd, reader.bytes_.get(), file_size, 0))
+      throw Error(Errc::io, "cannot read bundle '" + path + "': " +
+                                (errno ? errno_text(errno) : std::string("it shrank while being read")));
+    zip_error_t error;
+    zip_error_init(&error);
+    // The reader owns the bytes; libzip only borrows them (freep = 0).
+    if (zip_source_t* source = zip_source_buffer_create(reader.bytes_.get(), file_size, 0, &error)) {
+      archive = zip_open_from_source(source, ZIP_RDONLY | ZIP_CHECKCONS, &error);
+      if (!archive) zip_source_free(source);
+    }
+    code = zip_error_code_zip(&error);
+    zip_error_fini(&error);
+  } else {
+    archive = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  }
   if (!archive) {
-    if (code == ZIP_ER_OPEN || code == ZIP_ER_NOENT || code == ZIP_ER_READ)
+    if (code == ZIP_ER_OPEN || code == ZIP_ER_NOENT || code == ZIP_ER_READ || code == ZIP_ER_MEMORY)
       throw Error(Errc::io, "cannot open bundle '" + path + "': " + zip_error_text(code));
     if (code == ZIP_ER_EXISTS) unsafe(path, "two members have the same name");
     unsafe(path, "not a valid zip archive: " + zip_error_text(code));
   }
-  ZipReader reader;
-  reader.path_ = path;
   reader.archive_ = archive;
 
   zip_int64_t count = zip_get_num_entries(archive, 0);
@@ -250,7 +286,8 @@ ZipReader ZipReader::open(const std::string& path, const UnpackLimits& limits,
     reader.members_.push_back(
         {name, st.size, st.comp_size, static_cast<std::uint64_t>(i), method, Member::kNoOffset});
   }
-  const DataOffsets offsets = check_headers_agree(path);
+  const DataOffsets offsets =
+      check_headers_agree(path, reader.bytes_ ? -1 : fd, reader.bytes_.get(), file_size);
   for (auto& m : reader.members_)
     if (auto it = offsets.find(m.name); it != offsets.end()) m.data_offset = it->second;
   return reader;
@@ -261,7 +298,11 @@ ZipReader::~ZipReader() {
 }
 
 ZipReader::ZipReader(ZipReader&& other) noexcept
-    : path_(std::move(other.path_)), archive_(other.archive_), members_(std::move(other.members_)) {
+    : path_(std::move(other.path_)),
+      archive_(other.archive_),
+      members_(std::move(other.members_)),
+      bytes_(std::move(other.bytes_)),
+      byte_count_(other.byte_count_) {
   other.archive_ = nullptr;
 }
 
@@ -271,6 +312,8 @@ ZipReader& ZipReader::operator=(ZipReader&& other) noexcept {
     path_ = std::move(other.path_);
     archive_ = other.archive_;
     members_ = std::move(other.members_);
+    bytes_ = std::move(other.bytes_);  // after the archive that borrowed the old bytes is gone
+    byte_count_ = other.byte_count_;
     other.archive_ = nullptr;
   }
   return *this;
@@ -288,11 +331,13 @@ const ZipReader::Member* ZipReader::find(std::string_view name) const {
 // SHA-256 makes redundant and which costs about as much.
 void ZipReader::read_raw(const Member& member, std::uint64_t max_bytes,
                          const std::function<void(const char*, std::size_t)>& sink) const {
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(Errc::io, "cannot open bundle '" + path_ + "': " + errno_text(errno));
+  const int fd = bytes_ ? -1 : ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!bytes_ && fd < 0) throw Error(Errc::io, "cannot open bundle '" + path_ + "': " + errno_text(errno));
   struct Closer {
     int fd;
-    ~Closer() { ::close(fd); }
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
   } closer{fd};
   const bool deflated = member.method == ZIP_CM_DEFLATE;
   z_stream z{};
@@ -321,7 +366,14 @@ void ZipReader::read_raw(const Member& member, std::uint64_t max_bytes,
   for (std::uint64_t done = 0; done < member.compressed_size;) {
     const std::size_t want =
         static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), member.compressed_size - done));
-    const ssize_t n = pread(fd, in.data(), want, static_cast<off_t>(member.data_offset + done));
+    ssize_t n = 0;
+    if (bytes_) {
+      const std::uint64_t at = member.data_offset + done;
+      n = at >= byte_count_ ? 0 : static_cast<ssize_t>(std::min<std::uint64_t>(want, byte_count_ - at));
+      if (n > 0) std::memcpy(in.data(), bytes_.get() + at, static_cast<std::size_t>(n));
+    } else {
+      n = pread(fd, in.data(), want, static_cast<off_t>(member.data_offset + done));
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw Error(Errc::io, "cannot read bundle '" + path_ + "': " + errno_text(errno));
     if (n == 0) corrupt("the archive ends inside it");

@@ -60,6 +60,8 @@ class ZipReader {
   std::string path_;
   zip* archive_ = nullptr;
   std::vector<Member> members_;
+  std::unique_ptr<char[]> bytes_;  // a small archive's bytes, read once (libzip borrows them)
+  std::uint64_t byte_count_ = 0;
   void read_raw(const Member& member, std::uint64_t max_bytes,
                 const std::function<void(const char*, std::size_t)>& sink) const;
 };
