@@ -183,6 +183,19 @@ TEST_F(DaemonsTest, QuorumThreeNeedsTwoAgreeingAndLateResultsAreJudgedAgainstThe
   EXPECT_EQ(wu_value(wu, "canonical_resultid"), r[1]);
   EXPECT_DOUBLE_EQ(server->rows("SELECT granted_credit FROM result WHERE id = ?", {r[3]})[0].real(0), 1.0);
   EXPECT_DOUBLE_EQ(server->rows("SELECT granted_credit FROM result WHERE id = ?", {r[4]})[0].real(0), 0.0);
+  // Credit went to the valid results' hosts, users and team (users 1 and 2
+  // are team 1; result i went to host and user i + 1), once each.
+  auto total = [&](const std::string& table, int id) {
+    return server->rows("SELECT total_credit FROM " + table + " WHERE id = ?", {std::int64_t{id}})[0].real(0);
+  };
+  for (const std::string table : {"host", "user"}) {
+    SCOPED_TRACE(table);
+    EXPECT_DOUBLE_EQ(total(table, 1), 0.0) << "r[0] was invalid";
+    EXPECT_DOUBLE_EQ(total(table, 2), 1.0);
+    EXPECT_DOUBLE_EQ(total(table, 3), 1.0);
+    EXPECT_DOUBLE_EQ(total(table, 4), 1.0) << "the late result that agreed";
+  }
+  EXPECT_DOUBLE_EQ(total("team", 1), 1.0) << "only user 2's valid result is team 1's";
 }
 
 TEST_F(DaemonsTest, CanonicalResultCancelsUnsentResults) {

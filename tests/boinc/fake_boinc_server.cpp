@@ -68,6 +68,17 @@ FakeBoincServer::FakeBoincServer(const std::string& db_name, int fanout) : db_na
         {std::int64_t{i}, "u" + std::to_string(i) + "@test.invalid", "user" + std::to_string(i),
          "auth" + std::to_string(i)});
   }
+  // Hosts 1-4 (host i belongs to user i) and team 1 (users 1 and 2), so that
+  // credit granted to a result's host, user and team lands on real rows. Only
+  // the columns that matter here; the others take their types' zero values.
+  db_->execute("SET SESSION sql_mode = ''");
+  for (int i = 1; i <= 4; ++i)
+    db_->execute("INSERT INTO host (id, userid, create_time, total_credit) VALUES (?, ?, ?, 0)",
+                 {std::int64_t{i}, std::int64_t{i}, now()});
+  db_->execute("INSERT INTO team (id, userid, name, create_time, total_credit) VALUES (1, 1, 'team1', ?, 0)",
+               {now()});
+  db_->execute("SET SESSION sql_mode = DEFAULT");
+  db_->execute("UPDATE user SET teamid = 1 WHERE id IN (1, 2)");
 }
 
 std::int64_t FakeBoincServer::value(const std::string& sql, const std::vector<boinc::DbValue>& args) {
@@ -193,9 +204,9 @@ std::int64_t FakeBoincServer::send_one(std::int64_t wu_id, std::int64_t host) {
                           {wu_id, kUnsent});
   if (id == 0) throw Error(Errc::usage, "fake scheduler: no unsent result for workunit " + std::to_string(wu_id));
   db_->execute(
-      "UPDATE result SET server_state = ?, hostid = ?, userid = ?, sent_time = ?, "
-      "report_deadline = ? WHERE id = ?",
-      {kInProgress, host, host, now(), now() + 604800, id});
+      "UPDATE result SET server_state = ?, hostid = ?, userid = ?, sent_time = ?, report_deadline = ?, "
+      "teamid = COALESCE((SELECT teamid FROM user WHERE id = ?), 0) WHERE id = ?",
+      {kInProgress, host, host, now(), now() + 604800, host, id});
   return id;
 }
 

@@ -51,7 +51,9 @@ class FakeBoincServer {
 
   // The transitioner: one pass over the app's workunits that are due.
   void transition();
-  // The scheduler: sends one unsent result (to host/user `host`), returns its id.
+  // The scheduler: sends one unsent result to host `host` (owned by user
+  // `host`, whose team it records as BOINC does), returns its id. Hosts and
+  // users 1-4 exist; users 1 and 2 are in team 1.
   std::int64_t send_one(std::int64_t wu_id, std::int64_t host = 1);
   // The upload handler + scheduler report: stores `bundle` as the result's
   // output file (unless `upload` is false) and marks it OVER / SUCCESS.
