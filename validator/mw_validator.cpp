@@ -324,15 +324,18 @@ struct Validator {
         }
       }
 
-      std::vector<DbStatement> writes;
-      write_results(results, writes);
       if (transition_now) transition = now;
       if (retry) transition = std::min(transition, now + kTransientRetrySeconds);
-      writes.push_back({"UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
-                        "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
-                        "target_nresults = ?, canonical_resultid = ?, canonical_credit = ? WHERE id = ?",
-                        {error_bits, assimilate_ready, kAssimilateReady, transition, target, canonical_id,
-                         canonical_credit, wu_id}});
+      // The workunit and its results are locked already; the credit rows
+      // (a busy user's or team's, shared by many workunits) are locked last,
+      // so they are held for as short a time as possible before the COMMIT.
+      std::vector<DbStatement> writes = {
+          {"UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
+           "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
+           "target_nresults = ?, canonical_resultid = ?, canonical_credit = ? WHERE id = ?",
+           {error_bits, assimilate_ready, kAssimilateReady, transition, target, canonical_id, canonical_credit,
+            wu_id}}};
+      write_results(results, writes);
       db.execute_batch(writes, /*commit=*/true);
       handled = true;
     });

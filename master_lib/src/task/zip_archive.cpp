@@ -98,7 +98,9 @@ std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p
 // Archives up to this size are read into memory with one read(): the checks
 // and libzip then cost no further system calls (a result bundle of a few KB
 // took about 30 — stats, seeks, small preads — when read through the file).
-constexpr std::uint64_t kInMemoryBytes = 1024 * 1024;
+// Larger ones are read through the file: copying them would cost more than
+// the calls it saves.
+constexpr std::uint64_t kInMemoryBytes = 256 * 1024;
 
 bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
   auto* out = static_cast<unsigned char*>(buf);
@@ -352,7 +354,7 @@ void ZipReader::read_raw(const Member& member, std::uint64_t max_bytes,
   auto corrupt = [&](const std::string& why) {
     throw Error(Errc::integrity, path_ + ": member '" + member.name + "' is corrupt: " + why);
   };
-  ChunkBuffer in(kChunk, member.compressed_size);
+  ChunkBuffer in(bytes_ ? 0 : kChunk, member.compressed_size);  // archives in memory are read in place
   ChunkBuffer out(deflated ? kInflateChunk : 0, member.size);
   std::uint64_t produced = 0;
   bool ended = !deflated;
@@ -364,26 +366,27 @@ void ZipReader::read_raw(const Member& member, std::uint64_t max_bytes,
     sink(data, n);
   };
   for (std::uint64_t done = 0; done < member.compressed_size;) {
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), member.compressed_size - done));
     ssize_t n = 0;
+    char* chunk = in.data();
     if (bytes_) {
-      const std::uint64_t at = member.data_offset + done;
-      n = at >= byte_count_ ? 0 : static_cast<ssize_t>(std::min<std::uint64_t>(want, byte_count_ - at));
-      if (n > 0) std::memcpy(in.data(), bytes_.get() + at, static_cast<std::size_t>(n));
+      const std::uint64_t at = member.data_offset + done, left = member.compressed_size - done;
+      n = at >= byte_count_ ? 0 : static_cast<ssize_t>(std::min<std::uint64_t>(left, byte_count_ - at));
+      chunk = bytes_.get() + at;
     } else {
-      n = pread(fd, in.data(), want, static_cast<off_t>(member.data_offset + done));
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), member.compressed_size - done));
+      n = pread(fd, chunk, want, static_cast<off_t>(member.data_offset + done));
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw Error(Errc::io, "cannot read bundle '" + path_ + "': " + errno_text(errno));
     if (n == 0) corrupt("the archive ends inside it");
     done += static_cast<std::uint64_t>(n);
     if (!deflated) {
-      deliver(in.data(), static_cast<std::size_t>(n));
+      deliver(chunk, static_cast<std::size_t>(n));
       continue;
     }
     if (ended) corrupt("bytes after the end of its deflate stream");
-    z.next_in = reinterpret_cast<Bytef*>(in.data());
+    z.next_in = reinterpret_cast<Bytef*>(chunk);
     z.avail_in = static_cast<uInt>(n);
     while (z.avail_in > 0 && !ended) {
       z.next_out = reinterpret_cast<Bytef*>(out.data());
