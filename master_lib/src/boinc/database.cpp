@@ -431,6 +431,9 @@ std::vector<DbBatchResult> Database::execute_batch(const std::vector<DbStatement
               if (row[c]) cells[c] = std::string(row[c], lengths[c]);
             r.rows.emplace_back(std::move(cells));
           }
+        } else if (mysql_field_count(impl_->conn) != 0) {
+          rc = 1;  // a query whose rows could not be read: reported below
+          break;
         } else {
           r.affected = mysql_affected_rows(impl_->conn);
         }
@@ -447,9 +450,11 @@ std::vector<DbBatchResult> Database::execute_batch(const std::vector<DbStatement
     impl_->last_error = code;
     const std::string& failed = *sent.at(std::min(at, sent.size() - 1));
     if (connection_lost(code)) {
-      // Only a batch that opened its transaction and does not commit can be
-      // sent again: the server rolled it back with the connection.
-      const bool resendable = in_transaction_ ? begins && !commit : !commit;
+      // Sent again only when that cannot do anything twice: a batch that
+      // opened its transaction and does not commit (the server rolled it back
+      // with the connection), or, outside a transaction, one of which no
+      // statement had answered yet (as execute() retries a single statement).
+      const bool resendable = in_transaction_ ? begins && !commit : !commit && at == 0;
       if (resendable && attempt == 0) {
         impl_->connect();
         continue;
@@ -457,7 +462,12 @@ std::vector<DbBatchResult> Database::execute_batch(const std::vector<DbStatement
       impl_->fail(failed, "connection lost" + std::string(in_transaction_ ? " inside a transaction" : "") + ": " +
                               mysql_error(impl_->conn));
     }
-    impl_->fail(failed, mysql_error(impl_->conn));
+    const std::string why = mysql_error(impl_->conn);
+    // Whatever the server still sends after a failure is read and dropped, so
+    // the connection stays usable.
+    while (mysql_more_results(impl_->conn) && mysql_next_result(impl_->conn) == 0)
+      if (MYSQL_RES* rest = mysql_store_result(impl_->conn)) mysql_free_result(rest);
+    impl_->fail(failed, why);
   }
   if (commit) committed_ = true;
   return results;
