@@ -63,6 +63,11 @@ namespace {
 // numbers and NULL: their literals cannot change what the SQL says.
 std::string with_literals(const DbStatement& statement) {
   const std::string& sql = statement.sql;
+  const auto placeholders = static_cast<std::size_t>(std::count(sql.begin(), sql.end(), '?'));
+  if (placeholders != statement.values.size())
+    throw Error(Errc::usage, "the statement has " + std::to_string(placeholders) + " placeholders but " +
+                                 std::to_string(statement.values.size()) + " values were given (in: " +
+                                 brief(sql) + ")");
   std::string out;
   out.reserve(sql.size() + 16 * statement.values.size());
   std::size_t next = 0;
@@ -71,7 +76,6 @@ std::string with_literals(const DbStatement& statement) {
       out += c;
       continue;
     }
-    if (next == statement.values.size()) break;
     const DbValue& v = statement.values[next++];
     if (std::holds_alternative<std::nullptr_t>(v)) {
       out += "NULL";
@@ -92,11 +96,6 @@ std::string with_literals(const DbStatement& statement) {
                                    brief(sql) + ")");
     }
   }
-  const auto placeholders = static_cast<std::size_t>(std::count(sql.begin(), sql.end(), '?'));
-  if (placeholders != statement.values.size())
-    throw Error(Errc::usage, "the statement has " + std::to_string(placeholders) + " placeholders but " +
-                                 std::to_string(statement.values.size()) + " values were given (in: " +
-                                 brief(sql) + ")");
   return out;
 }
 

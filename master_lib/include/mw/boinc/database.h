@@ -2,8 +2,9 @@
 //
 // Every statement with data is a prepared statement (values are bound, never
 // pasted into SQL), except in execute_batch, which writes numbers (never text)
-// into the SQL as literals to send several statements in one round trip. Connections use CLIENT_FOUND_ROWS as BOINC's own code does,
-// so "rows affected" counts matched rows. A connection lost between statements
+// into the SQL as literals to send several statements in one round trip.
+// Connections use CLIENT_FOUND_ROWS as BOINC's own code does, so "rows
+// affected" counts matched rows. A connection lost between statements
 // is re-established once, transparently; one lost inside a transaction is an
 // error (the caller retries the whole transaction, which the server rolled back).
 #pragma once
