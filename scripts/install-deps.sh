@@ -9,6 +9,8 @@ packages=(
   clang libclang-rt-14-dev          # libFuzzer targets and sanitizer runtimes
   # libraries master_lib and the programs link
   libssl-dev                        # SHA-256, Ed25519 task signing, BOINC RSA code signing
+  openssl                           # the tests check our keys against the openssl program
+  ca-certificates                   # libcurl's default CA bundle: mw::boinc::Remote over HTTPS
   libzip-dev                        # task and result bundles
   libtinyxml2-dev                   # task.xml, result.xml, BOINC config and templates
   libcli11-dev                      # command-line parsing for every program
