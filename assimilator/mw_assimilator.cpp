@@ -1,7 +1,8 @@
 // mw-assimilator — hands each finished workunit of a BOINC app to the master.
 //
-//   mw-assimilator --app NAME --deliver DIR [-d N] [--mod N I] [--one-pass] [--sleep S]
+//   mw-assimilator --app NAME [--deliver DIR] [-d N] [--mod N I] [--one-pass] [--sleep S]
 //                  [--threads N]
+//   (DIR defaults to what mw-project-setup recorded for the app, mw/boinc/install_record.h)
 //
 // For every workunit of the app with assimilate_state READY it writes
 // DIR/<batch id>/<wu_name>.result (the canonical result bundle's bytes) or
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "mw/boinc/daemon.h"
+#include "mw/boinc/install_record.h"
 #include "mw/boinc/database.h"
 #include "mw/boinc/project_config.h"
 #include "mw/boinc/result_files.h"
@@ -313,14 +315,21 @@ int main(int argc, char** argv) {
   CLI::App app{"Delivers the results of a BOINC app's finished workunits to a directory",
                "mw-assimilator"};
   add_daemon_options(app, a.options);
-  app.add_option("--deliver", a.deliver_dir, "Pickup directory: DIR/<batch id>/<wu_name>.result|.error")
-      ->required();
+  app.add_option("--deliver", a.deliver_dir,
+                 "Pickup directory: DIR/<batch id>/<wu_name>.result|.error (default: the install record's, "
+                 "else PROJECT/mw_deliver)");
   int code = parse_daemon_command_line(app, argc, argv);
   if (code >= 0) return code;
   return run_daemon(
-      a.options, a.log, "mw-assimilator starting: app " + a.options.app + ", deliver to " + a.deliver_dir,
+      a.options, a.log,
+      "mw-assimilator starting: app " + a.options.app + ", deliver to " +
+          (a.deliver_dir.empty() ? std::string("the recorded directory") : a.deliver_dir),
       [&](const ProjectConfig& config) {
         a.config = config;
+        if (a.deliver_dir.empty()) {
+          a.deliver_dir = app_defaults(config, a.options.app).deliver_dir;
+          a.log.normal("delivering to " + a.deliver_dir);
+        }
         a.pool = std::make_unique<WorkerPool>(db_params_from(config), a.options.threads);
         struct stat st {};
         if (::stat(a.deliver_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

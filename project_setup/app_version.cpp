@@ -74,6 +74,13 @@ InstalledVersion parse_app_version_doc(const std::string& xml_doc, const std::st
     if (const auto* n = ref->FirstChildElement("open_name"); n && n->GetText()) f.logical = n->GetText();
     f.main_program = ref->FirstChildElement("main_program") != nullptr;
     f.copy_file = ref->FirstChildElement("copy_file") != nullptr;
+    for (const auto* info = doc.RootElement()->FirstChildElement("file_info"); info;
+         info = info->NextSiblingElement("file_info")) {
+      const auto* name = info->FirstChildElement("name");
+      const auto* sig = info->FirstChildElement("file_signature");
+      if (name && name->GetText() && f.physical == name->GetText() && sig && sig->GetText())
+        f.signature = sig->GetText();
+    }
     v.files.push_back(f);
   }
   return v;

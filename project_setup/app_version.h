@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ namespace mw::setup {
 
 struct VersionFile {
   std::string source;   // where the bytes come from
+  std::optional<std::string> content;  // the bytes themselves, when they are not read from `source`
   std::string logical;  // open name on the host; empty for the main program
   bool main_program = false;
   bool copy_file = false;  // the client copies it into the slot (shared libraries)
@@ -53,6 +55,7 @@ struct InstalledVersion {
     std::string physical, logical;
     bool main_program = false;
     bool copy_file = false;
+    std::string signature;  // its <file_info>'s <file_signature> text; empty when absent
   };
   std::vector<File> files;
   std::string api_version;

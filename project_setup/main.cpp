@@ -1,10 +1,14 @@
 // mw-project-setup — install mwkit into an existing BOINC project, check it, remove it.
 //
-//   mw-project-setup install   --project DIR [--app mw] [--deliver DIR]
+//   mw-project-setup install   --project DIR [--app mw] [--deliver DIR] [--programs-dir DIR]
 //                              [--wrapper PATH | --wrapper-dir DIR] [--platform P]...
-//                              [--signatures DIR] [--task-pub FILE]... [--replication] [--dry-run]
-//   mw-project-setup check     --project DIR [same options]     exit 0 installed, 1 not
+//                              [--signatures DIR] [--task-pub FILE]... [--task-key FILE]
+//                              [--replication | --min-quorum N] [--replace-task-keys] [--move-deliver]
+//                              [--start-timeout S] [--dry-run]
+//   mw-project-setup check     --project DIR [same options]     exit 0 installed and running, 1 not
 //   mw-project-setup uninstall --project DIR [--app mw] [--dry-run]
+// What install decided is recorded in PROJECT/mw_install.xml; options not given
+// later are taken from there.
 // See docs/operator-guide.md.
 #include <CLI/CLI.hpp>
 
@@ -22,12 +26,18 @@ int main(int argc, char** argv) {
 
   auto common = [&](CLI::App* cmd, bool full) {
     cmd->add_option("--project", o.project, "The BOINC project directory (holds config.xml)")->required();
-    cmd->add_option("--app", o.app, "App name")->capture_default_str();
+    cmd->add_option("--app", o.app, "App name (default: the only recorded app, else mw)");
     cmd->add_flag("--dry-run", o.dry_run, "Print the exact changes and make none");
     if (!full) return;
-    cmd->add_option("--deliver", o.deliver, "mw-assimilator's delivery directory (default PROJECT/mw_deliver)");
+    cmd->add_option("--deliver", o.deliver,
+                    "mw-assimilator's delivery directory (default: recorded, else PROJECT/mw_deliver)");
+    cmd->add_flag("--move-deliver", o.move_deliver, "Allow --deliver to differ from the recorded directory");
+    cmd->add_option("--programs-dir", o.programs_dir,
+                    "Where mw-validator, mw-assimilator (and mw-work-generator) are, to copy into PROJECT/bin "
+                    "(default: beside mw-project-setup, or its build tree)");
     auto* w = cmd->add_option("--wrapper", o.wrapper,
-                              "mw-wrapper for this host's platform (default: next to mw-project-setup)");
+                              "mw-wrapper for this host's platform (default: beside mw-project-setup, or its "
+                              "build tree)");
     auto* wd = cmd->add_option("--wrapper-dir", o.wrapper_dir,
                                "DIR/<platform>/mw-wrapper (and lib*.so* beside it) per platform");
     w->excludes(wd);
@@ -37,6 +47,11 @@ int main(int argc, char** argv) {
     cmd->add_option("--task-pub", o.task_pubs,
                     "Task-signing public key (PEM) volunteers will trust; repeat for several")
         ->check(CLI::ExistingFile);
+    cmd->add_option("--task-key", o.task_key,
+                    "The private key masters sign tasks with, recorded for them (with --task-pub)")
+        ->check(CLI::ExistingFile);
+    cmd->add_flag("--replace-task-keys", o.replace_task_keys,
+                  "Allow --task-pub to drop a recorded trusted key (tasks signed with it stop running)");
     cmd->add_option("--boinc-lib", o.boinc_libs,
                     "Shared library shipped with this host's wrapper (default: Debian's libboinc_api.so.7 "
                     "and libboinc.so.7)");
@@ -44,7 +59,14 @@ int main(int argc, char** argv) {
     cmd->add_option("--api-version", o.api_version, "BOINC API version written into the app version")
         ->capture_default_str();
     cmd->add_flag("--replication", o.replication,
-                  "The app will use min_quorum >= 2: make sure one host never gets two replicas");
+                  "The app will use min_quorum >= 2 (default quorum 2): one host never gets two replicas");
+    cmd->add_option("--min-quorum", o.min_quorum,
+                    "Default quorum of the app's workunits, recorded for mw-work-generator and masters")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--start-timeout", o.start_timeout,
+                    "Seconds each daemon has to be running after bin/start")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
   };
   auto* install = app.add_subcommand("install", "Install or update mwkit in the project");
   common(install, true);
@@ -57,6 +79,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   return run_tool("mw-project-setup", [&]() -> int {
+    for (auto* cmd : {install, check, uninstall})
+      if (*cmd && cmd->count("--app") > 0) o.app_given = true;
     if (o.boinc_libs.empty() && !no_boinc_libs && o.wrapper_dir.empty())
       o.boinc_libs = mw::setup::default_boinc_libs();
     if (*install) return mw::setup::install(o, std::cout);

@@ -8,6 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
 #include <climits>
 #include <cstdlib>
 #include <ctime>
@@ -23,9 +27,11 @@
 #include "embedded_templates.h"
 #include "mw/boinc/code_signing.h"
 #include "mw/boinc/database.h"
+#include "mw/boinc/install_record.h"
 #include "mw/boinc/md5_info.h"
 #include "mw/boinc/project_config.h"
 #include "mw/error.h"
+#include "mw/hash.h"
 #include "mw/signing.h"
 #include "runner/process.h"
 #include "util/fs.h"
@@ -40,14 +46,18 @@ constexpr int kFirstVersionNum = 100;  // "1.00"
 constexpr const char* kTaskPrivateFile = "mw_task_private.pem";
 constexpr const char* kTaskPublicFile = "mw_task_public.pem";
 
-std::string now_stamp() {
+// The time now in UTC, as strftime `format` writes it.
+std::string utc_now(const char* format) {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
+
+std::string now_stamp() { return utc_now("%Y%m%dT%H%M%SZ"); }  // backup names
+std::string now_iso() { return utc_now("%Y-%m-%dT%H:%M:%SZ"); }  // the install record
 
 bool is_file(const std::string& path) {
   struct stat st {};
@@ -108,7 +118,9 @@ std::string real_path(const std::string& path) {
   return buf;
 }
 
-enum class State { present, missing, outdated };
+// stopped: a daemon that should run and does not (check reports it; install
+// restarts it).
+enum class State { present, missing, outdated, stopped };
 
 struct Item {
   State state;
@@ -145,6 +157,15 @@ struct Plan {
   std::vector<NewVersion> versions;
   std::vector<std::string> make_dirs;
   std::vector<std::int64_t> deprecate_version_ids;
+
+  std::optional<boinc::InstallRecord> recorded;  // what an earlier install wrote
+  boinc::InstallRecord record;                   // what this install records
+  std::string deliver;                           // the delivery directory in effect
+  std::string host;                              // this machine's short name (log_HOST/, pid_HOST/)
+  // Changes that need an explicit flag (--replace-task-keys, --move-deliver),
+  // and problems no flag fixes; install refuses while either is not empty.
+  std::vector<std::string> needs_flag;
+  std::vector<std::string> blockers;
 
   bool changes() const {
     for (const auto& i : items)
@@ -292,32 +313,78 @@ void plan_project_xml(Plan& plan, const SetupOptions& o) {
   plan.writes.push_back({path, text.text(), static_cast<unsigned>(st.st_mode & 07777), true});
 }
 
-// The task-signing public keys the wrapper will trust, as (source path, bytes).
+// The task-signing public keys the wrapper will trust, as (where from, PEM
+// bytes), and the private key masters sign with (plan.record). Recorded keys
+// stay unless --task-pub names others; dropping one needs --replace-task-keys,
+// because every task signed with it would then be refused by volunteers.
 std::vector<std::pair<std::string, std::string>> plan_task_keys(Plan& plan, const SetupOptions& o) {
   std::vector<std::pair<std::string, std::string>> keys;
+  const std::string priv = join_path(plan.key_dir, kTaskPrivateFile);
+  std::string signing = o.task_key;
   if (!o.task_pubs.empty()) {
     for (const auto& p : o.task_pubs) {
       PublicKey::load_pem(p);  // an Ed25519 PEM, or a clear error
       keys.emplace_back(p, detail::read_file(p));
     }
-    return keys;
+  } else if (plan.recorded) {
+    const std::string from = boinc::install_record_path(plan.project_dir);
+    for (const auto& pem : plan.recorded->trusted_task_keys) {
+      PublicKey::from_pem(pem, from);
+      keys.emplace_back(from, pem);
+    }
+    if (signing.empty()) signing = plan.recorded->task_signing_key;
+    plan.add(State::present, "trusted task keys (" + std::to_string(keys.size()) + ", as recorded)");
+  } else {
+    std::string pub = join_path(plan.key_dir, kTaskPublicFile);
+    if (is_file(pub)) {
+      PublicKey::load_pem(pub);
+      plan.add(State::present, "task-signing key " + pub);
+      keys.emplace_back(pub, detail::read_file(pub));
+      if (signing.empty() && is_file(priv)) signing = priv;
+    } else {
+      auto key = PrivateKey::generate();
+      if (detail::path_exists(priv))
+        throw Error(Errc::usage, priv + " exists but " + join_path(plan.key_dir, kTaskPublicFile) +
+                                     " does not; restore the public key or pass --task-pub");
+      plan.add(State::missing, "task-signing key pair " + priv + " (0600) + " + pub);
+      plan.writes.push_back({priv, key.to_pem(), 0600, false});
+      plan.writes.push_back({pub, key.public_key().to_pem(), 0644, false});
+      keys.emplace_back(pub, key.public_key().to_pem());
+      signing = priv;
+    }
   }
-  std::string pub = join_path(plan.key_dir, kTaskPublicFile);
-  if (is_file(pub)) {
-    PublicKey::load_pem(pub);
-    plan.add(State::present, "task-signing key " + pub);
-    keys.emplace_back(pub, detail::read_file(pub));
-    return keys;
+  // Against the record: which keys come and go.
+  if (plan.recorded && !o.task_pubs.empty()) {
+    std::set<std::string> now, before;
+    for (const auto& k : keys) now.insert(PublicKey::from_pem(k.second, k.first).key_id());
+    for (const auto& pem : plan.recorded->trusted_task_keys) before.insert(PublicKey::from_pem(pem).key_id());
+    std::string added, dropped;
+    for (const auto& id : now)
+      if (!before.count(id)) added += " " + id;
+    for (const auto& id : before)
+      if (!now.count(id)) dropped += " " + id;
+    if (added.empty() && dropped.empty()) {
+      plan.add(State::present, "trusted task keys (" + std::to_string(keys.size()) + ", as recorded)");
+    } else {
+      plan.add(State::outdated, "trusted task keys",
+               (added.empty() ? "" : "trust" + added) + (added.empty() || dropped.empty() ? "" : "; ") +
+                   (dropped.empty() ? "" : "stop trusting" + dropped));
+      if (!dropped.empty() && !o.replace_task_keys)
+        plan.needs_flag.push_back("--task-pub drops recorded task key(s)" + dropped +
+                                  ": volunteers would refuse every task signed with them; to do it anyway "
+                                  "add --replace-task-keys (to rotate keys, trust old and new together first)");
+    }
   }
-  auto key = PrivateKey::generate();
-  std::string priv = join_path(plan.key_dir, kTaskPrivateFile);
-  if (detail::path_exists(priv))
-    throw Error(Errc::usage, priv + " exists but " + pub +
-                                 " does not; restore the public key or pass --task-pub");
-  plan.add(State::missing, "task-signing key pair " + priv + " (0600) + " + pub);
-  plan.writes.push_back({priv, key.to_pem(), 0600, false});
-  plan.writes.push_back({pub, key.public_key().to_pem(), 0644, false});
-  keys.emplace_back(pub, key.public_key().to_pem());
+  if (!o.task_key.empty()) {
+    auto pub = PrivateKey::load_pem(o.task_key).public_key();
+    bool trusted = false;
+    for (const auto& k : keys) trusted = trusted || PublicKey::from_pem(k.second, k.first).key_id() == pub.key_id();
+    if (!trusted)
+      throw Error(Errc::usage, "--task-key " + o.task_key +
+                                   " does not match any trusted task key: volunteers would refuse what it signs");
+  }
+  plan.record.task_signing_key = signing;
+  for (const auto& k : keys) plan.record.trusted_task_keys.push_back(k.second);
   return keys;
 }
 
@@ -367,7 +434,10 @@ VersionSpec desired_version(const SetupOptions& o, const std::string& platform,
       throw Error(Errc::usage, "platform " + platform + " is not this host's (" + host_platform() +
                                    "): give its wrapper with --wrapper-dir DIR (DIR/" + platform +
                                    "/mw-wrapper)");
-    wrapper = o.wrapper.empty() ? join_path(self_dir(), "mw-wrapper") : o.wrapper;
+    wrapper = o.wrapper.empty() ? program_near_setup("mw-wrapper") : o.wrapper;
+    if (wrapper.empty())
+      throw Error(Errc::usage, "cannot find mw-wrapper beside mw-project-setup or in its build tree: "
+                               "give --wrapper PATH or --wrapper-dir DIR");
     libs = o.boinc_libs;
   }
   if (!is_file(wrapper))
@@ -377,7 +447,8 @@ VersionSpec desired_version(const SetupOptions& o, const std::string& platform,
   for (std::size_t i = 0; i < task_keys.size(); ++i) {
     std::string logical = i == 0 ? "mw_task_public.pem" : "mw_task_public_" + std::to_string(i) + ".pem";
     VersionFile f;
-    f.source = task_keys[i].first;  // a generated key is written before files are copied
+    f.source = task_keys[i].first;
+    f.content = task_keys[i].second;
     f.logical = logical;
     f.md5 = boinc::detail::md5_hex(task_keys[i].second);
     f.nbytes = task_keys[i].second.size();
@@ -465,6 +536,7 @@ void plan_app_and_versions(Plan& plan, Database& db, const SetupOptions& o,
     std::string what = "app version of " + o.app + " for " + platform;
     if (current && same_version(spec, *current, plan.config.download_dir)) {
       plan.add(State::present, what + " (" + version_dir_name(current_num) + ")");
+      plan.record.app_versions.push_back({platform, current_num});
       continue;
     }
     int num = max_num + 1;
@@ -479,38 +551,240 @@ void plan_app_and_versions(Plan& plan, Database& db, const SetupOptions& o,
              "api_version " + spec.api_version + "; files: " + files);
     std::string dir = join_path(join_path(join_path(apps_dir(plan), o.app), version_dir_name(num)), platform);
     plan.versions.push_back({std::move(spec), num, dir});
+    plan.record.app_versions.push_back({platform, num});
   }
 }
 
-// Builds the whole plan: reads everything, changes nothing.
-Plan make_plan(const SetupOptions& o, std::unique_ptr<Database>& db) {
+// The options in effect: what was given, else what was recorded, else the defaults.
+SetupOptions effective_options(Plan& plan, const SetupOptions& o) {
+  SetupOptions e = o;
+  const auto& r = plan.recorded;
+  const std::string default_deliver = join_path(plan.project_dir, "mw_deliver");
+  if (o.deliver.empty()) {
+    e.deliver = r ? r->deliver_dir : default_deliver;
+  } else if (r && o.deliver != r->deliver_dir) {
+    plan.add(State::outdated, "delivery directory", "moves from " + r->deliver_dir + " to " + o.deliver);
+    if (!o.move_deliver)
+      plan.needs_flag.push_back("--deliver " + o.deliver + " moves the delivery directory from " + r->deliver_dir +
+                                ": results already delivered stay there and running masters keep looking "
+                                "there; to do it anyway add --move-deliver");
+  }
+  if (o.platforms.empty() && r)
+    for (const auto& v : r->app_versions) e.platforms.push_back(v.platform);
+  if (o.min_quorum > 0) e.min_quorum = o.min_quorum;
+  else if (o.replication) e.min_quorum = 2;
+  else e.min_quorum = r ? r->min_quorum : 1;
+  e.replication = e.min_quorum >= 2;
+  if (r && e.min_quorum != r->min_quorum)
+    plan.add(State::outdated, "default quorum",
+             std::to_string(r->min_quorum) + " -> " + std::to_string(e.min_quorum));
+  return e;
+}
+
+// The mwkit programs config.xml's daemon entries run, installed into
+// PROJECT/bin: bin/start looks there first (reference §11.1), and a program
+// found nowhere leaves its daemon silently not running.
+std::vector<std::string> daemon_programs(const ConfigText& text, const std::string& app) {
+  std::vector<std::string> programs = {"mw-validator", "mw-assimilator"};
+  for (const auto& d : text.daemons())
+    if (is_app_daemon(d.cmd, "mw-work-generator", app)) programs.push_back("mw-work-generator");
+  return programs;
+}
+
+void plan_programs(Plan& plan, const ConfigText& text, const SetupOptions& o, bool check_only) {
+  for (const auto& program : daemon_programs(text, o.app)) {
+    const std::string target = join_path(join_path(plan.project_dir, "bin"), program);
+    const std::string source = o.programs_dir.empty() ? program_near_setup(program) : join_path(o.programs_dir, program);
+    const std::string what = "program bin/" + program;
+    if (source.empty() || !is_file(source)) {
+      if (check_only && is_file(target)) {
+        plan.add(State::present, what + " (no build beside mw-project-setup to compare with)");
+        continue;
+      }
+      throw Error(Errc::usage, "cannot find " + program + " to install as " + target +
+                                   (o.programs_dir.empty() ? " (looked beside mw-project-setup and in its build tree)"
+                                                           : " in --programs-dir " + o.programs_dir) +
+                                   ": give --programs-dir DIR, the directory that holds it");
+    }
+    const std::string bytes = detail::read_file(source);
+    auto have = read_if_exists(target);
+    if (have && *have == bytes) {
+      plan.add(State::present, what);
+      continue;
+    }
+    plan.add(have ? State::outdated : State::missing, what, "from " + source);
+    plan.writes.push_back({target, bytes, 0755, false});
+  }
+}
+
+std::string short_hostname() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  std::string s = name;
+  return s.substr(0, s.find('.'));
+}
+
+// Is a daemon running? bin/start's answer: its lock file is locked (the
+// daemon holds the lock on a descriptor inherited from bin/start).
+struct DaemonRun {
+  bool running = false;
+  long pid = 0;
+  std::string why;  // when not running
+};
+
+std::string last_lines(const std::string& path, std::size_t n) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  std::string out;
+  for (std::size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) out += "\n    " + lines[i];
+  return out;
+}
+
+// The line of a daemon's log that best says why it is not running.
+std::string reason_from_log(const std::string& log) {
+  std::ifstream in(log);
+  if (!in) return "no log " + log + " (bin/start has not started it)";
+  std::string last, telling;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    last = line;
+    if (line.find("Couldn't execute") != std::string::npos || line.find("[CRITICAL]") != std::string::npos ||
+        line.find("Couldn't start") != std::string::npos)
+      telling = line;
+  }
+  if (!telling.empty()) return log + ": " + telling;
+  return last.empty() ? "its log " + log + " is empty" : log + " ends: " + last;
+}
+
+DaemonRun daemon_run(const Plan& plan, const boinc::DaemonConfig& d) {
+  DaemonRun r;
+  const std::string host = d.host.empty() ? plan.config.host : d.host;
+  const std::string pid_dir = join_path(plan.project_dir, "pid_" + plan.host);
+  const std::string lock = join_path(pid_dir, d.lock_file_or_default());
+  int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+      r.running = true;
+      r.pid = fl.l_pid;
+    }
+    ::close(fd);
+  }
+  if (r.running) return r;
+  if (host != plan.host)
+    r.why = "its host in config.xml is '" + host + "' but this machine is '" + plan.host +
+            "': bin/start runs a daemon only where <host> is the short hostname (set <host>" + plan.host +
+            "</host> in config.xml)";
+  else if (d.disabled)
+    r.why = "it is <disabled> in config.xml";
+  else
+    r.why = reason_from_log(join_path(join_path(plan.project_dir, "log_" + plan.host), d.output_or_default()));
+  return r;
+}
+
+// The daemons mwkit needs, as config.xml (after install's edits) lists them.
+std::vector<boinc::DaemonConfig> needed_daemons(const boinc::ProjectConfig& config, const std::string& app,
+                                                bool ours_only) {
+  std::vector<boinc::DaemonConfig> out;
+  for (const auto& d : config.daemons) {
+    const std::string p = d.program();
+    bool ours = is_app_daemon(d.cmd, "mw-validator", app) || is_app_daemon(d.cmd, "mw-assimilator", app) ||
+                is_app_daemon(d.cmd, "mw-work-generator", app);
+    bool stock = p == "feeder" || p == "transitioner" || p == "file_deleter";
+    if (ours || (stock && !ours_only)) out.push_back(d);
+  }
+  return out;
+}
+
+// install: a daemon of ours that is not running makes install (re)start them.
+void plan_running(Plan& plan, const std::string& app) {
+  if (plan.config.host != plan.host)
+    plan.blockers.push_back(plan.config.config_path + ": <host> is '" + plan.config.host + "' but this machine's "
+                            "short hostname is '" + plan.host + "': bin/start would start none of the daemons here "
+                            "(set <host>" + plan.host + "</host>, or run mw-project-setup on '" + plan.config.host + "')");
+  for (const auto& d : needed_daemons(plan.config, app, true)) {
+    auto run = daemon_run(plan, d);
+    if (!run.running) plan.add(State::stopped, "daemon running: " + d.cmd, run.why);
+  }
+}
+
+// The record this install leaves, compared with the one on disk.
+void plan_record(Plan& plan, const SetupOptions& e) {
+  plan.record.app = e.app;
+  plan.record.deliver_dir = plan.deliver;
+  plan.record.min_quorum = e.min_quorum;
+  const std::string path = boinc::install_record_path(plan.project_dir);
+  if (plan.recorded) {
+    const auto& same = *plan.recorded;
+    auto key_ids = [](const std::vector<std::string>& pems) {
+      std::vector<std::string> ids;
+      for (const auto& p : pems) ids.push_back(PublicKey::from_pem(p).key_id());
+      return ids;
+    };
+    bool equal = same.deliver_dir == plan.record.deliver_dir &&
+                 same.task_signing_key == plan.record.task_signing_key &&
+                 key_ids(same.trusted_task_keys) == key_ids(plan.record.trusted_task_keys) &&
+                 same.min_quorum == plan.record.min_quorum && same.app_versions.size() == plan.record.app_versions.size();
+    for (std::size_t i = 0; equal && i < same.app_versions.size(); ++i)
+      equal = same.app_versions[i].platform == plan.record.app_versions[i].platform &&
+              same.app_versions[i].version_num == plan.record.app_versions[i].version_num;
+    if (equal) {
+      plan.add(State::present, "install record " + path);
+      return;
+    }
+  }
+  plan.add(plan.recorded ? State::outdated : State::missing, "install record " + path,
+           "deliver " + plan.record.deliver_dir + "; " + std::to_string(plan.record.trusted_task_keys.size()) +
+               " trusted task key(s); signing key " +
+               (plan.record.task_signing_key.empty() ? std::string("(none on this server)") : plan.record.task_signing_key) +
+               "; quorum " + std::to_string(plan.record.min_quorum));
+}
+
+// Builds the whole plan: reads everything, changes nothing. `check_only`:
+// programs that cannot be compared are reported rather than refused.
+Plan make_plan(const SetupOptions& given, std::unique_ptr<Database>& db, bool check_only = false) {
   Plan plan;
   ConfigText* text = nullptr;
   std::unique_ptr<ConfigText> holder;
+  SetupOptions o = given;
   load_project(plan, o, text, holder);
+  plan.host = short_hostname();
+  if (!o.app_given) {
+    auto all = boinc::read_install_records(plan.project_dir);
+    if (all.size() == 1) o.app = all[0].app;  // the only installed app needs no --app
+  }
+  plan.recorded = boinc::read_install_record(plan.project_dir, o.app);
   require_code_sign_public(plan);
   db = connect(plan);
-  std::string deliver = o.deliver.empty() ? join_path(plan.project_dir, "mw_deliver") : o.deliver;
-  if (deliver.find_first_of(" \t\n\"'\\<>&") != std::string::npos)
-    throw Error(Errc::usage, "--deliver " + deliver +
-                                 ": bin/start splits daemon command lines at blanks; use a path "
-                                 "without blanks, quotes or markup characters");
   if (o.app.empty() || o.app.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
                            std::string::npos)
     throw Error(Errc::usage, "--app '" + o.app + "': use letters, digits, '_', '-' or '.'");
-  plan_daemons(plan, *text, o, deliver);
-  plan_replication(plan, *text, o);
+  const SetupOptions e = effective_options(plan, o);
+  plan.deliver = e.deliver;
+  if (plan.deliver.find_first_of(" \t\n\"'\\<>&") != std::string::npos)
+    throw Error(Errc::usage, "--deliver " + plan.deliver +
+                                 ": bin/start splits daemon command lines at blanks; use a path "
+                                 "without blanks, quotes or markup characters");
+  plan_daemons(plan, *text, e, plan.deliver);
+  plan_replication(plan, *text, e);
   if (text->text() != plan.old_config_text) plan.new_config_text = text->text();
+  plan_programs(plan, *text, e, check_only);
   plan_templates(plan);
-  plan_project_xml(plan, o);
-  auto task_keys = plan_task_keys(plan, o);
-  plan_app_and_versions(plan, *db, o, task_keys);
-  if (is_dir(deliver)) {
-    plan.add(State::present, "delivery directory " + deliver);
+  plan_project_xml(plan, e);
+  auto task_keys = plan_task_keys(plan, e);
+  plan_app_and_versions(plan, *db, e, task_keys);
+  if (is_dir(plan.deliver)) {
+    plan.add(State::present, "delivery directory " + plan.deliver);
   } else {
-    plan.add(State::missing, "delivery directory " + deliver);
-    plan.make_dirs.push_back(deliver);
+    plan.add(State::missing, "delivery directory " + plan.deliver);
+    plan.make_dirs.push_back(plan.deliver);
   }
+  plan_record(plan, e);
+  plan_running(plan, e.app);
   return plan;
 }
 
@@ -539,7 +813,13 @@ std::map<std::string, std::string> collect_signatures(const Plan& plan, const Se
       } else {
         std::string path = join_path(o.signatures, f.physical + ".sig");
         if (!is_file(path)) {
-          wanted += "\n  " + f.source + " -> " + path;
+          std::string source = f.source;
+          if (f.content && (!is_file(source) || detail::read_file(source) != *f.content)) {
+            // A recorded key has no file of its own: put its bytes beside the signatures to sign.
+            source = join_path(o.signatures, f.physical);
+            if (!o.dry_run) detail::write_file_atomic(source, *f.content, 0644);
+          }
+          wanted += "\n  " + source + " -> " + path;
           continue;
         }
         sig = detail::read_file(path, 64 * 1024);
@@ -601,8 +881,57 @@ void touch(const std::string& path) {
   ::close(fd);
 }
 
-// bin/stop then bin/start, exec'd with argv in the project directory.
-void recycle_daemons(const Plan& plan, std::ostream& out) {
+// Waits until every daemon of ours holds its lock, and still holds it a
+// moment later (a daemon that starts and then fails on its configuration or
+// database exits within that moment). Stock daemons that are not running are
+// reported, not waited for: they are the project's, and bin/status shows them.
+void verify_daemons(Plan& plan, const std::string& app, double timeout, std::ostream& out) {
+  plan.config = boinc::read_project_config(plan.project_dir);  // with install's edits
+  std::vector<boinc::DaemonConfig> ours;
+  for (const auto& d : needed_daemons(plan.config, app, false)) {
+    if (d.program().rfind("mw-", 0) == 0) {
+      ours.push_back(d);
+      continue;
+    }
+    auto run = daemon_run(plan, d);
+    if (run.running) out << "running " << d.cmd << " (pid " << run.pid << ")\n";
+    else out << "! " << d.cmd << " is not running: " << run.why << "\n";
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+  std::vector<DaemonRun> first(ours.size());
+  for (bool all = false; !all;) {
+    all = true;
+    for (std::size_t i = 0; i < ours.size(); ++i) {
+      if (!first[i].running) first[i] = daemon_run(plan, ours[i]);
+      all = all && first[i].running;
+    }
+    if (all || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::string failed;
+  for (std::size_t i = 0; i < ours.size(); ++i) {
+    DaemonRun now = daemon_run(plan, ours[i]);
+    if (first[i].running && now.running && now.pid == first[i].pid) {
+      out << "running " << ours[i].cmd << " (pid " << now.pid << ")\n";
+      continue;
+    }
+    const std::string log =
+        join_path(join_path(plan.project_dir, "log_" + plan.host), ours[i].output_or_default());
+    failed += "\n  " + ours[i].cmd + " is not running after bin/start (waited up to " +
+              std::to_string(static_cast<int>(timeout)) + " s): " + now.why + "\n  the end of " + log + ":" +
+              last_lines(log, 10);
+  }
+  if (!failed.empty())
+    throw Error(Errc::system, "mwkit's daemons did not start:" + failed +
+                                  "\nthe changes above are installed; fix the cause and run install again "
+                                  "(it restarts the daemons and waits for them)");
+}
+
+// bin/stop then bin/start, exec'd with argv in the project directory. bin/start
+// exits 0 even when a daemon's program cannot run (reference §11.1), so
+// whether they run is seen afterwards, from their lock files.
+void recycle_daemons(Plan& plan, const std::string& app, double timeout, std::ostream& out) {
   for (const char* step : {"stop", "start"}) {
     std::string program = join_path(join_path(plan.project_dir, "bin"), step);
     if (::access(program.c_str(), X_OK) != 0) {
@@ -623,17 +952,30 @@ void recycle_daemons(const Plan& plan, std::ostream& out) {
                                     "; the changes above are installed — run bin/stop and bin/start yourself");
     out << "ran " << program << "\n";
   }
+  if (!app.empty()) verify_daemons(plan, app, timeout, out);
+}
+
+const char* state_word(State s) {
+  switch (s) {
+    case State::present: return "present   ";
+    case State::missing: return "missing   ";
+    case State::outdated: return "outdated  ";
+    case State::stopped: return "stopped   ";
+  }
+  return "";
 }
 
 void print_items(const Plan& plan, std::ostream& out, bool check_mode, bool dry_run) {
   for (const auto& i : plan.items) {
     if (check_mode) {
-      out << (i.state == State::present ? "present   " : i.state == State::missing ? "missing   " : "outdated  ")
-          << i.what << "\n";
+      out << state_word(i.state) << i.what << "\n";
+      if (i.state != State::present && !i.detail.empty()) out << "          " << i.detail << "\n";
       continue;
     }
     if (i.state == State::present) continue;
-    out << (dry_run ? "would " : "") << (i.state == State::missing ? "add    " : "update ") << i.what << "\n";
+    out << (dry_run ? "would " : "")
+        << (i.state == State::missing ? "add    " : i.state == State::stopped ? "start  " : "update ") << i.what
+        << "\n";
     if (!i.detail.empty()) out << "         " << i.detail << "\n";
   }
 }
@@ -668,7 +1010,7 @@ void install_version_files(const Plan& plan, const NewVersion& v,
                            const std::map<std::string, std::string>& sigs) {
   make_dirs(v.dir);
   for (const auto& f : v.spec.files) {
-    std::string bytes = detail::read_file(f.source);
+    std::string bytes = f.content ? *f.content : detail::read_file(f.source);
     unsigned mode = f.executable ? 0755 : 0644;
     detail::write_file_atomic(join_path(v.dir, f.physical), bytes, mode);
     detail::write_file_atomic(join_path(v.dir, f.physical + ".sig"), sigs.at(f.physical), 0644);
@@ -703,11 +1045,15 @@ void apply(Plan& plan, Database& db, const SetupOptions& o,
     out << "backed up " << config_path << " to " << backup(config_path, stamp) << "\n";
     write_preserving_mode(config_path, *plan.new_config_text);
   }
+  if (!plan.record.app.empty()) {
+    plan.record.installed_at = now_iso();
+    boinc::write_install_record(plan.project_dir, plan.record);
+  }
   if (plan.db_changes()) {
     touch(join_path(plan.project_dir, "reread_db"));
     out << "touched reread_db (the feeder reloads apps and versions)\n";
   }
-  recycle_daemons(plan, out);
+  recycle_daemons(plan, plan.record.app, o.start_timeout, out);
 }
 
 }  // namespace
@@ -715,48 +1061,124 @@ void apply(Plan& plan, Database& db, const SetupOptions& o,
 int install(const SetupOptions& o, std::ostream& out) {
   std::unique_ptr<Database> db;
   Plan plan = make_plan(o, db);
+  const std::string& app = plan.record.app;
   std::map<std::string, std::string> sigs;
-  std::string signing_problem;
-  try {
-    sigs = collect_signatures(plan, o);
-  } catch (const Error& e) {
-    if (!o.dry_run) throw;
-    signing_problem = e.what();  // a dry run still shows the plan, then says why install would stop
+  std::string problem;
+  for (const auto& b : plan.blockers) problem += "\n  " + b;
+  for (const auto& n : plan.needs_flag) problem += "\n  " + n;
+  if (problem.empty()) {
+    try {
+      sigs = collect_signatures(plan, o);
+    } catch (const Error& e) {
+      if (!o.dry_run) throw;
+      problem = e.what();  // a dry run still shows the plan, then says why install would stop
+    }
   }
-  if (!plan.changes()) {
-    out << "mwkit is installed in " << plan.project_dir << " (app " << o.app << "); nothing to change\n";
+  if (!plan.changes() && problem.empty()) {
+    out << "mwkit is installed in " << plan.project_dir << " (app " << app << ") and its daemons are running; "
+        << "nothing to change\n";
     return 0;
   }
   print_items(plan, out, false, o.dry_run);
-  if (o.dry_run) {
-    if (!signing_problem.empty()) {
-      out << "install would stop before changing anything: " << signing_problem << "\n";
+  if (!problem.empty()) {
+    if (o.dry_run) {
+      out << "install would stop before changing anything: " << problem << "\n";
       return 1;
     }
+    throw Error(Errc::usage, "install refused:" + problem + "\nnothing was changed");
+  }
+  if (o.dry_run) {
     out << "dry run: nothing was changed\n";
     return 0;
   }
   apply(plan, *db, o, sigs, out);
-  out << "mwkit installed in " << plan.project_dir << " (app " << o.app << ")\n";
+  out << "mwkit installed in " << plan.project_dir << " (app " << app << "); its daemons are running\n";
   return 0;
 }
 
-int check(const SetupOptions& o, std::ostream& out) {
-  std::unique_ptr<Database> db;
-  Plan plan = make_plan(o, db);
-  print_items(plan, out, true, false);
-  out << (plan.changes() ? "mwkit is not fully installed: run mw-project-setup install\n"
-                         : "mwkit is installed\n");
-  return plan.changes() ? 1 : 0;
+namespace {
+
+// Every file of the app's live versions: in download/ with the bytes its
+// signature covers, and the signature made by the project's code-signing key.
+void check_signatures(Plan& plan, Database& db, const std::string& app) {
+  const std::string pub_path = join_path(plan.key_dir, boinc::kCodeSignPublicFile);
+  auto pub = boinc::CodeSignPublicKey::load(pub_path);
+  for (const auto& v : db.query(
+           "SELECT av.id, av.version_num, p.name, av.xml_doc FROM app_version av JOIN app a ON a.id = av.appid "
+           "JOIN platform p ON p.id = av.platformid WHERE a.name = ? AND av.deprecated = 0 ORDER BY av.id",
+           {app})) {
+    const std::string what = "signatures of app version " + version_dir_name(static_cast<int>(v.integer(1))) +
+                             " for " + v.text(2);
+    auto doc = parse_app_version_doc(v.text(3), "app_version " + v.text(0));
+    std::string bad;
+    for (const auto& f : doc.files) {
+      const std::string path = join_path(plan.config.download_dir, f.physical);
+      if (!is_file(path)) bad += "; " + path + " is missing";
+      else if (f.signature.empty()) bad += "; " + f.physical + " has no signature";
+      else if (!pub.verify_file(path, f.signature.substr(f.signature.find_first_not_of("\n"))))
+        bad += "; " + f.physical + " does not verify with " + pub_path;
+    }
+    if (bad.empty()) plan.add(State::present, what + " (" + std::to_string(doc.files.size()) + " files verify)");
+    else plan.add(State::outdated, what, bad.substr(2) + " — volunteers' clients will refuse it");
+  }
 }
 
-int uninstall(const SetupOptions& o, std::ostream& out) {
+}  // namespace
+
+int check(const SetupOptions& o, std::ostream& out) {
+  std::unique_ptr<Database> db;
+  Plan plan = make_plan(o, db, true);
+  const std::string& app = plan.record.app;
+  check_signatures(plan, *db, app);
+  // BOINC's own daemons are reported too: without them no work flows.
+  for (const auto& d : needed_daemons(plan.config, app, false)) {
+    auto run = daemon_run(plan, d);
+    bool listed = false;
+    for (const auto& i : plan.items) listed = listed || i.what == "daemon running: " + d.cmd;
+    if (listed) continue;
+    if (run.running) plan.add(State::present, "daemon running: " + d.cmd + " (pid " + std::to_string(run.pid) + ")");
+    else plan.add(State::stopped, "daemon running: " + d.cmd, run.why);
+  }
+  if (!plan.recorded)
+    out << "no install record " << boinc::install_record_path(plan.project_dir) << " for app " << app
+        << ": comparing with mw-project-setup's defaults\n";
+  print_items(plan, out, true, false);
+  for (const auto& b : plan.blockers) out << "problem   " << b << "\n";
+  for (const auto& n : plan.needs_flag) out << "differs   " << n << "\n";
+  bool missing = false, stopped = false;
+  for (const auto& i : plan.items) {
+    missing = missing || i.state == State::missing || i.state == State::outdated;
+    stopped = stopped || i.state == State::stopped;
+  }
+  const bool ok = !missing && !stopped && plan.blockers.empty() && plan.needs_flag.empty();
+  if (ok) {
+    out << "mwkit is installed (app " << app << ") and its daemons are running\n";
+    return 0;
+  }
+  if (!plan.blockers.empty())
+    out << "mwkit cannot run here until the problem above is fixed\n";
+  else if (missing)
+    out << "mwkit is not fully installed: `mw-project-setup install --project " << plan.project_dir
+        << "` adds what is missing and keeps the recorded task keys and delivery directory\n";
+  else
+    out << "daemons are not running (reasons above): `mw-project-setup install --project " << plan.project_dir
+        << "` restarts them and waits for them\n";
+  return 1;
+}
+
+int uninstall(const SetupOptions& given, std::ostream& out) {
   Plan plan;
   ConfigText* text = nullptr;
   std::unique_ptr<ConfigText> holder;
+  SetupOptions o = given;
   load_project(plan, o, text, holder);
+  plan.host = short_hostname();
+  if (!o.app_given) {
+    auto all = boinc::read_install_records(plan.project_dir);
+    if (all.size() == 1) o.app = all[0].app;
+  }
   auto db = connect(plan);
-  for (const char* program : {"mw-validator", "mw-assimilator"}) {
+  for (const char* program : {"mw-validator", "mw-assimilator", "mw-work-generator"}) {
     auto list = text->daemons();
     for (std::size_t i = list.size(); i-- > 0;) {
       if (!is_app_daemon(list[i].cmd, program, o.app)) continue;
@@ -788,8 +1210,23 @@ int uninstall(const SetupOptions& o, std::ostream& out) {
   }
   apply(plan, *db, o, {}, out);
   out << "mwkit removed from " << plan.project_dir << " (app " << o.app
-      << "); workunits, results, outputs, templates and the app row are kept\n";
+      << "); workunits, results, outputs, templates, the app row and the install record are kept\n";
   return 0;
+}
+
+std::string program_near_setup(const std::string& program) {
+  const std::string here = self_dir();
+  std::string beside = join_path(here, program);
+  if (is_file(beside)) return beside;
+  // A build tree keeps each program in its own directory.
+  static const std::map<std::string, std::string> build_dirs = {{"mw-validator", "validator"},
+                                                               {"mw-assimilator", "assimilator"},
+                                                               {"mw-work-generator", "work_generator"},
+                                                               {"mw-wrapper", "client_wrapper"}};
+  auto it = build_dirs.find(program);
+  if (it == build_dirs.end()) return "";
+  std::string in_build = join_path(join_path(dir_of(here), it->second), program);
+  return is_file(in_build) ? in_build : "";
 }
 
 std::string host_platform() {

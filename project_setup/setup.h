@@ -1,12 +1,19 @@
 // setup.h — install mwkit into a BOINC project, check it, remove it.
 //
 // One plan drives all three commands: compare what the project has with what
-// mwkit needs (daemons in config.xml, templates, task keys, the app and its
-// signed app versions) and list each piece as present, missing or outdated.
-// `check` prints the plan; `install` applies it (nothing when everything is
-// present); `--dry-run` prints it as the exact changes install would make.
-// Everything that can fail is checked before the first change, so a refused
-// install leaves the project as it was.
+// mwkit needs (daemons in config.xml and their programs in PROJECT/bin,
+// templates, task keys, the app and its signed app versions, the install
+// record) and list each piece as present, missing or outdated. `check` prints
+// the plan plus whether each daemon runs; `install` applies it (nothing when
+// everything is present and running); `--dry-run` prints it as the exact
+// changes install would make. Everything that can fail is checked before the
+// first change, so a refused install leaves the project as it was.
+//
+// install writes its decisions into PROJECT/mw_install.xml
+// (mw/boinc/install_record.h); what is not given on a later command line is
+// taken from there, so `check --project P` alone compares the project with
+// what was installed, and a later install never silently replaces trusted task
+// keys or moves the delivery directory (each needs its own flag).
 #pragma once
 
 #include <iosfwd>
@@ -22,26 +29,40 @@ inline constexpr const char* kDefaultApiVersion = "7.20.5";
 struct SetupOptions {
   std::string project;              // the project directory (holds config.xml)
   std::string app = "mw";
-  std::string deliver;              // assimilator's delivery directory; default PROJECT/mw_deliver
+  bool app_given = false;           // else check/uninstall use the only recorded app, if there is one
+  std::string deliver;              // assimilator's delivery directory; default: recorded, else PROJECT/mw_deliver
+  std::string programs_dir;         // mw-validator, mw-assimilator, … to install; default: found (programs_near_setup)
   std::string wrapper;              // mw-wrapper for this host's platform
   std::string wrapper_dir;          // DIR/<platform>/mw-wrapper (+ DIR/<platform>/lib*.so*)
   std::vector<std::string> platforms;
   std::string signatures;           // DIR/<physical name>.sig made offline
   std::vector<std::string> task_pubs;
+  std::string task_key;             // the private key masters sign with, recorded (with --task-pub)
   std::vector<std::string> boinc_libs;  // shared libraries shipped with the host platform's wrapper
   std::string api_version = kDefaultApiVersion;
-  bool replication = false;
+  bool replication = false;         // quorum 2 unless min_quorum says otherwise
+  int min_quorum = 0;               // 0: recorded, else 2 with replication, else 1
+  bool replace_task_keys = false;   // allow dropping a recorded trusted key
+  bool move_deliver = false;        // allow another delivery directory than the recorded one
+  double start_timeout = 30;        // seconds each daemon has to hold its lock after bin/start
   bool dry_run = false;
 };
 
-// Exit codes: 0 done (install/uninstall) or all present (check); 1 check found
-// missing or outdated pieces. Errors throw mw::Error.
+// Exit codes: 0 done (install/uninstall) or all present and running (check);
+// 1 check found missing, outdated or stopped pieces. Errors throw mw::Error —
+// among them an install whose daemons did not start (with their log's tail).
 int install(const SetupOptions& options, std::ostream& out);
 int check(const SetupOptions& options, std::ostream& out);
 int uninstall(const SetupOptions& options, std::ostream& out);
 
 // This host's BOINC platform name (x86_64-pc-linux-gnu on 64-bit Intel Linux).
 std::string host_platform();
+
+// Where this mw-project-setup finds `program` (mw-validator, mw-wrapper, …):
+// beside itself (an installed prefix's bin/), else in its build tree
+// (BUILD/validator/mw-validator for BUILD/project_setup/mw-project-setup).
+// Empty when neither has it.
+std::string program_near_setup(const std::string& program);
 
 // The shared libraries Debian's libboinc-app7 / libboinc7 install, which a
 // volunteer host lacks (reference §8.2), resolved to real files.

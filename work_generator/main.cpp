@@ -16,6 +16,7 @@
 #include <iostream>
 #include <memory>
 
+#include "mw/boinc/install_record.h"
 #include "mw/boinc/project_config.h"
 #include "mw/boinc/task_submitter.h"
 #include "mw/error.h"
@@ -65,15 +66,18 @@ struct SubmitOptions {
 
 int cmd_submit(const SubmitOptions& o) {
   Project p = open_project(o.common);
-  TaskSubmitter submitter(p.config, *p.db, o.common.app, load_key_if_needed(p.config, o.key, o.tasks),
-                          o.max_output_bytes, trusted_keys(p.config));
+  TaskSubmitter submitter(p.config, *p.db, o.common.app,
+                          load_key_if_needed(p.config, o.common.app, o.key, o.tasks), o.max_output_bytes,
+                          trusted_keys(p.config, o.common.app));
+  const WorkunitSettings settings =
+      resolve_replication(o.settings, app_defaults(p.config, o.common.app).min_quorum);
   WorkCreator& creator = submitter.creator();
   auto [batch, created_batch] = open_batch(creator, o.common.batch);
   const std::string stem = name_stem(o.common.batch) + "_" + std::to_string(batch) + "_";
   const auto first = static_cast<std::size_t>(creator.batch_info(batch).njobs);
   std::size_t n = 0;
   try {
-    n = submit_inputs(submitter, batch, stem, first, o.settings, o.tasks);
+    n = submit_inputs(submitter, batch, stem, first, settings, o.tasks);
   } catch (...) {
     // Nothing of this submission stays: not even the batch it opened.
     if (created_batch) creator.discard_batch_if_empty(batch);
@@ -120,11 +124,21 @@ int cmd_close(const Common& c, bool retire) {
 
 // Per-workunit settings, as BOINC's create_work names them.
 void add_settings_options(CLI::App* cmd, WorkunitSettings& w) {
-  cmd->add_option("--min-quorum", w.min_quorum)->check(CLI::PositiveNumber);
-  cmd->add_option("--target-nresults", w.target_nresults)->check(CLI::PositiveNumber);
-  cmd->add_option("--max-error-results", w.max_error_results)->check(CLI::PositiveNumber);
-  cmd->add_option("--max-total-results", w.max_total_results)->check(CLI::PositiveNumber);
-  cmd->add_option("--max-success-results", w.max_success_results)->check(CLI::PositiveNumber);
+  // Replication: the quorum alone is enough; the rest is derived (resolve_replication).
+  cmd->add_option("--min-quorum", w.min_quorum,
+                  "Agreeing results needed (default: mw-project-setup's record, else 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--target-nresults", w.target_nresults, "Results created at first (default: the quorum)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-error-results", w.max_error_results,
+                  "Failed results before the workunit fails (default: target + 2)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-total-results", w.max_total_results,
+                  "Results in all before the workunit fails (default: max errors + max successes)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-success-results", w.max_success_results,
+                  "Successful results without agreement before it fails (default: max(2 x quorum, target))")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--delay-bound", w.delay_bound, "Seconds a host has to return a result")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--fpops-est", w.rsc_fpops_est)->check(CLI::PositiveNumber);
@@ -214,7 +228,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   return mw::tools::run_tool("mw-work-generator", [&] {
     if (*submit && !submit_remote.url.empty())
-      return remote_submit(remote_of(submit_remote, s.common), s.settings, s.tasks);
+      return remote_submit(remote_of(submit_remote, s.common), resolve_replication(s.settings), s.tasks);
     if (*status && !status_remote.url.empty()) return remote_status(remote_of(status_remote, status_opts));
     if (*cancel && !cancel_remote.url.empty()) return remote_cancel(remote_of(cancel_remote, cancel_opts));
     if (*fetch) {

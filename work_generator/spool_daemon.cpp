@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "mw/boinc/install_record.h"
 #include "mw/boinc/task_submitter.h"
 #include "mw/error.h"
 #include "submission.h"
@@ -63,14 +64,15 @@ class SpoolDaemon {
     struct stat st {};
     if (::stat(o_.spool_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
       throw Error(Errc::usage, "--spool " + o_.spool_dir + " is not a directory");
+    o_.settings = resolve_replication(o_.settings, app_defaults(config, o_.daemon.app).min_quorum);
     check_workunit_settings(o_.settings, "(--daemon settings)");
   }
 
   bool pass(Database& db) {
     auto files = waiting_files(o_.spool_dir);
     if (files.empty()) return false;
-    TaskSubmitter submitter(config_, db, o_.daemon.app, load_key_if_needed(config_, o_.key, files),
-                            o_.max_output_bytes, trusted_keys(config_));
+    TaskSubmitter submitter(config_, db, o_.daemon.app, load_key_if_needed(config_, o_.daemon.app, o_.key, files),
+                            o_.max_output_bytes, trusted_keys(config_, o_.daemon.app));
     std::int64_t unsent = unsent_results(db, submitter.creator().app_id());
     if (unsent >= o_.min_unsent) {
       log_.debug(std::to_string(unsent) + " unsent results, at least " + std::to_string(o_.min_unsent) +

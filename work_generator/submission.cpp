@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "mw/boinc/install_record.h"
+#include "mw/error.h"
 #include "sweep.h"
 #include "util/fs.h"
 
@@ -21,25 +23,29 @@ std::string name_stem(const std::string& batch_name) {
   return stem.empty() ? "batch" : stem;
 }
 
-std::vector<PublicKey> trusted_keys(const ProjectConfig& config) {
+std::vector<PublicKey> trusted_keys(const ProjectConfig& config, const std::string& app) {
+  const boinc::AppDefaults defaults = boinc::app_defaults(config, app);
+  const std::string source = defaults.recorded ? boinc::install_record_path(config.project_dir)
+                                               : config.key_dir + "/mw_task_public*.pem";
   std::vector<PublicKey> keys;
-  for (int i = 0;; ++i) {
-    const std::string path = config.key_dir + "/mw_task_public" + (i ? "_" + std::to_string(i) : "") + ".pem";
-    if (!mw::detail::path_exists(path)) break;
-    keys.push_back(PublicKey::load_pem(path));
-  }
+  for (const auto& pem : defaults.trusted_task_keys) keys.push_back(PublicKey::from_pem(pem, source));
   return keys;
 }
 
 bool is_sweep(const std::string& path) { return ends_with(path, ".jsonl") || ends_with(path, ".json"); }
 
-std::shared_ptr<const PrivateKey> load_key_if_needed(const ProjectConfig& config, const std::string& key,
+std::shared_ptr<const PrivateKey> load_key_if_needed(const ProjectConfig& config, const std::string& app,
+                                                     const std::string& key,
                                                      const std::vector<std::string>& inputs) {
   bool any_sweep = false;
   for (const auto& t : inputs) any_sweep = any_sweep || is_sweep(t);
   if (!any_sweep) return nullptr;
-  return std::make_shared<const PrivateKey>(
-      PrivateKey::load_pem(key.empty() ? config.key_dir + "/mw_task_private.pem" : key));
+  std::string path = key;
+  if (path.empty()) path = boinc::app_defaults(config, app).task_signing_key;
+  if (path.empty())
+    throw Error(Errc::usage, "sweeps are signed here, but app '" + app +
+                                 "' was installed with public keys only (--task-pub): give --key PRIVATE_KEY");
+  return std::make_shared<const PrivateKey>(PrivateKey::load_pem(path));
 }
 
 // The batch named `name`, opened when there is none yet (second: whether it was).

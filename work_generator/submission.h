@@ -19,11 +19,12 @@ bool ends_with(const std::string& s, const std::string& suffix);
 bool is_sweep(const std::string& path);
 // Workunit names are built from the batch name; this keeps it to BOINC's alphabet.
 std::string name_stem(const std::string& batch_name);
-// KEY_DIR/mw_task_public.pem, _1.pem, … (docs/boinc-conventions.md).
-std::vector<PublicKey> trusted_keys(const boinc::ProjectConfig& config);
+// The task keys volunteers trust for `app`: those mw-project-setup recorded,
+// else KEY_DIR/mw_task_public.pem, _1.pem, … (docs/boinc-conventions.md).
+std::vector<PublicKey> trusted_keys(const boinc::ProjectConfig& config, const std::string& app);
 // The signing key when `inputs` hold a sweep (tasks built here): `key`, else
-// KEY_DIR/mw_task_private.pem; null otherwise.
-std::shared_ptr<const PrivateKey> load_key_if_needed(const boinc::ProjectConfig& config,
+// the recorded one, else KEY_DIR/mw_task_private.pem; null otherwise.
+std::shared_ptr<const PrivateKey> load_key_if_needed(const boinc::ProjectConfig& config, const std::string& app,
                                                      const std::string& key,
                                                      const std::vector<std::string>& inputs);
 // The batch named `name`, opened when there is none yet (second: whether it was).

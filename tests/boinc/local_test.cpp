@@ -2,11 +2,13 @@
 // FakeBoincPipeline (a test double) on the private MariaDB. This binary is
 // also the worker program its function tasks ship.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <stdexcept>
 
 #include "boinc/fake_boinc_pipeline.h"
 #include "mw/boinc/hierarchy.h"
+#include "mw/boinc/install_record.h"
 #include "mw/boinc/local.h"
 #include "mw/master.h"
 #include "mw/worker.h"
@@ -149,6 +151,41 @@ TEST(BoincLocal, MontePiExampleRunsOnBoincByChangingOneLine) {
   EXPECT_EQ(f.count("SELECT COUNT(*) AS n FROM workunit"), "4");
 }
 
+// What mw-project-setup recorded (mw_install.xml) is Local's default: the
+// delivery directory, the signing key and the quorum, so nothing is given twice.
+TEST(BoincLocal, TheInstallRecordGivesDeliveryDirectoryKeyAndQuorum) {
+  Fixture f("t_local_record");
+  const std::string deliver = f.project.dir() + "/delivered_elsewhere";
+  const std::string key_path = f.project.dir() + "/signing/master.pem";
+  ::mkdir(deliver.c_str(), 0755);
+  ::mkdir((f.project.dir() + "/signing").c_str(), 0700);
+  auto key = mw::PrivateKey::generate();
+  mw::test::write_text(key_path, key.to_pem());
+  mw::boinc::InstallRecord record;
+  record.app = "mw";
+  record.deliver_dir = deliver;
+  record.task_signing_key = key_path;
+  record.trusted_task_keys = {key.public_key().to_pem()};
+  record.min_quorum = 2;
+  mw::boinc::write_install_record(f.project.dir(), record);
+
+  mw::boinc::Local local;
+  local.project_dir = f.project.dir();
+  local.batch_name = "from the record";
+  FakeBoincPipeline boinc(f.project, deliver, {key.public_key()});  // refuses what another key signed
+  boinc.start();
+  {
+    mw::Master master(local);
+    std::vector<int> cubes = master.map<int>(mw::fn("cube"), std::vector<int>{2, 3, 4});
+    EXPECT_EQ(cubes, (std::vector<int>{8, 27, 64}));
+    EXPECT_EQ(master.status().details.details["delivery_dir"].rfind(deliver + "/", 0), 0u);
+  }
+  EXPECT_EQ(f.count("SELECT COUNT(*) AS n FROM workunit WHERE min_quorum = 2 AND target_nresults = 2 AND "
+                    "max_error_results = 4 AND max_success_results = 4 AND max_total_results = 8"),
+            "3");
+  EXPECT_TRUE(mw::test::list_files(f.project.dir() + "/mw_deliver").empty());
+}
+
 TEST(BoincLocal, ConfigurationErrorsAreClear) {
   Fixture f("t_local_errors");
   mw::boinc::Local bad = f.local;
@@ -161,8 +198,10 @@ TEST(BoincLocal, ConfigurationErrorsAreClear) {
   EXPECT_NE(msg.find("app 'unknown_app'"), std::string::npos) << msg;
   bad = f.local;
   bad.settings.min_quorum = 3;
+  bad.settings.target_nresults = 1;
   msg = mw::test::error_of([&] { bad.make_interface(); }, mw::Errc::usage);
   EXPECT_NE(msg.find("min_quorum (3) exceeds target_nresults (1)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--target-nresults, settings.target_nresults"), std::string::npos) << msg;
   bad = f.local;
   bad.project_dir = f.project.dir() + "/no_such_dir";
   msg = mw::test::error_of([&] { bad.make_interface(); }, mw::Errc::usage);

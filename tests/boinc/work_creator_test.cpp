@@ -171,6 +171,10 @@ std::vector<Variant> variants() {
                "</input_template>\n",
                2, WorkunitSettings{}, std::nullopt, "", 0});
   v.push_back({"in a batch", mw::test::test_input_template(), 1, WorkunitSettings{}, std::nullopt, "", 42});
+  // Only the quorum: the rest is derived, and libsched gets the derived values explicitly.
+  WorkunitSettings quorum_only;
+  quorum_only.min_quorum = 2;
+  v.push_back({"quorum only", mw::test::test_input_template(), 1, quorum_only, std::nullopt, "", 0});
   return v;
 }
 
@@ -214,7 +218,8 @@ TEST(CreateWorkDifferential, RowsEqualLibschedCreateWorkColumnByColumn) {
     job.appid = static_cast<int>(project.app_id());
     job.name = "boinc_" + std::to_string(n);
     job.batch = static_cast<int>(batch);
-    const WorkunitSettings& s = v.settings;
+    // libsched's create_work has no derivation: it is given the values ours derives.
+    const WorkunitSettings s = resolve_replication(v.settings);
     job.rsc_fpops_est = s.rsc_fpops_est;
     job.rsc_fpops_bound = s.rsc_fpops_bound;
     job.rsc_memory_bound = s.rsc_memory_bound;
@@ -396,7 +401,12 @@ TEST(WorkCreator, BadSettingsAndNamesAreRefusedBeforeAnythingIsWritten) {
   WorkunitSettings target;
   target.min_quorum = 3;
   target.target_nresults = 3;
-  EXPECT_NE(submit_one("t", target).find("target_nresults exceeds max_success_results"), std::string::npos);
+  target.max_success_results = 2;
+  std::string refused = submit_one("t", target);
+  EXPECT_NE(refused.find("target_nresults exceeds max_success_results"), std::string::npos) << refused;
+  // The refusal names the option to change, for the CLI and for C++.
+  EXPECT_NE(refused.find("--max-success-results"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("settings.max_success_results"), std::string::npos) << refused;
   EXPECT_NE(submit_one("bad/name", {}).find("workunit name 'bad/name' is not valid"), std::string::npos);
   // Wrong number of files for the template.
   JobSpec two{"d", {InputFile::known(f.name, f.digest), InputFile::known(f.name, f.digest)},
@@ -522,6 +532,34 @@ TEST(WorkCreator, DiskFullIsAClearErrorAndLeavesNothing) {
   EXPECT_NE(msg.find(small), std::string::npos) << msg;
   EXPECT_NE(msg.find("No space left on device"), std::string::npos) << msg;
   expect_nothing_left(project, batch, before);
+}
+
+// Issue 16: a quorum alone gives a workunit create_work accepts and that
+// survives failed or disagreeing hosts; given values are kept.
+TEST(WorkunitSettingsTest, ReplicationLimitsAreDerivedFromTheQuorum) {
+  auto limits = [](const WorkunitSettings& s) {
+    return std::vector<int>{s.min_quorum, s.target_nresults, s.max_error_results, s.max_success_results,
+                            s.max_total_results};
+  };
+  EXPECT_EQ(limits(resolve_replication({})), (std::vector<int>{1, 1, 3, 2, 5}));
+  WorkunitSettings q2;
+  q2.min_quorum = 2;
+  EXPECT_EQ(limits(resolve_replication(q2)), (std::vector<int>{2, 2, 4, 4, 8}));
+  WorkunitSettings q3;
+  q3.min_quorum = 3;
+  EXPECT_EQ(limits(resolve_replication(q3)), (std::vector<int>{3, 3, 5, 6, 11}));
+  // The project's default quorum applies only where none is given.
+  EXPECT_EQ(limits(resolve_replication({}, 2)), (std::vector<int>{2, 2, 4, 4, 8}));
+  EXPECT_EQ(limits(resolve_replication(q3, 2))[0], 3);
+  // Given values stay, and later rules use them.
+  WorkunitSettings given = q2;
+  given.target_nresults = 3;
+  given.max_error_results = 1;
+  EXPECT_EQ(limits(resolve_replication(given)), (std::vector<int>{2, 3, 1, 4, 5}));
+  for (const auto& s : {WorkunitSettings{}, q2, q3, given})
+    EXPECT_NO_THROW(check_workunit_settings(resolve_replication(s), "w"));
+  // Unresolved zeros are refused.
+  EXPECT_THROW(check_workunit_settings(WorkunitSettings{}, "w"), mw::Error);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // mw-project-setup against a project laid out like make_project's, on the
-// private MariaDB. BOINC's daemons cannot run here, so bin/start and bin/stop
-// are test doubles that only record their calls; signatures are checked with
+// private MariaDB. BOINC's server is not packaged for Debian 12, so bin/start,
+// bin/stop and bin/status are a test double that behaves like BOINC's own
+// (doubles/boinc_bin_start_double.cpp): it starts the real mw-validator and
+// mw-assimilator that install put in PROJECT/bin, and a shell double stands in
+// for feeder, transitioner and file_deleter. Signatures are checked with
 // Debian's libboinc_crypt.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,9 +11,11 @@
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 
 #include "boinc/crypto_oracle.h"
 #include "mw/boinc/code_signing.h"
+#include "mw/boinc/install_record.h"
 #include "support/private_mariadb.h"
 #include "support/test_support.h"
 
@@ -25,6 +30,14 @@ using mw::test::write_text;
 
 const std::string kRealConfig = std::string(MW_SOURCE_DIR) + "/tests/boinc/data/config.xml";
 const std::string kDoubles = std::string(MW_SOURCE_DIR) + "/tests/project_setup/doubles/";
+
+// bin/start runs a daemon only where <host> is the short hostname.
+std::string short_hostname() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  std::string s = name;
+  return s.substr(0, s.find('.'));
+}
 const std::string kPlatform = "x86_64-pc-linux-gnu";
 // The start of make_project's project.xml (bin/xadd's list), with the sample app.
 const std::string kProjectXml =
@@ -63,22 +76,31 @@ class ProjectSetupTest : public ::testing::Test {
                  "(1, 'x86_64-pc-linux-gnu', 'Linux running on an AMD x86_64 or Intel EM64T CPU')");
 
     project_ = dir_ / "lab";
-    for (const char* sub : {"", "/keys", "/apps", "/templates", "/download", "/upload", "/bin", "/cgi-bin",
-                            "/log_vm", "/pid_vm", "/tmp_vm"})
+    host_ = short_hostname();
+    for (std::string sub : {"", "/keys", "/apps", "/templates", "/download", "/upload", "/bin", "/cgi-bin"})
       ::mkdir((project_ + sub).c_str(), 0755);
     write_config(replace_all(read_text(kRealConfig), "<!-- mwkit-test -->", ""));
     write_text(project_xml(), kProjectXml);
     mw::boinc::write_code_sign_keys(code_sign_key(), project_ + "/keys");
-    copy_executable(kDoubles + "bin_start_double.sh", project_ + "/bin/start");
-    copy_executable(kDoubles + "bin_stop_double.sh", project_ + "/bin/stop");
+    for (const char* command : {"start", "stop", "status"})
+      copy_executable(MW_BIN_START_DOUBLE, project_ + "/bin/" + command);
+    for (const char* stock : {"feeder", "transitioner", "file_deleter"})
+      copy_executable(kDoubles + "boinc_stock_daemon_double.sh", project_ + "/bin/" + stock);
     wrapper_ = dir_ / "mw-wrapper";
     copy_executable(MW_TASK_PROBE, wrapper_);
+  }
+
+  // Every daemon bin/start started is stopped, as an admin's bin/stop would.
+  void TearDown() override {
+    if (::access((project_ + "/bin/stop").c_str(), X_OK) == 0) run_command({project_ + "/bin/stop"});
   }
 
   // config.xml from a template of the real one: database and paths made ours.
   void write_config(std::string text) {
     auto& server = PrivateMariaDb::shared();
     text = replace_all(text, "/home/boincadm/projects/lab", project_);
+    text = replace_all(text, "<host>vm</host>", "<host>" + host_ + "</host>");
+    text = replace_all(text, "log_vm", "log_" + host_);
     text = replace_all(text, "<db_name>lab</db_name>", "<db_name>" + db_ + "</db_name>");
     text = replace_all(text, "<db_user>boincadm</db_user>", "<db_user>" + server.user() + "</db_user>");
     text = replace_all(text, "DB_PASSWORD", server.password());
@@ -104,10 +126,12 @@ class ProjectSetupTest : public ::testing::Test {
     return PrivateMariaDb::shared().query_rows(db_, sql);
   }
 
-  // Every file below the project with its bytes (what "nothing changed" compares).
+  // Every file below the project with its bytes (what "nothing changed" compares),
+  // but for the daemons' own logs, pid and lock files and working directories.
   std::map<std::string, std::string> snapshot() const {
     std::map<std::string, std::string> files;
     for (const auto& rel : mw::test::list_tree(project_)) {
+      if (rel.rfind("log_", 0) == 0 || rel.rfind("pid_", 0) == 0 || rel.rfind("tmp_", 0) == 0) continue;
       struct stat st {};
       std::string path = project_ + "/" + rel;
       if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) files[rel] = read_text(path);
@@ -142,9 +166,23 @@ class ProjectSetupTest : public ::testing::Test {
            "        </daemon>\n";
   }
 
+  // bin/status's line for the daemon running `cmd`, e.g. "  4  1234  running    locked   no  …";
+  // empty when config.xml has no such daemon.
+  std::string status_of(const std::string& cmd) {
+    auto r = run_command({project_ + "/bin/status"});
+    std::size_t at = r.out.find(cmd + "\n");
+    if (at == std::string::npos) return "";
+    return r.out.substr(r.out.rfind('\n', at) + 1, at - r.out.rfind('\n', at) - 1);
+  }
+  bool running(const std::string& cmd) {
+    std::string line = status_of(cmd);
+    return line.find(" running ") != std::string::npos && line.find(" locked ") != std::string::npos;
+  }
+
   ScratchDir dir_;
   std::string db_;
   std::string project_;
+  std::string host_;
   std::string wrapper_;
 };
 
@@ -236,7 +274,22 @@ TEST_F(ProjectSetupTest, InstallsDaemonsTemplatesKeysAndASignedAppVersion) {
   EXPECT_TRUE(::access((project_ + "/apps/mw/1.00/" + kPlatform + "/version.xml").c_str(), F_OK) == 0);
 
   EXPECT_EQ(::access((project_ + "/reread_db").c_str(), F_OK), 0);
-  EXPECT_EQ(calls(), "stop \nstart \n");
+  EXPECT_EQ(calls(), "stop\nstart\n");
+
+  // The daemons it configured run from PROJECT/bin, as bin/start finds them.
+  EXPECT_EQ(read_text(project_ + "/bin/mw-validator"), read_text(MW_VALIDATOR_BUILT));
+  EXPECT_EQ(read_text(project_ + "/bin/mw-assimilator"), read_text(MW_ASSIMILATOR_BUILT));
+  EXPECT_TRUE(running("mw-validator --app mw")) << status_of("mw-validator --app mw");
+  EXPECT_TRUE(running("mw-assimilator --app mw --deliver " + project_ + "/mw_deliver"));
+  EXPECT_NE(r.out.find("running mw-validator --app mw (pid "), std::string::npos) << r.out;
+
+  // The record says what was installed.
+  std::string record = read_text(project_ + "/mw_install.xml");
+  EXPECT_NE(record.find("<deliver_dir>" + project_ + "/mw_deliver</deliver_dir>"), std::string::npos) << record;
+  EXPECT_NE(record.find("<task_signing_key>" + project_ + "/keys/mw_task_private.pem</task_signing_key>"),
+            std::string::npos) << record;
+  EXPECT_NE(record.find("<platform>" + kPlatform + "</platform>"), std::string::npos) << record;
+  EXPECT_NE(record.find("<version_num>100</version_num>"), std::string::npos) << record;
 }
 
 TEST_F(ProjectSetupTest, SecondInstallChangesNothingAndSaysSo) {
@@ -317,7 +370,8 @@ TEST_F(ProjectSetupTest, UninstallRemovesDaemonsDeprecatesVersionsKeepsWork) {
   EXPECT_EQ(rows("SELECT id FROM app WHERE name = 'mw'").size(), 1u);
   EXPECT_EQ(read_text(project_ + "/upload/wu_kept_r1_0"), "an output");
   EXPECT_EQ(read_text(project_ + "/mw_deliver/0_kept.result"), "delivered");
-  EXPECT_EQ(calls(), "stop \nstart \n");
+  EXPECT_EQ(calls(), "stop\nstart\n");
+  EXPECT_FALSE(running("mw-validator --app mw"));
 
   auto again = setup("uninstall");
   EXPECT_EQ(again.exit_code, 0);
@@ -453,6 +507,200 @@ TEST_F(ProjectSetupTest, MalformedConfigIsAClearErrorAndChangesNothing) {
   EXPECT_NE(r.err.find("line "), std::string::npos) << r.err;
   EXPECT_EQ(snapshot(), files);
   EXPECT_EQ(db_snapshot(), db);
+}
+
+// §11.1: bin/start exits 0 when a daemon's program is nowhere to be found; the
+// daemon is then simply not running. check says so and why; install puts the
+// program back and waits until the daemon holds its lock.
+TEST_F(ProjectSetupTest, CheckTellsADaemonIsNotRunningAndWhyAndInstallRestartsIt) {
+  ASSERT_EQ(setup("install").exit_code, 0);
+  ASSERT_EQ(::unlink((project_ + "/bin/mw-validator").c_str()), 0);
+  run_command({project_ + "/bin/stop"});
+  auto started = run_command({project_ + "/bin/start"});
+  EXPECT_EQ(started.exit_code, 0);  // as BOINC's does
+  EXPECT_FALSE(running("mw-validator --app mw"));
+
+  auto check = setup("check");
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_NE(check.out.find("missing   program bin/mw-validator"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("stopped   daemon running: mw-validator --app mw"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("Couldn't execute 'mw-validator --app mw': [Errno 2] No such file or directory"),
+            std::string::npos)
+      << check.out;
+  EXPECT_NE(check.out.find("present   daemon running: mw-assimilator"), std::string::npos) << check.out;
+
+  auto again = setup("install");
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(running("mw-validator --app mw")) << status_of("mw-validator --app mw");
+  EXPECT_EQ(setup("check").exit_code, 0);
+  // Running daemons and nothing else to do: a second install says so and restarts nothing.
+  ::unlink((project_ + "/double_calls.log").c_str());
+  auto third = setup("install");
+  EXPECT_NE(third.out.find("nothing to change"), std::string::npos) << third.out;
+  EXPECT_EQ(calls(), "");
+}
+
+// A daemon that starts and dies (here: its program fails at once) makes
+// install fail, with the daemon's log tail in the error.
+TEST_F(ProjectSetupTest, InstallFailsWithTheLogTailWhenADaemonDoesNotStayUp) {
+  std::string programs = dir_ / "programs";
+  ::mkdir(programs.c_str(), 0755);
+  write_text(programs + "/mw-validator",
+             "#!/bin/sh\necho '2026-12-01 10:00:00.0000 UTC [CRITICAL] cannot open the database: test says no' >&2\n"
+             "exit 3\n");
+  ::chmod((programs + "/mw-validator").c_str(), 0755);
+  copy_executable(MW_ASSIMILATOR_BUILT, programs + "/mw-assimilator");
+  auto r = setup("install", {"--programs-dir", programs, "--start-timeout", "3"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("mw-validator --app mw is not running after bin/start"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[CRITICAL] cannot open the database: test says no"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("mw-assimilator --app mw --deliver " + project_ + "/mw_deliver is not running"),
+            std::string::npos) << r.err;
+}
+
+// §11.2: with <host> not this machine's short name, bin/start starts nothing;
+// install refuses before changing anything, naming the field.
+TEST_F(ProjectSetupTest, HostThatIsNotThisMachineIsRefusedBeforeAnyChange) {
+  std::string text = read_text(config_path());
+  write_text(config_path(), replace_all(text, "<host>" + host_ + "</host>", "<host>localhost</host>"));
+  const auto files = snapshot();
+  const auto db = db_snapshot();
+  auto r = setup("install");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("<host> is 'localhost' but this machine's short hostname is '" + host_ + "'"),
+            std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nothing was changed"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(), files);
+  EXPECT_EQ(db_snapshot(), db);
+}
+
+// One record: after an install with non-default options, check and a second
+// install need only --project, and masters' tools read the same values.
+TEST_F(ProjectSetupTest, CheckWithOnlyTheProjectAfterANonDefaultInstallIsClean) {
+  ASSERT_EQ(run_command({std::string(MW_TOOLS_DIR) + "/mw-sign", "keygen", "--out", dir_ / "task"}).exit_code, 0);
+  const std::string pub = dir_ / "task/task_sign_public.pem";
+  const std::string priv = dir_ / "task/task_sign_private.pem";
+  const std::string deliver = dir_ / "results";
+  auto r = run_command({MW_PROJECT_SETUP, "install", "--project", project_, "--deliver", deliver, "--task-pub", pub,
+                        "--task-key", priv, "--replication"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(::access((project_ + "/keys/mw_task_private.pem").c_str(), F_OK), -1);  // no key of its own
+
+  auto check = run_command({MW_PROJECT_SETUP, "check", "--project", project_});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_EQ(check.out.find("missing"), std::string::npos) << check.out;
+  EXPECT_EQ(check.out.find("outdated"), std::string::npos) << check.out;
+  EXPECT_EQ(check.out.find("run mw-project-setup install"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("present   delivery directory " + deliver), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("files verify)"), std::string::npos) << check.out;
+
+  auto again = run_command({MW_PROJECT_SETUP, "install", "--project", project_});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("nothing to change"), std::string::npos) << again.out;
+
+  auto record = mw::boinc::read_install_record(project_, "mw");
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->deliver_dir, deliver);
+  EXPECT_EQ(record->task_signing_key, priv);
+  ASSERT_EQ(record->trusted_task_keys.size(), 1u);
+  EXPECT_EQ(record->trusted_task_keys[0], read_text(pub));
+  EXPECT_EQ(record->min_quorum, 2);
+  EXPECT_TRUE(running("mw-assimilator --app mw --deliver " + deliver));
+}
+
+// Options that differ from the record are listed, and those that would strand
+// work need their own flag.
+TEST_F(ProjectSetupTest, ReplacingKeysOrMovingDeliveryNeedsItsOwnFlag) {
+  ASSERT_EQ(setup("install").exit_code, 0);
+  const auto files = snapshot();
+  const auto db = db_snapshot();
+  const std::string elsewhere = dir_ / "elsewhere";
+  auto moved = setup("install", {"--deliver", elsewhere});
+  EXPECT_EQ(moved.exit_code, 2);
+  EXPECT_NE(moved.out.find("update delivery directory"), std::string::npos) << moved.out;
+  EXPECT_NE(moved.err.find("--move-deliver"), std::string::npos) << moved.err;
+  EXPECT_NE(moved.err.find("nothing was changed"), std::string::npos) << moved.err;
+
+  ASSERT_EQ(run_command({std::string(MW_TOOLS_DIR) + "/mw-sign", "keygen", "--out", dir_ / "new"}).exit_code, 0);
+  auto keys = setup("install", {"--task-pub", dir_ / "new/task_sign_public.pem"});
+  EXPECT_EQ(keys.exit_code, 2);
+  EXPECT_NE(keys.err.find("--replace-task-keys"), std::string::npos) << keys.err;
+  auto dry = setup("install", {"--task-pub", dir_ / "new/task_sign_public.pem", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 1);
+  EXPECT_NE(dry.out.find("install would stop before changing anything"), std::string::npos) << dry.out;
+  EXPECT_EQ(snapshot(), files);
+  EXPECT_EQ(db_snapshot(), db);
+
+  // Trusting the old and a new key together is a rotation, not a replacement.
+  auto both = setup("install", {"--task-pub", project_ + "/keys/mw_task_public.pem", "--task-pub",
+                                dir_ / "new/task_sign_public.pem"});
+  ASSERT_EQ(both.exit_code, 0) << both.out << both.err;
+  EXPECT_EQ(mw::boinc::read_install_record(project_, "mw")->trusted_task_keys.size(), 2u);
+
+  auto move = setup("install", {"--deliver", elsewhere, "--move-deliver"});
+  ASSERT_EQ(move.exit_code, 0) << move.out << move.err;
+  EXPECT_EQ(mw::boinc::read_install_record(project_, "mw")->deliver_dir, elsewhere);
+  EXPECT_TRUE(running("mw-assimilator --app mw --deliver " + elsewhere));
+}
+
+// docs/operator-guide.md's commands, run as written (the project path made the
+// fixture's): install, check and uninstall as an admin would type them.
+TEST_F(ProjectSetupTest, OperatorGuideCommandsRunAsWritten) {
+  const std::string guide = read_text(std::string(MW_SOURCE_DIR) + "/docs/operator-guide.md");
+  auto section = [&](const std::string& from, const std::string& to) {
+    auto b = guide.find(from);
+    auto e = guide.find(to, b == std::string::npos ? 0 : b + from.size());
+    EXPECT_NE(b, std::string::npos) << "no section '" << from << "' in the guide";
+    return b == std::string::npos ? std::string() : guide.substr(b, e == std::string::npos ? e : e - b);
+  };
+  std::vector<std::string> commands;
+  for (const std::string& text : {section("## Install, step by step", "### Options you may need"),
+                                  section("## Removing mwkit", "## When something goes wrong")}) {
+    bool in_sh = false;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      auto first = line.find_first_not_of(' ');
+      std::string t = first == std::string::npos ? "" : line.substr(first);
+      if (t.rfind("```", 0) == 0) {
+        in_sh = !in_sh && t == "```sh";
+        continue;
+      }
+      if (!in_sh || t.rfind("mw-project-setup ", 0) != 0) continue;
+      auto comment = t.find("  #");
+      commands.push_back(comment == std::string::npos ? t : t.substr(0, comment));
+    }
+  }
+  ASSERT_GE(commands.size(), 5u) << "install --dry-run, install, check, uninstall --dry-run, uninstall";
+  for (const auto& command : commands) {
+    std::vector<std::string> argv;
+    std::istringstream words(replace_all(command, "~/projects/lab", project_));
+    for (std::string w; words >> w;) argv.push_back(w);
+    argv[0] = MW_PROJECT_SETUP;
+    auto r = run_command(argv);
+    EXPECT_EQ(r.exit_code, 0) << command << "\n" << r.out << r.err;
+    if (argv[1] == "install" && command.find("--dry-run") == std::string::npos) {
+      EXPECT_TRUE(running("mw-validator --app mw")) << command;
+    }
+  }
+  EXPECT_EQ(read_text(config_path()).find("mw-validator"), std::string::npos) << "the guide ends uninstalled";
+}
+
+// Installed (cmake --install puts every program in PREFIX/bin), mw-project-setup
+// finds the wrapper and the daemons beside itself, as it finds them in the build tree.
+TEST_F(ProjectSetupTest, FromAnInstalledPrefixTheProgramsBesideItAreInstalled) {
+  const std::string bin = dir_ / "prefix/bin";
+  ::mkdir((dir_ / "prefix").c_str(), 0755);
+  ::mkdir(bin.c_str(), 0755);
+  copy_executable(MW_PROJECT_SETUP, bin + "/mw-project-setup");
+  copy_executable(MW_VALIDATOR_BUILT, bin + "/mw-validator");
+  copy_executable(MW_ASSIMILATOR_BUILT, bin + "/mw-assimilator");
+  copy_executable(wrapper_, bin + "/mw-wrapper");
+  auto r = run_command({bin + "/mw-project-setup", "install", "--project", project_});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("from " + bin + "/mw-validator"), std::string::npos) << r.out;
+  EXPECT_EQ(read_text(project_ + "/download/mw_1.00_" + kPlatform + "_mw-wrapper"), read_text(wrapper_));
+  EXPECT_TRUE(running("mw-validator --app mw"));
+  EXPECT_EQ(run_command({bin + "/mw-project-setup", "check", "--project", project_}).exit_code, 0);
 }
 
 }  // namespace

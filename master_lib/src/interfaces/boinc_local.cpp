@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "mw/boinc/install_record.h"
 #include "mw/boinc/project_config.h"
 #include "mw/boinc/task_submitter.h"
 #include "mw/error.h"
@@ -59,22 +60,31 @@ class LocalInterface final : public detail::QueuedBoincInterface {
         options_(options) {
     config_ = read_project_config(find_project_dir(options_.project_dir));
     db_ = std::make_unique<Database>(db_params_from(config_));
-    const std::string key_path =
-        options_.signing_key.empty() ? config_.key_dir + "/mw_task_private.pem" : options_.signing_key;
+    // What mw-project-setup recorded fills in what the master did not say.
+    const AppDefaults defaults = app_defaults(config_, options_.app);
+    const std::string key_path = options_.signing_key.empty() ? defaults.task_signing_key : options_.signing_key;
+    if (key_path.empty())
+      throw Error(Errc::usage, "no task-signing key: mw-project-setup installed app '" + options_.app +
+                                   "' with public keys only (--task-pub), so set Local::signing_key to the "
+                                   "matching private key");
     if (!mw::detail::path_exists(key_path))
-      throw Error(Errc::usage, "task-signing key '" + key_path + "' does not exist (mw-project-setup "
-                               "install makes one; or set Local::signing_key)");
+      throw Error(Errc::usage, "task-signing key '" + key_path + "' does not exist (" +
+                                   (options_.signing_key.empty()
+                                        ? std::string(defaults.recorded ? "named by " + install_record_path(config_.project_dir)
+                                                                        : "mw-project-setup install makes it")
+                                        : std::string("Local::signing_key")) +
+                                   "; or set Local::signing_key)");
     auto key = std::make_shared<const PrivateKey>(PrivateKey::load_pem(key_path));
     submitter_ = std::make_unique<TaskSubmitter>(config_, *db_, options_.app, key,
                                                  options_.max_output_bytes);
-    check_workunit_settings(options_.settings, "(Local settings)");
+    settings_ = resolve_replication(options_.settings, defaults.min_quorum);
+    check_workunit_settings(settings_, "(Local settings)");
     worker_program_ =
         options_.worker_program.empty() ? mw::detail::self_program_path() : options_.worker_program;
     const std::string batch_name = detail::batch_name_or_default(options_.batch_name);
     batch_id_ = submitter_->creator().create_batch(batch_name);
     stem_ = detail::workunit_stem(batch_name) + "_" + std::to_string(batch_id_) + "_";
-    const std::string deliver =
-        options_.deliver_dir.empty() ? config_.project_dir + "/mw_deliver" : options_.deliver_dir;
+    const std::string deliver = options_.deliver_dir.empty() ? defaults.deliver_dir : options_.deliver_dir;
     batch_dir_ = deliver + "/" + std::to_string(batch_id_);
     make_dirs(batch_dir_);
   }
@@ -116,13 +126,13 @@ class LocalInterface final : public detail::QueuedBoincInterface {
   std::size_t submit_chunk(const std::vector<std::shared_ptr<const TaskSpec>>& chunk) override {
     std::size_t next = 0;
     std::unique_ptr<TaskBuilder> builder;
-    submitter_->submit(batch_id_, options_.settings, [&](PendingTask& pending) {
+    submitter_->submit(batch_id_, settings_, [&](PendingTask& pending) {
       if (next == chunk.size()) return false;
       const TaskSpec& task = *chunk[next++];
       builder = std::make_unique<TaskBuilder>(remote_task_builder(task, worker_program_));
       pending.wu_name = wu_name(task.id);
       pending.builder = builder.get();
-      pending.settings = detail::settings_for_task(options_.settings, task);
+      pending.settings = detail::settings_for_task(settings_, task);
       return true;
     });
     return chunk.size();
@@ -205,6 +215,7 @@ class LocalInterface final : public detail::QueuedBoincInterface {
   }
 
   Local options_;
+  WorkunitSettings settings_;  // options_.settings with the replication limits resolved
   ProjectConfig config_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<TaskSubmitter> submitter_;

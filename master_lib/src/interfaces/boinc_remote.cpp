@@ -73,6 +73,7 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
         options_(options),
         auth_(std::move(authenticator)) {
     if (!options_.log) options_.log = [](const std::string& line) { std::cerr << "mw boinc remote: " << line << "\n"; };
+    options_.settings = resolve_replication(options_.settings);
     check_workunit_settings(options_.settings, "(Remote settings)");
     if (options_.signing_key.empty())
       throw Error(Errc::usage, "Remote::signing_key must name the master's task-signing key");

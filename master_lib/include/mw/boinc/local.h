@@ -33,16 +33,18 @@ namespace mw::boinc {
 struct Local {
   std::string project_dir;          // empty: found as BOINC finds it
   std::string app = "mw";
-  // Where mw-assimilator delivers (its --deliver); default PROJECT/mw_deliver.
+  // Where mw-assimilator delivers (its --deliver); default: what
+  // mw-project-setup recorded (mw/boinc/install_record.h), else PROJECT/mw_deliver.
   std::string deliver_dir;
   std::string batch_name;           // default "mw_<host>_<pid>_<time>"
   // target_nresults, min_quorum, max_*_results, delay_bound, rsc_* bounds,
-  // priority (PyMW's set_boinc_args and more). A task's own estimates
+  // priority (PyMW's set_boinc_args and more). Replication settings left at 0
+  // come from the record's quorum and resolve_replication (work_creator.h). A task's own estimates
   // (fpops, memory) override rsc_fpops_est / rsc_memory_bound for it, keeping
   // the ratio between rsc_fpops_bound and rsc_fpops_est.
   WorkunitSettings settings;
   std::uint64_t max_output_bytes = 64ull << 20;  // upload limit of a result bundle
-  std::string signing_key;          // default KEY_DIR/mw_task_private.pem
+  std::string signing_key;          // default: the record's, else KEY_DIR/mw_task_private.pem
   std::string worker_program;       // runs function tasks; default this program
   bool retire_batch_at_end = true;  // retire (cancel what is left) when the master stops
   double poll_seconds = 1.0;        // directory scan period without inotify
