@@ -135,8 +135,14 @@ int remote_fetch(const RemoteCommon& c, const std::string& out_dir, bool keep) {
         ++errors_in_dir;
       }
     } else if (j.status == "error") {
-      mw::detail::write_file_atomic(error, "BOINC gave up on job " + j.name +
-                                               " (no valid result: its instances failed or were aborted)\n");
+      // The server's account of why, when it gives one.
+      std::string why;
+      try {
+        why = rpc.query_completed_job(j.name).describe();
+      } catch (const Error& e) {
+        why = std::string("no valid result; query_completed_job: ") + e.what();
+      }
+      mw::detail::write_file_atomic(error, "BOINC gave up on job " + j.name + ": " + why + "\n");
       ++gave_up;
       ++settled;
       ++errors_in_dir;

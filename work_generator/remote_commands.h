@@ -11,8 +11,9 @@
 //   retire --remote URL --auth-file FILE --batch NAME|ID      (retire_batch: the server drops its outputs)
 //   fetch  --remote URL --auth-file FILE --batch NAME|ID --out DIR [--keep]
 //       writes DIR/<job>.result for each finished job not fetched yet (temp file, fsync,
-//       rename) and DIR/<job>.error for a job BOINC gave up on or whose output could not be
-//       fetched (the reason inside; a fetch failure is tried again by the next fetch). Goes
+//       rename) and DIR/<job>.error for a job BOINC gave up on (query_completed_job's error
+//       mask, exit status and stderr inside) or whose output could not be fetched (the
+//       server's reason inside; such a job is tried again by the next fetch). Goes
 //       on past failures, ends with a summary line, exits 1 when the batch has a .error.
 //       Once every job of a finished batch has its file, retires the batch (not with --keep).
 // Without --auth-file the authenticator is read from $MW_BOINC_AUTHENTICATOR.

@@ -523,7 +523,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   rpc_name = rpc;
   ++rpc_counts_[rpc];
   static const std::set<std::string> submit_rpcs{"create_batch", "submit_batch", "query_batch", "query_batches",
-                                                 "abort_batch", "abort_jobs", "retire_batch"};
+                                                 "query_completed_job", "abort_batch", "abort_jobs", "retire_batch"};
   static const std::set<std::string> file_rpcs{"query_files", "upload_files"};
   if (!(script == "submit_rpc_handler.php" ? submit_rpcs : file_rpcs).count(rpc)) {
     violations_.push_back(script + ": unknown RPC " + rpc);
@@ -688,6 +688,16 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     for (const auto& name : b->jobs)
       if (jobs_[name].status == "queued") jobs_[name].status = "error";
     out += "<success>1</success>\n";
+  } else if (rpc == "query_completed_job") {
+    auto it = jobs_.find(text_of(root, "job_name"));
+    if (it == jobs_.end()) return error_reply(rpc, "no such job");
+    // As in the transcript; a job the test doomed failed on its hosts.
+    const bool failed = it->second.status == "error";
+    out += "<completed_job>\n   <error_mask>" + std::string(failed ? "2" : "0") + "</error_mask>\n" +
+           "   <exit_status>" + (failed ? "1" : "0") + "</exit_status>\n   <elapsed_time>1.01</elapsed_time>\n" +
+           "   <cpu_time>0</cpu_time>\n   <stderr_out><![CDATA[\n\n&lt;core_client_version&gt;7.20.5&lt;/core_client_version&gt;\n" +
+           "&lt;![CDATA[\n&lt;stderr_txt&gt;\n" + (failed ? "mw-wrapper: task exited with status 1" : "") +
+           "\n&lt;/stderr_txt&gt;\n]]&gt;\n   ]]></stderr_out>\n</completed_job>\n";
   } else if (rpc == "abort_jobs") {
     for (const XMLElement* n = root->FirstChildElement("job_name"); n; n = n->NextSiblingElement("job_name")) {
       auto it = jobs_.find(n->GetText() ? n->GetText() : "");

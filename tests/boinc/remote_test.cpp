@@ -869,8 +869,10 @@ TEST(BoincRemoteCli, FetchGoesOnPastAFailureAndEndsEveryJobAsResultOrError) {
       << r.out;
   EXPECT_TRUE(mw::detail::path_exists(f.scratch / "out/mixed_1_0.result"));
   EXPECT_TRUE(mw::detail::path_exists(f.scratch / "out/mixed_1_3.result")) << "jobs after the failure are fetched";
-  EXPECT_NE(mw::test::read_text(f.scratch / "out/mixed_1_1.error").find("BOINC gave up on job mixed_1_1"),
-            std::string::npos);
+  const std::string gave_up = mw::test::read_text(f.scratch / "out/mixed_1_1.error");
+  EXPECT_NE(gave_up.find("BOINC gave up on job mixed_1_1: error_mask 2 (too many errors), exit status 1"),
+            std::string::npos) << gave_up;
+  EXPECT_NE(gave_up.find("task exited with status 1"), std::string::npos) << "the server's reason: " << gave_up;
   const std::string why = mw::test::read_text(f.scratch / "out/mixed_1_2.error");
   EXPECT_NE(why.find("No such file or directory"), std::string::npos) << "the server's reason: " << why;
   EXPECT_NE(why.find("no such file"), std::string::npos) << "and get_output.php's: " << why;

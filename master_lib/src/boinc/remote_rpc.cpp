@@ -3,6 +3,8 @@
 
 #include <tinyxml2.h>
 
+#include "mw/boinc/result_files.h"
+
 #include <cstdlib>
 
 namespace mw::boinc::detail {
@@ -381,6 +383,38 @@ std::vector<std::int64_t> RpcClient::query_batches() {
   for (const XMLElement* b = doc.RootElement()->FirstChildElement("batch"); b; b = b->NextSiblingElement("batch"))
     ids.push_back(child_int(b, "id", "query_batches"));
   return ids;
+}
+
+CompletedJob RpcClient::query_completed_job(const std::string& job_name) {
+  Request r("query_completed_job", authenticator_);
+  add(r.doc, r.root, "job_name", job_name);
+  const std::string body = call("submit_rpc_handler.php", "query_completed_job", print(r.doc));
+  XMLDocument doc;
+  parse(doc, body);
+  const XMLElement* job = doc.RootElement()->FirstChildElement("completed_job");
+  if (!job) throw Error(Errc::format, "BOINC RPC query_completed_job: the reply has no <completed_job>");
+  CompletedJob c;
+  c.error_mask = child_int(job, "error_mask", "query_completed_job");
+  if (!child_text(job, "exit_status").empty())
+    c.exit_status = static_cast<int>(child_int(job, "exit_status", "query_completed_job"));
+  c.stderr_out = child_text(job, "stderr_out");
+  return c;
+}
+
+std::string CompletedJob::describe() const {
+  std::string text = "error_mask " + std::to_string(error_mask) + " (" + describe_error_mask(error_mask) +
+                     "), exit status " + std::to_string(exit_status);
+  // The client wraps stderr in XML-escaped tags; the last lines say most.
+  std::string err = stderr_out;
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}})
+    for (std::size_t at; (at = err.find(from)) != std::string::npos;) err.replace(at, from.size(), to);
+  const auto end = err.find_last_not_of(" \n\r\t]>");
+  if (end != std::string::npos && !err.empty()) {
+    err = err.substr(0, end + 1);
+    if (err.size() > 500) err = "…" + err.substr(err.size() - 500);
+    text += "; stderr ends: " + err;
+  }
+  return text;
 }
 
 void RpcClient::abort_jobs(const std::vector<std::string>& job_names) {

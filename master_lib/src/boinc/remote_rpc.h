@@ -82,6 +82,16 @@ struct RemoteBatchStatus {
   int count(const std::string& status) const;
 };
 
+// query_completed_job's account of a job: its workunit's error mask and, for
+// the canonical instance or else one that ended, the exit status and stderr.
+struct CompletedJob {
+  std::int64_t error_mask = 0;
+  int exit_status = 0;
+  std::string stderr_out;
+  // "error_mask 2 (too many errors), exit status 1; stderr ends: …"
+  std::string describe() const;
+};
+
 // BOINC's batch states by name (init, in progress, complete, aborted, retired).
 const char* batch_state_name(int state);
 
@@ -125,6 +135,7 @@ class RpcClient {
   std::vector<std::int64_t> query_batches();
   void abort_batch(const BatchRef& batch);
   void abort_jobs(const std::vector<std::string>& job_names);
+  CompletedJob query_completed_job(const std::string& job_name);
   void retire_batch(const BatchRef& batch);
   // Indexes (into `names`) of the files the server does not have.
   std::vector<std::size_t> query_files(const std::vector<std::string>& names, std::int64_t batch_id = 0);
