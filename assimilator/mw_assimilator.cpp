@@ -1,7 +1,7 @@
 // mw-assimilator — hands each finished workunit of a BOINC app to the master.
 //
 //   mw-assimilator --app NAME [--deliver DIR] [-d N] [--mod N I] [--one-pass] [--sleep S]
-//                  [--threads N]
+//                  [--threads N] [--no-batch-collect]
 //   (DIR defaults to what mw-project-setup recorded for the app, mw/boinc/install_record.h)
 //
 // For every workunit of the app with assimilate_state READY it writes
@@ -14,6 +14,13 @@
 // and, after a batch's last workunit, the batch COMPLETE. A crash between
 // delivery and commit makes the next pass deliver the same bytes under the
 // same name again.
+//
+// A result of a workunit in a batch is also linked (a hard link: no second
+// copy) into BOINC 8's batch-collect layout, PROJECT/results/<batch id>/
+// <wu_name>__file_<open name>, which get_output3.php serves to remote
+// submitters and retire_batch deletes. BOINC's file_deleter removes the
+// upload/ copy seconds after the workunit is DONE, and get_output.php reads
+// only upload/: without this a remote master that fetches late gets nothing.
 #include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -128,9 +135,39 @@ struct ReadyWorkunit {
   std::int64_t mask = 0;                // what is delivered (kNoCanonical added when needed)
 };
 
+// The open name of the result bundle (first <file_ref>'s <open_name> in
+// result.xml_doc_in; templates/mw_out.xml says result.zip): BOINC's
+// get_output3.php finds the file by it.
+std::string bundle_open_name(const std::string& xml_doc_in) {
+  const auto ref = xml_doc_in.find("<file_ref>");
+  const auto b = ref == std::string::npos ? ref : xml_doc_in.find("<open_name>", ref);
+  const auto e = b == std::string::npos ? b : xml_doc_in.find("</open_name>", b);
+  std::string name = e == std::string::npos ? "" : xml_doc_in.substr(b + 11, e - b - 11);
+  const bool safe = !name.empty() && name.size() < 128 && name[0] != '.' &&
+                    name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+                        std::string::npos;
+  return safe ? name : "result.zip";
+}
+
+// Puts `source` at `dir/name` as a hard link (through a temp name and
+// rename, so a rerun replaces it atomically); a copy where links cannot be
+// made (another file system).
+void link_into(const std::string& source, const std::string& dir, const std::string& name) {
+  const std::string tmp = dir + "/." + name + ".tmp";
+  ::unlink(tmp.c_str());
+  if (::link(source.c_str(), tmp.c_str()) != 0) {
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK) io_fail("cannot link " + source + " as", tmp, errno);
+    deliver(dir, name, &source, "");
+    return;
+  }
+  if (::rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0) io_fail("cannot rename into place", dir + "/" + name, errno);
+}
+
 struct Assimilator {
   DaemonOptions options;
   std::string deliver_dir;
+  bool batch_collect = true;
+  std::string results_dir;  // PROJECT/results
   ProjectConfig config;
   DaemonLog log;
   std::int64_t app_id = 0;
@@ -152,9 +189,10 @@ struct Assimilator {
     return text;
   }
 
-  // Writes the workunit's file into DIR/<batch>/ (not yet durable: see pass).
-  // Returns that directory.
-  std::string deliver_one(Database& db, ReadyWorkunit& wu) {
+  // Writes the workunit's file into DIR/<batch>/, and a result of a batch
+  // into results/<batch>/ (not yet durable: see pass). Adds the directories
+  // written to `dirs`.
+  void deliver_one(Database& db, ReadyWorkunit& wu, std::set<std::string>& dirs) {
     std::string dir = deliver_dir + "/" + std::to_string(wu.batch);
     ensure_dir(dir);
     wu.mask = wu.error_mask;
@@ -163,12 +201,19 @@ struct Assimilator {
     if (wu.mask == 0) {
       std::string source = result_bundle_path(config, wu.xml_doc_in, wu.result_name);
       deliver(dir, wu.name + ".result", &source, "");
+      if (batch_collect && wu.batch != 0) {
+        ensure_dir(results_dir);
+        const std::string collect = results_dir + "/" + std::to_string(wu.batch);
+        ensure_dir(collect);
+        link_into(dir + "/" + wu.name + ".result", collect, wu.name + "__file_" + bundle_open_name(wu.xml_doc_in));
+        dirs.insert(collect);
+      }
       log.debug(tag + "delivered " + wu.result_name);
     } else {
       deliver(dir, wu.name + ".error", nullptr, error_text(db, wu.id, wu.mask));
       log.debug(tag + "delivered error: " + describe_error_mask(wu.mask));
     }
-    return dir;
+    dirs.insert(dir);
   }
 
   // Marks delivered workunits of one batch DONE in one transaction (their
@@ -281,7 +326,7 @@ struct Assimilator {
       for (std::size_t i = first; i < last; ++i) {
         ReadyWorkunit& wu = wus[i];
         try {
-          dirs.insert(deliver_one(db, wu));
+          deliver_one(db, wu, dirs);
           group.push_back(&wu);
         } catch (const Error& e) {
           if (e.code() == Errc::database) throw;
@@ -318,6 +363,9 @@ int main(int argc, char** argv) {
   app.add_option("--deliver", a.deliver_dir,
                  "Pickup directory: DIR/<batch id>/<wu_name>.result|.error (default: the install record's, "
                  "else PROJECT/mw_deliver)");
+  bool no_batch_collect = false;
+  app.add_flag("--no-batch-collect", no_batch_collect,
+               "Do not link batch results into PROJECT/results/<batch>/ for get_output3.php");
   int code = parse_daemon_command_line(app, argc, argv);
   if (code >= 0) return code;
   return run_daemon(
@@ -330,6 +378,8 @@ int main(int argc, char** argv) {
           a.deliver_dir = app_defaults(config, a.options.app).deliver_dir;
           a.log.normal("delivering to " + a.deliver_dir);
         }
+        a.batch_collect = !no_batch_collect;
+        a.results_dir = config.project_dir + "/results";
         a.pool = std::make_unique<WorkerPool>(db_params_from(config), a.options.threads);
         struct stat st {};
         if (::stat(a.deliver_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))

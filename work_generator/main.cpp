@@ -7,7 +7,7 @@
 //   mw-work-generator status --project DIR --batch NAME|ID
 //   mw-work-generator cancel --project DIR --batch NAME|ID
 //   mw-work-generator retire --project DIR --batch NAME|ID
-//   mw-work-generator submit|status|cancel|fetch --remote URL --auth-file FILE …
+//   mw-work-generator submit|status|cancel|retire|fetch --remote URL --auth-file FILE …
 //       the same over BOINC's remote job-submission RPCs (remote_commands.h)
 //   mw-work-generator --daemon --app NAME --spool DIR [--min-unsent N] [--batch NAME] [settings]
 //       keeps N unsent results, following BOINC's daemon conventions (spool_daemon.h)
@@ -186,7 +186,7 @@ RemoteCommon remote_of(RemoteCommon r, const Common& c) {
 void add_common(CLI::App* cmd, Common& c) {
   cmd->add_option("--project", c.project, "BOINC project directory (default: as BOINC finds it)");
   cmd->add_option("--app", c.app, "BOINC app name")->capture_default_str();
-  cmd->add_option("--batch", c.batch, "Batch name (or id, for status/cancel/retire)")->required();
+  cmd->add_option("--batch", c.batch, "Batch name (or id, except for submit)")->required();
 }
 
 }  // namespace
@@ -214,16 +214,19 @@ int main(int argc, char** argv) {
   auto* retire = app.add_subcommand("retire", "Cancel what is left of a batch and mark it retired");
   add_common(retire, retire_opts);
 
-  RemoteCommon submit_remote, status_remote, cancel_remote, fetch_remote;
+  RemoteCommon submit_remote, status_remote, cancel_remote, retire_remote, fetch_remote;
   add_remote(submit, submit_remote);
   add_remote(status, status_remote);
   add_remote(cancel, cancel_remote);
+  add_remote(retire, retire_remote);
   Common fetch_opts;
   std::string fetch_out;
+  bool fetch_keep = false;
   auto* fetch = app.add_subcommand("fetch", "Download finished jobs' result bundles (--remote only)");
   add_common(fetch, fetch_opts);
   add_remote(fetch, fetch_remote);
   fetch->add_option("--out", fetch_out, "Directory for <job>.result / <job>.error")->required();
+  fetch->add_flag("--keep", fetch_keep, "Do not retire the batch once every job's file is fetched");
 
   CLI11_PARSE(app, argc, argv);
   return mw::tools::run_tool("mw-work-generator", [&] {
@@ -231,9 +234,10 @@ int main(int argc, char** argv) {
       return remote_submit(remote_of(submit_remote, s.common), resolve_replication(s.settings), s.tasks);
     if (*status && !status_remote.url.empty()) return remote_status(remote_of(status_remote, status_opts));
     if (*cancel && !cancel_remote.url.empty()) return remote_cancel(remote_of(cancel_remote, cancel_opts));
+    if (*retire && !retire_remote.url.empty()) return remote_retire(remote_of(retire_remote, retire_opts));
     if (*fetch) {
       if (fetch_remote.url.empty()) throw Error(Errc::usage, "fetch needs --remote URL");
-      return remote_fetch(remote_of(fetch_remote, fetch_opts), fetch_out);
+      return remote_fetch(remote_of(fetch_remote, fetch_opts), fetch_out, fetch_keep);
     }
     if (*submit) return cmd_submit(s);
     if (*status) return cmd_status(status_opts);

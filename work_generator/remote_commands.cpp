@@ -2,7 +2,9 @@
 #include "remote_commands.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <iostream>
 
 #include "boinc/remote_rpc.h"
@@ -24,11 +26,13 @@ RpcClient connect(const RemoteCommon& c) {
   return RpcClient(c.url, boinc::read_authenticator(c.auth_file, "MW_BOINC_AUTHENTICATOR"), http);
 }
 
-std::int64_t batch_id(const RemoteCommon& c) {
-  if (c.batch.empty() || c.batch.find_first_not_of("0123456789") != std::string::npos)
-    throw Error(Errc::usage, "--batch must be the batch id (a number) with --remote, not '" + c.batch + "'");
-  return std::stoll(c.batch);
-}
+boinc::detail::BatchRef batch_ref(const RemoteCommon& c) { return boinc::detail::BatchRef::parse(c.batch); }
+
+void warn(const std::string& line) { std::cerr << "mw-work-generator: " << line << "\n"; }
+
+// The first line of a .error written for a fetch that failed: such a job is
+// tried again by the next fetch (the output may still be there).
+constexpr const char* kFetchFailed = "fetch failed: ";
 
 }  // namespace
 
@@ -44,6 +48,10 @@ int remote_submit(const RemoteCommon& c, const boinc::WorkunitSettings& settings
     if (path_of.emplace(name, b).second) names.push_back(name);
   }
   RpcClient rpc = connect(c);
+  auto bytes_of = [&](const std::string& n) { return mw::detail::read_file(path_of.at(n)); };
+  // Staged before the batch exists: a server or user that cannot stage
+  // fails here, leaving no batch behind.
+  std::size_t uploaded = boinc::detail::stage_files(rpc, names, bytes_of, 0);
   const std::int64_t id = rpc.create_batch(c.app, c.batch);
   const std::string stem = boinc::detail::workunit_stem(c.batch) + "_" + std::to_string(id) + "_";
   std::vector<boinc::detail::RemoteJob> jobs;
@@ -53,11 +61,17 @@ int remote_submit(const RemoteCommon& c, const boinc::WorkunitSettings& settings
     job.files.push_back({"local_staged", "mwt_" + sha256_file_hex(bundles[i])});
     jobs.push_back(std::move(job));
   }
-  const std::size_t uploaded = boinc::detail::stage_files(
-      rpc, names, [&](const std::string& n) { return mw::detail::read_file(path_of.at(n)); }, id);
-  bool workaround = false;
-  boinc::detail::submit_batch_tolerant(rpc, id, c.app, settings, jobs, workaround,
-                                       [](const std::string& line) { std::cerr << "mw-work-generator: " << line << "\n"; });
+  try {
+    uploaded += boinc::detail::stage_files(rpc, names, bytes_of, id);
+    bool workaround = false;
+    boinc::detail::submit_batch_tolerant(rpc, id, c.app, settings, jobs, workaround, warn);
+  } catch (const Error&) {
+    // Refused, or no answer: either way this command reports a failure, so
+    // the batch it made must not stay (jobs made despite a lost reply are
+    // cancelled with it).
+    boinc::detail::discard_batch(rpc, id, warn);
+    throw;
+  }
   std::cerr << "mw-work-generator: " << jobs.size() << " job(s) submitted in batch " << id << " ('" << c.batch
             << "'), " << uploaded << " file(s) uploaded\n";
   std::cout << id << "\n";
@@ -66,43 +80,90 @@ int remote_submit(const RemoteCommon& c, const boinc::WorkunitSettings& settings
 
 int remote_status(const RemoteCommon& c) {
   RpcClient rpc = connect(c);
-  const auto st = rpc.query_batch(batch_id(c));
-  std::map<std::string, int> by_status;
-  for (const auto& j : st.jobs) ++by_status[j.status];
-  std::cout << "batch " << st.id << ": state " << st.state << ", fraction done " << st.fraction_done << "\n"
-            << "jobs: " << st.njobs << " (errors " << st.nerror_jobs << ")";
-  for (const auto& [status, n] : by_status) std::cout << ", " << status << " " << n;
-  std::cout << "\n";
+  const auto st = rpc.query_batch(batch_ref(c));
+  std::cout << "batch " << st.id << " '" << st.name << "': " << boinc::detail::batch_state_name(st.state) << "\n"
+            << "jobs: " << st.njobs << " (unsent " << st.count("queued") << ", in progress "
+            << st.count("in_progress") << ", done " << st.count("done") << ", errors " << st.count("error")
+            << "), fraction done " << st.fraction_done << "\n";
   return tools::kExitOk;
 }
 
 int remote_cancel(const RemoteCommon& c) {
   RpcClient rpc = connect(c);
-  rpc.abort_batch(batch_id(c));
-  std::cout << "aborted batch " << c.batch << "\n";
+  rpc.abort_batch(batch_ref(c));
+  std::cout << "aborted " << batch_ref(c).describe() << "\n";
   return tools::kExitOk;
 }
 
-int remote_fetch(const RemoteCommon& c, const std::string& out_dir) {
+int remote_retire(const RemoteCommon& c) {
+  RpcClient rpc = connect(c);
+  rpc.retire_batch(batch_ref(c));
+  std::cout << "retired " << batch_ref(c).describe() << "\n";
+  return tools::kExitOk;
+}
+
+int remote_fetch(const RemoteCommon& c, const std::string& out_dir, bool keep) {
   RpcClient rpc = connect(c);
   if (::mkdir(out_dir.c_str(), 0775) != 0 && errno != EEXIST)
     throw Error(Errc::io, "cannot create '" + out_dir + "': " + mw::detail::errno_text(errno));
-  const auto st = rpc.query_batch(batch_id(c));
-  std::size_t fetched = 0, errors = 0;
+  const auto st = rpc.query_batch(batch_ref(c));
+  std::size_t fetched = 0, gave_up = 0, failed = 0, waiting = 0, errors_in_dir = 0, settled = 0;
   for (const auto& j : st.jobs) {
     const std::string result = out_dir + "/" + j.name + ".result";
     const std::string error = out_dir + "/" + j.name + ".error";
-    if (mw::detail::path_exists(result) || mw::detail::path_exists(error)) continue;  // fetched before
+    if (mw::detail::path_exists(result)) {
+      ++settled;
+      continue;  // fetched before
+    }
+    if (mw::detail::path_exists(error) &&
+        mw::detail::read_file(error, 4096).compare(0, std::strlen(kFetchFailed), kFetchFailed) != 0) {
+      ++settled;
+      ++errors_in_dir;
+      continue;  // BOINC gave up on it before
+    }
     if (j.status == "done") {
-      mw::detail::write_file_atomic(result, rpc.workunit_file(j.name, 0));
-      ++fetched;
+      try {
+        mw::detail::write_file_atomic(result, rpc.job_output(j));
+        ::unlink(error.c_str());  // a fetch that failed before
+        ++fetched;
+        ++settled;
+      } catch (const Error& e) {
+        // One output that cannot be had does not keep the others back.
+        mw::detail::write_file_atomic(error, std::string(kFetchFailed) + e.what() + "\n");
+        warn("job " + j.name + ": " + e.what());
+        ++failed;
+        ++errors_in_dir;
+      }
     } else if (j.status == "error") {
-      mw::detail::write_file_atomic(error, "BOINC gave up on job " + j.name + "\n");
-      ++errors;
+      // The server's account of why, when it gives one.
+      std::string why;
+      try {
+        why = rpc.query_completed_job(j.name).describe();
+      } catch (const Error& e) {
+        why = std::string("no valid result; query_completed_job: ") + e.what();
+      }
+      mw::detail::write_file_atomic(error, "BOINC gave up on job " + j.name + ": " + why + "\n");
+      ++gave_up;
+      ++settled;
+      ++errors_in_dir;
+    } else {
+      ++waiting;
     }
   }
-  std::cout << "fetched " << fetched << " result(s), " << errors << " error(s) into " << out_dir << "\n";
-  return tools::kExitOk;
+  // Every job has its file: the server's copies are no longer needed.
+  bool retired = false;
+  if (!keep && waiting == 0 && failed == 0 && settled == st.jobs.size() && !st.jobs.empty()) {
+    try {
+      rpc.retire_batch(st.id);
+      retired = true;
+    } catch (const Error& e) {
+      warn("could not retire batch " + std::to_string(st.id) + ": " + e.what());
+    }
+  }
+  std::cout << "fetched " << fetched << " result(s), " << gave_up << " error(s), " << failed
+            << " failed to fetch, " << waiting << " not finished, into " << out_dir
+            << (retired ? "; batch " + std::to_string(st.id) + " retired" : std::string()) << "\n";
+  return errors_in_dir > 0 ? tools::kExitFailed : tools::kExitOk;
 }
 
 }  // namespace mw::work_generator

@@ -4,6 +4,7 @@
 #include <zip.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -105,6 +106,14 @@ TEST_F(DaemonsTest, QuorumOneIsValidatedAndDeliveredAndTheBatchCompletes) {
   EXPECT_GE(wu_value(wu, "transition_time"), before);
   EXPECT_LE(wu_value(wu, "transition_time"), before + 5);
   EXPECT_EQ(delivered(batch, "q1.result"), read_text(server->output_path(canonical)));
+  // Also in BOINC 8's batch-collect layout, which get_output3.php serves
+  // after file_deleter has emptied upload/: the same file, linked.
+  const std::string collected = server->project_dir() + "/results/" + std::to_string(batch) + "/q1__file_result.zip";
+  EXPECT_EQ(read_text(collected), read_text(server->output_path(canonical)));
+  struct stat a {}, b {};
+  ASSERT_EQ(::stat(collected.c_str(), &a), 0);
+  ASSERT_EQ(::stat((server->deliver_dir() + "/" + std::to_string(batch) + "/q1.result").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino) << "a hard link, not a second copy";
   EXPECT_EQ(server->value("SELECT state FROM batch WHERE id = ?", {batch}), 2);
   EXPECT_GE(server->value("SELECT completion_time FROM batch WHERE id = ?", {batch}), before);
   // Nothing is left to do; a second pass delivers nothing new.

@@ -194,6 +194,43 @@ std::vector<std::string> FakeBoincRpcServer::submitted_jobs() const {
   std::lock_guard<std::mutex> l(mutex_);
   return submitted_order_;
 }
+void FakeBoincRpcServer::set_no_submit_rights(bool on) { std::lock_guard<std::mutex> l(mutex_); no_submit_rights_ = on; }
+void FakeBoincRpcServer::set_no_batch_file_assoc(bool on) { std::lock_guard<std::mutex> l(mutex_); no_batch_file_assoc_ = on; }
+void FakeBoincRpcServer::set_batch_collect(bool on) { std::lock_guard<std::mutex> l(mutex_); batch_collect_ = on; }
+void FakeBoincRpcServer::keep_upload_files(bool on) { std::lock_guard<std::mutex> l(mutex_); keep_upload_files_ = on; }
+std::size_t FakeBoincRpcServer::collect_job_files() {
+  std::lock_guard<std::mutex> l(mutex_);
+  std::size_t removed = 0;
+  for (auto it = files_.begin(); it != files_.end();) {
+    bool live = false;
+    for (std::int64_t b : file_batches_[it->first]) {
+      auto batch = batches_.find(b);
+      live |= batch != batches_.end() && batch->second.state < 3;
+    }
+    if (live) {
+      ++it;
+    } else {
+      file_batches_.erase(it->first);
+      it = files_.erase(it);
+      ++removed;
+    }
+  }
+  return removed;
+}
+std::size_t FakeBoincRpcServer::results_files(std::int64_t batch_id) const {
+  std::lock_guard<std::mutex> l(mutex_);
+  const std::string dir = std::to_string(batch_id) + "/";
+  std::size_t n = 0;
+  for (auto it = results_.lower_bound(dir); it != results_.end() && it->first.compare(0, dir.size(), dir) == 0; ++it) ++n;
+  return n;
+}
+std::vector<std::int64_t> FakeBoincRpcServer::live_batches() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  std::vector<std::int64_t> ids;
+  for (const auto& [id, b] : batches_)
+    if (b.state != 4) ids.push_back(id);
+  return ids;
+}
 void FakeBoincRpcServer::fail_job(const std::string& name) { std::lock_guard<std::mutex> l(mutex_); doomed_[name] = true; }
 
 std::map<std::string, int> FakeBoincRpcServer::rpc_counts() const { std::lock_guard<std::mutex> l(mutex_); return rpc_counts_; }
@@ -362,12 +399,79 @@ std::string FakeBoincRpcServer::handle(const Request& req, int& status, std::str
     type = "application/octet-stream";
     return get_output(req.query);
   }
+  if (script == "get_output3.php" && req.method == "GET") {
+    auto cookie = req.headers.find("cookie");
+    return get_output3(req.query, cookie == req.headers.end() ? "" : cookie->second, type);
+  }
   if ((script == "submit_rpc_handler.php" || script == "job_file.php") && req.method == "POST") {
     auto it = req.headers.find("content-type");
-    return rpc_reply(script, parse_form(it == req.headers.end() ? "" : it->second, req.body), rpc);
+    std::string body = rpc_reply(script, parse_form(it == req.headers.end() ? "" : it->second, req.body), rpc);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!content_type_override_.empty()) type = content_type_override_;
+    content_type_override_.clear();
+    return body;
   }
   status = 404;
-  return "not found";
+  type = "text/html";
+  return "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>404 Not Found</title>\n"
+         "</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this server.</p>\n"
+         "</body></html>\n";
+}
+
+// A page as BOINC's error_page() makes it: HTML, HTTP 200.
+static std::string boinc_error_page(const std::string& msg) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><title>Unable to handle request</title></head>\n"
+         "<body><h2>Unable to handle request</h2>\n" + msg + "\n</body></html>\n";
+}
+
+static std::map<std::string, std::string> query_args(const std::string& query) {
+  std::map<std::string, std::string> args;
+  std::size_t pos = 0;
+  for (;;) {
+    const auto amp = query.find('&', pos);
+    const std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) args[kv.substr(0, eq)] = url_decode(kv.substr(eq + 1));
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return args;
+}
+
+std::string FakeBoincRpcServer::get_output3(const std::string& query, const std::string& cookie, std::string& type) {
+  auto args = query_args(query);
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++rpc_counts_["get_output3"];
+  if (query.find(auth_) != std::string::npos) violations_.push_back("get_output3: the authenticator is in the URL");
+  if (args["action"] != "get_file") {
+    violations_.push_back("get_output3: action '" + args["action"] + "'");
+    return boinc_error_page("bad action");
+  }
+  // get_logged_in_user(): BOINC's login cookie.
+  std::string auth;
+  for (std::size_t pos = 0; pos < cookie.size();) {
+    const auto semi = cookie.find(';', pos);
+    std::string kv = cookie.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos);
+    kv.erase(0, kv.find_first_not_of(' '));
+    if (kv.compare(0, 5, "auth=") == 0) auth = kv.substr(5);
+    if (semi == std::string::npos) break;
+    pos = semi + 1;
+  }
+  if (auth != auth_) return boinc_error_page("This function requires that you log in.");
+  auto instance = instances_.find(std::atoll(args["result_id"].c_str()));
+  if (instance == instances_.end()) return boinc_error_page("no result");
+  const Job& job = jobs_.at(instance->second);
+  if (args["index"] != "0") return boinc_error_page("bad index");
+  // results/<batch>/<wu>__file_<open name>, as mw-assimilator writes it.
+  const std::string path = std::to_string(job.batch) + "/" + job.name + "__file_result.zip";
+  auto file = results_.find(path);
+  if (file == results_.end())
+    return "<br />\n<b>Warning</b>:  readfile(../../results/" + std::to_string(job.batch) + "/" + job.name +
+           "__file_result.zip): Failed to open stream: No such file or directory in <b>/home/boincadm/projects/"
+           "lab/html/user/get_output3.php</b> on line <b>64</b><br />\n";
+  ++fetches_[job.name];
+  type = "application/octet-stream";
+  return file->second;
 }
 
 std::string FakeBoincRpcServer::get_output(const std::string& query) {
@@ -392,6 +496,9 @@ std::string FakeBoincRpcServer::get_output(const std::string& query) {
   if (job == jobs_.end()) return "ERROR: no such workunit\n";
   if (args["file_num"] != "0") return "ERROR: bad file_num\n";
   if (!job->second.has_output) return "ERROR: no canonical instance\n";
+  // get_output.php reads upload/: gone once file_deleter ran.
+  if (!job->second.in_upload_tree)
+    return "ERROR: no such file /home/boincadm/projects/lab/upload/" + job->first + "_r0_0\n";
   ++fetches_[job->first];
   return job->second.output;
 }
@@ -415,8 +522,8 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   const std::string rpc = root->Name();
   rpc_name = rpc;
   ++rpc_counts_[rpc];
-  static const std::set<std::string> submit_rpcs{"create_batch", "submit_batch", "query_batch",
-                                                 "abort_batch", "abort_jobs", "retire_batch"};
+  static const std::set<std::string> submit_rpcs{"create_batch", "submit_batch", "query_batch", "query_batches",
+                                                 "query_completed_job", "abort_batch", "abort_jobs", "retire_batch"};
   static const std::set<std::string> file_rpcs{"query_files", "upload_files"};
   if (!(script == "submit_rpc_handler.php" ? submit_rpcs : file_rpcs).count(rpc)) {
     violations_.push_back(script + ": unknown RPC " + rpc);
@@ -432,16 +539,35 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     return error_reply(rpc, "empty request");
   }
   if (text_of(root, "authenticator") != auth_) return error_reply(rpc, "bad authenticator");
+  // BOINC's authenticate_user(): remote RPCs need a user_submit row.
+  if (no_submit_rights_) return error_reply(rpc, "no submit access");
+  if (script == "job_file.php" && no_batch_file_assoc_ && root->FirstChildElement("batch_id")) {
+    // What PHP 8.2 prints for the uncaught exception: no XML at all.
+    content_type_override_ = "text/html";
+    return "<br />\n<b>Fatal error</b>:  Uncaught mysqli_sql_exception: Table 'lab.batch_file_assoc' doesn't"
+           " exist in /home/boincadm/projects/lab/html/inc/db_conn.inc:124\nStack trace:\n#0 /home/boincadm/"
+           "projects/lab/html/inc/db_conn.inc(124): mysqli-&gt;query()\n#1 {main}\n  thrown in <b>/home/boincadm/"
+           "projects/lab/html/inc/db_conn.inc</b> on line <b>124</b><br />\n";
+  }
   auto injected = error_next_.find(rpc);
   if (injected != error_next_.end()) {
     const std::string msg = injected->second;
     error_next_.erase(injected);
     return error_reply(rpc, msg);
   }
+  // By <batch_id>, else by <batch_name> (BOINC's get_batch()).
   auto batch_of = [&](const XMLElement* e) -> Batch* {
-    auto it = batches_.find(std::atoll(text_of(e, "batch_id").c_str()));
+    const std::string id = text_of(e, "batch_id");
+    if (id.empty() || id == "0") {
+      const std::string name = text_of(e, "batch_name");
+      for (auto& [bid, b] : batches_)
+        if (!name.empty() && b.name == name) return &b;
+      return nullptr;
+    }
+    auto it = batches_.find(std::atoll(id.c_str()));
     return it == batches_.end() ? nullptr : &it->second;
   };
+  const std::int64_t assoc_batch = std::atoll(text_of(root, "batch_id").c_str());
   std::string out = std::string(kHead) + "<" + rpc + ">\n";
   if (rpc == "create_batch") {
     Batch b;
@@ -530,7 +656,8 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
       done += j.status == "done" || j.status == "error";
       errors += j.status == "error";
       job_xml += "        <job>\n        <id>" + std::to_string(b->id * 100000 + static_cast<std::int64_t>(i)) +
-                 "</id>\n        <name>" + name + "</name>\n        <canonical_instance_id>0</canonical_instance_id>\n" +
+                 "</id>\n        <name>" + name + "</name>\n        <canonical_instance_id>" +
+                 std::to_string(j.instance) + "</canonical_instance_id>\n" +
                  "            <status>" + j.status + "</status>\n        </job>\n";
     }
     if (b->state == 1 && done == static_cast<int>(b->jobs.size())) b->state = 2;
@@ -542,13 +669,35 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
            std::to_string(b->state) + "</state>\n        <completion_time>0</completion_time>\n" +
            "        <credit_estimate>0</credit_estimate>\n        <credit_canonical>0</credit_canonical>\n" +
            "        <name>" + b->name + "</name>\n        <app_name>" + b->app + "</app_name>\n" + job_xml;
+  } else if (rpc == "query_batches") {
+    for (const auto& [id, b] : batches_)
+      if (b.state != 4)  // retired batches are left out
+        out += "    <batch>\n        <id>" + std::to_string(id) + "</id>\n        <njobs>" +
+               std::to_string(b.jobs.size()) + "</njobs>\n        <state>" + std::to_string(b.state) +
+               "</state>\n        <name>" + b.name + "</name>\n        <app_name>" + b.app +
+               "</app_name>\n   </batch>\n";
   } else if (rpc == "abort_batch" || rpc == "retire_batch") {
     Batch* b = batch_of(root);
     if (!b) return error_reply(rpc, "no such batch");
     b->state = rpc == "abort_batch" ? 3 : 4;
+    if (rpc == "retire_batch") {  // deletes results/<batch>
+      const std::string dir = std::to_string(b->id) + "/";
+      for (auto it = results_.lower_bound(dir); it != results_.end() && it->first.compare(0, dir.size(), dir) == 0;)
+        it = results_.erase(it);
+    }
     for (const auto& name : b->jobs)
       if (jobs_[name].status == "queued") jobs_[name].status = "error";
     out += "<success>1</success>\n";
+  } else if (rpc == "query_completed_job") {
+    auto it = jobs_.find(text_of(root, "job_name"));
+    if (it == jobs_.end()) return error_reply(rpc, "no such job");
+    // As in the transcript; a job the test doomed failed on its hosts.
+    const bool failed = it->second.status == "error";
+    out += "<completed_job>\n   <error_mask>" + std::string(failed ? "2" : "0") + "</error_mask>\n" +
+           "   <exit_status>" + (failed ? "1" : "0") + "</exit_status>\n   <elapsed_time>1.01</elapsed_time>\n" +
+           "   <cpu_time>0</cpu_time>\n   <stderr_out><![CDATA[\n\n&lt;core_client_version&gt;7.20.5&lt;/core_client_version&gt;\n" +
+           "&lt;![CDATA[\n&lt;stderr_txt&gt;\n" + (failed ? "mw-wrapper: task exited with status 1" : "") +
+           "\n&lt;/stderr_txt&gt;\n]]&gt;\n   ]]></stderr_out>\n</completed_job>\n";
   } else if (rpc == "abort_jobs") {
     for (const XMLElement* n = root->FirstChildElement("job_name"); n; n = n->NextSiblingElement("job_name")) {
       auto it = jobs_.find(n->GetText() ? n->GetText() : "");
@@ -559,8 +708,11 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   } else if (rpc == "query_files") {
     out += "<absent_files>\n";
     int i = 0;
-    for (const XMLElement* n = root->FirstChildElement("phys_name"); n; n = n->NextSiblingElement("phys_name"), ++i)
-      if (!files_.count(n->GetText() ? n->GetText() : "")) out += "<file>" + std::to_string(i) + "</file>\n";
+    for (const XMLElement* n = root->FirstChildElement("phys_name"); n; n = n->NextSiblingElement("phys_name"), ++i) {
+      const std::string name = n->GetText() ? n->GetText() : "";
+      if (!files_.count(name)) out += "<file>" + std::to_string(i) + "</file>\n";
+      else if (assoc_batch) file_batches_[name].insert(assoc_batch);
+    }
     out += "</absent_files>\n";
   } else if (rpc == "upload_files") {
     int i = 0;
@@ -576,6 +728,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
         return error_reply(rpc, "file " + name + " exists with other contents");
       files_[name] = part->second.second;
       ++uploads_[name];
+      if (assoc_batch) file_batches_[name].insert(assoc_batch);
     }
     out += "<success/>\n";
   }
@@ -676,6 +829,13 @@ void FakeBoincRpcServer::run_job(const std::string& name) {
   job.status = status;
   job.output = std::move(output);
   job.has_output = status == "done";
+  if (!job.has_output) return;
+  job.instance = next_instance_++;
+  instances_[job.instance] = name;
+  // The assimilator (mw-assimilator) keeps the output in the batch-collect
+  // layout; BOINC's file_deleter then unlinks the upload/ copy.
+  if (batch_collect_) results_[std::to_string(job.batch) + "/" + name + "__file_result.zip"] = job.output;
+  job.in_upload_tree = keep_upload_files_;
 }
 
 }  // namespace mw::test

@@ -3,9 +3,18 @@
 // connection plus one that "runs" jobs.
 //
 // It speaks the formats of shared/real-boinc-samples/remote-rpc-transcript.txt
-// and boinc-reference §9: submit_rpc_handler.php (create_batch, submit_batch,
-// query_batch, abort_batch, abort_jobs, retire_batch), job_file.php
-// (query_files, upload_files) and get_output.php (cmd=workunit_file). It checks
+// and boinc-reference §9 and §11: submit_rpc_handler.php (create_batch,
+// submit_batch, query_batch, query_batches, abort_batch, abort_jobs,
+// retire_batch; batches by <batch_id> or <batch_name>), job_file.php
+// (query_files, upload_files, recording which batch each file is tied to),
+// get_output.php (cmd=workunit_file, from upload/) and get_output3.php
+// (action=get_file by result id and index, the user known by the `auth`
+// login cookie, from results/<batch>/<wu>__file_result.zip; errors are HTML
+// pages with HTTP 200). As on a real server, a finished job's output is put
+// in results/ by the assimilator (mw-assimilator; set_batch_collect) and its
+// upload/ copy is then unlinked by file_deleter (keep_upload_files keeps it),
+// and retire_batch deletes results/<batch>. Unknown pages are Apache's 404.
+// It checks
 // each request's shape (root element, authenticator first, at least one other
 // child, staged files exist, INIT batch, the templates submit_batch names
 // exist in the project — mw_in.xml, mw_in_program.xml, mw_out.xml — and each
@@ -23,7 +32,9 @@
 // certificate the test makes (tests/support/test_tls.h).
 //
 // Faults on demand: HTTP 5xx, dropped connections, malformed XML, slow
-// replies, an <error> for one RPC, and the PHP 8.2 template quirk.
+// replies, an <error> for one RPC, the PHP 8.2 template quirk, a user without
+// submit rights, and a project without the batch_file_assoc table (job_file.php
+// then answers a request naming a batch with PHP's fatal-error page).
 #pragma once
 
 #include <atomic>
@@ -32,6 +43,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +97,13 @@ class FakeBoincRpcServer {
   // a program being written for a job while it forks could not be executed).
   bool jobs_idle() const;
   void fail_job(const std::string& name);  // that job ends in error instead of running
+  void set_no_submit_rights(bool on);      // every RPC: "no submit access"
+  void set_no_batch_file_assoc(bool on);   // job_file.php with a batch_id: a PHP fatal error page
+  void set_batch_collect(bool on);         // the assimilator writes results/ (default on)
+  void keep_upload_files(bool on);         // file_deleter leaves upload/ alone (default off)
+  // BOINC's job_file_deleter: removes staged files tied to no live batch (one
+  // not aborted or retired). Returns how many it removed.
+  std::size_t collect_job_files();
 
   // ---- observations
   std::map<std::string, int> rpc_counts() const;   // by RPC ("get_output" for downloads)
@@ -100,6 +119,8 @@ class FakeBoincRpcServer {
   std::size_t jobs_total() const;
   int batch_state(std::int64_t batch_id) const;  // -1 unknown
   std::size_t stored_files() const;
+  std::size_t results_files(std::int64_t batch_id) const;  // files in results/<batch>/
+  std::vector<std::int64_t> live_batches() const;           // batch rows not retired
 
  private:
   struct Job {
@@ -109,6 +130,8 @@ class FakeBoincRpcServer {
     std::string status = "queued";
     std::string output;
     bool has_output = false;
+    bool in_upload_tree = false;    // upload/ still has the output
+    std::int64_t instance = 0;      // canonical instance (result) id, once done
     FakeJobQuorum quorum;
   };
   struct Batch {
@@ -130,6 +153,7 @@ class FakeBoincRpcServer {
   std::string rpc_reply(const std::string& script, const std::map<std::string, std::pair<std::string, std::string>>& form,
                         std::string& rpc);
   std::string get_output(const std::string& query);
+  std::string get_output3(const std::string& query, const std::string& cookie, std::string& type);
   void run_loop();
   void run_job(const std::string& name);
   // Checks job `j`'s own <input_template> (if any) as create_work would and
@@ -151,6 +175,12 @@ class FakeBoincRpcServer {
   std::map<std::string, std::string> error_next_;
   double delay_ = 0;
   bool quirk_ = false, paused_ = false;
+  bool no_submit_rights_ = false, no_batch_file_assoc_ = false, batch_collect_ = true, keep_upload_files_ = false;
+  std::string content_type_override_;
+  std::map<std::string, std::string> results_;  // "<batch>/<file>" → bytes: PROJECT/results/
+  std::map<std::int64_t, std::string> instances_;  // canonical instance id → job
+  std::map<std::string, std::set<std::int64_t>> file_batches_;  // batch_file_assoc
+  std::int64_t next_instance_ = 7001;
   int run_allowance_ = 0;
   std::string stall_rpc_;
   int stall_skip_ = 0, stalled_ = 0;

@@ -209,7 +209,8 @@ TEST(BoincRemote, HundredJobsEndToEnd) {
   EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
   EXPECT_EQ(f.server.jobs_total(), 100u);
   auto counts = f.server.rpc_counts();
-  EXPECT_EQ(counts["get_output"], 100);
+  EXPECT_EQ(counts["get_output3"], 100) << "outputs come from results/, after file_deleter";
+  EXPECT_EQ(counts["get_output"], 0);
   EXPECT_EQ(counts["create_batch"], counts["submit_batch"]);
   EXPECT_GE(counts["create_batch"], 3);
   EXPECT_EQ(counts["retire_batch"], counts["create_batch"]) << "every batch is retired at the end";
@@ -389,7 +390,7 @@ TEST(BoincRemote, WrongAuthenticatorFailsTasksClearlyWithoutARetryStorm) {
     for (const auto& kv : master.status().details.details)
       EXPECT_EQ(kv.second.find(wrong), std::string::npos) << kv.first;
   }
-  EXPECT_LE(f.server.http_requests(), 3) << "create_batch once, maybe retire: no retry storm";
+  EXPECT_LE(f.server.http_requests(), 3) << "the first RPC once, maybe retire: no retry storm";
   EXPECT_EQ(f.all_logs().find(wrong), std::string::npos) << f.all_logs();
 }
 
@@ -460,7 +461,7 @@ TEST(BoincRemoteTls, PrivateCaFileCarriesABatchEndToEnd) {
   }
   EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
   EXPECT_EQ(f.server.tls_handshake_failures(), 0);
-  EXPECT_EQ(f.server.rpc_counts()["get_output"], 8);
+  EXPECT_EQ(f.server.rpc_counts()["get_output3"], 8);
   EXPECT_GT(f.server.http_requests(), f.server.connections()) << "connections are reused";
 }
 
@@ -510,7 +511,7 @@ TEST(BoincRemote, BatchesAreNotPolledWhileTheyAreBeingSubmitted) {
   for (auto& t : tasks) EXPECT_EQ(master.get_result(t).outcome().status, mw::ResultStatus::success);
   counts = f.server.rpc_counts();
   EXPECT_GE(counts["query_batch"], 4);
-  EXPECT_EQ(counts["get_output"], 40);
+  EXPECT_EQ(counts["get_output3"], 40);
 }
 
 TEST(BoincRemote, JobsBoincGivesUpOnFailTheirTask) {
@@ -691,7 +692,7 @@ TEST(BoincRemoteResume, KilledMasterTakesUpItsJobsAndFetchesEachOutputOnce) {
   status = wait_for_exit(pid, 60);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
       << status << "\n" << logs();
-  EXPECT_EQ(f.server.rpc_counts()["get_output"], 3) << logs();
+  EXPECT_EQ(f.server.rpc_counts()["get_output3"], 3) << logs();
 
   // Run 3: finishes. (Forked while the double runs no job: a job's program
   // being written while the test forks could not be executed, ETXTBSY.)
@@ -716,7 +717,7 @@ TEST(BoincRemoteResume, KilledMasterTakesUpItsJobsAndFetchesEachOutputOnce) {
   }
   EXPECT_EQ(jobs.size(), static_cast<std::size_t>(tasks));
   for (int id = 1; id <= tasks; ++id) EXPECT_EQ(jobs_of_task[id], 1) << "task " << id;
-  EXPECT_EQ(f.server.rpc_counts()["get_output"], tasks);
+  EXPECT_EQ(f.server.rpc_counts()["get_output3"], tasks);
 
   // Every result was delivered once, and right.
   std::map<long, int> delivered;
@@ -763,7 +764,7 @@ TEST(BoincRemoteCli, SubmitStatusFetchCancelOverTheRpcs) {
                              f.scratch / "auth", "--batch", "1"});
   EXPECT_NE(r.out.find("done 4"), std::string::npos) << r.out << r.err;
   const std::vector<std::string> fetch{MW_WORK_GENERATOR, "fetch", "--remote", f.server.url(), "--auth-file",
-                                       f.scratch / "auth", "--batch", "1", "--out", f.scratch / "out"};
+                                       f.scratch / "auth", "--batch", "1", "--out", f.scratch / "out", "--keep"};
   r = mw::test::run_command(fetch);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("fetched 4 result(s)"), std::string::npos) << r.out;
@@ -785,6 +786,242 @@ TEST(BoincRemoteCli, SubmitStatusFetchCancelOverTheRpcs) {
   EXPECT_NE(r.err.find("readable by others"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(kAuth), std::string::npos) << r.err;
   EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+}
+
+// ---- issue 18: a real BOINC 8 server (boinc-reference §11)
+
+std::vector<std::string> cli(const Fixture& f, std::vector<std::string> args) {
+  std::vector<std::string> argv{MW_WORK_GENERATOR};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--remote", f.server.url(), "--auth-file", f.scratch / "auth"});
+  return argv;
+}
+
+std::vector<std::string> echo_bundles(Fixture& f, int n, const std::string& tag) {
+  std::vector<std::string> bundles;
+  for (int i = 0; i < n; ++i) {
+    mw::TaskBuilder b(tag + "_" + std::to_string(i));
+    b.host_program("/bin/echo").arg(tag + " " + std::to_string(i));
+    bundles.push_back(f.scratch / (tag + std::to_string(i) + ".zip"));
+    b.write_bundle(bundles.back(), f.key);
+  }
+  return bundles;
+}
+
+// Outputs come from results/<batch>/ (get_output3.php), which outlives the
+// upload/ copies file_deleter removes right after assimilation; the batch is
+// addressed by its name throughout, and retired after the last fetch.
+TEST(BoincRemoteCli, FetchByNameLongAfterFileDeleterGetsEveryOutputThenRetires) {
+  Fixture f;
+  auto args = cli(f, {"submit", "--batch", "late fetch"});
+  const auto bundles = echo_bundles(f, 10, "late");
+  args.insert(args.end(), bundles.begin(), bundles.end());
+  auto r = mw::test::run_command(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::int64_t id = std::stoll(r.out);
+  ASSERT_TRUE(eventually([&] { return f.server.results_files(id) == 10; }));
+  // Every upload/ copy is gone: get_output.php could serve none of them.
+  RpcClient rpc(f.server.url(), kAuth, fast_http());
+  const std::string gone = mw::test::error_of([&] { rpc.workunit_file("late_fetch_" + std::to_string(id) + "_0"); },
+                                              mw::Errc::remote);
+  EXPECT_NE(gone.find("no such file"), std::string::npos) << gone;
+
+  r = mw::test::run_command(cli(f, {"status", "--batch", "late fetch"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("'late fetch': complete"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(unsent 0, in progress 0, done 10, errors 0)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("state 2"), std::string::npos) << r.out;
+
+  r = mw::test::run_command(cli(f, {"fetch", "--batch", "late fetch", "--out", f.scratch / "out"}));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("fetched 10 result(s), 0 error(s), 0 failed to fetch"), std::string::npos) << r.out;
+  for (int i = 0; i < 10; ++i) {
+    const std::string job = "late_fetch_" + std::to_string(id) + "_" + std::to_string(i);
+    const auto m = mw::ResultBundle::open(f.scratch / ("out/" + job + ".result")).manifest();
+    EXPECT_EQ(m.task_name, "late_" + std::to_string(i)) << job;
+  }
+  EXPECT_EQ(f.server.batch_state(id), 4) << "retired after the last fetch";
+  EXPECT_EQ(f.server.results_files(id), 0u) << "retire_batch deletes results/<batch>";
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], 1) << "only the probe above";
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+}
+
+TEST(BoincRemoteCli, FetchGoesOnPastAFailureAndEndsEveryJobAsResultOrError) {
+  Fixture f;
+  f.server.set_paused(true);
+  auto args = cli(f, {"submit", "--batch", "mixed"});
+  const auto bundles = echo_bundles(f, 4, "mixed");
+  args.insert(args.end(), bundles.begin(), bundles.end());
+  auto r = mw::test::run_command(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  f.server.fail_job("mixed_1_1");  // BOINC gives up on it
+  f.server.run_jobs(2);
+  ASSERT_TRUE(eventually([&] { return f.server.jobs_idle(); }));
+  f.server.set_batch_collect(false);  // job 2's output is kept nowhere (file_deleter still runs)
+  f.server.run_jobs(1);
+  ASSERT_TRUE(eventually([&] { return f.server.jobs_idle(); }));
+  f.server.set_batch_collect(true);
+  f.server.set_paused(false);
+  ASSERT_TRUE(eventually([&] { return f.server.results_files(1) == 2; }));  // jobs 0 and 3
+  r = mw::test::run_command(cli(f, {"fetch", "--batch", "1", "--out", f.scratch / "out"}));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("fetched 2 result(s), 1 error(s), 1 failed to fetch, 0 not finished"), std::string::npos)
+      << r.out;
+  EXPECT_TRUE(mw::detail::path_exists(f.scratch / "out/mixed_1_0.result"));
+  EXPECT_TRUE(mw::detail::path_exists(f.scratch / "out/mixed_1_3.result")) << "jobs after the failure are fetched";
+  const std::string gave_up = mw::test::read_text(f.scratch / "out/mixed_1_1.error");
+  EXPECT_NE(gave_up.find("BOINC gave up on job mixed_1_1: error_mask 2 (too many errors), exit status 1"),
+            std::string::npos) << gave_up;
+  EXPECT_NE(gave_up.find("task exited with status 1"), std::string::npos) << "the server's reason: " << gave_up;
+  const std::string why = mw::test::read_text(f.scratch / "out/mixed_1_2.error");
+  EXPECT_NE(why.find("No such file or directory"), std::string::npos) << "the server's reason: " << why;
+  EXPECT_NE(why.find("no such file"), std::string::npos) << "and get_output.php's: " << why;
+  EXPECT_EQ(why.find(kAuth), std::string::npos) << why;
+  EXPECT_EQ(f.server.batch_state(1), 2) << "not retired while an output could still be fetched";
+  // The summary comes last; a second fetch tries the failed one again.
+  EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
+  r = mw::test::run_command(cli(f, {"fetch", "--batch", "mixed", "--out", f.scratch / "out"}));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("fetched 0 result(s), 0 error(s), 1 failed to fetch"), std::string::npos) << r.out;
+}
+
+// A refused submission leaves no live batch, and nothing that keeps the
+// files it staged: BOINC's job_file_deleter then removes them.
+TEST(BoincRemoteCli, FailedSubmissionLeavesNothingOnTheServer) {
+  Fixture f;
+  // Another batch shares a file with the one that fails: that file stays.
+  auto args = cli(f, {"submit", "--batch", "kept"});
+  const auto shared = echo_bundles(f, 1, "shared");
+  args.insert(args.end(), shared.begin(), shared.end());
+  ASSERT_EQ(mw::test::run_command(args).exit_code, 0);
+  f.server.error_next("submit_batch", "create_work failed: disk full");
+  args = cli(f, {"submit", "--batch", "doomed"});
+  const auto own = echo_bundles(f, 2, "own");
+  args.insert(args.end(), own.begin(), own.end());
+  args.insert(args.end(), shared.begin(), shared.end());
+  auto r = mw::test::run_command(args);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("create_work failed: disk full"), std::string::npos) << r.err;
+  EXPECT_EQ(f.server.live_batches(), (std::vector<std::int64_t>{1})) << "batch 2 is retired";
+  EXPECT_EQ(f.server.batch_state(2), 4);
+  EXPECT_EQ(f.server.stored_files(), 3u);
+  EXPECT_EQ(f.server.collect_job_files(), 2u) << "the failed batch's own files are no longer held";
+  EXPECT_EQ(f.server.stored_files(), 1u);
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+}
+
+TEST(BoincRemoteCli, ServersThatCannotTakeRemoteJobsAreNamed) {
+  Fixture f;
+  const auto bundles = echo_bundles(f, 1, "x");
+  auto submit = [&](const std::string& url) {
+    std::vector<std::string> argv{MW_WORK_GENERATOR, "submit", "--remote", url, "--auth-file", f.scratch / "auth",
+                                  "--batch", "b", bundles[0]};
+    return mw::test::run_command(argv);
+  };
+  // make_project's database has no batch_file_assoc: job_file.php dies with PHP's error page.
+  f.server.set_no_batch_file_assoc(true);
+  auto r = submit(f.server.url());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("no batch_file_assoc table"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("schema_condor.sql"), std::string::npos) << r.err;
+  EXPECT_TRUE(f.server.live_batches().empty()) << "the batch it made is retired";
+  f.server.set_no_batch_file_assoc(false);
+  // A user without a user_submit row.
+  f.server.set_no_submit_rights(true);
+  r = submit(f.server.url());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("may not submit jobs"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no submit access"), std::string::npos) << r.err;
+  f.server.set_no_submit_rights(false);
+  // A URL that is not the project's.
+  r = submit(f.server.url() + "user/");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("no BOINC remote job submission at"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("HTTP 404"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(kAuth), std::string::npos) << r.err;
+  EXPECT_TRUE(f.server.live_batches().empty());
+}
+
+TEST(BoincRemoteRpc, BatchesByNameOrId) {
+  Fixture f;
+  RpcClient rpc(f.server.url(), kAuth, fast_http());
+  const std::int64_t id = rpc.create_batch("mw", "by name");
+  EXPECT_EQ(rpc.query_batch(mw::boinc::detail::BatchRef::parse("by name")).id, id);
+  EXPECT_EQ(rpc.query_batch(mw::boinc::detail::BatchRef::parse(std::to_string(id))).name, "by name");
+  rpc.abort_batch(mw::boinc::detail::BatchRef::parse("by name"));
+  EXPECT_EQ(f.server.batch_state(id), 3);
+  rpc.retire_batch(mw::boinc::detail::BatchRef::parse("by name"));
+  EXPECT_EQ(f.server.batch_state(id), 4);
+  bool by_name = false;
+  for (const auto& body : f.server.request_bodies())
+    by_name |= body.find("<retire_batch>") == 0 && body.find("<batch_name>by name</batch_name>") != std::string::npos;
+  EXPECT_TRUE(by_name);
+  const std::string msg = mw::test::error_of([&] { rpc.query_batch(mw::boinc::detail::BatchRef::parse("nope")); },
+                                             mw::Errc::remote);
+  EXPECT_NE(msg.find("no such batch"), std::string::npos) << msg;
+  EXPECT_STREQ(mw::boinc::detail::batch_state_name(2), "complete");
+}
+
+// get_output3.php knows the user by the login cookie: the authenticator is
+// in no URL (the fake records a violation if it is), and a wrong one is refused.
+TEST(BoincRemoteRpc, BatchCollectOutputsTakeTheAuthenticatorInACookie) {
+  Fixture f;
+  f.server.keep_upload_files(true);
+  mw::Master master(f.remote);
+  auto t = master.submit_task(mw::fn("square"), mw::args(9));
+  EXPECT_EQ(master.get_result(t).value<int>(), 81);
+  EXPECT_EQ(f.server.rpc_counts()["get_output3"], 1);
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], 0) << "batch-collect first, though upload/ still has it";
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+  RpcClient wrong(f.server.url(), "deadbeefdeadbeef", fast_http());
+  mw::boinc::detail::RemoteJobStatus job;
+  job.name = "remote_test_1_" + std::to_string(t.id);
+  job.canonical_instance_id = 7001;
+  const std::string msg = mw::test::error_of([&] { wrong.batch_collect_file(7001, job.name); }, mw::Errc::remote);
+  EXPECT_NE(msg.find("requires that you log in"), std::string::npos) << msg;
+}
+
+TEST(BoincRemoteRpc, WithoutBatchCollectOutputsTheUploadTreeIsTheFallback) {
+  Fixture f;
+  f.server.set_batch_collect(false);
+  f.server.keep_upload_files(true);
+  mw::Master master(f.remote);
+  auto t = master.submit_task(mw::fn("square"), mw::args(5));
+  EXPECT_EQ(master.get_result(t).value<int>(), 25);
+  EXPECT_EQ(f.server.rpc_counts()["get_output3"], 1);
+  EXPECT_EQ(f.server.rpc_counts()["get_output"], 1);
+}
+
+// Remote retires each batch once its last job is handed over (not only at
+// shutdown), and a refused chunk leaves no live batch behind.
+TEST(BoincRemote, BatchesAreRetiredAfterTheirLastFetchAndRefusedOnesAtOnce) {
+  Fixture f;
+  mw::Master master(f.remote);
+  auto first = master.submit_task(mw::fn("square"), mw::args(3));
+  EXPECT_EQ(master.get_result(first).value<int>(), 9);
+  ASSERT_TRUE(eventually([&] { return f.server.batch_state(1) == 4; }, 10)) << "retired while the master runs";
+  EXPECT_EQ(f.server.results_files(1), 0u);
+  f.server.error_next("submit_batch", "create_work failed: disk full");
+  auto refused = master.submit_task(mw::fn("square"), mw::args(4));
+  try {
+    master.get_result(refused);
+    ADD_FAILURE() << "expected TaskFailed";
+  } catch (const mw::TaskFailed& e) {
+    EXPECT_NE(std::string(e.what()).find("disk full"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(f.server.batch_state(2), 4);
+  EXPECT_TRUE(f.server.live_batches().empty());
+}
+
+TEST(BoincRemoteRpc, ReadinessProbeNamesWhatIsMissing) {
+  Fixture f;
+  RpcClient rpc(f.server.url(), kAuth, fast_http());
+  EXPECT_EQ(mw::boinc::detail::remote_readiness_problems(rpc), "");
+  f.server.set_no_submit_rights(true);
+  const std::string problems = mw::boinc::detail::remote_readiness_problems(rpc);
+  EXPECT_NE(problems.find("may not submit jobs"), std::string::npos) << problems;
+  EXPECT_TRUE(f.server.live_batches().empty()) << "the probe changes nothing";
+  EXPECT_EQ(f.server.stored_files(), 0u);
 }
 
 }  // namespace

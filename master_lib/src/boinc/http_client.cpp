@@ -70,15 +70,15 @@ HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
 HttpReply HttpClient::post_form(const std::string& url, const std::vector<FormPart>& parts,
                                 const std::string& label) {
-  return perform(url, &parts, label);
+  return perform(url, &parts, label, "");
 }
 
-HttpReply HttpClient::get(const std::string& url, const std::string& label) {
-  return perform(url, nullptr, label);
+HttpReply HttpClient::get(const std::string& url, const std::string& label, const std::string& cookie) {
+  return perform(url, nullptr, label, cookie);
 }
 
-HttpReply HttpClient::perform(const std::string& url, const std::vector<FormPart>* parts,
-                              const std::string& label) {
+HttpReply HttpClient::perform(const std::string& url, const std::vector<FormPart>* parts, const std::string& label,
+                              const std::string& cookie) {
   CURL* curl = static_cast<CURL*>(curl_);
   // Errors name the URL without its query (get_output.php's carries the authenticator).
   const std::string what = label + " (" + url.substr(0, url.find('?')) + ")";
@@ -108,6 +108,7 @@ HttpReply HttpClient::perform(const std::string& url, const std::vector<FormPart
                      static_cast<long>(options_.connect_timeout_seconds * 1000));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout_seconds * 1000));
     curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+    if (!cookie.empty()) curl_easy_setopt(curl, CURLOPT_COOKIE, cookie.c_str());
     curl_mime* mime = nullptr;
     // No "Expect: 100-continue": it costs a round trip per upload for nothing.
     curl_slist* headers = curl_slist_append(nullptr, "Expect:");
@@ -138,7 +139,7 @@ HttpReply HttpClient::perform(const std::string& url, const std::vector<FormPart
       last_problem = "HTTP " + std::to_string(reply.status);
       continue;
     }
-    throw Error(Errc::remote, what + " was refused: HTTP " + std::to_string(reply.status) + " (not retried)");
+    throw HttpRefused(what + " was refused: HTTP " + std::to_string(reply.status) + " (not retried)", reply.status);
   }
   throw Error(Errc::remote, what + " failed after " + std::to_string(options_.max_attempts) +
                                 " attempts: " + last_problem);

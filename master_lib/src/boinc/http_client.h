@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "mw/error.h"
+
 namespace mw::boinc::detail {
 
 struct HttpOptions {
@@ -41,6 +43,17 @@ struct HttpReply {
   std::string body;
 };
 
+// A final 4xx reply: callers tell "no such page" (a wrong project URL) from
+// other refusals by its status.
+class HttpRefused : public Error {
+ public:
+  HttpRefused(const std::string& message, long status) : Error(Errc::remote, message), status_(status) {}
+  long status() const { return status_; }
+
+ private:
+  long status_;
+};
+
 class HttpClient {
  public:
   explicit HttpClient(HttpOptions options = {});
@@ -53,8 +66,9 @@ class HttpClient {
   // used up on network errors / 5xx.
   HttpReply post_form(const std::string& url, const std::vector<FormPart>& parts,
                       const std::string& label);
-  // GET, with the same rules.
-  HttpReply get(const std::string& url, const std::string& label);
+  // GET, with the same rules. `cookie` ("name=value"), when set, is sent as
+  // a Cookie header: unlike a query string it stays out of access logs.
+  HttpReply get(const std::string& url, const std::string& label, const std::string& cookie = "");
 
   // Requests sent, counting every attempt (for status and benchmarks).
   std::uint64_t attempts() const { return attempts_; }
@@ -62,8 +76,8 @@ class HttpClient {
   void set_sleeper(std::function<void(double seconds)> sleeper) { sleep_ = std::move(sleeper); }
 
  private:
-  HttpReply perform(const std::string& url, const std::vector<FormPart>* parts,
-                    const std::string& label);
+  HttpReply perform(const std::string& url, const std::vector<FormPart>* parts, const std::string& label,
+                    const std::string& cookie);
   HttpOptions options_;
   void* curl_ = nullptr;
   std::uint64_t attempts_ = 0;

@@ -3,6 +3,8 @@
 
 #include <tinyxml2.h>
 
+#include "mw/boinc/result_files.h"
+
 #include <cstdlib>
 
 namespace mw::boinc::detail {
@@ -45,7 +47,79 @@ long long child_int(const XMLElement* e, const char* name, const std::string& rp
   return v;
 }
 
+// Text of an HTML page or PHP error, tags dropped and blanks folded, cut to `max` characters.
+std::string page_text(const std::string& body, std::size_t max = 200) {
+  std::string out;
+  bool in_tag = false, blank = true;
+  for (char c : body) {
+    if (c == '<') in_tag = true;
+    else if (c == '>') in_tag = false;
+    else if (!in_tag) {
+      const bool space = c == ' ' || c == '\n' || c == '\r' || c == '\t';
+      if (space && blank) continue;
+      out += space ? ' ' : c;
+      blank = space;
+      if (out.size() >= max) break;
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// Why a BOINC handler answered something other than XML, as the user can act on it.
+std::string not_xml_reason(const std::string& script, const std::string& body) {
+  if (body.find("batch_file_assoc") != std::string::npos)
+    return "the project's database has no batch_file_assoc table, which BOINC's job_file.php needs to stage"
+           " files (make_project does not create it: load BOINC's db/schema_condor.sql into the"
+           " project's database). The server said: " + page_text(body);
+  if (body.empty()) return "the reply is empty (is " + script + " a BOINC project's handler?)";
+  const bool html = body.find("<html") != std::string::npos || body.find("<HTML") != std::string::npos ||
+                    body.find("<!DOCTYPE") != std::string::npos;
+  return std::string("the reply is not XML but ") + (html ? "an HTML page" : "text") + " (" + page_text(body) +
+         "): a PHP error on the server, or the URL is not the project's master URL";
+}
+
+bool lacks_submit_rights(const std::string& msg) {
+  return msg.find("no submit access") != std::string::npos || msg.find("not allowed to submit") != std::string::npos ||
+         msg.find("no remote submission") != std::string::npos;
+}
+
+bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+
+// <batch_id> or <batch_name>, as BOINC's batch RPCs take either.
+void add_batch(XMLDocument& doc, XMLElement* parent, const BatchRef& b) {
+  if (b.id != 0) add(doc, parent, "batch_id", std::to_string(b.id));
+  else add(doc, parent, "batch_name", b.name);
+}
+
 }  // namespace
+
+BatchRef BatchRef::parse(const std::string& text) {
+  if (text.empty()) throw Error(Errc::usage, "a batch is named by its id or its name; the text is empty");
+  BatchRef b;
+  if (all_digits(text) && text.size() < 19) b.id = std::stoll(text);
+  else b.name = text;
+  return b;
+}
+
+std::string BatchRef::describe() const { return id != 0 ? "batch " + std::to_string(id) : "batch '" + name + "'"; }
+
+int RemoteBatchStatus::count(const std::string& status) const {
+  int n = 0;
+  for (const auto& j : jobs) n += j.status == status;
+  return n;
+}
+
+const char* batch_state_name(int state) {
+  switch (state) {
+    case 0: return "init";
+    case 1: return "in progress";
+    case 2: return "complete";
+    case 3: return "aborted";
+    case 4: return "retired";
+    default: return "unknown";
+  }
+}
 
 RpcError::RpcError(std::string rpc, int error_num, std::string server_message)
     : Error(Errc::remote, "BOINC RPC " + rpc + " failed: error " + std::to_string(error_num) + ": " +
@@ -72,6 +146,14 @@ std::size_t stage_files(RpcClient& rpc, const std::vector<std::string>& names,
   }
   if (!group_names.empty()) flush();
   return absent.size();
+}
+
+void discard_batch(RpcClient& rpc, std::int64_t batch_id, const std::function<void(const std::string&)>& warn) {
+  try {
+    rpc.retire_batch(batch_id);
+  } catch (const Error& e) {
+    warn("could not retire batch " + std::to_string(batch_id) + " after its submission failed: " + e.what());
+  }
 }
 
 void submit_batch_tolerant(RpcClient& rpc, std::int64_t batch_id, const std::string& app,
@@ -108,18 +190,36 @@ std::string RpcClient::call(const std::string& script, const std::string& rpc, c
   parts.push_back({"request", request_xml, ""});
   parts.insert(parts.end(), files.begin(), files.end());
   ++rpcs_;
-  HttpReply reply = http_.post_form(url_ + script, parts, "BOINC RPC " + rpc);
+  HttpReply reply;
+  try {
+    reply = http_.post_form(url_ + script, parts, "BOINC RPC " + rpc);
+  } catch (const HttpRefused& e) {
+    if (e.status() == 404 || e.status() == 410)
+      throw Error(Errc::remote, "no BOINC remote job submission at " + url_ + " (" + script + " answers HTTP " +
+                                    std::to_string(e.status()) + "): the URL must be the project's master URL,"
+                                    " e.g. https://host/PROJECT/");
+    throw;
+  }
   XMLDocument doc;
   if (doc.Parse(reply.body.data(), reply.body.size()) != tinyxml2::XML_SUCCESS || !doc.RootElement())
-    throw Error(Errc::format, "BOINC RPC " + rpc + ": the reply is not XML (" +
-                                  std::string(doc.ErrorStr() ? doc.ErrorStr() : "empty") + ")");
+    throw Error(Errc::format, "BOINC RPC " + rpc + ": " + not_xml_reason(script, reply.body));
   const XMLElement* root = doc.RootElement();
-  if (rpc != root->Name())
-    throw Error(Errc::format, "BOINC RPC " + rpc + ": the reply's element is <" + root->Name() +
-                                  ">, expected <" + rpc + ">");
+  if (rpc != root->Name()) {
+    // PHP's warnings and fatal errors start with <br />, which parses.
+    const std::string name = root->Name();
+    if (name == "br" || name == "b" || name == "html" || name == "HTML" ||
+        reply.body.find("batch_file_assoc") != std::string::npos)
+      throw Error(Errc::format, "BOINC RPC " + rpc + ": " + not_xml_reason(script, reply.body));
+    throw Error(Errc::format, "BOINC RPC " + rpc + ": the reply's element is <" + name + ">, expected <" + rpc + ">");
+  }
   if (const XMLElement* err = root->FirstChildElement("error")) {
     const std::string num = child_text(err, "error_num");
-    throw RpcError(rpc, num.empty() ? 0 : std::atoi(num.c_str()), child_text(err, "error_msg"));
+    const std::string msg = child_text(err, "error_msg");
+    if (lacks_submit_rights(msg))
+      throw RpcError(rpc, num.empty() ? 0 : std::atoi(num.c_str()),
+                     msg + " (the user of this authenticator may not submit jobs: a project administrator grants"
+                           " it on the project's user_submit page, or with a user_submit row)");
+    throw RpcError(rpc, num.empty() ? 0 : std::atoi(num.c_str()), msg);
   }
   return reply.body;
 }
@@ -238,9 +338,9 @@ void RpcClient::submit_batch(std::int64_t batch_id, const std::string& app, cons
   call("submit_rpc_handler.php", "submit_batch", print(r.doc, true));
 }
 
-RemoteBatchStatus RpcClient::query_batch(std::int64_t batch_id) {
+RemoteBatchStatus RpcClient::query_batch(const BatchRef& batch) {
   Request r("query_batch", authenticator_);
-  add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  add_batch(r.doc, r.root, batch);
   add(r.doc, r.root, "get_cpu_time", "0");
   add(r.doc, r.root, "get_job_details", "1");
   const std::string body = call("submit_rpc_handler.php", "query_batch", print(r.doc));
@@ -249,6 +349,7 @@ RemoteBatchStatus RpcClient::query_batch(std::int64_t batch_id) {
   const XMLElement* root = doc.RootElement();
   RemoteBatchStatus st;
   st.id = child_int(root, "id", "query_batch");
+  st.name = child_text(root, "name");
   st.state = static_cast<int>(child_int(root, "state", "query_batch"));
   st.njobs = static_cast<int>(child_int(root, "njobs", "query_batch"));
   st.nerror_jobs = static_cast<int>(child_int(root, "nerror_jobs", "query_batch"));
@@ -258,16 +359,62 @@ RemoteBatchStatus RpcClient::query_batch(std::int64_t batch_id) {
     js.id = child_int(j, "id", "query_batch");
     js.name = child_text(j, "name");
     js.status = child_text(j, "status");
+    if (!child_text(j, "canonical_instance_id").empty())
+      js.canonical_instance_id = child_int(j, "canonical_instance_id", "query_batch");
     if (js.name.empty()) throw Error(Errc::format, "BOINC RPC query_batch: a <job> without <name>");
     st.jobs.push_back(std::move(js));
   }
   return st;
 }
 
-void RpcClient::abort_batch(std::int64_t batch_id) {
+void RpcClient::abort_batch(const BatchRef& batch) {
   Request r("abort_batch", authenticator_);
-  add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  add_batch(r.doc, r.root, batch);
   call("submit_rpc_handler.php", "abort_batch", print(r.doc));
+}
+
+std::vector<std::int64_t> RpcClient::query_batches() {
+  Request r("query_batches", authenticator_);
+  add(r.doc, r.root, "get_cpu_time", "0");
+  const std::string body = call("submit_rpc_handler.php", "query_batches", print(r.doc));
+  XMLDocument doc;
+  parse(doc, body);
+  std::vector<std::int64_t> ids;
+  for (const XMLElement* b = doc.RootElement()->FirstChildElement("batch"); b; b = b->NextSiblingElement("batch"))
+    ids.push_back(child_int(b, "id", "query_batches"));
+  return ids;
+}
+
+CompletedJob RpcClient::query_completed_job(const std::string& job_name) {
+  Request r("query_completed_job", authenticator_);
+  add(r.doc, r.root, "job_name", job_name);
+  const std::string body = call("submit_rpc_handler.php", "query_completed_job", print(r.doc));
+  XMLDocument doc;
+  parse(doc, body);
+  const XMLElement* job = doc.RootElement()->FirstChildElement("completed_job");
+  if (!job) throw Error(Errc::format, "BOINC RPC query_completed_job: the reply has no <completed_job>");
+  CompletedJob c;
+  c.error_mask = child_int(job, "error_mask", "query_completed_job");
+  if (!child_text(job, "exit_status").empty())
+    c.exit_status = static_cast<int>(child_int(job, "exit_status", "query_completed_job"));
+  c.stderr_out = child_text(job, "stderr_out");
+  return c;
+}
+
+std::string CompletedJob::describe() const {
+  std::string text = "error_mask " + std::to_string(error_mask) + " (" + describe_error_mask(error_mask) +
+                     "), exit status " + std::to_string(exit_status);
+  // The client wraps stderr in XML-escaped tags; the last lines say most.
+  std::string err = stderr_out;
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}})
+    for (std::size_t at; (at = err.find(from)) != std::string::npos;) err.replace(at, from.size(), to);
+  const auto end = err.find_last_not_of(" \n\r\t]>");
+  if (end != std::string::npos && !err.empty()) {
+    err = err.substr(0, end + 1);
+    if (err.size() > 500) err = "…" + err.substr(err.size() - 500);
+    text += "; stderr ends: " + err;
+  }
+  return text;
 }
 
 void RpcClient::abort_jobs(const std::vector<std::string>& job_names) {
@@ -277,9 +424,9 @@ void RpcClient::abort_jobs(const std::vector<std::string>& job_names) {
   call("submit_rpc_handler.php", "abort_jobs", print(r.doc));
 }
 
-void RpcClient::retire_batch(std::int64_t batch_id) {
+void RpcClient::retire_batch(const BatchRef& batch) {
   Request r("retire_batch", authenticator_);
-  add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  add_batch(r.doc, r.root, batch);
   call("submit_rpc_handler.php", "retire_batch", print(r.doc));
 }
 
@@ -330,6 +477,58 @@ std::string RpcClient::workunit_file(const std::string& wu_name, int file_num) {
                    reply.body.substr(6, reply.body.find('\n') == std::string::npos ? std::string::npos
                                                                                     : reply.body.find('\n') - 6));
   return std::move(reply.body);
+}
+
+std::string RpcClient::batch_collect_file(std::int64_t canonical_instance_id, const std::string& wu_name,
+                                          int file_num) {
+  const std::string rpc = "get_output3 get_file(" + wu_name + ")";
+  if (canonical_instance_id <= 0) throw RpcError(rpc, -1, "the job has no canonical instance");
+  ++rpcs_;
+  HttpReply reply;
+  try {
+    // get_output3.php knows the caller by BOINC's login cookie `auth`.
+    reply = http_.get(url_ + "get_output3.php?action=get_file&result_id=" + std::to_string(canonical_instance_id) +
+                          "&index=" + std::to_string(file_num) + "&download=1",
+                      "BOINC get_output3 for " + wu_name, "auth=" + authenticator_);
+  } catch (const HttpRefused& e) {
+    throw RpcError(rpc, -1, "HTTP " + std::to_string(e.status()));
+  }
+  // Every output mwkit fetches is a result bundle (a zip); anything else is
+  // the script's error page (it answers HTTP 200 with HTML).
+  if (reply.body.compare(0, 4, "PK\x03\x04") != 0)
+    throw RpcError(rpc, -1, reply.body.empty() ? "empty reply" : page_text(reply.body));
+  return std::move(reply.body);
+}
+
+std::string RpcClient::job_output(const RemoteJobStatus& job) {
+  try {
+    return batch_collect_file(job.canonical_instance_id, job.name, 0);
+  } catch (const RpcError& collect) {
+    try {
+      return workunit_file(job.name, 0);
+    } catch (const RpcError& upload) {
+      throw RpcError("fetch of job " + job.name, -1,
+                     "not in the batch-collect outputs (" + collect.server_message() + ") nor in the upload tree (" +
+                         upload.server_message() + ")");
+    }
+  }
+}
+
+std::string remote_readiness_problems(RpcClient& rpc) {
+  std::string problems;
+  auto note = [&](const std::string& what) { problems += what + "\n"; };
+  try {
+    rpc.query_batches();
+  } catch (const Error& e) {
+    note(std::string("submit_rpc_handler.php: ") + e.what());
+    return problems;  // the URL, the authenticator or the rights: the rest would fail alike
+  }
+  try {
+    rpc.query_files({"mw_readiness_probe_no_such_file"});
+  } catch (const Error& e) {
+    note(std::string("job_file.php: ") + e.what());
+  }
+  return problems;
 }
 
 }  // namespace mw::boinc::detail

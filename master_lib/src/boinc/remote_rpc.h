@@ -1,12 +1,16 @@
 // boinc/remote_rpc.h — BOINC's remote job-submission RPCs (submit_rpc_handler.php,
-// job_file.php, get_output.php), one method per RPC.
+// job_file.php, get_output3.php / get_output.php), one method per RPC.
 //
 // Requests are the XML documents BOINC's PHP expects in the form field
 // `request`, built with tinyxml2; replies are parsed with tinyxml2. A reply
 // whose command element holds <error> (BOINC answers HTTP 200 for those)
-// becomes RpcError naming the RPC, error_num and error_msg. The authenticator
-// goes into request bodies (and get_output's query string) only: no message
-// this layer produces contains it.
+// becomes RpcError naming the RPC, error_num and error_msg. A server that
+// cannot take remote jobs is named as such: a job_file.php without BOINC's
+// batch_file_assoc table (a PHP error page instead of XML), a user without
+// submit rights, a URL with no BOINC project behind it (HTTP 404, or HTML).
+// The authenticator goes into request bodies, a Cookie header (get_output3)
+// and, only as the last resort for servers without batch-collect outputs,
+// get_output.php's query string: no message this layer produces contains it.
 #pragma once
 
 #include <cstdint>
@@ -46,20 +50,50 @@ struct RemoteJob {
   std::optional<double> rsc_fpops_est;  // else the batch's job_params
 };
 
+// A batch as the user names it: by id (all digits) or by name. BOINC's batch
+// RPCs take either (<batch_id> or <batch_name>); a batch whose name is all
+// digits can only be reached by id.
+struct BatchRef {
+  std::int64_t id = 0;
+  std::string name;  // when id is 0
+  BatchRef() = default;
+  BatchRef(std::int64_t batch_id) : id(batch_id) {}  // NOLINT: an id is a reference
+  // Errc::usage for an empty text.
+  static BatchRef parse(const std::string& text);
+  std::string describe() const;  // "batch 5" / "batch 'name'"
+};
+
 struct RemoteJobStatus {
   std::int64_t id = 0;
   std::string name;
   std::string status;  // done, error, in_progress, queued
+  std::int64_t canonical_instance_id = 0;
 };
 
 struct RemoteBatchStatus {
   std::int64_t id = 0;
+  std::string name;
   int state = 0;
   int njobs = 0;
   int nerror_jobs = 0;
   double fraction_done = 0;
   std::vector<RemoteJobStatus> jobs;
+  // Jobs by status (from the job details).
+  int count(const std::string& status) const;
 };
+
+// query_completed_job's account of a job: its workunit's error mask and, for
+// the canonical instance or else one that ended, the exit status and stderr.
+struct CompletedJob {
+  std::int64_t error_mask = 0;
+  int exit_status = 0;
+  std::string stderr_out;
+  // "error_mask 2 (too many errors), exit status 1; stderr ends: …"
+  std::string describe() const;
+};
+
+// BOINC's batch states by name (init, in progress, complete, aborted, retired).
+const char* batch_state_name(int state);
 
 // mwkit's templates in PROJECT/templates/ (docs/boinc-conventions.md), named
 // in every submit_batch: a batch's jobs all have the task bundle, or all the
@@ -96,17 +130,32 @@ class RpcClient {
   // names a workunit_template_file that does not exist (the PHP 8.2 quirk).
   void submit_batch(std::int64_t batch_id, const std::string& app, const WorkunitSettings& settings,
                     const std::vector<RemoteJob>& jobs, bool template_workaround);
-  RemoteBatchStatus query_batch(std::int64_t batch_id);
-  void abort_batch(std::int64_t batch_id);
+  RemoteBatchStatus query_batch(const BatchRef& batch);
+  // The ids of the user's batches not yet retired.
+  std::vector<std::int64_t> query_batches();
+  void abort_batch(const BatchRef& batch);
   void abort_jobs(const std::vector<std::string>& job_names);
-  void retire_batch(std::int64_t batch_id);
+  CompletedJob query_completed_job(const std::string& job_name);
+  void retire_batch(const BatchRef& batch);
   // Indexes (into `names`) of the files the server does not have.
   std::vector<std::size_t> query_files(const std::vector<std::string>& names, std::int64_t batch_id = 0);
   // Uploads files (names[i] holds contents[i]).
   void upload_files(const std::vector<std::string>& names, const std::vector<std::string>& contents,
                     std::int64_t batch_id = 0);
-  // The canonical instance's output file `file_num` of job `wu_name`.
+  // The canonical instance's output file `file_num` of job `wu_name`, from
+  // the upload tree (get_output.php; gone once BOINC's file_deleter ran, and
+  // the authenticator travels in the URL: the last resort).
   std::string workunit_file(const std::string& wu_name, int file_num = 0);
+  // The same from the batch-collect layout PROJECT/results/<batch>/
+  // <wu>__file_<open name> that mw-assimilator writes and that survives
+  // file_deleter until the batch is retired (get_output3.php, result id and
+  // file index; the authenticator in the login cookie, not the URL). Throws
+  // RpcError when the server answers with anything but the file (a zip).
+  std::string batch_collect_file(std::int64_t canonical_instance_id, const std::string& wu_name, int file_num = 0);
+  // A done job's result bundle: batch_collect_file, else workunit_file (for
+  // a server whose assimilator does not keep batch-collect outputs). The
+  // error names both attempts.
+  std::string job_output(const RemoteJobStatus& job);
 
   // RPCs made (not counting retries) and HTTP attempts, for status and benchmarks.
   std::uint64_t rpcs() const { return rpcs_; }
@@ -127,8 +176,21 @@ class RpcClient {
 // Stages files under content-hash names: asks which of `names` the server
 // lacks and uploads only those, about 64 MiB per request. `bytes_of(name)`
 // gives a file's bytes. Returns the number of files uploaded.
+//
+// A submission stages twice: first without a batch (batch_id 0), before
+// create_batch, so a server that cannot stage (or a user who may not) fails
+// the submission before a batch row exists; then with the new batch's id,
+// which only ties the files to the batch (BOINC's batch_file_assoc: files
+// tied to no live batch are its job_file_deleter's to remove) and uploads
+// again whatever vanished in between.
 std::size_t stage_files(RpcClient& rpc, const std::vector<std::string>& names,
                         const std::function<std::string(const std::string&)>& bytes_of, std::int64_t batch_id);
+
+// After a refused submission: retires the batch it created (what the RPCs
+// allow — no RPC deletes a batch row; a retired batch is out of
+// query_batches, has no jobs, and no longer holds its staged files).
+// A failure is only warned about: the submission's own error matters more.
+void discard_batch(RpcClient& rpc, std::int64_t batch_id, const std::function<void(const std::string&)>& warn);
 
 // submit_batch, retried once with the workaround when the server answers with
 // the PHP 8.2 template quirk (`warn` is told, `workaround` set for later calls).
@@ -139,5 +201,12 @@ void submit_batch_tolerant(RpcClient& rpc, std::int64_t batch_id, const std::str
 // True for the reply BOINC (PHP 8.2) gives a submit_batch without a
 // workunit_template_file.
 bool is_template_quirk(const RpcError& e);
+
+// Whether the project at `rpc` can take remote jobs from its user, without
+// changing anything on the server: the submit and staging handlers answer
+// XML, the user may submit jobs, job_file.php works (its batch_file_assoc
+// table exists). "" when ready, else what is wrong (one line per problem).
+// For mw-project-setup's check and for tools that want to fail early.
+std::string remote_readiness_problems(RpcClient& rpc);
 
 }  // namespace mw::boinc::detail

@@ -104,6 +104,7 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     // This run's batches, and earlier runs' whose jobs are all over.
     std::set<std::int64_t> all(finished_batches_.begin(), finished_batches_.end());
     for (const auto& b : batches_) all.insert(b.first);
+    for (std::int64_t id : retired_batches_) all.erase(id);
     try {
       if (ledger_)
         for (std::int64_t id : ledger_->idle_batches()) all.insert(id);
@@ -121,7 +122,7 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
   }
 
   void add_details(std::map<std::string, std::string>& details) const override {
-    details["batches"] = std::to_string(batches_.size() + finished_batches_.size());
+    details["batches"] = std::to_string(batches_.size() + finished_batches_.size() + retired_batches_.size());
     details["uploaded_files"] = std::to_string(submit_rpc_->uploads());
     details["rpcs"] = std::to_string(submit_rpc_->rpcs() + poll_rpc_->rpcs());
     details["http_attempts"] = std::to_string(submit_rpc_->http_attempts() + poll_rpc_->http_attempts());
@@ -256,6 +257,13 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
   // files, submit the jobs.
   void submit_group(std::vector<Prepared>& group, const Files& files,
                     const std::map<std::uint64_t, std::string>& fingerprints) {
+    auto bytes_of = [&](const std::string& n) {
+      auto p = files.paths.find(n);
+      return p != files.paths.end() ? mw::detail::read_file(p->second) : files.in_memory.at(n);
+    };
+    // Staged before the batch exists: a server or user that cannot stage
+    // fails the chunk without leaving a batch behind (remote_rpc.h).
+    detail::stage_files(*submit_rpc_, files.names, bytes_of, 0);
     const std::string name = batch_name_ + "_" + std::to_string(++chunks_);
     const std::int64_t batch_id = submit_rpc_->create_batch(options_.app, name);
     const std::string stem = detail::workunit_stem(batch_name_) + "_" + std::to_string(batch_id) + "_";
@@ -270,15 +278,15 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     // reply finds these jobs pending and asks the server whether they exist.
     if (ledger_) ledger_->record_batch(batch_id, name, records);
     try {
-      detail::stage_files(*submit_rpc_, files.names, [&](const std::string& n) {
-        auto p = files.paths.find(n);
-        return p != files.paths.end() ? mw::detail::read_file(p->second) : files.in_memory.at(n);
-      }, batch_id);
+      detail::stage_files(*submit_rpc_, files.names, bytes_of, batch_id);
       detail::submit_batch_tolerant(*submit_rpc_, batch_id, options_.app, options_.settings, jobs,
                                     template_workaround_, options_.log);
     } catch (const RpcError&) {
-      // The server answered no: none of the jobs exists.
+      // The server answered no: none of the jobs exists, and the empty batch
+      // must not stay (nor hold the files staged for it).
       if (ledger_) ledger_->batch_refused(batch_id);
+      detail::discard_batch(*submit_rpc_, batch_id, options_.log);
+      if (ledger_) ledger_->batch_retired(batch_id);
       throw;
     }
     // (Any other error leaves them pending: the reply may have been lost
@@ -425,18 +433,37 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
           reject(task_id, "BOINC gave up on job " + job.name);
           if (ledger_) ledger_->job_state(job.name, RemoteLedger::JobState::done);
         } else {
-          fetch(*task, job.name);
+          fetch(*task, job);
         }
       } catch (const Error& e) {
         reject(task_id, e.what());
       }
     }
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto b = batches_.find(batch_id);
-    if (b != batches_.end() && b->second.jobs.empty()) {
-      batches_.erase(b);
-      finished_batches_.push_back(batch_id);
+    bool last = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto b = batches_.find(batch_id);
+      if (b != batches_.end() && b->second.jobs.empty()) {
+        batches_.erase(b);
+        last = true;
+      }
     }
+    if (!last) return progress;
+    // Every job of the batch is handed over: the server may drop its outputs
+    // (retire_batch deletes results/<batch>) now rather than at shutdown.
+    bool retired = false;
+    if (options_.retire_batch_at_end) {
+      try {
+        poll_rpc_->retire_batch(batch_id);
+        if (ledger_) ledger_->batch_retired(batch_id);
+        retired = true;
+      } catch (const Error& e) {
+        options_.log("could not retire batch " + std::to_string(batch_id) + " (tried again at shutdown): " + e.what());
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (retired) retired_batches_.insert(batch_id);
+    else finished_batches_.push_back(batch_id);
     return progress;
   }
 
@@ -447,15 +474,15 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
 
   // Downloads a done job's output (once: the ledger keeps it until the
   // Master has it) and hands it over.
-  void fetch(const TaskSpec& task, const std::string& job) {
+  void fetch(const TaskSpec& task, const detail::RemoteJobStatus& job) {
     std::string bytes;
     try {
-      bytes = poll_rpc_->workunit_file(job, 0);
+      bytes = poll_rpc_->job_output(job);
     } catch (const Error& e) {
-      throw Error(e.code(), "cannot fetch the output of BOINC job " + job + ": " + e.what());
+      throw Error(e.code(), "cannot fetch the output of BOINC job " + job.name + ": " + e.what());
     }
-    if (ledger_) ledger_->fetched(job, bytes);
-    hand_over(task, job, bytes);
+    if (ledger_) ledger_->fetched(job.name, bytes);
+    hand_over(task, job.name, bytes);
   }
 
   using Clock = std::chrono::steady_clock;
@@ -485,7 +512,8 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
   // Under mutex_.
   std::map<std::uint64_t, std::string> job_of_task_;
   std::map<std::int64_t, Batch> batches_;
-  std::vector<std::int64_t> finished_batches_;
+  std::vector<std::int64_t> finished_batches_;  // all fetched, not retired yet
+  std::set<std::int64_t> retired_batches_;
 };
 
 }  // namespace

@@ -22,10 +22,19 @@
 // so submitting many chunks costs no polls), then backing off by half again
 // each quiet poll up to poll_max_seconds, back to poll_initial_seconds after
 // a poll that saw a job end; a job BOINC reports done is
-// fetched once with get_output.php (workunit_file 0: the result bundle) and
-// handed to the Master as the local interface does; a job in error fails its
-// task with status `rejected`. Cancelling a task aborts its job
-// (abort_jobs); shutdown retires the batches (retire_batch_at_end).
+// fetched once — from the batch-collect copy mw-assimilator keeps in
+// PROJECT/results/<batch>/ (get_output3.php, the authenticator in the login
+// cookie), which outlives BOINC's file_deleter; only without one from
+// upload/ (get_output.php, the authenticator in its URL) — and handed to the
+// Master as the local interface does; a job in error fails its task with
+// status `rejected`. Cancelling a task aborts its job (abort_jobs). A batch
+// is retired once its last job is handed over, so the server frees its
+// outputs, and whatever is left at shutdown (retire_batch_at_end).
+//
+// Files are staged before create_batch (a server that cannot stage fails
+// the chunk with no batch made) and tied to the batch after it; a batch
+// whose submit_batch is refused is retired at once, leaving no live batch
+// and nothing that keeps its staged files.
 //
 // Templates: submit_batch names mwkit's templates as mw-project-setup
 // installs them (input_template_filename mw_in.xml, or mw_in_program.xml for
@@ -122,7 +131,7 @@ struct Remote {
   std::size_t max_in_flight = 100000;
   double poll_initial_seconds = 2;
   double poll_max_seconds = 60;
-  bool retire_batch_at_end = true;
+  bool retire_batch_at_end = true;              // retire each batch after its last fetch, and at shutdown
 
   // Warnings (the template quirk, failed retirements); default: standard error.
   std::function<void(const std::string&)> log;
