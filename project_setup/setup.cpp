@@ -151,6 +151,7 @@ struct Plan {
   std::optional<std::string> new_config_text;
   std::string old_config_text;
   bool insert_app = false;
+  bool create_batch_file_assoc = false;
   std::int64_t app_id = 0;
   std::vector<std::string> missing_platforms;
   std::map<std::string, std::int64_t> platform_ids;
@@ -555,6 +556,26 @@ void plan_app_and_versions(Plan& plan, Database& db, const SetupOptions& o,
   }
 }
 
+// What BOINC's remote job submission needs that make_project does not make
+// (reference §11.4, §11.6): job_file.php stores staged files' batches in the
+// table batch_file_assoc (only in db/schema_condor.sql), and get_output3.php
+// serves outputs that mw-assimilator links into PROJECT/results/<batch>/.
+void plan_remote_submission(Plan& plan, Database& db) {
+  if (db.query("SHOW TABLES LIKE 'batch_file_assoc'").empty()) {
+    plan.create_batch_file_assoc = true;
+    plan.add(State::missing, "table batch_file_assoc (remote submission: BOINC's job_file.php needs it)");
+  } else {
+    plan.add(State::present, "table batch_file_assoc (remote submission)");
+  }
+  const std::string results = join_path(plan.project_dir, "results");
+  if (is_dir(results)) {
+    plan.add(State::present, "directory " + results + " (outputs get_output3.php serves)");
+  } else {
+    plan.add(State::missing, "directory " + results + " (outputs get_output3.php serves)");
+    plan.make_dirs.push_back(results);
+  }
+}
+
 // The options in effect: what was given, else what was recorded, else the defaults.
 SetupOptions effective_options(Plan& plan, const SetupOptions& o) {
   SetupOptions e = o;
@@ -783,6 +804,7 @@ Plan make_plan(const SetupOptions& given, std::unique_ptr<Database>& db, bool ch
     plan.add(State::missing, "delivery directory " + plan.deliver);
     plan.make_dirs.push_back(plan.deliver);
   }
+  plan_remote_submission(plan, *db);
   plan_record(plan, e);
   plan_running(plan, e.app);
   return plan;
@@ -1040,6 +1062,9 @@ void apply(Plan& plan, Database& db, const SetupOptions& o,
   for (const auto& d : plan.make_dirs) make_dirs(d);
   for (const auto& v : plan.versions) install_version_files(plan, v, sigs);
   if (plan.db_changes()) apply_versions_to_db(plan, db, o, sigs);
+  if (plan.create_batch_file_assoc)  // DDL commits by itself in MariaDB: outside the transaction
+    db.execute("CREATE TABLE IF NOT EXISTS batch_file_assoc (job_file_id INTEGER NOT NULL, "
+               "batch_id INTEGER NOT NULL, UNIQUE (job_file_id, batch_id)) ENGINE=InnoDB");
   if (plan.new_config_text) {
     std::string config_path = join_path(plan.project_dir, "config.xml");
     out << "backed up " << config_path << " to " << backup(config_path, stamp) << "\n";

@@ -283,6 +283,10 @@ TEST_F(ProjectSetupTest, InstallsDaemonsTemplatesKeysAndASignedAppVersion) {
   EXPECT_TRUE(running("mw-assimilator --app mw --deliver " + project_ + "/mw_deliver"));
   EXPECT_NE(r.out.find("running mw-validator --app mw (pid "), std::string::npos) << r.out;
 
+  // What BOINC's remote submission needs and make_project does not make (reference §11.4, §11.6).
+  EXPECT_EQ(rows("SHOW TABLES LIKE 'batch_file_assoc'").size(), 1u);
+  EXPECT_EQ(::access((project_ + "/results").c_str(), W_OK), 0);
+
   // The record says what was installed.
   std::string record = read_text(project_ + "/mw_install.xml");
   EXPECT_NE(record.find("<deliver_dir>" + project_ + "/mw_deliver</deliver_dir>"), std::string::npos) << record;
@@ -324,6 +328,7 @@ TEST_F(ProjectSetupTest, CheckReportsMissingPresentAndOutdated) {
   EXPECT_EQ(before.exit_code, 1) << before.err;
   EXPECT_NE(before.out.find("missing   daemon mw-validator --app mw"), std::string::npos) << before.out;
   EXPECT_NE(before.out.find("present   daemon feeder"), std::string::npos);
+  EXPECT_NE(before.out.find("missing   table batch_file_assoc"), std::string::npos) << before.out;
 
   ASSERT_EQ(setup("install").exit_code, 0);
   auto after = setup("check");
