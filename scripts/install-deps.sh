@@ -37,8 +37,23 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-$sudo apt-get update -q
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "install-deps: run as root (there is no sudo here) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  sudo=(sudo)
+fi
+# apt's output is kept in a log and shown only when it fails.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+echo "install-deps: installing ${#missing[@]} Debian packages: ${missing[*]}"
+if ! { "${sudo[@]}" apt-get update -q &&
+       DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+       >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-deps: apt-get failed (its output is above)" >&2
+  exit 1
+fi
+echo "install-deps: done"
