@@ -44,7 +44,9 @@ namespace mw {
 struct Mpi {
   unsigned workers = 2;             // worker ranks (N); mpirun starts N+1 processes
   std::string mpirun = "mpirun";    // path or name of Open MPI's mpirun
-  // The rank program; default: $MW_MPI_WORKER, else "mw-mpi-worker" from PATH.
+  // The rank program; default: $MW_MPI_WORKER, else the installed one
+  // (PREFIX/libexec/mwkit/mw-mpi-worker, found relative to libmw), else
+  // "mw-mpi-worker" from PATH.
   std::string mpi_worker;
   // The program whose MW_TASK functions run (started with --mw-worker on each
   // rank); default: this program (/proc/self/exe).

@@ -113,7 +113,8 @@ class MpiInterface final : public Interface {
     if (config_.worker_program.empty()) config_.worker_program = self_program();
     if (config_.mpi_worker.empty()) {
       const char* env = std::getenv("MW_MPI_WORKER");
-      config_.mpi_worker = env && *env ? env : "mw-mpi-worker";
+      const std::string installed = installed_helper_program("mw-mpi-worker");
+      config_.mpi_worker = env && *env ? env : !installed.empty() ? installed : "mw-mpi-worker";
     }
     if (config_.scratch_root.empty()) config_.scratch_root = default_temp_root();
     ranks_.resize(config_.workers);

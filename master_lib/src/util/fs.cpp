@@ -1,5 +1,7 @@
 #include "util/fs.h"
 
+#include <dlfcn.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -203,6 +206,24 @@ std::string self_program_path() {
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) throw Error(Errc::system, "cannot find this program's path in /proc/self/exe");
   return std::string(buf, static_cast<std::size_t>(n));
+}
+
+std::string installed_helper_program(const std::string& name) {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&installed_helper_program), &info) != 0 && info.dli_fname) {
+    char real[PATH_MAX];
+    if (::realpath(info.dli_fname, real)) {
+      std::string dir(real);
+      dir = dir.substr(0, dir.find_last_of('/'));
+      const std::string candidate = dir + "/../libexec/mwkit/" + name;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+  }
+#ifdef MW_INSTALL_LIBEXECDIR
+  const std::string installed = std::string(MW_INSTALL_LIBEXECDIR) + "/" + name;
+  if (::access(installed.c_str(), X_OK) == 0) return installed;
+#endif
+  return "";
 }
 
 }  // namespace mw::detail

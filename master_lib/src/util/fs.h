@@ -35,6 +35,12 @@ std::string join_path(std::string_view dir, std::string_view name);
 bool path_exists(const std::string& path);
 // This program's executable (/proc/self/exe).
 std::string self_program_path();
+// An installed helper program of mwkit's (mw-mpi-worker): LIBEXEC/mwkit/NAME
+// found relative to where this code was loaded from (the shared libmw, or the
+// program a static libmw is linked into: PREFIX/lib or PREFIX/bin, next to
+// PREFIX/libexec), else in the install prefix this library was built for.
+// Empty when neither exists.
+std::string installed_helper_program(const std::string& name);
 
 // Removes a directory tree when it goes out of scope (unless released).
 class TempDir {
