@@ -68,6 +68,22 @@ TEST(ElfInspectTest, BaselineIsGlibcOnly) {
   EXPECT_EQ(machine_name(EM_AARCH64), "aarch64");
 }
 
+TEST(ElfInspectTest, AProgramForVolunteersIsWarnedAboutWithWhatItNeeds) {
+  // task_probe links libstdc++ shared: named, with the versions it asks for.
+  std::string w = volunteer_program_warning(MW_TASK_PROBE);
+  EXPECT_THAT(w, HasSubstr(std::string(MW_TASK_PROBE) + " may not run on volunteer hosts"));
+  EXPECT_THAT(w, HasSubstr("it needs libstdc++.so.6"));
+  EXPECT_THAT(w, ::testing::Not(HasSubstr("libc.so.6")));
+  EXPECT_THAT(w, HasSubstr("GLIBC_2."));
+  EXPECT_THAT(w, HasSubstr("GLIBCXX_3.4"));
+  EXPECT_THAT(w, HasSubstr("mw_add_lean_worker"));
+  // A script is no ELF program: said so, naming it.
+  test::ScratchDir dir;
+  test::write_text(dir / "run.sh", "#!/bin/sh\n");
+  EXPECT_THAT(volunteer_program_warning(dir / "run.sh"), HasSubstr("not an ELF file"));
+  EXPECT_THAT(volunteer_program_warning(dir / "absent"), HasSubstr("cannot open"));
+}
+
 TEST(ElfInspectTest, DamagedFilesAreFormatErrorsNamingTheFile) {
   test::ScratchDir dir;
   const std::string text = dir / "script.sh";

@@ -195,6 +195,7 @@ TEST_F(BareHostTest, ExecTaskRunsWithOnlyGlibcOnTheHost) {
 
 TEST_F(BareHostTest, FunctionTaskOfALeanWorkerRunsWithOnlyGlibcOnTheHost) {
   install_app_version();
+  EXPECT_EQ(detail::volunteer_program_warning(MW_LEAN_WORKER), "") << "masters ship it without a warning";
   auto lean = detail::library_closure(MW_LEAN_WORKER, {}, {});
   ASSERT_THAT(lean.missing, ::testing::IsEmpty()) << "a lean worker needs nothing beyond glibc";
   // Its glibc floor stays at the toolchain's lowest (docs/wrapper.md): 2.35 with GCC 12.

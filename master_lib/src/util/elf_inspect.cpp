@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -293,6 +294,43 @@ LibraryClosure library_closure(const std::string& program, const std::vector<std
     c.files.push_back(std::move(info));
   }
   return c;
+}
+
+namespace {
+
+std::uint16_t this_machine() {
+  struct utsname u {};
+  if (::uname(&u) != 0) return 0;
+  const std::string m = u.machine;
+  if (m == "x86_64") return EM_X86_64;
+  if (m == "aarch64") return EM_AARCH64;
+  return 0;
+}
+
+}  // namespace
+
+std::string volunteer_program_warning(const std::string& program) {
+  std::vector<std::string> why;
+  std::string versions;
+  try {
+    LibraryClosure c = library_closure(program, {}, {});
+    const ElfInfo& info = c.files.at(0);
+    const std::uint16_t here = this_machine();
+    if (here != 0 && info.machine != here)
+      why.push_back("it is built for " + machine_name(info.machine) + ", this machine is " + machine_name(here));
+    for (const auto& m : c.missing) why.push_back("it needs " + m.substr(0, m.find(' ')));
+    std::string glibcxx = highest_version(info, "GLIBCXX_");
+    if (!c.glibc_floor.empty()) versions += "GLIBC_" + c.glibc_floor;
+    if (!glibcxx.empty()) versions += (versions.empty() ? "" : ", ") + std::string("GLIBCXX_") + glibcxx;
+  } catch (const Error& e) {
+    why.push_back(e.what());
+  }
+  if (why.empty()) return "";
+  std::string text = program + " may not run on volunteer hosts (only the BOINC client and glibc there): ";
+  for (std::size_t i = 0; i < why.size(); ++i) text += (i == 0 ? "" : "; ") + why[i];
+  if (!versions.empty()) text += "; newest versions it asks for: " + versions;
+  return text + ". Ship a program linked statically but for glibc — for function tasks a lean worker "
+                "(mw_add_lean_worker, docs/wrapper.md)";
 }
 
 }  // namespace mw::detail

@@ -76,4 +76,11 @@ LibraryClosure library_closure(const std::string& program, const std::vector<std
 // libzip.so.4, libstdc++.so.6, …), for `search_dirs`.
 std::vector<std::string> system_library_dirs();
 
+// Why `program`, about to be shipped to volunteers, might not run on a host
+// that has only the BOINC client and glibc: not an ELF64 program, built for
+// another architecture than this machine, or needing libraries beyond glibc
+// (each named), with the newest GLIBC_/GLIBCXX_ versions it asks for. Empty
+// when it needs nothing more. Never throws: an unreadable file is a reason too.
+std::string volunteer_program_warning(const std::string& program);
+
 }  // namespace mw::detail
