@@ -53,9 +53,11 @@ int main(int argc, char** argv) {
     cmd->add_flag("--replace-task-keys", o.replace_task_keys,
                   "Allow --task-pub to drop a recorded trusted key (tasks signed with it stop running)");
     cmd->add_option("--boinc-lib", o.boinc_libs,
-                    "Shared library shipped with this host's wrapper (default: Debian's libboinc_api.so.7 "
-                    "and libboinc.so.7)");
-    cmd->add_flag("--no-boinc-libs", no_boinc_libs, "Ship no shared libraries (a statically linked wrapper)");
+                    "Shared library shipped with this host's wrapper (default: every library it needs beyond "
+                    "glibc, found in this machine's library directories)");
+    cmd->add_flag("--no-boinc-libs", no_boinc_libs,
+                  "Ship only the --boinc-lib files (none: a statically linked wrapper); refuse a wrapper "
+                  "that needs more");
     cmd->add_option("--api-version", o.api_version, "BOINC API version written into the app version")
         ->capture_default_str();
     cmd->add_flag("--replication", o.replication,
@@ -81,8 +83,7 @@ int main(int argc, char** argv) {
   return run_tool("mw-project-setup", [&]() -> int {
     for (auto* cmd : {install, check, uninstall})
       if (*cmd && cmd->count("--app") > 0) o.app_given = true;
-    if (o.boinc_libs.empty() && !no_boinc_libs && o.wrapper_dir.empty())
-      o.boinc_libs = mw::setup::default_boinc_libs();
+    o.resolve_libs = !no_boinc_libs;
     if (*install) return mw::setup::install(o, std::cout);
     if (*check) return mw::setup::check(o, std::cout);
     return mw::setup::uninstall(o, std::cout);

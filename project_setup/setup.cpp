@@ -34,6 +34,7 @@
 #include "mw/hash.h"
 #include "mw/signing.h"
 #include "runner/process.h"
+#include "util/elf_inspect.h"
 #include "util/fs.h"
 
 namespace mw::setup {
@@ -419,14 +420,17 @@ std::vector<std::string> libs_in(const std::string& dir) {
   return libs;
 }
 
+// `load` receives what the wrapper needs on a volunteer host (its floor and
+// any reason it would not load there).
 VersionSpec desired_version(const SetupOptions& o, const std::string& platform,
-                            const std::vector<std::pair<std::string, std::string>>& task_keys) {
+                            const std::vector<std::pair<std::string, std::string>>& task_keys, WrapperNeeds& load) {
   VersionSpec spec;
   spec.app = o.app;
   spec.platform = platform;
   spec.api_version = o.api_version;
   std::vector<std::string> libs;
   std::string wrapper;
+  std::vector<std::string> search;
   if (!o.wrapper_dir.empty()) {
     wrapper = join_path(join_path(o.wrapper_dir, platform), "mw-wrapper");
     libs = libs_in(join_path(o.wrapper_dir, platform));
@@ -440,6 +444,8 @@ VersionSpec desired_version(const SetupOptions& o, const std::string& platform,
       throw Error(Errc::usage, "cannot find mw-wrapper beside mw-project-setup or in its build tree: "
                                "give --wrapper PATH or --wrapper-dir DIR");
     libs = o.boinc_libs;
+    // Only this machine's own platform can take its libraries from here.
+    if (o.resolve_libs) search = detail::system_library_dirs();
   }
   if (!is_file(wrapper))
     throw Error(Errc::usage, "wrapper " + wrapper + " for platform " + platform +
@@ -455,14 +461,14 @@ VersionSpec desired_version(const SetupOptions& o, const std::string& platform,
     f.nbytes = task_keys[i].second.size();
     spec.files.push_back(f);
   }
-  for (const auto& lib : libs) {
-    std::string real = real_path(lib);
-    // The logical name is the soname the wrapper asks the loader for.
-    spec.files.push_back(version_file(real, detail::base_name(lib), false, true));
+  load = wrapper_needs(wrapper, platform, libs, search);
+  for (const auto& [file, soname] : load.libraries) {
+    // The logical name is the soname the loader asks for: the client copies
+    // the file into the slot under it, and the slot is in LD_LIBRARY_PATH.
+    spec.files.push_back(version_file(real_path(file), soname, false, true));
   }
   return spec;
 }
-
 
 // Same roles, open names, bytes and api_version as the installed version?
 bool same_version(const VersionSpec& want, const InstalledVersion& have, const std::string& download_dir) {
@@ -517,7 +523,22 @@ void plan_app_and_versions(Plan& plan, Database& db, const SetupOptions& o,
     } else {
       plan.platform_ids[platform] = rows[0].integer(0);
     }
-    VersionSpec spec = desired_version(o, platform, task_keys);
+    WrapperNeeds load;
+    VersionSpec spec = desired_version(o, platform, task_keys, load);
+    const std::string floor_text =
+        load.glibc_floor.empty() ? std::string("any glibc") : "glibc >= " + load.glibc_floor + " (GLIBC_" +
+                                                                 load.glibc_floor + " from " + load.glibc_floor_from + ")";
+    if (load.problems.empty()) {
+      plan.add(State::present, "app version for " + platform + " loads on a host with only " + floor_text + "; ships " +
+                                   std::to_string(load.libraries.size()) + " libraries beyond glibc");
+    } else {
+      std::string why;
+      for (const auto& p : load.problems) why += "\n    " + p;
+      plan.blockers.push_back("the app version for " + platform +
+                              " would not load on a volunteer host that has only the BOINC client and glibc:" + why +
+                              "\n  ship each missing library with --boinc-lib FILE (or --wrapper-dir DIR/" + platform +
+                              "/), or link it statically");
+    }
     int max_num = kFirstVersionNum - 1;
     std::optional<InstalledVersion> current;
     int current_num = 0;
@@ -1263,17 +1284,29 @@ std::string host_platform() {
   return m + "-unknown-linux-gnu";
 }
 
-std::vector<std::string> default_boinc_libs() {
-  std::vector<std::string> found;
-  for (const char* dir : {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/i386-linux-gnu",
-                          "/usr/lib"}) {
-    for (const char* lib : {"libboinc_api.so.7", "libboinc.so.7"}) {
-      std::string path = join_path(dir, lib);
-      if (is_file(path)) found.push_back(path);
-    }
-    if (!found.empty()) break;
+WrapperNeeds wrapper_needs(const std::string& wrapper, const std::string& platform,
+                           const std::vector<std::string>& shipped, const std::vector<std::string>& search_dirs) {
+  WrapperNeeds n;
+  auto closure = detail::library_closure(wrapper, shipped, search_dirs);
+  const auto& main = closure.files.at(0);
+  const std::uint16_t want = detail::platform_machine(platform);
+  if (want != 0 && main.machine != want)
+    n.problems.push_back(wrapper + " is built for " + detail::machine_name(main.machine) + ", not for " + platform);
+  for (const auto& m : closure.missing)
+    n.problems.push_back(m + ": not shipped, not part of glibc" +
+                         (search_dirs.empty() ? std::string() : ", not found in this machine's library directories"));
+  // Every given file goes, in the order given, under the name the loader asks for.
+  for (const auto& s : shipped) {
+    std::string name = detail::base_name(s);
+    for (const auto& l : closure.libraries)
+      if (l.path == s) name = l.soname;
+    n.libraries.emplace_back(s, name);
   }
-  return found;
+  for (const auto& l : closure.libraries)
+    if (std::find(shipped.begin(), shipped.end(), l.path) == shipped.end()) n.libraries.emplace_back(l.path, l.soname);
+  n.glibc_floor = closure.glibc_floor;
+  n.glibc_floor_from = closure.glibc_floor_from;
+  return n;
 }
 
 }  // namespace mw::setup

@@ -18,6 +18,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mw::setup {
@@ -39,6 +40,11 @@ struct SetupOptions {
   std::vector<std::string> task_pubs;
   std::string task_key;             // the private key masters sign with, recorded (with --task-pub)
   std::vector<std::string> boinc_libs;  // shared libraries shipped with the host platform's wrapper
+  // Also ship every other library the host platform's wrapper needs beyond
+  // glibc (DT_NEEDED, walked transitively), found in this machine's library
+  // directories. Off (--no-boinc-libs): only `boinc_libs` go, and a wrapper
+  // that needs more is refused. A --wrapper-dir platform is never searched.
+  bool resolve_libs = true;
   std::string api_version = kDefaultApiVersion;
   bool replication = false;         // quorum 2 unless min_quorum says otherwise
   int min_quorum = 0;               // 0: recorded, else 2 with replication, else 1
@@ -64,8 +70,17 @@ std::string host_platform();
 // Empty when neither has it.
 std::string program_near_setup(const std::string& program);
 
-// The shared libraries Debian's libboinc-app7 / libboinc7 install, which a
-// volunteer host lacks (reference §8.2), resolved to real files.
-std::vector<std::string> default_boinc_libs();
+// What an app version's main program needs on a volunteer host that has
+// only glibc (reference §11.9): the libraries to ship with it (`shipped`
+// first, then those found in `search_dirs`), the ones found nowhere, and the
+// oldest glibc it loads with. `platform`'s architecture is checked too.
+struct WrapperNeeds {
+  std::vector<std::pair<std::string, std::string>> libraries;  // (file, name on the host = soname)
+  std::vector<std::string> problems;  // each names the file or library; empty: it loads
+  std::string glibc_floor;            // e.g. "2.34"
+  std::string glibc_floor_from;       // the file that needs it
+};
+WrapperNeeds wrapper_needs(const std::string& wrapper, const std::string& platform,
+                           const std::vector<std::string>& shipped, const std::vector<std::string>& search_dirs);
 
 }  // namespace mw::setup

@@ -4,8 +4,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 
 #include "mw/error.h"
+#include "util/elf_inspect.h"
 
 namespace mw::work_generator {
 namespace {
@@ -73,7 +75,14 @@ bool SweepReader::next(SweepTask& task) {
   const std::string name = j.contains("name") ? text_field("name", false) : "task" + std::to_string(line_);
   auto builder = std::make_unique<TaskBuilder>(name);
   try {
-    builder->bundled_program(resolve(dir_, text_field("program", true)));
+    const std::string program = resolve(dir_, text_field("program", true));
+    builder->bundled_program(program);
+    // Before anything is staged, once per program: a volunteer host has only
+    // the BOINC client and glibc, so a program that needs more fails there.
+    if (checked_programs_.insert(program).second) {
+      const std::string warning = detail::volunteer_program_warning(program);
+      if (!warning.empty()) std::cerr << "mw-work-generator: warning: " << warning << "\n";
+    }
     if (j.contains("function")) builder->function(text_field("function", false));
     if (j.contains("args")) {
       if (!j["args"].is_array()) throw bad("args", "must be an array of strings");

@@ -15,6 +15,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "mw/boinc/work_creator.h"
@@ -42,6 +43,7 @@ class SweepReader {
   boinc::WorkunitSettings defaults_;
   std::FILE* file_ = nullptr;
   std::size_t line_ = 0;
+  std::set<std::string> checked_programs_;  // warned about once each (volunteers have only glibc)
 };
 
 }  // namespace mw::work_generator

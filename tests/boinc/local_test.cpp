@@ -14,6 +14,7 @@
 #include "mw/worker.h"
 #include "support/boinc_project.h"
 #include "support/test_support.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -49,6 +50,7 @@ TEST(BoincLocal, FunctionTasksRunThroughBoincWithOneShippedProgram) {
   f.local.settings.max_success_results = 4;
   FakeBoincPipeline boinc(f.project, f.local.deliver_dir, {f.key->public_key()});
   boinc.start();
+  testing::internal::CaptureStderr();
   {
     mw::Master master(f.local);
     std::vector<int> inputs;
@@ -60,6 +62,13 @@ TEST(BoincLocal, FunctionTasksRunThroughBoincWithOneShippedProgram) {
     EXPECT_EQ(st.details.details["delivered"], "30");
     EXPECT_EQ(st.details.details["watch"], "inotify");
   }
+  // This test binary is the worker program: it needs libstdc++ and more,
+  // which volunteers lack, and the master says so once, before staging it.
+  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string warning = "mw boinc local: warning: " + mw::detail::self_program_path() + " may not run on volunteer hosts";
+  EXPECT_NE(err.find(warning), std::string::npos) << err;
+  EXPECT_NE(err.find("it needs libstdc++.so.6"), std::string::npos) << err;
+  EXPECT_EQ(err.find(warning, err.find(warning) + 1), std::string::npos) << "once per program\n" << err;
   EXPECT_EQ(f.count("SELECT COUNT(*) AS n FROM workunit WHERE min_quorum = 2 AND target_nresults = 2 "
                     "AND max_total_results = 6"),
             "30");

@@ -222,6 +222,13 @@ TEST(BoincRemote, HundredJobsEndToEnd) {
       program = body.substr(body.find("mwp_"), 68);
   ASSERT_FALSE(program.empty());
   EXPECT_EQ(f.server.uploads_of(program), 1);
+  // This test binary is that worker program: it needs more than glibc, and
+  // the master's log says so once, before the program is staged.
+  const std::string logs = f.all_logs();
+  const std::string warning = "warning: " + mw::detail::self_program_path() + " may not run on volunteer hosts";
+  EXPECT_NE(logs.find(warning), std::string::npos) << logs;
+  EXPECT_NE(logs.find("it needs libstdc++.so.6"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find(warning, logs.find(warning) + 1), std::string::npos) << "once per program\n" << logs;
   // The quorum reaches create_work (through each job's own input template).
   for (const auto& job : f.server.submitted_jobs()) {
     const auto q = f.server.quorum_of(job);

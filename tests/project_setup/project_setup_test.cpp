@@ -18,6 +18,7 @@
 #include "mw/boinc/install_record.h"
 #include "support/private_mariadb.h"
 #include "support/test_support.h"
+#include "util/elf_inspect.h"
 
 namespace {
 
@@ -87,7 +88,8 @@ class ProjectSetupTest : public ::testing::Test {
     for (const char* stock : {"feeder", "transitioner", "file_deleter"})
       copy_executable(kDoubles + "boinc_stock_daemon_double.sh", project_ + "/bin/" + stock);
     wrapper_ = dir_ / "mw-wrapper";
-    copy_executable(MW_TASK_PROBE, wrapper_);
+    // The real wrapper: what it needs beyond glibc is what install must ship.
+    copy_executable(MW_WRAPPER_BUILT, wrapper_);
   }
 
   // Every daemon bin/start started is stopped, as an admin's bin/stop would.
@@ -269,7 +271,17 @@ TEST_F(ProjectSetupTest, InstallsDaemonsTemplatesKeysAndASignedAppVersion) {
               std::to_string(read_text(file).size()));
     ++checked;
   }
-  EXPECT_EQ(checked, 4u);  // wrapper, task key, two BOINC libraries
+  // Beyond the BOINC API, every library the wrapper needs that glibc does not
+  // provide goes with it (a volunteer host has only the client and glibc).
+  std::size_t libraries = 0;
+  for (const char* lib : {"libboinc_api.so.7", "libboinc.so.7", "libzip.so.4", "libcrypto.so.3", "libz.so.1",
+                          "libbz2.so.1.0", "libstdc++.so.6", "libgcc_s.so.1"}) {
+    EXPECT_NE(doc.find(std::string("<open_name>") + lib + "</open_name>\n    <copy_file/>"), std::string::npos)
+        << lib << "\n" << doc;
+    ++libraries;
+  }
+  EXPECT_EQ(doc.find("<open_name>libc.so.6</open_name>"), std::string::npos) << "glibc is never shipped";
+  EXPECT_EQ(checked, 2u + libraries);  // wrapper, task key, the libraries
   EXPECT_EQ(read_text(project_ + "/download/" + main_name), read_text(wrapper_));
   EXPECT_TRUE(::access((project_ + "/apps/mw/1.00/" + kPlatform + "/version.xml").c_str(), F_OK) == 0);
 
@@ -473,7 +485,7 @@ TEST_F(ProjectSetupTest, OfflineSignaturesMadeByBoincAreAccepted) {
     write_text(target, sig.text);
     ++signed_files;
   }
-  EXPECT_EQ(signed_files, 4u) << r.err;
+  EXPECT_EQ(signed_files, 10u) << r.err;  // wrapper, task key, the 8 libraries it needs beyond glibc
   r = setup("install", {"--signatures", sigs, "--task-pub", task_pub});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(rows("SELECT id FROM app_version").size(), 1u);
@@ -688,6 +700,46 @@ TEST_F(ProjectSetupTest, OperatorGuideCommandsRunAsWritten) {
     }
   }
   EXPECT_EQ(read_text(config_path()).find("mw-validator"), std::string::npos) << "the guide ends uninstalled";
+}
+
+// A wrapper that needs a library nobody ships would fail on every volunteer
+// host with "error while loading shared libraries": refused, naming it.
+TEST_F(ProjectSetupTest, AWrapperThatWouldNotLoadOnABareHostIsRefusedNamingTheLibrary) {
+  const auto files = snapshot();
+  const auto db = db_snapshot();
+  auto r = setup("install", {"--no-boinc-libs"});
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.err.find("would not load on a volunteer host"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("libboinc_api.so.7 (needed by mw-wrapper): not shipped"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("libzip.so.4 (needed by mw-wrapper)"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(), files);
+  EXPECT_EQ(db_snapshot(), db);
+
+  // Shipping only some: the rest is named, including what a shipped library needs.
+  r = setup("install", {"--no-boinc-libs", "--boinc-lib", "/usr/lib/x86_64-linux-gnu/libzip.so.4"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.err.find("libzip.so.4 (needed by"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("libcrypto.so.3 (needed by"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(), files);
+
+  // check says the same, as a problem.
+  auto c = setup("check", {"--no-boinc-libs"});
+  EXPECT_EQ(c.exit_code, 1);
+  EXPECT_NE(c.out.find("problem   the app version for " + kPlatform + " would not load"), std::string::npos) << c.out;
+}
+
+// check states the oldest glibc the app version loads with.
+TEST_F(ProjectSetupTest, CheckShowsTheAppVersionsGlibcFloor) {
+  ASSERT_EQ(setup("install").exit_code, 0);
+  auto r = setup("check");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  // The floor is the newest GLIBC_ version of the wrapper and what ships with it.
+  auto closure = mw::detail::library_closure(wrapper_, {}, mw::detail::system_library_dirs());
+  ASSERT_FALSE(closure.glibc_floor.empty());
+  EXPECT_NE(r.out.find("present   app version for " + kPlatform + " loads on a host with only glibc >= " +
+                       closure.glibc_floor + " (GLIBC_" + closure.glibc_floor + " from " + closure.glibc_floor_from +
+                       "); ships " + std::to_string(closure.libraries.size()) + " libraries beyond glibc\n"),
+            std::string::npos) << r.out;
 }
 
 // Installed (cmake --install puts every program in PREFIX/bin), mw-project-setup

@@ -55,6 +55,12 @@ TEST(WorkGenerator, SweepBecomesWorkunitsWithOneStickyProgram) {
                   "--target-nresults", "2", "--max-error-results", "3", "--max-total-results", "6",
                   "--max-success-results", "4", f.scratch / "sweep.jsonl"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  // A script is no program a volunteer host surely runs: said once, before staging.
+  const std::string warning = "sim.sh may not run on volunteer hosts (only the BOINC client and glibc there): ";
+  ASSERT_NE(r.err.find("mw-work-generator: warning: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(warning), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not an ELF file"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(warning, r.err.find(warning) + 1), std::string::npos) << "once per program\n" << r.err;
   const std::string batch = r.out.substr(0, r.out.find('\n'));
   auto wus = f.project.rows("SELECT name, xml_doc, batch, min_quorum, target_nresults, rsc_fpops_est "
                             "FROM workunit ORDER BY id");

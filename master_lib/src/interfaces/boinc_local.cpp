@@ -14,8 +14,10 @@
 
 #include <cerrno>
 #include <chrono>
+#include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "mw/boinc/install_record.h"
@@ -24,6 +26,7 @@
 #include "mw/error.h"
 #include "interfaces/boinc_common.h"
 #include "mw/remote_task.h"
+#include "util/elf_inspect.h"
 #include "util/fs.h"
 
 namespace mw::boinc {
@@ -130,6 +133,13 @@ class LocalInterface final : public detail::QueuedBoincInterface {
       if (next == chunk.size()) return false;
       const TaskSpec& task = *chunk[next++];
       builder = std::make_unique<TaskBuilder>(remote_task_builder(task, worker_program_));
+      // Once per program, before it is staged: volunteers have only glibc,
+      // and a program needing more fails there at once (issue 17).
+      for (const auto& program : builder->program_files()) {
+        if (program.path.empty() || !checked_programs_.insert(program.path).second) continue;
+        const std::string warning = mw::detail::volunteer_program_warning(program.path);
+        if (!warning.empty()) std::cerr << "mw boinc local: warning: " << warning << "\n";
+      }
       pending.wu_name = wu_name(task.id);
       pending.builder = builder.get();
       pending.settings = detail::settings_for_task(settings_, task);
@@ -220,6 +230,7 @@ class LocalInterface final : public detail::QueuedBoincInterface {
   std::unique_ptr<Database> db_;
   std::unique_ptr<TaskSubmitter> submitter_;
   std::string worker_program_;
+  std::set<std::string> checked_programs_;  // programs already checked for volunteers (submitter only)
   std::int64_t batch_id_ = 0;
   std::string stem_, batch_dir_;
   bool watching_with_inotify_ = false;  // under mutex_

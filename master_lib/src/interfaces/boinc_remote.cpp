@@ -27,6 +27,7 @@
 #include "interfaces/boinc_common.h"
 #include "master/task_fingerprint.h"
 #include "mw/remote_task.h"
+#include "util/elf_inspect.h"
 #include "util/fs.h"
 
 namespace mw::boinc {
@@ -168,8 +169,13 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
   Staged program_file(const TaskBuilder::ProgramFile& p) {
     if (p.path.empty()) return {"mwp_" + sha256_hex(p.bytes), ""};
     auto it = program_names_.find(p.path);
-    if (it == program_names_.end())
+    if (it == program_names_.end()) {
+      // Said once per program, before it is staged: volunteers have only
+      // glibc, and a program needing more fails there at once (issue 17).
+      const std::string warning = mw::detail::volunteer_program_warning(p.path);
+      if (!warning.empty()) options_.log("warning: " + warning);
       it = program_names_.emplace(p.path, "mwp_" + sha256_file_hex(p.path)).first;
+    }
     return {it->second, p.path};
   }
 
