@@ -1,7 +1,15 @@
 // The command-line tools, run as a person would run them.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <thread>
 
 #include "support/test_support.h"
 
@@ -112,6 +120,81 @@ TEST_F(ToolsTest, BadArgumentsAreExplained) {
   auto garbage = run_command({tool("mw-task"), "show", MW_TASK_PROBE});
   EXPECT_EQ(garbage.exit_code, 2);
   EXPECT_THAT(garbage.err, HasSubstr("not a valid zip archive"));
+}
+
+// ---- mw-run-task stopped by a signal (issue 20): nothing of the task stays.
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// Gone, or a zombie nobody can run again (init reaps those it inherits).
+bool process_dead(pid_t pid) {
+  if (kill(pid, 0) == -1 && errno == ESRCH) return true;
+  const std::string stat = test::read_text("/proc/" + std::to_string(pid) + "/stat");
+  auto paren = stat.rfind(')');
+  return paren != std::string::npos && stat.size() > paren + 2 && stat[paren + 2] == 'Z';
+}
+
+bool eventually(const std::function<bool()>& condition, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+class RunTaskSignalTest : public ToolsTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(RunTaskSignalTest, KillsTheWholeTreeRemovesScratchAndDiesOfTheSignal) {
+  const int sig = GetParam();
+  const std::string pidfile = dir / "escaped.pid";
+  auto made = run_command({tool("mw-task"), "new", "--out", dir / "s.zip", "--host-exec",
+                           MW_TASK_PROBE, "--arg", "escape", "--arg", pidfile, "--arg", "600",
+                           "--arg", "sleep", "--arg", "600", "--key", priv()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ASSERT_EQ(mkdir((dir / "scratch").c_str(), 0700), 0);
+  std::vector<std::string> args = {tool("mw-run-task"), dir / "s.zip", "--pub", pub(),
+                                   "--out", dir / "r.zip", "--scratch", dir / "scratch"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t runner = fork();
+  ASSERT_GE(runner, 0);
+  if (runner == 0) {
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  ASSERT_TRUE(eventually([&] { return exists(pidfile); }, 20))
+      << "the task never started";
+  const pid_t escaped = static_cast<pid_t>(std::atol(test::read_text(pidfile).c_str()));
+  ASSERT_GT(escaped, 0);
+  ASSERT_EQ(kill(runner, sig), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(runner, &status, 0), runner);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig)
+      << "status " << status << ": not the conventional death by the signal";
+  EXPECT_TRUE(eventually([&] { return process_dead(escaped); }, 2))
+      << "the task's setsid'd descendant " << escaped << " outlived mw-run-task";
+  EXPECT_TRUE(test::list_tree(dir / "scratch").empty()) << "scratch left behind";
+  EXPECT_FALSE(exists(dir / "r.zip")) << "a result for a task that never ended";
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, RunTaskSignalTest, ::testing::Values(SIGTERM, SIGINT, SIGHUP),
+                         [](const auto& info) { return std::string(sigabbrev_np(info.param)); });
+
+TEST_F(ToolsTest, RunTaskAppliesADefaultWallLimit) {
+  auto made = run_command({tool("mw-task"), "new", "--out", dir / "w.zip", "--host-exec",
+                           MW_TASK_PROBE, "--arg", "sleep", "--arg", "60", "--key", priv()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto run = run_command({tool("mw-run-task"), dir / "w.zip", "--pub", pub(), "--out",
+                          dir / "r.zip", "--default-wall-seconds", "0.5"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("wall_time_exceeded"));
+  auto help = run_command({tool("mw-run-task"), "--help"});
+  EXPECT_THAT(help.out, HasSubstr("86400"));
 }
 
 }  // namespace
