@@ -174,6 +174,27 @@ TEST(Master, ExecTaskWithInputsOutputsAndStdout) {
   EXPECT_THAT(error_of([&] { r.output("nope"); }, Errc::usage), HasSubstr("'nope'"));
 }
 
+// Issue 20: a multicore exec task sees the fixed base plus what it declares,
+// never the master's own environment.
+TEST(Master, ExecTaskEnvironmentIsExplicit) {
+  ASSERT_EQ(setenv("MW_SECRET", "master only", 1), 0);
+  Master master(Multicore{1});
+  Task t = master.submit_task(
+      Exec(MW_TASK_PROBE, {"env", "MW_SECRET", "env", "GREETING", "pwd", "env", "PWD"}).env("GREETING", "hi"));
+  const std::string out = master.get_result(t).stdout_text();
+  unsetenv("MW_SECRET");
+  std::istringstream lines(out);
+  std::string secret, greeting, cwd, pwd;
+  std::getline(lines, secret);
+  std::getline(lines, greeting);
+  std::getline(lines, cwd);
+  std::getline(lines, pwd);
+  EXPECT_EQ(secret, "<unset>");
+  EXPECT_EQ(greeting, "hi");
+  EXPECT_EQ(pwd, cwd);
+  EXPECT_THAT(error_of([] { Exec("/bin/true").env("PWD", "/"); }, Errc::usage), HasSubstr("PWD"));
+}
+
 TEST(Master, ExecTaskFromAFileInput) {
   test::ScratchDir dir;
   test::write_text(dir / "words.txt", "one two three\n");

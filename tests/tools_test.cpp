@@ -185,6 +185,23 @@ TEST_P(RunTaskSignalTest, KillsTheWholeTreeRemovesScratchAndDiesOfTheSignal) {
 INSTANTIATE_TEST_SUITE_P(Signals, RunTaskSignalTest, ::testing::Values(SIGTERM, SIGINT, SIGHUP),
                          [](const auto& info) { return std::string(sigabbrev_np(info.param)); });
 
+TEST_F(ToolsTest, NewTakesEnvironmentVariablesAndShowPrintsThem) {
+  auto made = run_command({tool("mw-task"), "new", "--out", dir / "e.zip", "--host-exec",
+                           MW_TASK_PROBE, "--arg", "env", "--arg", "GREETING", "--env",
+                           "GREETING=hello there", "--key", priv()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto show = run_command({tool("mw-task"), "show", dir / "e.zip"});
+  EXPECT_THAT(show.out, HasSubstr("GREETING="));
+  auto run = run_command({tool("mw-run-task"), dir / "e.zip", "--pub", pub(), "--out", dir / "r.zip"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto result = run_command({tool("mw-task"), "show", dir / "r.zip"});
+  EXPECT_THAT(result.out, HasSubstr("stdout 12 bytes")) << "\"hello there\\n\" is 12 bytes";
+  auto bad = run_command({tool("mw-task"), "new", "--out", dir / "b.zip", "--host-exec",
+                          "/bin/true", "--env", "NOEQUALS"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("NAME=VALUE"));
+}
+
 TEST_F(ToolsTest, RunTaskAppliesADefaultWallLimit) {
   auto made = run_command({tool("mw-task"), "new", "--out", dir / "w.zip", "--host-exec",
                            MW_TASK_PROBE, "--arg", "sleep", "--arg", "60", "--key", priv()});

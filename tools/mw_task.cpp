@@ -27,7 +27,7 @@ constexpr std::uint64_t kDefaultOutputMaxBytes = 64ULL << 20;
 
 struct NewOptions {
   std::string out, exec_file, host_exec, name, key;
-  std::vector<std::string> args, inputs, outputs;
+  std::vector<std::string> args, inputs, outputs, env;
   double wall_seconds = 0, cpu_seconds = 0, memory_mb = 0;
 };
 
@@ -54,6 +54,12 @@ int cmd_new(const NewOptions& o) {
   if (!o.exec_file.empty()) task.bundled_program(o.exec_file);
   else task.host_program(o.host_exec);
   task.args(o.args);
+  for (const auto& entry : o.env) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw mw::Error(mw::Errc::usage, "--env '" + entry + "': expected NAME=VALUE");
+    task.env(entry.substr(0, eq), entry.substr(eq + 1));
+  }
   for (const auto& in : o.inputs) task.file(in, mw::FileRole::input);
   for (const auto& spec : o.outputs) {
     auto [name, max] = parse_output(spec);
@@ -91,6 +97,7 @@ void show_task(const mw::TaskManifest& t, std::ostream& out) {
   out << "\n  args:     ";
   if (t.args.empty()) out << " (none)";
   for (const auto& a : t.args) out << " " << display_quote(a);
+  for (const auto& var : t.env) out << "\n  env:       " << var.name << "=" << display_quote(var.value);
   out << "\n  files:" << (t.files.empty() ? "     (none)" : "") << "\n";
   for (const auto& f : t.files)
     out << "    " << std::left << std::setw(24) << f.name << " " << std::setw(8)
@@ -196,6 +203,7 @@ int main(int argc, char** argv) {
                                   "Absolute path of a program already on the worker host");
   exec->excludes(host);
   host->excludes(exec);
+  create->add_option("--env", o.env, "NAME=VALUE for the task's environment (repeat)");
   create->add_option("--arg", o.args, "An argument for the program (repeat, in order)")
       ->allow_extra_args(false);
   create->add_option("--input", o.inputs, "An input file shipped with the task (repeat)")

@@ -33,6 +33,8 @@ class TaskBuilder {
   TaskBuilder& function(std::string function_name);
   TaskBuilder& arg(std::string value);
   TaskBuilder& args(const std::vector<std::string>& values);
+  // Declares NAME=VALUE in the task's environment (the <env> of task.xml).
+  TaskBuilder& env(std::string name, std::string value);
   // Adds a file from disk; `member_name` defaults to the base name.
   TaskBuilder& file(const std::string& path, FileRole role = FileRole::input,
                     std::string member_name = "");

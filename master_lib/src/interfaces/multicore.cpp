@@ -722,7 +722,8 @@ class MulticoreInterface final : public Interface {
       spec.stdout_cap = config_.stdout_cap;
       spec.stderr_cap = config_.stderr_cap;
       spec.clean_environment = true;
-      spec.extra_env = {"MW_TASK_NAME=" + task.name};
+      for (const auto& var : task.env) spec.extra_env.push_back(var.name + "=" + var.value);
+      spec.extra_env.push_back("MW_TASK_NAME=" + task.name);
       spec.on_started = [this, &s](int pid) {
         std::lock_guard<std::mutex> lock(mu_);
         s.exec_pid = pid;

@@ -117,7 +117,9 @@ bool execute(const TaskManifest& task, const std::string& work_dir, const Runner
   spec.stdout_cap = options.stdout_cap;
   spec.stderr_cap = options.stderr_cap;
   spec.clean_environment = true;
-  spec.extra_env = {"MW_TASK_NAME=" + task.name};
+  // Declared variables first: the runner's own come last and win.
+  for (const auto& var : task.env) spec.extra_env.push_back(var.name + "=" + var.value);
+  spec.extra_env.push_back("MW_TASK_NAME=" + task.name);
   spec.control = control;
 
   detail::ProcessOutcome run = detail::run_process(spec);

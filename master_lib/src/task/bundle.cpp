@@ -281,6 +281,11 @@ TaskBuilder& TaskBuilder::arg(std::string value) {
   return *this;
 }
 
+TaskBuilder& TaskBuilder::env(std::string name, std::string value) {
+  base_.env.push_back({std::move(name), std::move(value)});
+  return *this;
+}
+
 TaskBuilder& TaskBuilder::args(const std::vector<std::string>& values) {
   base_.args.insert(base_.args.end(), values.begin(), values.end());
   return *this;
