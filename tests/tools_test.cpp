@@ -1,6 +1,7 @@
 // The command-line tools, run as a person would run them.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -200,6 +201,43 @@ TEST_F(ToolsTest, NewTakesEnvironmentVariablesAndShowPrintsThem) {
                           "/bin/true", "--env", "NOEQUALS"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.err, HasSubstr("NAME=VALUE"));
+}
+
+// ---- mw-task show is as strict as the runner (issue 20, item 5).
+
+TEST_F(ToolsTest, ShowRefusesWhatIsNotARegularFileBeforeReadingIt) {
+  ASSERT_EQ(mkfifo((dir / "fifo.xml").c_str(), 0600), 0);
+  ASSERT_EQ(symlink("/dev/zero", (dir / "zero.xml").c_str()), 0);
+  ASSERT_EQ(symlink("/dev/zero", (dir / "zero.zip").c_str()), 0);
+  for (const char* name : {"fifo.xml", "zero.xml", "zero.zip"}) {
+    auto r = run_command({tool("mw-task"), "show", dir / name});
+    EXPECT_EQ(r.exit_code, 2) << name;
+    EXPECT_THAT(r.err, HasSubstr("not a regular file")) << name;
+  }
+  // A sparse 1 GiB manifest: refused on its size, without reading it.
+  const std::string big = dir / "big.xml";
+  int fd = ::open(big.c_str(), O_WRONLY | O_CREAT, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, 1LL << 30), 0);
+  ::close(fd);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = run_command({tool("mw-task"), "show", big});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("1073741824 bytes, more than"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST_F(ToolsTest, ShowEscapesControlAndBidiCharacters) {
+  // XML cannot carry ESC; DEL, CR, C1 controls and bidi overrides it can.
+  const std::string hostile = "del\x7f back\rC1\xc2\x9b bidi\xe2\x80\xae end";
+  auto made = run_command({tool("mw-task"), "new", "--out", dir / "h.zip", "--host-exec",
+                           "/bin/true", "--arg", hostile, "--env", "V=" + hostile});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto show = run_command({tool("mw-task"), "show", dir / "h.zip"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  for (const std::string raw : {"\x7f", "\r", "\xc2\x9b", "\xe2\x80\xae"})
+    EXPECT_EQ(show.out.find(raw), std::string::npos) << "raw control in: " << show.out;
+  EXPECT_THAT(show.out, HasSubstr("del\\x7f back\\x0dC1\\u{009b} bidi\\u{202e} end"));
 }
 
 TEST_F(ToolsTest, RunTaskAppliesADefaultWallLimit) {
