@@ -134,8 +134,9 @@ class TaskBundle {
 };
 
 // Adds or replaces task.sig in the zip bundle at `zip_path`, signing its task.xml
-// (which is parsed and validated first) with `key`. Atomic: readers see the old
-// bundle or the new one.
+// (which is parsed and validated first) with `key`. Every file is checked
+// against its size and SHA-256 first (Errc::integrity, nothing written): the
+// signature vouches for them. Atomic: readers see the old bundle or the new one.
 void sign_bundle(const std::string& zip_path, const PrivateKey& key);
 
 // Writes a result bundle: result.xml plus each output named in `result.outputs`,
