@@ -130,6 +130,7 @@ TEST(MpiProtocol, TaskSpecsSurviveTheWire) {
   t.arguments = {"-w", "input.txt"};
   t.inputs.push_back({"input.txt", "", "one two"});
   t.outputs.push_back({"out", 100, true});
+  t.env = {{"OMP_NUM_THREADS", "1"}, {"WITH_EQUALS", "a=b"}};
   t.limits.wall_seconds = 3.5;
   t.estimates.memory_bytes = 1 << 20;
   const mw::TaskSpec u = mw::detail::decode_task_spec(mw::detail::encode_task_spec(t), "test");
@@ -140,6 +141,7 @@ TEST(MpiProtocol, TaskSpecsSurviveTheWire) {
   EXPECT_EQ(u.inputs[0].bytes, "one two");
   ASSERT_EQ(u.outputs.size(), 1u);
   EXPECT_TRUE(u.outputs[0].optional);
+  EXPECT_EQ(u.env, t.env) << "declared environment lost on the way to a rank";
   EXPECT_EQ(u.limits.wall_seconds, 3.5);
   EXPECT_FALSE(u.limits.cpu_seconds);
   EXPECT_EQ(u.estimates.memory_bytes, 1u << 20);
