@@ -12,6 +12,7 @@
 #include <functional>
 #include <thread>
 
+#include "support/raw_zip.h"
 #include "support/test_support.h"
 
 namespace mw {
@@ -238,6 +239,17 @@ TEST_F(ToolsTest, ShowEscapesControlAndBidiCharacters) {
   for (const std::string raw : {"\x7f", "\r", "\xc2\x9b", "\xe2\x80\xae"})
     EXPECT_EQ(show.out.find(raw), std::string::npos) << "raw control in: " << show.out;
   EXPECT_THAT(show.out, HasSubstr("del\\x7f back\\x0dC1\\u{009b} bidi\\u{202e} end"));
+}
+
+TEST_F(ToolsTest, ShowReportsTheRealErrorOfAMalformedResultBundle) {
+  test::RawZip(dir / "r.zip")
+      .add("result.xml",
+           "<mw_result format_version=\"1\"><task_name>x</task_name><status>bogus</status></mw_result>")
+      .close();
+  auto r = run_command({tool("mw-task"), "show", dir / "r.zip"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("status"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("not an allowed member name")));
 }
 
 TEST_F(ToolsTest, RunTaskAppliesADefaultWallLimit) {

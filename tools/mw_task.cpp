@@ -197,8 +197,12 @@ int cmd_show(const std::string& path) {
       return kExitOk;
     } catch (const mw::Error& result_error) {
       std::string t = task_error.what(), r = result_error.what();
-      // Report the error of the kind the file actually is.
-      throw mw::Error(task_error.code(), t.find("no task.xml") != std::string::npos ? r : t);
+      // Report the error of the kind the file actually is: the task reader
+      // names result.xml (a member it does not allow) or misses task.xml
+      // when it was given a result bundle, whose own error is the real one.
+      const bool is_result = t.find("no task.xml") != std::string::npos ||
+                             t.find("'" + std::string(mw::kResultManifestName) + "'") != std::string::npos;
+      throw mw::Error(is_result ? result_error.code() : task_error.code(), is_result ? r : t);
     }
   }
 }
