@@ -42,7 +42,9 @@ std::string terminal_safe(const std::string& text, bool keep_newlines) {
       continue;
     }
     // Decode one UTF-8 sequence (strictly: no overlongs, no surrogates).
-    std::size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    // Lead bytes: C2..DF two bytes, E0..EF three, F0..F4 four; the rest
+    // (continuation bytes, C0/C1 overlongs, F5..FF) start nothing.
+    std::size_t len = c >= 0xf5 ? 0 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
     std::uint32_t cp = len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
     bool ok = len != 0 && i + len <= n;
     for (std::size_t k = 1; ok && k < len; ++k) {
