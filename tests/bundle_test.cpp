@@ -184,6 +184,17 @@ TEST_F(BundleTest, TamperedFileContentIsAnIntegrityError) {
   EXPECT_TRUE(test::list_tree(dir / "x").empty()) << "the partial file must be removed";
 }
 
+// Issue 20: a signature certifies the files through their hashes, so
+// sign_bundle (and mw-sign sign) refuses a bundle whose files do not match.
+TEST_F(BundleTest, SigningABundleWhoseFilesDoNotMatchIsRefused) {
+  auto [xml, sig] = manifest_for("in.txt", "AAAA");
+  RawZip(dir / "bad.zip").add("task.xml", xml).add("in.txt", "AAAB").close();
+  const std::string before = test::read_text(dir / "bad.zip");
+  EXPECT_THAT(error_of([&] { sign_bundle(dir / "bad.zip", key); }, Errc::integrity),
+              HasSubstr("'in.txt'"));
+  EXPECT_EQ(test::read_text(dir / "bad.zip"), before) << "the bundle was changed";
+}
+
 // Bytes that do not compress: deflate falls back to stored blocks.
 std::string random_bytes(std::size_t size, unsigned seed) {
   std::string out(size, '\0');

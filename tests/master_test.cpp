@@ -3,7 +3,9 @@
 // This binary is its own worker program (see main at the bottom).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -169,6 +172,27 @@ TEST(Master, ExecTaskWithInputsOutputsAndStdout) {
   EXPECT_EQ(r.output("out.txt"), "HELLO");
   EXPECT_EQ(r.stdout_text(), "done\n");
   EXPECT_THAT(error_of([&] { r.output("nope"); }, Errc::usage), HasSubstr("'nope'"));
+}
+
+// Issue 20: a multicore exec task sees the fixed base plus what it declares,
+// never the master's own environment.
+TEST(Master, ExecTaskEnvironmentIsExplicit) {
+  ASSERT_EQ(setenv("MW_SECRET", "master only", 1), 0);
+  Master master(Multicore{1});
+  Task t = master.submit_task(
+      Exec(MW_TASK_PROBE, {"env", "MW_SECRET", "env", "GREETING", "pwd", "env", "PWD"}).env("GREETING", "hi"));
+  const std::string out = master.get_result(t).stdout_text();
+  unsetenv("MW_SECRET");
+  std::istringstream lines(out);
+  std::string secret, greeting, cwd, pwd;
+  std::getline(lines, secret);
+  std::getline(lines, greeting);
+  std::getline(lines, cwd);
+  std::getline(lines, pwd);
+  EXPECT_EQ(secret, "<unset>");
+  EXPECT_EQ(greeting, "hi");
+  EXPECT_EQ(pwd, cwd);
+  EXPECT_THAT(error_of([] { Exec("/bin/true").env("PWD", "/"); }, Errc::usage), HasSubstr("PWD"));
 }
 
 TEST(Master, ExecTaskFromAFileInput) {
@@ -397,8 +421,89 @@ TEST(MasterJournal, ResumesAfterSigkillWithoutRecomputingOrRedelivering) {
   EXPECT_THAT(second.out, HasSubstr("from_journal"));
 }
 
+// ---- A multicore master stopped by a signal (issue 20): workers stopped,
+// exec task trees killed, scratch removed, death by the signal.
+
+// "" once the process is gone.
+std::string proc_stat(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool dead_or_zombie(pid_t pid) {
+  if (kill(pid, 0) == -1 && errno == ESRCH) return true;
+  const std::string stat = proc_stat(pid);
+  auto paren = stat.rfind(')');
+  return paren == std::string::npos || (stat.size() > paren + 2 && stat[paren + 2] == 'Z');
+}
+
+// Children of `parent`, from /proc.
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  std::unique_ptr<DIR, int (*)(DIR*)> proc(opendir("/proc"), closedir);
+  while (dirent* e = proc ? readdir(proc.get()) : nullptr) {
+    const std::string name = e->d_name;
+    if (name[0] < '1' || name[0] > '9') continue;
+    const std::string stat = proc_stat(std::atoi(name.c_str()));
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(stat.substr(paren + 2));
+    std::string state;
+    int ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != "Z") out.push_back(std::atoi(name.c_str()));
+  }
+  return out;
+}
+
+class MasterSignalTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(MasterSignalTest, StopsWorkersKillsTaskTreesRemovesScratchAndDies) {
+  const int sig = GetParam();
+  test::ScratchDir dir;
+  const std::string scratch = dir / "scratch";
+  ASSERT_EQ(mkdir(scratch.c_str(), 0700), 0);
+  const std::string pidfile = dir / "escaped.pid";
+  pid_t master = fork();
+  ASSERT_GE(master, 0);
+  if (master == 0) {
+    execl(MW_STOPPABLE_MASTER, MW_STOPPABLE_MASTER, scratch.c_str(), MW_TASK_PROBE, pidfile.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::vector<pid_t> kids;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < until) {
+    kids = children_of(master);
+    struct stat st;
+    if (kids.size() >= 3 && stat(pidfile.c_str(), &st) == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GE(kids.size(), 3u) << "two workers and one exec task never all ran";
+  const pid_t escaped = static_cast<pid_t>(std::atol(test::read_text(pidfile).c_str()));
+  ASSERT_GT(escaped, 0);
+  ASSERT_EQ(kill(master, sig), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(master, &status, 0), master);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
+  kids.push_back(escaped);
+  for (pid_t kid : kids) {
+    bool dead = false;
+    for (int i = 0; i < 200 && !(dead = dead_or_zombie(kid)); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(dead) << "process " << kid << " outlived its master";
+  }
+  EXPECT_TRUE(test::list_tree(scratch).empty()) << "the exec tasks' scratch stayed";
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, MasterSignalTest, ::testing::Values(SIGTERM, SIGINT, SIGHUP),
+                         [](const auto& info) { return std::string(sigabbrev_np(info.param)); });
+
 }  // namespace
 }  // namespace mw
+
 
 int main(int argc, char** argv) {
   mw::worker_main_if_requested(argc, argv);

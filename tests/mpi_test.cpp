@@ -130,6 +130,7 @@ TEST(MpiProtocol, TaskSpecsSurviveTheWire) {
   t.arguments = {"-w", "input.txt"};
   t.inputs.push_back({"input.txt", "", "one two"});
   t.outputs.push_back({"out", 100, true});
+  t.env = {{"OMP_NUM_THREADS", "1"}, {"WITH_EQUALS", "a=b"}};
   t.limits.wall_seconds = 3.5;
   t.estimates.memory_bytes = 1 << 20;
   const mw::TaskSpec u = mw::detail::decode_task_spec(mw::detail::encode_task_spec(t), "test");
@@ -140,6 +141,7 @@ TEST(MpiProtocol, TaskSpecsSurviveTheWire) {
   EXPECT_EQ(u.inputs[0].bytes, "one two");
   ASSERT_EQ(u.outputs.size(), 1u);
   EXPECT_TRUE(u.outputs[0].optional);
+  EXPECT_EQ(u.env, t.env) << "declared environment lost on the way to a rank";
   EXPECT_EQ(u.limits.wall_seconds, 3.5);
   EXPECT_FALSE(u.limits.cpu_seconds);
   EXPECT_EQ(u.estimates.memory_bytes, 1u << 20);
@@ -235,12 +237,14 @@ TEST(Mpi, AMissingMpirunIsAClearError) {
 
 // Starts this binary as a master (--orphan-master), waits until its ranks run
 // a function task and an exec task, and returns its pid and its descendants.
-std::pair<int, std::set<int>> start_orphan_master(int& from_child) {
+// With `tmpdir`, the master makes its temporary files there.
+std::pair<int, std::set<int>> start_orphan_master(int& from_child, const std::string& tmpdir = "") {
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe");
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(out[1], 1);
+    if (!tmpdir.empty()) setenv("TMPDIR", tmpdir.c_str(), 1);
     ::close(out[0]);
     ::close(out[1]);
     char self[4096];
@@ -272,6 +276,23 @@ TEST(Mpi, AMasterKilledWithSigkillLeavesNoProcessBehind) {
   waitpid(master, nullptr, 0);
   ::close(from_child);
   expect_all_gone(tree, std::chrono::seconds(20));
+}
+
+// Ctrl-C, SIGTERM, a closed terminal: the master kills the job (every rank
+// and its tasks), removes its socket directory and dies of the signal.
+TEST(Mpi, AMasterStoppedBySigtermLeavesNoProcessAndNoTemporaryFiles) {
+  mw::test::ScratchDir tmp;
+  int from_child = -1;
+  auto [master, tree] = start_orphan_master(from_child, tmp.path());
+  ASSERT_GE(tree.size(), 6u);
+  ASSERT_FALSE(mw::test::list_tree(tmp.path()).empty()) << "no socket directory to check";
+  kill(master, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(waitpid(master, &status, 0), master);
+  ::close(from_child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << "status " << status;
+  expect_all_gone(tree, std::chrono::seconds(20));
+  EXPECT_THAT(mw::test::list_tree(tmp.path()), ::testing::IsEmpty());
 }
 
 TEST(Mpi, AMasterThatEndsNormallyLeavesNoProcessBehind) {

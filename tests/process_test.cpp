@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <sstream>
 #include <climits>
 #include <cstdlib>
 #include <string>
@@ -323,6 +324,104 @@ TEST_F(ProcessTest, EmptyArgvIsExecFailed) {
   ProcessOutcome r = run_process(spec);
   EXPECT_EQ(r.ending, ProcessEnding::exec_failed);
   EXPECT_THAT(r.exec_error, HasSubstr("no program"));
+}
+
+
+// ---- The whole tree ends with the task (issue 20).
+
+// Gone and reaped: a zombie would still answer kill(pid, 0).
+bool process_gone(pid_t pid) { return pid > 0 && kill(pid, 0) == -1 && errno == ESRCH; }
+
+pid_t read_pid(const std::string& path) { return static_cast<pid_t>(std::atol(test::read_text(path).c_str())); }
+
+class TreeTest : public ProcessTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(TreeTest, SetsidDoubleForkedDescendantEndsWithTheTask) {
+  const std::string pidfile = dir / "escaped.pid";
+  ProcessSpec spec = probe({"escape", pidfile, "60", "out", "done", "exit", "0"});
+  spec.allow_cgroup = GetParam();
+  ProcessOutcome r = run(spec);
+  EXPECT_EQ(r.ending, ProcessEnding::exited);
+  EXPECT_EQ(r.stdout_data, "done\n");
+  const pid_t escaped = read_pid(pidfile);
+  ASSERT_GT(escaped, 0);
+  EXPECT_TRUE(process_gone(escaped)) << "pid " << escaped << " outlived its task";
+  EXPECT_LT(call_seconds, 5.0);
+}
+
+TEST_P(TreeTest, SetsidDescendantEndsAtTheWallLimit) {
+  const std::string pidfile = dir / "escaped.pid";
+  ProcessSpec spec = probe({"escape", pidfile, "60", "sleep", "60"});
+  spec.allow_cgroup = GetParam();
+  spec.limits.wall_seconds = 0.5;
+  ProcessOutcome r = run(spec);
+  EXPECT_EQ(r.ending, ProcessEnding::wall_time);
+  EXPECT_TRUE(process_gone(read_pid(pidfile)));
+}
+
+// Where this process may make cgroups (root on a host with the unified
+// hierarchy mounted read-write, as in CI), tasks get one each.
+TEST_F(ProcessTest, CgroupIsUsedWhereOneCanBeHad) {
+  std::string mount, own;
+  std::istringstream mounts(test::read_text("/proc/self/mountinfo"));
+  for (std::string line; std::getline(mounts, line);)
+    if (line.find(" - cgroup2 ") != std::string::npos && line.find(" / ") != std::string::npos) {
+      std::istringstream f(line);
+      std::string a, b, c, root;
+      f >> a >> b >> c >> root >> mount;
+      break;
+    }
+  std::istringstream groups(test::read_text("/proc/self/cgroup"));
+  for (std::string line; std::getline(groups, line);)
+    if (line.rfind("0::", 0) == 0) own = line.substr(3);
+  const std::string base = own == "/" ? mount : mount + own;
+  if (mount.empty() || access(base.c_str(), W_OK) != 0 || access((base + "/cgroup.procs").c_str(), W_OK) != 0)
+    GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
+  ProcessSpec spec = probe({"out", "x"});
+  EXPECT_EQ(run(spec).containment, "cgroup");
+  spec.allow_cgroup = false;
+  EXPECT_EQ(run(spec).containment, "subreaper");
+}
+
+INSTANTIATE_TEST_SUITE_P(Mechanisms, TreeTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "CgroupWhereAvailable" : "Subreaper"; });
+
+TEST_F(ProcessTest, CleanEnvironmentIsTheFixedBaseAndPwdIsTheWorkingDirectory) {
+  ASSERT_EQ(setenv("MW_SECRET", "do not leak", 1), 0);
+  ProcessSpec spec = probe({"env", "MW_SECRET", "env", "PWD", "env", "HOME", "env", "TMPDIR",
+                            "env", "PATH", "env", "LANG", "env", "MW_EXTRA"});
+  spec.clean_environment = true;
+  spec.extra_env = {"MW_EXTRA=declared"};
+  ProcessOutcome r = run(spec);
+  unsetenv("MW_SECRET");
+  EXPECT_EQ(r.stdout_data, "<unset>\n" + dir.path() + "\n" + dir.path() + "\n" + dir.path() +
+                               "\n/usr/local/bin:/usr/bin:/bin\nC.UTF-8\ndeclared\n");
+}
+
+TEST_F(ProcessTest, PwdIsTheWorkingDirectoryEvenWhenInheriting) {
+  ProcessOutcome r = run(probe({"env", "PWD"}));
+  EXPECT_EQ(r.stdout_data, dir.path() + "\n");
+}
+
+TEST_F(ProcessTest, WatchedOutputIsStoppedWhileItGrows) {
+  ProcessSpec spec = probe({"fill", "big", "1024"});  // 1 GiB if nothing stops it
+  spec.limits.watched_files = {{"big", 100}};
+  ProcessOutcome r = run(spec);
+  EXPECT_EQ(r.ending, ProcessEnding::file_too_large);
+  EXPECT_THAT(r.limit_detail, HasSubstr("'big'"));
+  struct stat st {};
+  ASSERT_EQ(lstat((dir / "big").c_str(), &st), 0);
+  EXPECT_LT(st.st_size, 512 * static_cast<off_t>(kMiB)) << "the task wrote on long after its limit";
+}
+
+TEST_F(ProcessTest, FileSizeLimitStopsAnyFile) {
+  ProcessSpec spec = probe({"fill", "scratch-file", "8"});
+  spec.limits.file_bytes = kMiB;
+  ProcessOutcome r = run(spec);
+  EXPECT_EQ(r.ending, ProcessEnding::file_too_large);
+  struct stat st {};
+  ASSERT_EQ(lstat((dir / "scratch-file").c_str(), &st), 0);
+  EXPECT_LE(st.st_size, static_cast<off_t>(kMiB));
 }
 
 }  // namespace

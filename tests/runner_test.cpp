@@ -2,6 +2,8 @@
 // bundle. The task program is tests/programs/task_probe, told what to do.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +69,41 @@ TEST_F(RunnerTest, ScratchDirectoryIsRemovedUnlessKept) {
   options.keep_scratch = true;
   ASSERT_TRUE(run(t).ok());
   EXPECT_FALSE(test::list_tree(dir / "scratch").empty());
+}
+
+// Issue 20: nothing of the runner's environment reaches the task, only the
+// fixed base and what task.xml declares (under its signature); PWD is the
+// scratch directory, not the runner's.
+TEST_F(RunnerTest, EnvironmentIsTheFixedBasePlusDeclaredVariables) {
+  ASSERT_EQ(setenv("MW_SECRET", "from the master", 1), 0);
+  auto t = probe_task({"env", "MW_SECRET", "env", "DECLARED", "env", "LANG", "env", "PATH", "pwd",
+                       "env", "PWD", "env", "HOME", "env", "MW_TASK_NAME"});
+  t.env("DECLARED", "by the task").env("LANG", "en_GB.UTF-8");
+  auto r = run(t);
+  unsetenv("MW_SECRET");
+  ASSERT_TRUE(r.ok()) << r.reason;
+  std::istringstream out(result_bundle().read_output("mw.stdout"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(out, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 8u);
+  EXPECT_EQ(lines[0], "<unset>");
+  EXPECT_EQ(lines[1], "by the task");
+  EXPECT_EQ(lines[2], "en_GB.UTF-8");
+  EXPECT_EQ(lines[3], "/usr/local/bin:/usr/bin:/bin");
+  EXPECT_EQ(lines[5], lines[4]) << "PWD is not the working directory";
+  EXPECT_EQ(lines[6], lines[4]) << "HOME is not the scratch directory";
+  EXPECT_EQ(lines[7], "probe_task");
+}
+
+TEST_F(RunnerTest, DeclaredEnvironmentIsSigned) {
+  auto t = probe_task({"env", "X"});
+  t.env("X", "1");
+  t.write_bundle(dir / "task.zip", key);
+  TaskBundle b = TaskBundle::open(dir / "task.zip");
+  ASSERT_EQ(b.manifest().env.size(), 1u);
+  EXPECT_EQ(b.manifest().env[0], (EnvVar{"X", "1"}));
+  const std::string xml = task_to_xml(b.manifest());
+  EXPECT_THAT(xml, HasSubstr("<env>"));
 }
 
 TEST_F(RunnerTest, RunsInsideItsScratchDirWithStdinClosed) {

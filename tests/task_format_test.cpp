@@ -87,6 +87,7 @@ void expect_same(const TaskManifest& a, const TaskManifest& b) {
   EXPECT_EQ(a.program.host_path, b.program.host_path);
   EXPECT_EQ(a.program.function, b.program.function);
   EXPECT_EQ(a.args, b.args);
+  EXPECT_EQ(a.env, b.env);
   ASSERT_EQ(a.files.size(), b.files.size());
   for (std::size_t i = 0; i < a.files.size(); ++i) {
     EXPECT_EQ(a.files[i].name, b.files[i].name);
@@ -185,11 +186,35 @@ TEST(TaskFormatRoundTrip, TaskWithEveryOptionalField) {
   expect_same(parse_task_xml(task_to_xml(t)), t);
 }
 
+TEST(TaskFormatRoundTrip, DeclaredEnvironmentSurvivesInOrder) {
+  TaskManifest t = full_task();
+  t.env = {{"OMP_NUM_THREADS", "1"}, {"EMPTY", ""}, {"_odd_9", "<&> π \n x"}};
+  const std::string xml = task_to_xml(t);
+  EXPECT_THAT(xml, HasSubstr("<env>"));
+  expect_same(parse_task_xml(xml), t);
+}
+
+TEST(TaskFormatRejects, BadDuplicateOrReservedEnvironmentNames) {
+  TaskManifest t = minimal_task();
+  t.env = {{"9LIVES", "x"}};
+  EXPECT_THAT(validate_error(t), HasSubstr("/mw_task/env/var[1]/name"));
+  t.env = {{"A-B", "x"}};
+  EXPECT_THAT(validate_error(t), HasSubstr("[A-Za-z_][A-Za-z0-9_]*"));
+  t.env = {{"X", "1"}, {"X", "2"}};
+  EXPECT_THAT(validate_error(t), HasSubstr("declared twice"));
+  for (const char* reserved : {"PWD", "HOME", "TMPDIR", "MW_TASK_NAME"}) {
+    t.env = {{reserved, "/elsewhere"}};
+    EXPECT_THAT(validate_error(t), HasSubstr("set by the runner")) << reserved;
+  }
+  EXPECT_THAT(task_error(small_task_xml("<env><var><name>X</name></var></env>")),
+              HasSubstr("value"));
+}
+
 TEST(TaskFormatRoundTrip, TaskWithNoOptionalField) {
   const TaskManifest t = minimal_task();
   const std::string xml = task_to_xml(t);
   expect_same(parse_task_xml(xml), t);
-  for (const char* absent : {"<args", "<files", "<outputs", "<limits", "<estimates", "<function"})
+  for (const char* absent : {"<args", "<env", "<files", "<outputs", "<limits", "<estimates", "<function"})
     EXPECT_THAT(xml, Not(HasSubstr(absent)));
 }
 

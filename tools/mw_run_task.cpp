@@ -1,6 +1,12 @@
 // mw-run-task — run one task bundle through the runner and write its result bundle.
 //
 //   mw-run-task BUNDLE --pub PUB [--pub PUB]... --out RESULT [--scratch DIR] [--keep-scratch]
+//               [--default-wall-seconds S]
+//
+// A task whose manifest sets no wall-clock limit gets --default-wall-seconds
+// (24 h unless given; 0 = none). SIGINT, SIGTERM and SIGHUP kill the task's
+// whole process tree, remove the scratch directory, write no result and end
+// mw-run-task with the signal (exit status 128 + N in a shell).
 //
 // Exit 0 when the task succeeded, 1 when it failed or was rejected (the result
 // bundle says why, and so does stderr), 2 when the result could not be written.
@@ -26,7 +32,14 @@ int main(int argc, char** argv) {
   app.add_option("--scratch", options.scratch_root, "Where to make the scratch directory")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--keep-scratch", options.keep_scratch, "Leave the scratch directory (debugging)");
+  double default_wall = mw::kDefaultRunnerWallSeconds;
+  app.add_option("--default-wall-seconds", default_wall,
+                 "Wall-clock limit for a task whose manifest sets none (0 = none)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (default_wall > 0) options.default_limits.wall_seconds = default_wall;
+  mw::stop_tasks_on_termination_signals();
 
   return run_tool("mw-run-task", [&]() -> int {
     std::vector<mw::PublicKey> trusted;

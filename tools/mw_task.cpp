@@ -11,7 +11,12 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "mw/bundle.h"
 #include "mw/error.h"
@@ -27,7 +32,7 @@ constexpr std::uint64_t kDefaultOutputMaxBytes = 64ULL << 20;
 
 struct NewOptions {
   std::string out, exec_file, host_exec, name, key;
-  std::vector<std::string> args, inputs, outputs;
+  std::vector<std::string> args, inputs, outputs, env;
   double wall_seconds = 0, cpu_seconds = 0, memory_mb = 0;
 };
 
@@ -54,6 +59,12 @@ int cmd_new(const NewOptions& o) {
   if (!o.exec_file.empty()) task.bundled_program(o.exec_file);
   else task.host_program(o.host_exec);
   task.args(o.args);
+  for (const auto& entry : o.env) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw mw::Error(mw::Errc::usage, "--env '" + entry + "': expected NAME=VALUE");
+    task.env(entry.substr(0, eq), entry.substr(eq + 1));
+  }
   for (const auto& in : o.inputs) task.file(in, mw::FileRole::input);
   for (const auto& spec : o.outputs) {
     auto [name, max] = parse_output(spec);
@@ -83,22 +94,26 @@ std::string bytes_text(std::uint64_t b) {
 }
 
 void show_task(const mw::TaskManifest& t, std::ostream& out) {
-  out << "task " << t.name << " (format " << t.format_version << ")\n";
+  // Every field from the file goes through terminal_safe: it is data, and a
+  // crafted task must not be able to drive the terminal that shows it.
+  out << "task " << terminal_safe(t.name) << " (format " << t.format_version << ")\n";
   out << "  program:   "
-      << (t.program.host_path.empty() ? "bundled file " + t.program.bundled_file
-                                      : "host program " + t.program.host_path);
-  if (!t.program.function.empty()) out << ", function " << t.program.function;
+      << terminal_safe(t.program.host_path.empty() ? "bundled file " + t.program.bundled_file
+                                                   : "host program " + t.program.host_path);
+  if (!t.program.function.empty()) out << ", function " << terminal_safe(t.program.function);
   out << "\n  args:     ";
   if (t.args.empty()) out << " (none)";
   for (const auto& a : t.args) out << " " << display_quote(a);
+  for (const auto& var : t.env)
+    out << "\n  env:       " << terminal_safe(var.name) << "=" << display_quote(var.value);
   out << "\n  files:" << (t.files.empty() ? "     (none)" : "") << "\n";
   for (const auto& f : t.files)
-    out << "    " << std::left << std::setw(24) << f.name << " " << std::setw(8)
+    out << "    " << std::left << std::setw(24) << terminal_safe(f.name) << " " << std::setw(8)
         << mw::to_string(f.role) << bytes_text(f.size) << "  sha256 " << f.sha256
         << (f.executable ? "  executable" : "") << "\n";
   out << "  outputs:" << (t.outputs.empty() ? "   (none)" : "") << "\n";
   for (const auto& o : t.outputs)
-    out << "    " << std::left << std::setw(24) << o.name << " at most " << bytes_text(o.max_bytes)
+    out << "    " << std::left << std::setw(24) << terminal_safe(o.name) << " at most " << bytes_text(o.max_bytes)
         << (o.optional ? " (optional)" : "") << "\n";
   out << "  limits:   ";
   const auto& l = t.limits;
@@ -120,29 +135,34 @@ void show_task(const mw::TaskManifest& t, std::ostream& out) {
 }
 
 void show_result(const mw::ResultManifest& r, std::ostream& out) {
-  out << "result of task " << r.task_name << " (format " << r.format_version << ")\n";
+  out << "result of task " << terminal_safe(r.task_name) << " (format " << r.format_version << ")\n";
   out << "  status:    " << mw::to_string(r.status);
-  if (!r.reason.empty()) out << " — " << r.reason;
+  if (!r.reason.empty()) out << " — " << terminal_safe(r.reason);
   out << "\n";
   if (r.exit_code) out << "  exit code: " << *r.exit_code << "\n";
   if (r.signal) out << "  signal:    " << *r.signal << "\n";
   out << "  cpu " << r.cpu_seconds << " s, wall " << r.wall_seconds << " s, peak memory "
       << bytes_text(r.peak_memory_bytes) << "\n";
   out << "  stdout " << r.stdout_bytes << " bytes, stderr " << r.stderr_bytes << " bytes\n";
-  if (!r.task_sha256.empty()) out << "  answers task.xml sha256 " << r.task_sha256 << "\n";
+  if (!r.task_sha256.empty()) out << "  answers task.xml sha256 " << terminal_safe(r.task_sha256) << "\n";
   out << "  outputs:" << (r.outputs.empty() ? "   (none)" : "") << "\n";
   for (const auto& o : r.outputs)
-    out << "    " << std::left << std::setw(24) << o.name << " " << bytes_text(o.size)
-        << "  sha256 " << o.sha256 << "\n";
-  if (!r.stderr_tail.empty()) out << "  stderr tail:\n" << r.stderr_tail << "\n";
+    out << "    " << std::left << std::setw(24) << terminal_safe(o.name) << " " << bytes_text(o.size)
+        << "  sha256 " << terminal_safe(o.sha256) << "\n";
+  if (!r.stderr_tail.empty())
+    out << "  stderr tail:\n" << terminal_safe(r.stderr_tail, /*keep_newlines=*/true) << "\n";
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw mw::Error(mw::Errc::io, "cannot read '" + path + "'");
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
+// A bundle to show is a regular file (zip) or a directory; anything else —
+// a FIFO that would block, a device such as /dev/zero — is refused before
+// any read.
+void require_file_or_directory(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw mw::Error(mw::Errc::io, "cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st;
+  const bool ok = fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
+  ::close(fd);
+  if (!ok) throw mw::Error(mw::Errc::usage, "'" + path + "' is not a regular file or a directory");
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -151,7 +171,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 int cmd_show(const std::string& path) {
   if (ends_with(path, ".xml")) {
-    std::string xml = slurp(path);
+    // Bounded like the bundle reader: size checked before reading.
+    std::string xml = read_regular_file(path, mw::UnpackLimits{}.max_manifest_bytes);
     if (xml.find("<mw_result") != std::string::npos)
       show_result(mw::parse_result_xml(xml, path), std::cout);
     else
@@ -159,11 +180,12 @@ int cmd_show(const std::string& path) {
     return kExitOk;
   }
   // A bundle: task bundles hold task.xml, result bundles result.xml.
+  require_file_or_directory(path);
   try {
     auto bundle = mw::TaskBundle::open(path);
     show_task(bundle.manifest(), std::cout);
     try {
-      std::cout << "  signature: key " << bundle.signature().key_id
+      std::cout << "  signature: key " << terminal_safe(bundle.signature().key_id)
                 << " (not verified here; use mw-sign verify)\n";
     } catch (const mw::Error&) {
       std::cout << "  signature: none (unsigned)\n";
@@ -175,8 +197,12 @@ int cmd_show(const std::string& path) {
       return kExitOk;
     } catch (const mw::Error& result_error) {
       std::string t = task_error.what(), r = result_error.what();
-      // Report the error of the kind the file actually is.
-      throw mw::Error(task_error.code(), t.find("no task.xml") != std::string::npos ? r : t);
+      // Report the error of the kind the file actually is: the task reader
+      // names result.xml (a member it does not allow) or misses task.xml
+      // when it was given a result bundle, whose own error is the real one.
+      const bool is_result = t.find("no task.xml") != std::string::npos ||
+                             t.find("'" + std::string(mw::kResultManifestName) + "'") != std::string::npos;
+      throw mw::Error(is_result ? result_error.code() : task_error.code(), is_result ? r : t);
     }
   }
 }
@@ -196,6 +222,7 @@ int main(int argc, char** argv) {
                                   "Absolute path of a program already on the worker host");
   exec->excludes(host);
   host->excludes(exec);
+  create->add_option("--env", o.env, "NAME=VALUE for the task's environment (repeat)");
   create->add_option("--arg", o.args, "An argument for the program (repeat, in order)")
       ->allow_extra_args(false);
   create->add_option("--input", o.inputs, "An input file shipped with the task (repeat)")

@@ -20,6 +20,12 @@
 //   fork-sleep SECONDS  fork a child (same process group, inherits stdout/stderr)
 //                       that sleeps SECONDS then exits; the probe goes on at once
 //   fork-spin           fork a child that spins forever; the probe goes on at once
+//   escape FILE SECONDS double fork with setsid in between (what `setsid -f` and
+//                       daemons do): the grandchild, in a session of its own
+//                       and reparented away from the probe, writes its pid
+//                       to FILE and sleeps SECONDS; the probe goes on once
+//                       FILE is written
+//   fill FILE MB        write MB MiB of zeros to FILE, 1 MiB at a time
 //   check-fds           "fds:" then " N" for each open fd > 2, then "\n", to stdout
 //   pwd                 the working directory + "\n" to stdout
 //   env NAME            the value of NAME, or "<unset>", + "\n" to stdout
@@ -34,10 +40,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -196,6 +204,49 @@ void fork_child(void (*body)(double), double arg) {
   }
 }
 
+void escape(const std::string& file, double seconds) {
+  pid_t pid = fork();
+  if (pid < 0) fail_errno("cannot fork");
+  if (pid == 0) {
+    setsid();
+    pid_t grandchild = fork();
+    if (grandchild < 0) _exit(1);
+    if (grandchild == 0) {
+      const std::string tmp = file + ".tmp";
+      int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0) _exit(1);
+      const std::string text = std::to_string(getpid());
+      write_all(fd, text.data(), text.size());
+      ::close(fd);
+      if (std::rename(tmp.c_str(), file.c_str()) != 0) _exit(1);
+      sleep_for(seconds);
+      _exit(0);
+    }
+    _exit(0);
+  }
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  while (::access(file.c_str(), F_OK) != 0) sleep_for(0.005);
+}
+
+void fill(const std::string& file, double mib) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail_errno("cannot create " + file);
+  const std::string chunk(1 << 20, '\0');
+  for (double i = 0; i < mib; ++i) {
+    const char* p = chunk.data();
+    std::size_t left = chunk.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail_errno("cannot write " + file);
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  }
+  ::close(fd);
+}
+
 int signal_number(const std::string& text) {
   static const struct { const char* name; int number; } kNames[] = {
       {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},
@@ -271,6 +322,12 @@ void run_action(const std::string& action, Args& args) {
     fork_child(sleep_for, args.number(action));
   } else if (action == "fork-spin") {
     fork_child([](double) { spin_forever(); }, 0);
+  } else if (action == "escape") {
+    const std::string file = args.take(action);
+    escape(file, args.number(action));
+  } else if (action == "fill") {
+    const std::string file = args.take(action);
+    fill(file, args.number(action));
   } else if (action == "check-fds") {
     check_fds();
   } else if (action == "pwd") {

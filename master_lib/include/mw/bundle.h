@@ -33,6 +33,8 @@ class TaskBuilder {
   TaskBuilder& function(std::string function_name);
   TaskBuilder& arg(std::string value);
   TaskBuilder& args(const std::vector<std::string>& values);
+  // Declares NAME=VALUE in the task's environment (the <env> of task.xml).
+  TaskBuilder& env(std::string name, std::string value);
   // Adds a file from disk; `member_name` defaults to the base name.
   TaskBuilder& file(const std::string& path, FileRole role = FileRole::input,
                     std::string member_name = "");
@@ -132,8 +134,9 @@ class TaskBundle {
 };
 
 // Adds or replaces task.sig in the zip bundle at `zip_path`, signing its task.xml
-// (which is parsed and validated first) with `key`. Atomic: readers see the old
-// bundle or the new one.
+// (which is parsed and validated first) with `key`. Every file is checked
+// against its size and SHA-256 first (Errc::integrity, nothing written): the
+// signature vouches for them. Atomic: readers see the old bundle or the new one.
 void sign_bundle(const std::string& zip_path, const PrivateKey& key);
 
 // Writes a result bundle: result.xml plus each output named in `result.outputs`,

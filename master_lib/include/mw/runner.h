@@ -40,6 +40,17 @@ ResultManifest run_task_bundle(const std::string& bundle_path,
                                const std::string& result_path,
                                const RunnerOptions& options = {});
 
+// For command-line runners: from now on SIGINT, SIGTERM and SIGHUP (those
+// whose disposition is still the default) kill every task this process runs —
+// its whole process tree — let run_task_bundle remove its scratch directory
+// (it then writes no result), and end the process with the signal, so the
+// caller sees the conventional status. Handling is on a thread of its own,
+// never in the signal handler.
+void stop_tasks_on_termination_signals();
+
+// What mw-run-task applies to a task whose manifest sets no wall-clock limit.
+constexpr double kDefaultRunnerWallSeconds = 24 * 60 * 60;
+
 // ---- Running a task that was verified and unpacked earlier.
 //
 // The BOINC wrapper keeps the unpacked task in its slot directory so that,
@@ -67,6 +78,8 @@ struct RunControl {
   std::vector<std::string> extra_env;
   // The task is killed (SIGKILL) if the calling process dies, so a killed
   // wrapper never leaves a task running that its restart would duplicate.
+  // Every task now gets this (PR_SET_PDEATHSIG); the field stays for callers
+  // that set it.
   bool die_with_caller = false;
 };
 

@@ -51,6 +51,12 @@ class Exec {
   // Ship `program` with the task instead of expecting it on the worker host
   // (needed for remote back ends; multicore runs it in place either way).
   Exec& ship_program(bool ship = true);
+  // Sets NAME=VALUE in the task's environment. A task gets only a fixed base
+  // (PATH, HOME, TMPDIR, LANG, PWD; docs/task-format.md §10.1) plus what it
+  // declares here — nothing of the master's. Throws Error(Errc::usage) for a
+  // name that is not [A-Za-z_][A-Za-z0-9_]* or that the runner sets itself.
+  // Bundled tasks carry these in task.xml, under its signature.
+  Exec& env(std::string name, std::string value);
 
   const std::string& program() const { return program_; }
   const std::vector<std::string>& arguments() const { return arguments_; }
@@ -64,6 +70,7 @@ class Exec {
   };
   std::vector<Input> inputs_;
   std::vector<OutputSpec> outputs_;
+  std::vector<EnvVar> env_;
   bool ship_program_ = false;
 };
 
@@ -93,6 +100,7 @@ struct TaskSpec {
   };
   std::vector<Input> inputs;
   std::vector<OutputSpec> outputs;
+  std::vector<EnvVar> env;  // declared environment variables
   bool ship_program = false;
   Limits limits;
   Estimates estimates;

@@ -73,11 +73,24 @@ struct Program {
   std::string function;
 };
 
+// A variable the task declares for its environment (signed with the rest of
+// task.xml). The runner gives a task only a fixed base plus these.
+struct EnvVar {
+  std::string name;   // [A-Za-z_][A-Za-z0-9_]*, at most 128 chars; not one the runner sets
+  std::string value;  // any text XML can carry
+  bool operator==(const EnvVar& o) const { return name == o.name && value == o.value; }
+};
+
+// Why `name` cannot be a declared environment variable, or "" if it can.
+// The runner's own (PWD, HOME, TMPDIR, MW_TASK_NAME) are refused.
+std::string env_name_problem(std::string_view name);
+
 struct TaskManifest {
   int format_version = kTaskFormatVersion;
   std::string name;  // 1–128 chars of [A-Za-z0-9._-]
   Program program;
   std::vector<std::string> args;
+  std::vector<EnvVar> env;  // <env>, after <args>; names unique
   std::vector<TaskFile> files;
   std::vector<OutputSpec> outputs;
   Limits limits;

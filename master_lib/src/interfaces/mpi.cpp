@@ -33,6 +33,7 @@
 #include "mw/error.h"
 #include "runner/process.h"
 #include "util/fs.h"
+#include "util/termination.h"
 
 namespace mw {
 namespace {
@@ -128,6 +129,11 @@ class MpiInterface final : public Interface {
     events_ = &events;
     config_.mpirun = find_program(config_.mpirun);
     dir_ = std::make_unique<TempDir>(default_temp_root(), "mw-mpi-");
+    // Ctrl-C or SIGTERM to the master: the job is stopped as at a normal end
+    // (ranks stop their tasks and remove their scratch, mpirun its session
+    // directory; the process layer kills whatever is left of mpirun's tree)
+    // and the socket directory is removed.
+    termination_id_ = add_termination_cleanup([this](int) { shutdown(); });
     socket_path_ = join_path(dir_->path(), "master.sock");
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
@@ -270,6 +276,7 @@ class MpiInterface final : public Interface {
       *fd = -1;
     }
     dir_.reset();
+    if (termination_id_) remove_termination_cleanup(termination_id_);
   }
 
  private:
@@ -588,6 +595,7 @@ class MpiInterface final : public Interface {
   std::string last_protocol_error_;
   bool stopping_ = false;
   bool stopped_ = false;
+  int termination_id_ = 0;
 };
 
 }  // namespace

@@ -17,7 +17,7 @@ using EstimatesTuple = std::tuple<std::optional<double>, std::optional<double>, 
                                   std::optional<std::uint64_t>>;
 using SpecTuple = std::tuple<std::uint64_t, std::string, std::uint8_t, std::string, std::string, std::string,
                              std::vector<std::string>, std::vector<InputTuple>, std::vector<OutputTuple>, bool,
-                             LimitsTuple, EstimatesTuple>;
+                             LimitsTuple, EstimatesTuple, std::vector<std::string>>;
 
 }  // namespace
 
@@ -30,13 +30,15 @@ std::string encode_task_spec(const TaskSpec& t) {
                            t.limits.disk_bytes};
   const EstimatesTuple estimates{t.estimates.cpu_seconds, t.estimates.fpops, t.estimates.memory_bytes,
                                  t.estimates.disk_bytes};
+  std::vector<std::string> env;  // NAME=VALUE
+  for (const auto& var : t.env) env.push_back(var.name + "=" + var.value);
   return encode_values(SpecTuple{t.id, t.name, static_cast<std::uint8_t>(t.kind == TaskSpec::Kind::exec),
                                  t.function, t.args, t.program, t.arguments, inputs, outputs, t.ship_program,
-                                 limits, estimates});
+                                 limits, estimates, env});
 }
 
 TaskSpec decode_task_spec(std::string_view bytes, const std::string& what) {
-  auto [id, name, kind, function, args, program, arguments, inputs, outputs, ship, limits, estimates] =
+  auto [id, name, kind, function, args, program, arguments, inputs, outputs, ship, limits, estimates, env] =
       decode_value<SpecTuple>(bytes, what);
   if (kind > 1) throw Error(Errc::format, what + ": unknown task kind " + std::to_string(kind));
   TaskSpec t;
@@ -50,6 +52,11 @@ TaskSpec decode_task_spec(std::string_view bytes, const std::string& what) {
   for (auto& [n, p, b] : inputs) t.inputs.push_back({std::move(n), std::move(p), std::move(b)});
   for (auto& [n, max, optional] : outputs) t.outputs.push_back({std::move(n), max, optional});
   t.ship_program = ship;
+  for (const auto& entry : env) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) throw Error(Errc::format, what + ": bad environment entry");
+    t.env.push_back({entry.substr(0, eq), entry.substr(eq + 1)});
+  }
   std::tie(t.limits.wall_seconds, t.limits.cpu_seconds, t.limits.memory_bytes, t.limits.disk_bytes) = limits;
   std::tie(t.estimates.cpu_seconds, t.estimates.fpops, t.estimates.memory_bytes, t.estimates.disk_bytes) =
       estimates;

@@ -34,9 +34,11 @@
 #include "master/frames.h"
 #include "mw/error.h"
 #include "mw/values.h"
+#include "runner/containment.h"
 #include "runner/process.h"
 #include "runner/task_ending.h"
 #include "util/fs.h"
+#include "util/termination.h"
 
 namespace mw {
 namespace {
@@ -200,6 +202,9 @@ class MulticoreInterface final : public Interface {
   void start(InterfaceEvents& events) override {
     events_ = &events;
     watchdog_ = std::thread([this] { watchdog_loop(); });
+    // Ctrl-C or SIGTERM to the master: no worker computing on, no task tree,
+    // no scratch directory left; then the master dies of the signal.
+    termination_id_ = add_termination_cleanup([this](int) { shutdown(); });
   }
 
   std::optional<WorkerId> reserve_worker() override {
@@ -331,11 +336,16 @@ class MulticoreInterface final : public Interface {
       if (sp->reader_thread.joinable()) sp->reader_thread.join();
       if (sp->exec_thread.joinable()) sp->exec_thread.join();
       close_worker_fds(*sp);
-      if (sp->pid > 0) waitpid(sp->pid, nullptr, 0);
+      if (sp->pid > 0) {
+        waitpid(sp->pid, nullptr, 0);
+        unregister_direct_child(sp->pid);
+      }
       for (int fd : {sp->wake_read, sp->wake_write})
         if (fd >= 0) ::close(fd);
+      sp->scratch.reset();
     }
     if (watchdog_.joinable()) watchdog_.join();
+    if (termination_id_) remove_termination_cleanup(termination_id_);
   }
 
  private:
@@ -382,6 +392,7 @@ class MulticoreInterface final : public Interface {
       _exit(127);
     }
     setpgid(pid, pid);
+    register_direct_child(pid);  // the subreaper's orphan sweep must leave it to us
     ::close(tasks[0]);
     ::close(results[1]);
     ::close(out[1]);
@@ -550,6 +561,7 @@ class MulticoreInterface final : public Interface {
     if (pid > 0) {
       kill(-pid, SIGKILL);
       waitpid(pid, &wstatus, 0);
+      unregister_direct_child(pid);
     }
     std::optional<Inflight> lost;
     Outcome outcome;
@@ -609,8 +621,17 @@ class MulticoreInterface final : public Interface {
   // --- limits on function tasks -----------------------------------------------
   void watchdog_loop() {
     std::unique_lock<std::mutex> lock(mu_);
+    auto next_sweep = Clock::now();
     while (!stopping_) {
       watchdog_cv_.wait_for(lock, std::chrono::milliseconds(50));
+      if (Clock::now() >= next_sweep) {
+        // Processes of task trees that came back to us (the subreaper) and
+        // ended between tasks: nobody else will reap them.
+        next_sweep = Clock::now() + std::chrono::seconds(1);
+        lock.unlock();
+        reap_orphans();
+        lock.lock();
+      }
       for (auto& sp : slots_) {
         Slot& s = *sp;
         if (s.pid < 0 || s.inflight.empty() || s.kill_status || !s.inflight.front().task) continue;
@@ -647,7 +668,9 @@ class MulticoreInterface final : public Interface {
       const auto started = Clock::now();
       Outcome outcome = run_exec(s, *task);
       lock.lock();
-      const bool cancelled = s.exec_cancelled;
+      // Killed by shutdown (e.g. the master got SIGTERM): not the task's doing,
+      // so no result for it.
+      const bool cancelled = s.exec_cancelled || stopping_;
       s.exec_running = false;
       s.exec_task.reset();
       s.exec_pid = -1;
@@ -695,9 +718,12 @@ class MulticoreInterface final : public Interface {
       spec.limits.wall_seconds = task.limits.wall_seconds;
       spec.limits.cpu_seconds = task.limits.cpu_seconds;
       spec.limits.memory_bytes = task.limits.memory_bytes;
+      watch_outputs(task.outputs, task.limits.disk_bytes, spec.limits);
       spec.stdout_cap = config_.stdout_cap;
       spec.stderr_cap = config_.stderr_cap;
-      spec.extra_env = {"MW_TASK_NAME=" + task.name};
+      spec.clean_environment = true;
+      for (const auto& var : task.env) spec.extra_env.push_back(var.name + "=" + var.value);
+      spec.extra_env.push_back("MW_TASK_NAME=" + task.name);
       spec.on_started = [this, &s](int pid) {
         std::lock_guard<std::mutex> lock(mu_);
         s.exec_pid = pid;
@@ -735,6 +761,7 @@ class MulticoreInterface final : public Interface {
   std::thread watchdog_;
   bool stopping_ = false;
   bool stopped_ = false;
+  int termination_id_ = 0;
 };
 
 }  // namespace

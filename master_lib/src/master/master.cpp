@@ -336,6 +336,7 @@ Task Master::submit_task(const Exec& exec, TaskOptions options) {
   for (const auto& in : exec.inputs_) spec.inputs.push_back({in.name, in.path, in.bytes});
   spec.outputs = exec.outputs_;
   spec.ship_program = exec.ship_program_;
+  spec.env = exec.env_;
   spec.limits = options.limits;
   spec.estimates = options.estimates;
   return submit(std::move(spec));

@@ -21,6 +21,7 @@ TaskBuilder remote_task_builder(const TaskSpec& task, const std::string& worker_
                                    "on the remote host");
     }
     b.args(task.arguments);
+    for (const auto& var : task.env) b.env(var.name, var.value);
     for (const auto& in : task.inputs) {
       if (in.path.empty()) b.file_bytes(in.name, in.bytes, FileRole::input);
       else b.file(in.path, FileRole::input, in.name);

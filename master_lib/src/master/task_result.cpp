@@ -1,5 +1,6 @@
 #include <sstream>
 
+#include "mw/error.h"
 #include "mw/result.h"
 #include "mw/task.h"
 #include "util/fs.h"
@@ -21,6 +22,18 @@ Exec& Exec::input_bytes(std::string name, std::string bytes) {
 
 Exec& Exec::output(std::string name, std::uint64_t max_bytes, bool optional) {
   outputs_.push_back({std::move(name), max_bytes, optional});
+  return *this;
+}
+
+Exec& Exec::env(std::string name, std::string value) {
+  const std::string problem = env_name_problem(name);
+  if (!problem.empty()) throw Error(Errc::usage, "Exec::env: " + problem);
+  for (auto& var : env_)
+    if (var.name == name) {
+      var.value = std::move(value);  // the last setting wins
+      return *this;
+    }
+  env_.push_back({std::move(name), std::move(value)});
   return *this;
 }
 

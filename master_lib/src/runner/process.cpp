@@ -5,11 +5,14 @@
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -19,11 +22,13 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "mw/error.h"
+#include "runner/containment.h"
 #include "util/fs.h"
 
 extern char** environ;
@@ -114,13 +119,17 @@ struct ChildPlan {
   const char* cwd = nullptr;  // null: stay where the parent is
   bool limit_cpu = false;
   rlimit cpu_limit{};
-  bool die_with_parent = false;
+  bool limit_file = false;
+  rlimit file_limit{};
+  int cgroup_fd = -1;  // the task's cgroup.procs, or -1
 };
 
 std::string env_name(const std::string& entry) { return entry.substr(0, entry.find('=')); }
 
-// The parent's environment plus `extra`; for a repeated NAME the last entry wins.
-std::vector<std::string> build_environment(const std::vector<std::string>& extra) {
+// `base` (the parent's environment when null) plus `extra`; for a repeated
+// NAME the last entry wins.
+std::vector<std::string> build_environment(const std::vector<std::string>* base,
+                                           const std::vector<std::string>& extra) {
   std::vector<std::string> extra_names;
   for (const auto& e : extra) extra_names.push_back(env_name(e));
   auto in_extra_from = [&](const std::string& name, std::size_t from) {
@@ -128,9 +137,13 @@ std::vector<std::string> build_environment(const std::vector<std::string>& extra
                      name) != extra_names.end();
   };
   std::vector<std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string entry(*e);
+  auto take = [&](std::string entry) {
     if (!in_extra_from(env_name(entry), 0)) env.push_back(std::move(entry));
+  };
+  if (base) {
+    for (const auto& e : *base) take(e);
+  } else {
+    for (char** e = environ; e && *e; ++e) take(*e);
   }
   for (std::size_t i = 0; i < extra.size(); ++i)
     if (!in_extra_from(extra_names[i], i + 1)) env.push_back(extra[i]);
@@ -158,12 +171,15 @@ bool plan_cpu_limit(std::optional<double> seconds, rlimit& out) {
 
 ChildPlan make_plan(const ProcessSpec& spec) {
   ChildPlan plan;
-  std::vector<std::string> extra = spec.extra_env;
-  if (spec.control) {
+  // PWD is where the program starts, never the caller's directory.
+  std::vector<std::string> extra;
+  if (!spec.cwd.empty()) extra.push_back("PWD=" + spec.cwd);
+  extra.insert(extra.end(), spec.extra_env.begin(), spec.extra_env.end());
+  if (spec.control)
     extra.insert(extra.end(), spec.control->extra_env.begin(), spec.control->extra_env.end());
-    plan.die_with_parent = spec.control->die_with_caller;
-  }
-  plan.env_strings = build_environment(extra);
+  std::vector<std::string> base;
+  if (spec.clean_environment) base = task_base_environment(spec.cwd);
+  plan.env_strings = build_environment(spec.clean_environment ? &base : nullptr, extra);
   for (const auto& a : spec.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));
   plan.argv.push_back(nullptr);
   for (auto& e : plan.env_strings) plan.envp.push_back(e.data());
@@ -171,6 +187,11 @@ ChildPlan make_plan(const ProcessSpec& spec) {
   plan.program = spec.argv.front().c_str();
   plan.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
   plan.limit_cpu = plan_cpu_limit(spec.limits.cpu_seconds, plan.cpu_limit);
+  if (spec.limits.file_bytes) {
+    plan.limit_file = true;
+    plan.file_limit = rlimit{static_cast<rlim_t>(*spec.limits.file_bytes),
+                             static_cast<rlim_t>(*spec.limits.file_bytes)};
+  }
   return plan;
 }
 
@@ -214,7 +235,14 @@ void reset_signals() {
 
 [[noreturn]] void run_child(const ChildPlan& plan, int out_w, int err_w, int report_w) {
   setpgid(0, 0);
-  if (plan.die_with_parent) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // Into the task's cgroup before anything can fork; if refused, the parent
+  // notices and follows the tree through /proc instead.
+  if (plan.cgroup_fd >= 0) (void)!::write(plan.cgroup_fd, "0", 1);
+  // The thread that started us waits for us until we end, so its death means
+  // the runner died: the task goes with it (a runner's restart would start
+  // it again). Dying, the main process orphans the rest of the tree, which the
+  // cgroup or the subreaper ends.
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   report_w = lift_fd(report_w);
   if (report_w < 0) _exit(127);
   out_w = lift_fd(out_w);
@@ -229,6 +257,8 @@ void reset_signals() {
   const rlimit no_core{0, 0};
   if (setrlimit(RLIMIT_CORE, &no_core) != 0) child_fail(report_w, kStageLimits);
   if (plan.limit_cpu && setrlimit(RLIMIT_CPU, &plan.cpu_limit) != 0)
+    child_fail(report_w, kStageLimits);
+  if (plan.limit_file && setrlimit(RLIMIT_FSIZE, &plan.file_limit) != 0)
     child_fail(report_w, kStageLimits);
   if (plan.cwd && chdir(plan.cwd) != 0) child_fail(report_w, kStageChdir);
 
@@ -249,14 +279,6 @@ std::string describe_child_failure(const ChildReport& report, const ProcessSpec&
     default:
       return "cannot execute " + program + ": " + why;
   }
-}
-
-// Where orphaned members of a task's group go when PID 1 does not reap
-// (common in containers): making this process their reaper lets us collect
-// them, so that no trace of a task's process group outlives run_process.
-void become_subreaper_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); });
 }
 
 // ---------------------------------------------------------------------------
@@ -407,11 +429,38 @@ int poll_timeout_ms(Clock::time_point now, Clock::time_point until) {
   return static_cast<int>(std::min<long long>(ms, 60 * 60 * 1000));
 }
 
-// Watches one started child until it and its group are gone.
+class Supervisor;
+
+// Runs in progress, for interrupt_all_runs().
+struct LiveRuns {
+  std::mutex mu;
+  std::set<Supervisor*> runs;
+  bool interrupted = false;
+};
+LiveRuns& live_runs() {
+  static LiveRuns live;
+  return live;
+}
+
+// Size of a watched output, without following links (a link is not an output).
+std::optional<std::uint64_t> watched_size(const std::string& cwd, const std::string& name) {
+  struct stat st;
+  if (lstat(join_path(cwd, name).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+// Watches one started child until it and its whole tree are gone.
 class Supervisor {
  public:
-  Supervisor(const ProcessSpec& spec, pid_t pid, Clock::time_point start, Stream out, Stream err)
-      : spec_(spec), pid_(pid), start_(start), out_(std::move(out)), err_(std::move(err)) {
+  Supervisor(const ProcessSpec& spec, pid_t pid, Clock::time_point start, Stream out, Stream err,
+             TaskTree& tree)
+      : spec_(spec), pid_(pid), start_(start), out_(std::move(out)), err_(std::move(err)),
+        tree_(tree) {
+    {
+      std::lock_guard<std::mutex> lock(live_runs().mu);
+      live_runs().runs.insert(this);
+      if (live_runs().interrupted) interrupt();
+    }
     pidfd_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));
     scan_group_ = spec.limits.memory_bytes || spec.limits.cpu_seconds;
     const auto& wall = spec.limits.wall_seconds;
@@ -427,18 +476,37 @@ class Supervisor {
     }
   }
 
+  ~Supervisor() {
+    std::lock_guard<std::mutex> lock(live_runs().mu);
+    live_runs().runs.erase(this);
+  }
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
   ProcessOutcome run() {
     watch_until_exit();
+    // The task is over when its main process is: nothing it started stays.
+    tree_.observe();
     kill_group(pid_);
+    tree_.signal_all();
     drain_after_exit();
     reap_everything();
+    tree_.kill_all();
     return outcome();
+  }
+
+  // From another thread (under live_runs().mu): kill everything, report stopped.
+  void interrupt() noexcept {
+    interrupted_ = true;
+    kill(pid_, SIGKILL);
+    tree_.signal_all();
   }
 
  private:
   void watch_until_exit() {
     while (!main_exited()) {
       const auto now = Clock::now();
+      if (interrupted_ && !killed_for_) kill_for(ProcessEnding::stopped);
       if (!killed_for_ && control_ && now >= next_poll_) poll_control(now);
       if (!killed_for_) enforce_limits(now);
       wait_for_events(next_wakeup(Clock::now()));
@@ -498,6 +566,17 @@ class Supervisor {
       return kill_for(ProcessEnding::wall_time);
     if (now < next_sample_) return;
     next_sample_ = now + (now - start_ < kFastPhase ? kFastSample : kSlowSample);
+    tree_.observe();
+    for (const auto& [name, max_bytes] : spec_.limits.watched_files) {
+      const auto size = watched_size(spec_.cwd, name);
+      if (size && *size > max_bytes) {
+        // Worded as collect_outputs words it: the same overrun reads the same
+        // whether it was caught while the task ran or after.
+        limit_detail_ = "output '" + name + "' is " + std::to_string(*size) +
+                        " bytes, over its limit of " + std::to_string(max_bytes);
+        return kill_for(ProcessEnding::file_too_large);
+      }
+    }
     if (!scan_group_) {
       polled_peak_ = std::max(polled_peak_, main_child_rss(pid_));
       return;
@@ -516,6 +595,7 @@ class Supervisor {
     killed_for_ = reason;
     kill(pid_, SIGKILL);  // in case the child left its group
     kill_group(pid_);
+    tree_.signal_all();
   }
 
   Clock::time_point next_wakeup(Clock::time_point now) const {
@@ -608,6 +688,7 @@ class Supervisor {
 
   void record_main(int status, const rusage& ru) {
     main_reaped_ = true;
+    unregister_direct_child(pid_);
     status_ = status;
     usage_ = ru;
   }
@@ -615,6 +696,7 @@ class Supervisor {
   ProcessOutcome outcome() {
     ProcessOutcome o;
     o.pid = pid_;
+    o.containment = tree_.mechanism();
     o.wall_seconds = std::chrono::duration<double>(*end_ - start_ - suspended_total_).count();
     o.cpu_seconds = static_cast<double>(usage_.ru_utime.tv_sec + usage_.ru_stime.tv_sec) +
                     static_cast<double>(usage_.ru_utime.tv_usec + usage_.ru_stime.tv_usec) / 1e6;
@@ -633,6 +715,13 @@ class Supervisor {
   void classify(ProcessOutcome& o) const {
     if (killed_for_) {
       o.ending = *killed_for_;
+      o.limit_detail = limit_detail_;
+    } else if (interrupted_) {
+      o.ending = ProcessEnding::stopped;
+    } else if (WIFSIGNALED(status_) && WTERMSIG(status_) == SIGXFSZ && spec_.limits.file_bytes) {
+      o.ending = ProcessEnding::file_too_large;
+      o.limit_detail = "a file of the task reached the limit of " +
+                       std::to_string(*spec_.limits.file_bytes) + " bytes per file";
     } else if (WIFSIGNALED(status_)) {
       const int sig = WTERMSIG(status_);
       const auto& cpu_limit = spec_.limits.cpu_seconds;
@@ -672,6 +761,9 @@ class Supervisor {
   bool main_reaped_ = false;
   int status_ = 0;
   rusage usage_{};
+  TaskTree& tree_;
+  std::atomic<bool> interrupted_{false};
+  std::string limit_detail_;
 };
 
 // Blocks every signal in this thread across vfork, so no handler of the
@@ -715,6 +807,7 @@ ProcessOutcome reap_failed_child(pid_t pid, Clock::time_point start, std::string
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  unregister_direct_child(pid);
   kill_group(pid);
   ProcessOutcome o = exec_failed(std::move(message));
   o.pid = pid;
@@ -727,8 +820,17 @@ ProcessOutcome reap_failed_child(pid_t pid, Clock::time_point start, std::string
 ProcessOutcome run_process(const ProcessSpec& spec) {
   if (spec.argv.empty() || spec.argv.front().empty())
     return exec_failed("cannot execute a task: no program was given");
-  become_subreaper_once();
-  const ChildPlan plan = make_plan(spec);
+  {
+    std::lock_guard<std::mutex> lock(live_runs().mu);
+    if (live_runs().interrupted) {
+      ProcessOutcome o;
+      o.ending = ProcessEnding::stopped;
+      return o;
+    }
+  }
+  TaskTree tree(spec.allow_cgroup);
+  ChildPlan plan = make_plan(spec);
+  plan.cgroup_fd = tree.cgroup_procs_fd();
   Pipe out = make_pipe("stdout");
   Pipe err = make_pipe("stderr");
   Pipe report = make_pipe("exec-error");
@@ -751,6 +853,8 @@ ProcessOutcome run_process(const ProcessSpec& spec) {
     throw Error(Errc::system,
                 "cannot fork to run '" + spec.argv.front() + "': " + errno_text(fork_error));
   setpgid(pid, pid);  // also done by the child; whichever runs first wins the race
+  register_direct_child(pid);
+  tree.started(pid);
   if (spec.on_started) spec.on_started(pid);
   out.write.reset();
   err.write.reset();
@@ -764,7 +868,22 @@ ProcessOutcome run_process(const ProcessSpec& spec) {
   Stream err_stream{std::move(err.read), true, spec.stderr_cap, {}, 0};
   for (Stream* s : {&out_stream, &err_stream})
     fcntl(s->fd.get(), F_SETFL, fcntl(s->fd.get(), F_GETFL) | O_NONBLOCK);
-  return Supervisor(spec, pid, start, std::move(out_stream), std::move(err_stream)).run();
+  return Supervisor(spec, pid, start, std::move(out_stream), std::move(err_stream), tree).run();
+}
+
+void interrupt_all_runs() noexcept {
+  std::lock_guard<std::mutex> lock(live_runs().mu);
+  live_runs().interrupted = true;
+  for (Supervisor* run : live_runs().runs) run->interrupt();
+}
+
+std::vector<std::string> task_base_environment(const std::string& cwd) {
+  return {"PATH=/usr/local/bin:/usr/bin:/bin",
+          "HOME=" + cwd,
+          "TMPDIR=" + cwd,
+          "LANG=C.UTF-8",
+          "SHELL=/bin/sh",
+          "PWD=" + cwd};
 }
 
 }  // namespace mw::detail

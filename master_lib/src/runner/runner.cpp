@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -15,9 +18,38 @@
 #include "runner/process.h"
 #include "runner/task_ending.h"
 #include "util/fs.h"
+#include "util/termination.h"
 
 namespace mw {
 namespace {
+
+// run_task_bundle calls in progress, so that a termination signal waits for
+// them to remove their scratch directories before the process dies.
+struct Running {
+  std::mutex mu;
+  std::condition_variable cv;
+  int count = 0;
+};
+Running& running() {
+  static Running r;
+  return r;
+}
+class RunningGuard {
+ public:
+  RunningGuard() {
+    std::lock_guard<std::mutex> lock(running().mu);
+    ++running().count;
+  }
+  ~RunningGuard() {
+    {
+      std::lock_guard<std::mutex> lock(running().mu);
+      --running().count;
+    }
+    running().cv.notify_all();
+  }
+  RunningGuard(const RunningGuard&) = delete;
+  RunningGuard& operator=(const RunningGuard&) = delete;
+};
 
 using namespace detail;
 
@@ -81,9 +113,13 @@ bool execute(const TaskManifest& task, const std::string& work_dir, const Runner
   spec.limits.wall_seconds = limits.wall_seconds;
   spec.limits.cpu_seconds = limits.cpu_seconds;
   spec.limits.memory_bytes = limits.memory_bytes;
+  watch_outputs(task.outputs, limits.disk_bytes, spec.limits);
   spec.stdout_cap = options.stdout_cap;
   spec.stderr_cap = options.stderr_cap;
-  spec.extra_env = {"MW_TASK_NAME=" + task.name};
+  spec.clean_environment = true;
+  // Declared variables first: the runner's own come last and win.
+  for (const auto& var : task.env) spec.extra_env.push_back(var.name + "=" + var.value);
+  spec.extra_env.push_back("MW_TASK_NAME=" + task.name);
   spec.control = control;
 
   detail::ProcessOutcome run = detail::run_process(spec);
@@ -115,6 +151,7 @@ bool execute(const TaskManifest& task, const std::string& work_dir, const Runner
 ResultManifest run_task_bundle(const std::string& bundle_path,
                                const std::vector<PublicKey>& trusted_keys,
                                const std::string& result_path, const RunnerOptions& options) {
+  RunningGuard in_progress;  // outlives the scratch directory
   const std::string root =
       options.scratch_root.empty() ? detail::default_temp_root() : options.scratch_root;
   detail::TempDir scratch(root, "mw-run-");
@@ -135,12 +172,27 @@ ResultManifest run_task_bundle(const std::string& bundle_path,
     result.status = ResultStatus::rejected;
     result.reason = std::string("task rejected before running: ") + e.what();
   }
+  bool finished = true;
   if (result.status == ResultStatus::success)
-    execute(bundle->manifest(), work_dir, options, nullptr, result);
+    finished = execute(bundle->manifest(), work_dir, options, nullptr, result);
+  if (!finished) {
+    // Only interrupt_all_runs() stops a run here: the result would be a lie.
+    result.status = ResultStatus::signaled;
+    result.reason = "interrupted: the runner was stopped before the task ended";
+    return result;
+  }
 
   write_result_bundle(result_path, result, work_dir);
   if (options.keep_scratch) scratch.release();
   return result;
+}
+
+void stop_tasks_on_termination_signals() {
+  detail::add_termination_cleanup([](int) {
+    detail::interrupt_all_runs();
+    std::unique_lock<std::mutex> lock(running().mu);
+    running().cv.wait_for(lock, std::chrono::seconds(10), [] { return running().count == 0; });
+  });
 }
 
 UnpackedRun run_unpacked_task(const TaskManifest& task, const std::string& task_sha256,

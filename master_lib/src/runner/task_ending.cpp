@@ -27,6 +27,13 @@ std::string format_bytes(std::uint64_t b) {
 
 }  // namespace
 
+void watch_outputs(const std::vector<OutputSpec>& outputs,
+                   const std::optional<std::uint64_t>& disk_bytes, ProcessLimits& limits) {
+  for (const auto& o : outputs) limits.watched_files.emplace_back(o.name, o.max_bytes);
+  // No single file can be larger than all the task's files together.
+  if (disk_bytes) limits.file_bytes = *disk_bytes;
+}
+
 Ending describe_ending(const ProcessOutcome& run, const Limits& limits) {
   Ending e;
   switch (run.ending) {
@@ -58,6 +65,10 @@ Ending describe_ending(const ProcessOutcome& run, const Limits& limits) {
       e.status = ResultStatus::signaled;
       e.signal = SIGKILL;
       e.reason = "stopped by the runner's caller";
+      break;
+    case ProcessEnding::file_too_large:
+      e.status = ResultStatus::output_too_large;
+      e.reason = run.limit_detail + " (killed while it ran)";
       break;
     case ProcessEnding::exec_failed:
       e.status = ResultStatus::exec_failed;

@@ -19,6 +19,13 @@ struct Ending {
   std::optional<int> signal;
 };
 
+// Limits the process layer enforces while the task runs, so a task cannot
+// write gigabytes before being told its output is too large: each declared
+// output is watched against its max_bytes, and with disk_bytes no file may
+// grow past it (RLIMIT_FSIZE).
+void watch_outputs(const std::vector<OutputSpec>& outputs,
+                   const std::optional<std::uint64_t>& disk_bytes, ProcessLimits& limits);
+
 // How the process ended, in task terms (`limits` are the ones it ran under).
 Ending describe_ending(const ProcessOutcome& run, const Limits& limits);
 

@@ -281,6 +281,11 @@ TaskBuilder& TaskBuilder::arg(std::string value) {
   return *this;
 }
 
+TaskBuilder& TaskBuilder::env(std::string name, std::string value) {
+  base_.env.push_back({std::move(name), std::move(value)});
+  return *this;
+}
+
 TaskBuilder& TaskBuilder::args(const std::vector<std::string>& values) {
   base_.args.insert(base_.args.end(), values.begin(), values.end());
   return *this;
@@ -523,6 +528,9 @@ void sign_bundle(const std::string& zip_path, const PrivateKey& key) {
   // Opening validates the container and the manifest: nobody signs a bundle
   // that a runner would refuse.
   TaskBundle bundle = TaskBundle::open(zip_path);
+  // A signature vouches for every file through its hash: one over a bundle
+  // whose files do not match would certify content nobody checked.
+  bundle.verify_files();
   const std::string sig = key.sign(bundle.manifest_bytes()).to_text();
   detail::replace_zip_member(zip_path, kTaskSignatureName, sig);
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <set>
 #include <system_error>
 
 #include "mw/error.h"
@@ -244,11 +245,24 @@ void check_outputs(const TaskManifest& task, const Context& ctx, NameSet& names)
   }
 }
 
+void check_env(const TaskManifest& task, const Context& ctx) {
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < task.env.size(); ++i) {
+    const std::string path = indexed("/mw_task/env", "var", i);
+    const std::string problem = env_name_problem(task.env[i].name);
+    if (!problem.empty()) ctx.fail(path + "/name", problem);
+    if (!seen.insert(task.env[i].name).second)
+      ctx.fail(path + "/name", "variable " + quoted(task.env[i].name) + " is declared twice");
+    check_xml_text(task.env[i].value, path + "/value", ctx);
+  }
+}
+
 void validate_task_in(const TaskManifest& task, const Context& ctx) {
   check_format_version(task.format_version, "/mw_task/@format_version", ctx);
   check_name(task.name, "/mw_task/name", ctx);
   for (std::size_t i = 0; i < task.args.size(); ++i)
     check_xml_text(task.args[i], indexed("/mw_task/args", "arg", i), ctx);
+  check_env(task, ctx);
   NameSet names;
   check_files(task, ctx, names);
   check_program(task, ctx);
@@ -525,6 +539,14 @@ OutputSpec read_output_spec(const xml::Element& el, const std::string& path, Con
   return output;
 }
 
+EnvVar read_env_var(const xml::Element& el, const std::string& path, Context& ctx) {
+  const Fields fields(el, path, ctx, {"name", "value"});
+  EnvVar var;
+  var.name = read_text(fields.required("name"), fields.path_of("name"), ctx);
+  var.value = read_text(fields.required("value"), fields.path_of("value"), ctx);
+  return var;
+}
+
 // <args>, <files>, <outputs>: a list of one kind of element, read in order.
 template <typename T, typename Reader>
 std::vector<T> read_list(const Fields& parent, const char* list_name, const char* item_name,
@@ -714,6 +736,22 @@ const OutputFile* ResultManifest::find_output(std::string_view output_name) cons
   return nullptr;
 }
 
+std::string env_name_problem(std::string_view name) {
+  if (name.empty() || name.size() > 128)
+    return "an environment variable name has 1 to 128 characters, got " + std::to_string(name.size());
+  const auto ok = [](char c, bool first) {
+    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9');
+  };
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if (!ok(name[i], i == 0))
+      return "environment variable name " + quoted(std::string(name)) +
+             " is not [A-Za-z_][A-Za-z0-9_]*";
+  for (const char* reserved : {"PWD", "HOME", "TMPDIR", "MW_TASK_NAME"})
+    if (name == reserved)
+      return "environment variable " + quoted(std::string(name)) + " is set by the runner";
+  return {};
+}
+
 void validate_task(const TaskManifest& task, const std::string& source) {
   validate_task_in(task, Context(source));
 }
@@ -733,6 +771,16 @@ std::string task_to_xml(const TaskManifest& task) {
     for (const std::string& arg : task.args) w.text("arg", arg);
     w.close("args");
   }
+  if (!task.env.empty()) {
+    w.open("env");
+    for (const EnvVar& var : task.env) {
+      w.open("var");
+      w.text("name", var.name);
+      w.text("value", var.value);
+      w.close("var");
+    }
+    w.close("env");
+  }
   write_files(w, task.files);
   write_outputs(w, task.outputs);
   write_limits(w, task.limits);
@@ -748,11 +796,12 @@ TaskManifest parse_task_xml(std::string_view bytes, const std::string& source) {
   TaskManifest task;
   task.format_version = read_format_version(root, "/mw_task", ctx);
   const Fields top(root, "/mw_task", ctx,
-                   {"name", "program", "args", "files", "outputs", "limits", "estimates"},
+                   {"name", "program", "args", "env", "files", "outputs", "limits", "estimates"},
                    {"format_version"});
   task.name = read_text(top.required("name"), top.path_of("name"), ctx);
   task.program = read_program(top.required("program"), top.path_of("program"), ctx);
   task.args = read_list<std::string>(top, "args", "arg", ctx, read_text);
+  task.env = read_list<EnvVar>(top, "env", "var", ctx, read_env_var);
   task.files = read_list<TaskFile>(top, "files", "file", ctx, read_file);
   task.outputs = read_list<OutputSpec>(top, "outputs", "output", ctx, read_output_spec);
   if (const xml::Element* el = top.optional("limits"))

@@ -41,25 +41,116 @@ void write_all(int fd, std::string_view bytes, const std::string& path) {
 
 namespace {
 
-void remove_tree_at(int parent_fd, const char* name) noexcept {
-  int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
+// One directory being emptied by remove_tree: how to get back to it from a
+// child (its identity, checked after "..") and the subdirectories still to go.
+struct Level {
+  std::string name;  // its name in the parent level ("" for the root)
+  dev_t dev = 0;
+  ino_t ino = 0;
+  std::vector<std::string> subdirs;
+};
+
+// Lets the owner list, enter and empty a directory whatever mode the task
+// left on it (0000 directories are the usual way to defeat a naive removal).
+void make_removable(int dir_fd) noexcept { fchmod(dir_fd, S_IRWXU); }
+
+// Unlinks every non-directory in the directory open at `fd` and returns the
+// names of its subdirectories. Reads through a duplicate, so `fd` stays ours.
+std::vector<std::string> unlink_files_list_subdirs(int fd) noexcept {
+  std::vector<std::string> subdirs;
+  int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return subdirs;
+  DIR* dir = fdopendir(dup_fd);
+  if (!dir) {
+    close(dup_fd);
+    return subdirs;
+  }
+  std::vector<std::string> files;
+  while (dirent* e = readdir(dir)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st;
+      is_dir = fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    (is_dir ? subdirs : files).emplace_back(e->d_name);
+  }
+  closedir(dir);
+  for (const auto& f : files) unlinkat(fd, f.c_str(), 0);
+  return subdirs;
+}
+
+bool open_level(int parent_fd, const char* name, Level& level, int& fd) noexcept {
+  fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == EACCES) {
+    // A directory without search permission for us: give it back, then retry.
+    // fchmodat follows links, so only after checking this is a directory.
+    struct stat st;
+    if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+        fchmodat(parent_fd, name, S_IRWXU, 0) == 0)
+      fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  }
+  if (fd < 0) return false;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    fd = -1;
+    return false;
+  }
+  make_removable(fd);
+  level.dev = st.st_dev;
+  level.ino = st.st_ino;
+  level.subdirs = unlink_files_list_subdirs(fd);
+  return true;
+}
+
+// Depth-first removal that holds two descriptors at most, whatever the depth:
+// a recursive walk keeping one open directory per level ran out of
+// descriptors on a few-thousand-deep tree under `ulimit -n 1024` and left it
+// behind. Going back up is through "..", checked against the device and inode
+// recorded on the way down, so a directory moved meanwhile stops the walk
+// rather than sending it elsewhere.
+void remove_tree_iterative(const char* path) noexcept {
+  std::vector<Level> stack(1);
+  int fd = -1;
+  if (!open_level(AT_FDCWD, path, stack.back(), fd)) {
     // Not a directory (or a link to one): unlink the entry itself.
-    unlinkat(parent_fd, name, 0);
+    unlinkat(AT_FDCWD, path, 0);
     return;
   }
-  if (DIR* dir = fdopendir(fd)) {
-    std::vector<std::string> children;
-    while (dirent* e = readdir(dir)) {
-      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-        children.emplace_back(e->d_name);
+  for (;;) {
+    Level& top = stack.back();
+    if (!top.subdirs.empty()) {
+      Level child;
+      child.name = std::move(top.subdirs.back());
+      top.subdirs.pop_back();
+      int child_fd = -1;
+      if (!open_level(fd, child.name.c_str(), child, child_fd)) {
+        unlinkat(fd, child.name.c_str(), AT_REMOVEDIR);  // best effort; never retried
+        continue;
+      }
+      close(fd);
+      fd = child_fd;
+      stack.push_back(std::move(child));
+      continue;
     }
-    for (const auto& child : children) remove_tree_at(dirfd(dir), child.c_str());
-    closedir(dir);  // closes fd
-  } else {
+    if (stack.size() == 1) break;
+    int parent_fd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     close(fd);
+    fd = -1;
+    if (parent_fd < 0) return;
+    struct stat st;
+    const Level& parent = stack[stack.size() - 2];
+    if (fstat(parent_fd, &st) != 0 || st.st_dev != parent.dev || st.st_ino != parent.ino) {
+      close(parent_fd);
+      return;
+    }
+    unlinkat(parent_fd, top.name.c_str(), AT_REMOVEDIR);
+    stack.pop_back();
+    fd = parent_fd;
   }
-  unlinkat(parent_fd, name, AT_REMOVEDIR);
+  close(fd);
+  rmdir(path);
 }
 
 }  // namespace
@@ -170,7 +261,7 @@ std::string make_temp_dir(const std::string& parent, const std::string& prefix) 
 
 void remove_tree(const std::string& path) noexcept {
   if (path.empty()) return;
-  remove_tree_at(AT_FDCWD, path.c_str());
+  remove_tree_iterative(path.c_str());
 }
 
 std::string default_temp_root() {

@@ -26,7 +26,10 @@ void fsync_directory(const std::string& dir);
 std::string temp_path_beside(const std::string& path);
 // Makes a fresh private directory under `parent` (mkdtemp, mode 0700).
 std::string make_temp_dir(const std::string& parent, const std::string& prefix);
-// Removes a tree without following symlinks; ignores a missing path.
+// Removes a tree without following symlinks; ignores a missing path. Works
+// for any tree a task can leave: any depth (at most two descriptors open),
+// directories without read/search/write permission for the owner (it gives
+// them back), and files inside those.
 void remove_tree(const std::string& path) noexcept;
 // $TMPDIR or /tmp.
 std::string default_temp_root();
