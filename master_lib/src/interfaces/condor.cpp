@@ -212,6 +212,7 @@ class CondorInterface final : public Interface {
     detail::ProcessSpec spec;
     spec.argv = {program, job_text(job)};
     spec.cwd = work_dir_;
+    spec.contain_tree = false;  // HTCondor's tools may hand work to daemons
     spec.limits.wall_seconds = 120;
     const auto out = detail::run_process(spec);
     if (out.ending != detail::ProcessEnding::exited || out.exit_code != 0) {
@@ -335,6 +336,9 @@ class CondorInterface final : public Interface {
       detail::ProcessSpec spec;
       spec.argv = {condor_submit_, submit_path};
       spec.cwd = work_dir_;
+      // condor_submit hands the jobs to the schedd (the tests' double to a
+      // daemon it starts): what it leaves running is not ours to kill.
+      spec.contain_tree = false;
       spec.limits.wall_seconds = 600;
       const auto out = detail::run_process(spec);
       if (out.ending != detail::ProcessEnding::exited || out.exit_code != 0) {

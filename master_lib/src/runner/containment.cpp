@@ -218,8 +218,9 @@ void reap_orphans() noexcept {
   }
 }
 
-TaskTree::TaskTree(bool use_cgroup) {
+TaskTree::TaskTree(bool use_cgroup, bool enabled) : enabled_(enabled) {
   become_subreaper();
+  if (!enabled_) return;
   if (!use_cgroup || cgroups_refused.load() || cgroup_base().empty()) return;
   static std::atomic<unsigned long> counter{0};
   std::string dir = cgroup_base() + "/" + kCgroupPrefix + std::to_string(getpid()) + "-" +
@@ -243,6 +244,7 @@ TaskTree::~TaskTree() {
 }
 
 void TaskTree::started(pid_t main_pid) {
+  if (!enabled_) return;
   main_ = main_pid;
   if (cgroup_.empty()) return;
   // The child entered the cgroup itself before exec; if the kernel refused,

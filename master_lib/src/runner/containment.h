@@ -40,8 +40,9 @@ void reap_orphans() noexcept;
 
 class TaskTree {
  public:
-  // use_cgroup=false forces the subreaper mechanism (tests).
-  explicit TaskTree(bool use_cgroup = true);
+  // use_cgroup=false forces the subreaper mechanism (tests); enabled=false
+  // makes every call a no-op (tools allowed to leave daemons behind).
+  explicit TaskTree(bool use_cgroup = true, bool enabled = true);
   ~TaskTree();
   TaskTree(const TaskTree&) = delete;
   TaskTree& operator=(const TaskTree&) = delete;
@@ -49,7 +50,9 @@ class TaskTree {
   // The child writes "0" here before exec to enter the task's cgroup; -1
   // when there is none.
   int cgroup_procs_fd() const { return procs_fd_; }
-  const char* mechanism() const { return cgroup_.empty() ? "subreaper" : "cgroup"; }
+  const char* mechanism() const {
+    return !enabled_ ? "process group" : cgroup_.empty() ? "subreaper" : "cgroup";
+  }
 
   // The task's main process exists (its pid is also its process group).
   void started(pid_t main_pid);
@@ -65,6 +68,7 @@ class TaskTree {
  private:
   std::string cgroup_;  // empty: subreaper mechanism
   int procs_fd_ = -1;
+  bool enabled_ = true;
   pid_t main_ = 0;
   std::map<pid_t, unsigned long long> seen_;  // pid -> start time
 };

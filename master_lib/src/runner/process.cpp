@@ -828,7 +828,7 @@ ProcessOutcome run_process(const ProcessSpec& spec) {
       return o;
     }
   }
-  TaskTree tree(spec.allow_cgroup);
+  TaskTree tree(spec.allow_cgroup, spec.contain_tree);
   ChildPlan plan = make_plan(spec);
   plan.cgroup_fd = tree.cgroup_procs_fd();
   Pipe out = make_pipe("stdout");

@@ -43,6 +43,10 @@ struct ProcessSpec {
   bool clean_environment = false;
   // false forces the subreaper mechanism even where a cgroup could be had.
   bool allow_cgroup = true;
+  // false: only the process group is killed at the end, as for a tool that
+  // legitimately leaves a daemon behind (condor_submit handing jobs over).
+  // Tasks always keep this true.
+  bool contain_tree = true;
   // Called in the parent right after the child exists, with its pid (= its
   // process group id), so a caller can cancel the task by signalling the group.
   std::function<void(int pid)> on_started;
