@@ -985,6 +985,8 @@ void recycle_daemons(Plan& plan, const std::string& app, double timeout, std::os
     detail::ProcessSpec spec;
     spec.argv = {program};
     spec.cwd = plan.project_dir;
+    // bin/start's whole point is the daemons it leaves running: not a task tree to end.
+    spec.contain_tree = false;
     auto r = detail::run_process(spec);
     if (r.ending != detail::ProcessEnding::exited || r.exit_code != 0)
       throw Error(Errc::system, program + " failed (" +

@@ -21,6 +21,7 @@
 #include "mw/boinc/task_submitter.h"
 #include "mw/error.h"
 #include "mw/boinc/daemon.h"
+#include "boinc/remote_rpc.h"
 #include "remote_commands.h"
 #include "spool_daemon.h"
 #include "submission.h"
@@ -89,22 +90,12 @@ int cmd_submit(const SubmitOptions& o) {
   return tools::kExitOk;
 }
 
-const char* batch_state_name(int state) {
-  switch (state) {
-    case 0: return "init";
-    case 1: return "in progress";
-    case 2: return "complete";
-    case 3: return "aborted";
-    case 4: return "retired";
-    default: return "unknown";
-  }
-}
 
 int cmd_status(const Common& c) {
   Project p = open_project(c);
   TaskSubmitter submitter(p.config, *p.db, c.app, nullptr);
   BatchInfo info = submitter.creator().batch_info(resolve_batch(submitter.creator(), c.batch));
-  std::cout << "batch " << info.id << " '" << info.name << "': " << batch_state_name(info.state) << "\n"
+  std::cout << "batch " << info.id << " '" << info.name << "': " << boinc::detail::batch_state_name(info.state) << "\n"
             << "jobs: " << info.njobs << " (finished " << info.nfinished << ", errors " << info.nerrors
             << ")\n"
             << "results: unsent " << info.nunsent_results << ", in progress "
