@@ -228,9 +228,10 @@ TEST_F(CondorTest, CancelRunsCondorRmOnTheJob) {
   ASSERT_EQ(master.status().details.details.at("running"), "1");
   const auto started = std::chrono::steady_clock::now();
   EXPECT_TRUE(master.cancel(slow));
-  for (int i = 0; i < 500 && count(log(), "Job was aborted.") == 0; ++i) std::this_thread::sleep_for(20ms);
+  // Generous under a loaded machine (CI builds beside the tests); the job sleeps 60 s.
+  for (int i = 0; i < 2000 && count(log(), "Job was aborted.") == 0; ++i) std::this_thread::sleep_for(20ms);
   EXPECT_EQ(count(log(), "via condor_rm"), 1u);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);  // killed, not waited for
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 45s);  // killed, not waited for
   const mw::Task after = master.submit_task(mw::fn("square"), mw::args(6));
   EXPECT_EQ(master.get_result(after).value<int>(), 36);
 }
