@@ -475,16 +475,7 @@ std::string FakeBoincRpcServer::get_output3(const std::string& query, const std:
 }
 
 std::string FakeBoincRpcServer::get_output(const std::string& query) {
-  std::map<std::string, std::string> args;
-  std::size_t pos = 0;
-  while (pos <= query.size()) {
-    const auto amp = query.find('&', pos);
-    const std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-    const auto eq = kv.find('=');
-    if (eq != std::string::npos) args[kv.substr(0, eq)] = url_decode(kv.substr(eq + 1));
-    if (amp == std::string::npos) break;
-    pos = amp + 1;
-  }
+  std::map<std::string, std::string> args = query_args(query);
   std::lock_guard<std::mutex> lock(mutex_);
   ++rpc_counts_["get_output"];
   if (args["cmd"] != "workunit_file") {
