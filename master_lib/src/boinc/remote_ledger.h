@@ -64,6 +64,9 @@ class RemoteLedger {
   // The live (not done) job recorded for task `task_id` with this fingerprint.
   std::optional<Job> find(std::uint64_t task_id, std::string_view fingerprint);
 
+  // Whether batch `batch_id` has a live (not done) job: one a resumed master
+  // has not taken up yet keeps its batch from being retired.
+  bool has_live_jobs(std::int64_t batch_id);
   // Batches not yet retired none of whose jobs is live.
   std::vector<std::int64_t> idle_batches();
   // Retiring cancels what is left of a batch: its jobs are no longer live, so

@@ -443,6 +443,7 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
         }
       } catch (const Error& e) {
         reject(task_id, e.what());
+        if (ledger_) ledger_->job_state(job.name, RemoteLedger::JobState::done);
       }
     }
     bool last = false;
@@ -455,6 +456,10 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
       }
     }
     if (!last) return progress;
+    // A resumed master follows a batch's jobs as it takes its tasks up, so
+    // the jobs followed can all be over while the ledger still holds others
+    // of the batch, not yet taken up: the batch stays (take_up follows it again).
+    if (ledger_ && ledger_->has_live_jobs(batch_id)) return progress;
     // Every job of the batch is handed over: the server may drop its outputs
     // (retire_batch deletes results/<batch>) now rather than at shutdown.
     bool retired = false;
