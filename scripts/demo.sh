@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Builds mwkit (Release, into build/release: the programs, examples and
-# benchmarks the README uses) and runs the Monte Carlo pi example on the
-# default multicore interface. Extra arguments go to the example (e.g. --tasks 64).
+# Builds mwkit (Release, into build/: the programs, examples and benchmarks
+# the README uses) and runs the Monte Carlo pi example on the default
+# multicore interface. Extra arguments go to the example (e.g. --tasks 64).
+# scripts/test.sh builds in the same directory with the same compiler flags,
+# so whichever runs second rebuilds little.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=${MW_DEMO_BUILD_DIR:-build/release}
+build=${MW_BUILD_DIR:-build}
 echo "demo: 1. install the Debian packages mwkit needs (scripts/install-deps.sh)"
-echo "demo: 2. build mwkit in $build (Release; no tests)"
+echo "demo: 2. build mwkit in $build (Release; the tests are left to scripts/test.sh)"
 echo "demo: 3. run $build/examples/monte_pi $*"
 bash scripts/install-deps.sh
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMW_TESTS=OFF >/dev/null

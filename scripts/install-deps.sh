@@ -26,6 +26,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   mariadb-server-core mariadb-client-core   # private test databases (never the system service)
   zip unzip parallel                # reference floors in the benchmarks
+  file                              # cpack -G DEB finds the ELF files to run dpkg-shlibdeps on
 )
 
 missing=()

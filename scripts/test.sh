@@ -10,11 +10,16 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
-build=${MW_TEST_BUILD_DIR:-build/test}
+# build/ is the README's one build directory (scripts/demo.sh builds there
+# too, Release); a sanitizer build has other flags and a directory of its own.
+build=${MW_BUILD_DIR:-build}
 sanitize=OFF
-if [ "${MW_SANITIZE:-0}" = 1 ]; then sanitize=ON; fi
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMW_WERROR=ON \
-      -DMW_SANITIZE="$sanitize"
+if [ "${MW_SANITIZE:-0}" = 1 ]; then
+  sanitize=ON
+  build=${MW_BUILD_DIR:-build/sanitize}
+fi
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMW_WERROR=ON \
+      -DMW_TESTS=ON -DMW_BENCH=ON -DMW_SANITIZE="$sanitize"
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600
 

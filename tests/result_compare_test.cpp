@@ -126,6 +126,19 @@ TEST(DaemonConventions, LogLinesLookLikeBoincs) {
   EXPECT_EQ(boinc::DaemonLog::format_line(0, "", "x"), "1970-01-01 00:00:00.0000 UTC x");
 }
 
+// A result name or an error from a volunteer's upload cannot forge a second
+// log line, clear the screen or reorder the line; readable UTF-8 stays.
+TEST(DaemonConventions, LogLinesEscapeWhatComesFromData) {
+  const std::string forged = "wu_1\n2023-11-14 22:13:20.0000 UTC [CRITICAL] forged\x1b[2J\r";
+  const std::string line = boinc::DaemonLog::format_line(0, "", "invalid: " + forged);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line.find('\x1b'), std::string::npos);
+  EXPECT_EQ(line.find('\r'), std::string::npos);
+  EXPECT_NE(line.find("wu_1\\x0a2023"), std::string::npos) << line;
+  EXPECT_EQ(boinc::DaemonLog::format_line(0, "", "\u202e evil \xff ok \u00e9"),
+            "1970-01-01 00:00:00.0000 UTC \\u{202e} evil \\xff ok \u00e9");
+}
+
 TEST(DaemonConventions, SingleDashLongOptionsBecomeDoubleDash) {
   const char* argv[] = {"prog", "-d", "3", "-one_pass", "--app", "mw", "-mod", "2", "1", "-5", "--sleep"};
   EXPECT_EQ(boinc::normalize_daemon_args(11, argv),

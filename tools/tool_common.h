@@ -5,6 +5,8 @@
 #include <functional>
 #include <string>
 
+#include "util/terminal_text.h"
+
 namespace mw::tools {
 
 // Exit codes every tool uses.
@@ -19,11 +21,8 @@ int run_tool(const char* tool, const std::function<int()>& body);
 // Quotes an argument for display so a person can tell where it starts and ends.
 std::string display_quote(const std::string& arg);
 
-// `text` made safe to print on a terminal: C0 controls (but newline and tab
-// when keep_newlines), DEL, C1 controls, Unicode bidi overrides/isolates and
-// invalid UTF-8 come out as \xNN / \u{NNNN} escapes, so a task's arguments
-// or a volunteer's stderr cannot rewrite the screen or reorder what it shows.
-std::string terminal_safe(const std::string& text, bool keep_newlines = false);
+// Text from files made safe for the terminal (util/terminal_text.h).
+using mw::detail::terminal_safe;
 
 // Reads a file to show it: regular files only (a FIFO, device or directory is
 // refused without blocking or reading), at most max_bytes, checked before

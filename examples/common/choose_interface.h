@@ -6,12 +6,19 @@
 #include <stdexcept>
 #include <string>
 
-#include "mw/boinc/local.h"
-#include "mw/condor.h"
 #include "mw/interface.h"
-#include "mw/mpi.h"
 #include "mw/multicore.h"
 #include "mw/simulator.h"
+// The optional parts this build has (MWKIT_WITH_* come with their libraries).
+#ifdef MWKIT_WITH_BOINC
+#include "mw/boinc/local.h"
+#endif
+#ifdef MWKIT_WITH_CONDOR
+#include "mw/condor.h"
+#endif
+#ifdef MWKIT_WITH_MPI
+#include "mw/mpi.h"
+#endif
 
 namespace examples {
 
@@ -23,8 +30,24 @@ namespace examples {
 // each task a job of this host's HTCondor pool; $MW_CONDOR_SUBMIT, $MW_CONDOR_RM
 // and $MW_CONDOR_RELEASE name other condor_submit/condor_rm/condor_release
 // programs — the tests point them at the test double).
+// The interfaces this build has, for help texts and errors.
+inline std::string available_interfaces() {
+  std::string names = "multicore, simulator";
+#ifdef MWKIT_WITH_MPI
+  names += ", mpi";
+#endif
+#ifdef MWKIT_WITH_CONDOR
+  names += ", condor";
+#endif
+#ifdef MWKIT_WITH_BOINC
+  names += ", boinc";
+#endif
+  return names;
+}
+
 inline std::unique_ptr<mw::Interface> choose_interface(const std::string& name, unsigned workers) {
   if (name == "multicore") return mw::Multicore{workers}.make_interface();
+#ifdef MWKIT_WITH_MPI
   if (name == "mpi") {
     mw::Mpi mpi{workers ? workers : 2};
     mpi.oversubscribe = true;
@@ -33,13 +56,17 @@ inline std::unique_ptr<mw::Interface> choose_interface(const std::string& name, 
 #endif
     return mpi.make_interface();
   }
+#endif
   if (name == "simulator") {
     mw::Simulator sim;
     for (unsigned i = 0; i < (workers ? workers : 4); ++i)
       sim.workers.push_back({"sim-" + std::to_string(i + 1), 1.0, {}, 0.0});
     return sim.make_interface();
   }
+#ifdef MWKIT_WITH_BOINC
   if (name == "boinc") return mw::boinc::Local{}.make_interface();
+#endif
+#ifdef MWKIT_WITH_CONDOR
   if (name == "condor") {
     mw::Condor condor;
     if (const char* p = std::getenv("MW_CONDOR_SUBMIT")) condor.condor_submit = p;
@@ -50,7 +77,8 @@ inline std::unique_ptr<mw::Interface> choose_interface(const std::string& name, 
 #endif
     return condor.make_interface();
   }
-  throw std::invalid_argument("unknown interface '" + name + "' (multicore, mpi, simulator, boinc, condor)");
+#endif
+  throw std::invalid_argument("unknown interface '" + name + "' (this build has: " + available_interfaces() + ")");
 }
 
 }  // namespace examples

@@ -142,7 +142,7 @@ struct Variant {
 
 std::vector<Variant> variants() {
   std::vector<Variant> v;
-  v.push_back({"defaults, mwkit template", mw::test::test_input_template(), 1, {}, std::nullopt, "", 0});
+  v.push_back({"defaults, mwkit template", mw::test::test_input_template(), 1, WorkunitSettings{}, std::nullopt, "", 0});
   WorkunitSettings q2;
   q2.min_quorum = 2;
   q2.target_nresults = 2;

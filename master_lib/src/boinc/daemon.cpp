@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "mw/error.h"
+#include "util/terminal_text.h"
 
 namespace mw::boinc {
 namespace {
@@ -53,7 +54,10 @@ std::string DaemonLog::format_line(double now, const char* tag, const std::strin
   char stamp[64];
   std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02d %02d:%02d:%02d.%04d UTC ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-  return std::string(stamp) + tag + text;
+  // Names, paths and messages in a line come from the database, volunteers'
+  // uploads and comparison programs: one line each, nothing that moves the
+  // cursor or reorders text for whoever tails the log.
+  return std::string(stamp) + tag + detail::terminal_safe(text);
 }
 
 void DaemonLog::write(const char* tag, const std::string& text) const {

@@ -3,7 +3,7 @@
 
 #include <tinyxml2.h>
 
-#include "mw/boinc/result_files.h"
+#include "mw/boinc/error_mask.h"
 
 #include <cstdlib>
 

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "boinc/http_client.h"
-#include "mw/boinc/work_creator.h"
+#include "mw/boinc/workunit_settings.h"
 #include "mw/error.h"
 
 namespace mw::boinc::detail {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "mw/boinc/work_creator.h"
+#include "mw/boinc/workunit_settings.h"
 #include "mw/interface.h"
 #include "mw/result.h"
 #include "mw/task.h"

@@ -3,14 +3,17 @@
 // runner uses for function tasks inside bundles.
 #include "mw/worker.h"
 
+#include <poll.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "master/frames.h"
 #include "mw/error.h"
@@ -51,8 +54,26 @@ bool invoke(const std::string& name, const std::string& args, std::string& value
   return false;
 }
 
+// A master killed with SIGKILL cannot stop its workers, and the parent-death
+// signal follows the thread that forked a worker, not the master
+// (mw/multicore.h, die_with_parent). The master's end of the task pipe closes
+// with the master, though: this thread waits for that hangup and ends the
+// worker, even in the middle of a task that never reads again.
+void end_with_the_task_pipe(int tasks_fd) {
+  std::thread([tasks_fd] {
+    pollfd hangup{tasks_fd, 0, 0};  // no events asked: poll reports only POLLHUP/POLLERR/POLLNVAL
+    for (;;) {
+      const int n = ::poll(&hangup, 1, -1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n > 0 && (hangup.revents & (POLLHUP | POLLERR))) std::_Exit(0);
+      return;  // not a pipe we can watch: the reader's EOF still ends the worker
+    }
+  }).detach();
+}
+
 [[noreturn]] void persistent_worker() {
   constexpr int kTasksFd = 3, kResultsFd = 4;
+  end_with_the_task_pipe(kTasksFd);
   write_frame(kResultsFd, FrameType::ready, "");
   FrameReader reader(kTasksFd);
   FrameType type;

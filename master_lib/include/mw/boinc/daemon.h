@@ -56,7 +56,9 @@ class DaemonLog {
   void debug(const std::string& text) const;
   void detail(const std::string& text) const;
 
-  // The line exactly as written (without the newline); `now` in seconds since the epoch.
+  // The line exactly as written (without the newline); `now` in seconds since
+  // the epoch. Controls (newlines too), bidi marks and invalid UTF-8 in `text`
+  // are escaped (\xNN, \u{NNNN}), so data cannot forge or hide a line.
   static std::string format_line(double now, const char* tag, const std::string& text);
 
  private:

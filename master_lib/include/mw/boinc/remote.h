@@ -95,7 +95,7 @@
 #include <memory>
 #include <string>
 
-#include "mw/boinc/work_creator.h"
+#include "mw/boinc/workunit_settings.h"
 #include "mw/interface.h"
 
 namespace mw::boinc {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "mw/boinc/error_mask.h"
 #include "mw/boinc/project_config.h"
 
 namespace mw::boinc {
@@ -22,10 +23,6 @@ std::string first_output_file_name(const std::string& xml_doc_in, const std::str
 // dir_hier_path of that name under the project's upload directory.
 std::string result_bundle_path(const ProjectConfig& config, const std::string& xml_doc_in,
                                const std::string& result_name);
-
-// "too many errors, cancelled" for a workunit error_mask (BOINC's bits 1..32;
-// unknown bits are named by value); "none" for 0.
-std::string describe_error_mask(std::int64_t error_mask);
 
 // The app's id in the app table; Errc::usage naming the app when there is none.
 class Database;
