@@ -1,0 +1,477 @@
+#include "bookkeeping.h"
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "mw/error.h"
+
+namespace mw::boinc {
+namespace {
+
+using credit::as_stored;
+
+// Credit per FLOP of the rsc_fpops_est scheme: 200 credits per GFLOPS-day.
+constexpr double kCreditPerFpop = 200.0 / (86400.0 * 1e9);
+
+struct Account {  // a host's, user's or team's credit columns
+  double expavg_credit = 0, expavg_time = 0;
+  std::vector<double> increments;  // added to total_credit, one per grant
+};
+
+struct Host {
+  Account account;
+  std::int64_t userid = 0;
+  double total_credit = 0;  // the host row keeps its total in memory (BOINC writes a difference)
+  double avg_turnaround = 0, orig_avg_turnaround = 0, orig_expavg_credit = 0, orig_expavg_time = 0;
+};
+
+struct User {
+  Account account;
+  std::int64_t teamid = 0;
+};
+
+struct AppCredit {  // a credit_user / credit_team row
+  bool exists = false;
+  double expavg = 0, expavg_time = 0;
+  std::vector<double> increments;
+};
+
+struct Hav {
+  credit::HostAppVersion row, orig;
+  bool exists = false;
+};
+
+using Key = std::pair<std::int64_t, std::int64_t>;
+
+// "(a = ? AND b = ?) OR ..." for the keys, and their values.
+std::string pair_clause(const char* a, const char* b, const std::set<Key>& keys, std::vector<DbValue>& args) {
+  std::string sql;
+  for (const auto& [x, y] : keys) {
+    if (!sql.empty()) sql += " OR ";
+    sql += std::string("(") + a + " = ? AND " + b + " = ?)";
+    args.push_back(x);
+    args.push_back(y);
+  }
+  return sql;
+}
+
+std::vector<DbValue> ids_of(const std::set<std::int64_t>& ids) { return {ids.begin(), ids.end()}; }
+
+// total_credit = total_credit + a + b ...: the server adds in this order, as
+// BOINC's one UPDATE per grant would.
+std::string plus_terms(const char* column, const std::vector<double>& increments, std::vector<DbValue>& args) {
+  std::string sql = std::string(column) + " = " + column;
+  for (double d : increments) {
+    sql += " + ?";
+    args.push_back(d);
+  }
+  return sql;
+}
+
+// The rows a judgement touches, locked, and what it does to them.
+class Ledger {
+ public:
+  Ledger(const CreditSettings& settings, const PassCredit& pass) : settings_(settings), pass_(pass) {}
+
+  void load(Database& db, Judgement& j) {
+    std::set<std::int64_t> credited_hosts;
+    std::set<Key> hav_keys, user_apps, team_apps;
+    for (auto& r : j.results) {
+      const std::int64_t avid = credit::generalized_app_version_id(r.claim.app_version_id, pass_.app.id);
+      // The host_app_version of a known app version is made if missing; one
+      // of an anonymous-platform version only if the scheduler made it
+      // (BOINC's hav_lookup looks the generalized id up as an app version,
+      // which fails). Results without one keep no statistics.
+      if (r.hostid != 0 && (r.claim.app_version_id < 0 || pass_.versions.count(avid))) hav_keys.insert({r.hostid, avid});
+      if (r.claim.app_version_id < 0) anonymous_.insert({r.hostid, avid});
+      if (!r.valid) continue;
+      credited_hosts.insert(r.hostid);
+      if (settings_.credit_by_app) {
+        user_apps.insert({r.userid, pass_.app.id});
+        team_apps.insert({r.teamid, pass_.app.id});
+      }
+    }
+    std::vector<DbStatement> reads;
+    if (!credited_hosts.empty()) {
+      const std::string in = "(" + sql_placeholders(credited_hosts.size()) + ")";
+      reads.push_back({"SELECT id, userid, total_credit, expavg_credit, expavg_time, avg_turnaround FROM host "
+                       "WHERE id IN " + in + " ORDER BY id FOR UPDATE",
+                       ids_of(credited_hosts)});
+      reads.push_back({"SELECT u.id, u.teamid, u.expavg_credit, u.expavg_time FROM user u JOIN host h ON "
+                       "h.userid = u.id WHERE h.id IN " + in + " ORDER BY u.id FOR UPDATE",
+                       ids_of(credited_hosts)});
+      reads.push_back({"SELECT t.id, t.expavg_credit, t.expavg_time FROM team t JOIN user u ON u.teamid = t.id "
+                       "JOIN host h ON h.userid = u.id WHERE h.id IN " + in + " ORDER BY t.id FOR UPDATE",
+                       ids_of(credited_hosts)});
+    }
+    std::size_t hav_at = reads.size();
+    if (!hav_keys.empty()) {
+      std::vector<DbValue> args;
+      std::string where = pair_clause("host_id", "app_version_id", hav_keys, args);
+      reads.push_back({"SELECT host_id, app_version_id, pfc_n, pfc_avg, et_n, et_avg, et_var, et_q, "
+                       "turnaround_n, turnaround_avg, turnaround_var, turnaround_q, max_jobs_per_day, "
+                       "consecutive_valid FROM host_app_version WHERE " + where + " FOR UPDATE",
+                       std::move(args)});
+    }
+    std::size_t app_credit_at = reads.size();
+    if (!user_apps.empty()) {
+      std::vector<DbValue> args;
+      std::string where = pair_clause("userid", "appid", user_apps, args);
+      reads.push_back({"SELECT userid, appid, expavg, expavg_time FROM credit_user WHERE " + where + " FOR UPDATE",
+                       std::move(args)});
+      args.clear();
+      where = pair_clause("teamid", "appid", team_apps, args);
+      reads.push_back({"SELECT teamid, appid, expavg, expavg_time FROM credit_team WHERE " + where + " FOR UPDATE",
+                       std::move(args)});
+    }
+    if (!reads.empty()) read(db, reads, credited_hosts, hav_keys, hav_at, user_apps, app_credit_at);
+    // Results without a host_app_version point at an empty one (host_id 0).
+    for (auto& r : j.results) {
+      auto it = havs_.find({r.hostid, credit::generalized_app_version_id(r.claim.app_version_id, pass_.app.id)});
+      r.claim.hav = it == havs_.end() ? &no_hav_ : &it->second.row;
+    }
+  }
+
+  void read(Database& db, const std::vector<DbStatement>& reads,
+            const std::set<std::int64_t>& credited_hosts, const std::set<Key>& hav_keys, std::size_t hav_at,
+            const std::set<Key>& user_apps, std::size_t app_credit_at) {
+    auto got = db.execute_batch(reads);
+    if (!credited_hosts.empty()) {
+      for (const auto& row : got[0].rows) {
+        Host& h = hosts_[row.integer(0)];
+        h.userid = row.integer(1);
+        h.total_credit = row.real(2);
+        h.account.expavg_credit = h.orig_expavg_credit = row.real(3);
+        h.account.expavg_time = h.orig_expavg_time = row.real(4);
+        h.avg_turnaround = h.orig_avg_turnaround = row.real(5);
+      }
+      for (const auto& row : got[1].rows) {
+        User& u = users_[row.integer(0)];
+        u.teamid = row.integer(1);
+        u.account.expavg_credit = row.real(2);
+        u.account.expavg_time = row.real(3);
+      }
+      for (const auto& row : got[2].rows) {
+        Account& t = teams_[row.integer(0)];
+        t.expavg_credit = row.real(1);
+        t.expavg_time = row.real(2);
+      }
+    }
+    for (const Key& k : hav_keys) havs_[k].row.host_id = 0;  // not found unless read below
+    if (!hav_keys.empty()) {
+      for (const auto& row : got[hav_at].rows) {
+        Hav& h = havs_[{row.integer(0), row.integer(1)}];
+        h.exists = true;
+        credit::HostAppVersion& v = h.row;
+        v.host_id = row.integer(0);
+        v.app_version_id = row.integer(1);
+        v.pfc = {row.real(2), row.real(3)};
+        v.et = {row.real(4), row.real(5), row.real(6), row.real(7)};
+        v.turnaround = {row.real(8), row.real(9), row.real(10), row.real(11)};
+        v.max_jobs_per_day = row.integer(12);
+        v.consecutive_valid = row.integer(13);
+        h.orig = v;
+      }
+      // A missing row is made (BOINC's hav_lookup inserts a zeroed one).
+      for (auto& [k, h] : havs_)
+        if (!h.exists && !anonymous_.count(k)) {
+          h.row = {};
+          h.row.host_id = k.first;
+          h.row.app_version_id = k.second;
+        }
+    }
+    if (!user_apps.empty()) {
+      for (const auto& row : got[app_credit_at].rows) load_app_credit(user_credit_, row);
+      for (const auto& row : got[app_credit_at + 1].rows) load_app_credit(team_credit_, row);
+    }
+  }
+
+  // BOINC's credit for a new canonical result under the chosen scheme; the
+  // default computation runs whatever the scheme, for its statistics.
+  double canonical_credit(Judgement& j, std::map<std::int64_t, credit::AppVersionStats>& versions) {
+    std::vector<credit::Claim> claims;
+    for (const auto& r : j.results)
+      if (r.valid) claims.push_back(r.claim);
+    double credit = credit::assign_credit_set(j.wu, pass_.app, claims, versions, settings_.max_granted_credit);
+    if (settings_.scheme == CreditScheme::fpops_estimate) credit = j.wu.rsc_fpops_est * kCreditPerFpop;
+    if (settings_.scheme == CreditScheme::fixed) credit = settings_.fixed_credit;
+    if (settings_.max_granted_credit != 0 && credit > settings_.max_granted_credit)
+      credit = settings_.max_granted_credit;
+    return credit;
+  }
+
+  // is_valid: the host's average turnaround and its host_app_version counts.
+  void count_valid(JudgedResult& r, const Judgement& j) {
+    auto hit = hosts_.find(r.hostid);
+    if (hit != hosts_.end())
+      hit->second.avg_turnaround = as_stored(
+          credit::next_avg_turnaround(hit->second.avg_turnaround, r.claim.received_time - r.claim.sent_time));
+    if (r.claim.hav->host_id != 0) credit::count_valid(*r.claim.hav, j.wu, pass_.app);
+  }
+
+  // grant_credit (+ grant_credit_by_app): `credit` to the result, its host,
+  // the host's owner and the owner's team.
+  void grant_valid(JudgedResult& r, double credit) {
+    r.granted_credit = as_stored(credit);
+    auto hit = hosts_.find(r.hostid);
+    if (hit == hosts_.end()) return;  // the host row is gone: nobody to credit
+    // The averages are computed with the credit as computed; only what is
+    // stored is rounded (BOINC passes the unrounded value on).
+    grant(hit->second, r, credit);
+    if (settings_.credit_by_app) {
+      grant_app(user_credit_[{r.userid, pass_.app.id}], r, credit);
+      grant_app(team_credit_[{r.teamid, pass_.app.id}], r, credit);
+    }
+  }
+
+  void invalid(JudgedResult& r) {
+    if (r.claim.hav->host_id != 0) credit::count_invalid(*r.claim.hav, settings_.daily_result_quota);
+  }
+
+  // BOINC writes a host_app_version after each result; the next result reads
+  // it back rounded.
+  void settle(JudgedResult& r) {
+    credit::HostAppVersion& v = *r.claim.hav;
+    if (v.host_id == 0) return;
+    v.pfc = {as_stored(v.pfc.n), as_stored(v.pfc.avg)};
+    v.et = {as_stored(v.et.n), as_stored(v.et.avg), as_stored(v.et.var), as_stored(v.et.q)};
+    v.turnaround = {as_stored(v.turnaround.n), as_stored(v.turnaround.avg), as_stored(v.turnaround.var),
+                    as_stored(v.turnaround.q)};
+  }
+
+  void write(std::vector<DbStatement>& out) const {
+    for (const auto& [id, h] : hosts_) {
+      std::vector<DbValue> args;
+      std::string set;
+      auto field = [&](const char* column, double value, double orig) {
+        if (value == orig) return;
+        set += std::string(set.empty() ? "" : ", ") + column + " = ?";
+        args.push_back(value);
+      };
+      field("avg_turnaround", h.avg_turnaround, h.orig_avg_turnaround);
+      if (!h.account.increments.empty())
+        set += std::string(set.empty() ? "" : ", ") + plus_terms("total_credit", h.account.increments, args);
+      field("expavg_credit", h.account.expavg_credit, h.orig_expavg_credit);
+      field("expavg_time", h.account.expavg_time, h.orig_expavg_time);
+      if (set.empty()) continue;
+      args.push_back(id);
+      out.push_back({"UPDATE host SET " + set + " WHERE id = ?", std::move(args)});
+    }
+    write_accounts("user", users_, out);
+    write_accounts("team", teams_, out);
+    for (const auto& [key, h] : havs_) {
+      const credit::HostAppVersion& v = h.row;
+      if (v.host_id == 0) continue;
+      std::vector<DbValue> args = {v.pfc.n, v.pfc.avg, v.et.n, v.et.avg, v.et.var, v.et.q, v.turnaround.n,
+                                   v.turnaround.avg, v.turnaround.var, v.turnaround.q,
+                                   v.max_jobs_per_day, v.consecutive_valid, key.first, key.second};
+      if (!h.exists) {
+        out.push_back({"INSERT INTO host_app_version (pfc_n, pfc_avg, et_n, et_avg, et_var, et_q, turnaround_n, "
+                       "turnaround_avg, turnaround_var, turnaround_q, max_jobs_per_day, consecutive_valid, "
+                       "host_id, app_version_id, n_jobs_today) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                       std::move(args)});
+      } else if (changed(h)) {
+        out.push_back({"UPDATE host_app_version SET pfc_n = ?, pfc_avg = ?, et_n = ?, et_avg = ?, et_var = ?, "
+                       "et_q = ?, turnaround_n = ?, turnaround_avg = ?, turnaround_var = ?, turnaround_q = ?, "
+                       "max_jobs_per_day = ?, consecutive_valid = ? WHERE host_id = ? AND app_version_id = ?",
+                       std::move(args)});
+      }
+    }
+    write_app_credit("credit_user", "userid", user_credit_, out);
+    write_app_credit("credit_team", "teamid", team_credit_, out);
+  }
+
+ private:
+  const CreditSettings& settings_;
+  const PassCredit& pass_;
+  std::map<std::int64_t, Host> hosts_;
+  std::map<std::int64_t, User> users_;
+  std::map<std::int64_t, Account> teams_;
+  std::map<Key, Hav> havs_;
+  std::map<Key, AppCredit> user_credit_, team_credit_;
+  std::set<Key> anonymous_;  // host_app_version keys of anonymous-platform results
+  credit::HostAppVersion no_hav_;
+
+  static void load_app_credit(std::map<Key, AppCredit>& into, const DbRow& row) {
+    AppCredit& c = into[{row.integer(0), row.integer(1)}];
+    c.exists = true;
+    c.expavg = row.real(2);
+    c.expavg_time = row.real(3);
+  }
+
+  static bool changed(const Hav& h) {
+    const auto& a = h.row;
+    const auto& b = h.orig;
+    return a.pfc.n != b.pfc.n || a.pfc.avg != b.pfc.avg || a.et.n != b.et.n || a.et.avg != b.et.avg ||
+           a.et.var != b.et.var || a.et.q != b.et.q || a.turnaround.n != b.turnaround.n ||
+           a.turnaround.avg != b.turnaround.avg || a.turnaround.var != b.turnaround.var ||
+           a.turnaround.q != b.turnaround.q || a.max_jobs_per_day != b.max_jobs_per_day ||
+           a.consecutive_valid != b.consecutive_valid;
+  }
+
+  // The recent average of one account, stored as BOINC stores it.
+  void decay_and_add(double& avg, double& avg_time, double sent_time, double amount) const {
+    credit::update_average(pass_.now, sent_time, amount, avg, avg_time);
+    avg = as_stored(avg);
+    avg_time = as_stored(avg_time);
+  }
+
+  // grant_credit: the host, its owner and the owner's team.
+  void grant(Host& host, const JudgedResult& r, double credit) {
+    const double sent = r.claim.sent_time;
+    decay_and_add(host.account.expavg_credit, host.account.expavg_time, sent, credit);
+    // BOINC keeps the host's total in memory and writes the difference.
+    const double total = host.total_credit + credit;
+    const double increment = as_stored(total - host.total_credit);
+    host.account.increments.push_back(increment);
+    host.total_credit += increment;
+    auto u = users_.find(host.userid);
+    if (u == users_.end()) return;
+    decay_and_add(u->second.account.expavg_credit, u->second.account.expavg_time, sent, credit);
+    u->second.account.increments.push_back(as_stored(credit));
+    if (u->second.teamid == 0) return;
+    auto t = teams_.find(u->second.teamid);
+    if (t == teams_.end()) return;
+    decay_and_add(t->second.expavg_credit, t->second.expavg_time, sent, credit);
+    t->second.increments.push_back(as_stored(credit));
+  }
+
+  // grant_credit_by_app: a new row starts dated now.
+  void grant_app(AppCredit& c, const JudgedResult& r, double credit) const {
+    if (!c.exists && c.increments.empty()) c.expavg_time = pass_.now;
+    decay_and_add(c.expavg, c.expavg_time, r.claim.sent_time, credit);
+    c.increments.push_back(as_stored(credit));
+  }
+
+  template <typename Map>
+  static void write_accounts(const char* table, const Map& rows, std::vector<DbStatement>& out) {
+    for (const auto& [id, row] : rows) {
+      const Account& a = account_of(row);
+      if (a.increments.empty()) continue;
+      std::vector<DbValue> args;
+      std::string set = plus_terms("total_credit", a.increments, args) + ", expavg_credit = ?, expavg_time = ?";
+      args.push_back(a.expavg_credit);
+      args.push_back(a.expavg_time);
+      args.push_back(id);
+      out.push_back({std::string("UPDATE ") + table + " SET " + set + " WHERE id = ?", std::move(args)});
+    }
+  }
+  static const Account& account_of(const User& u) { return u.account; }
+  static const Account& account_of(const Account& a) { return a; }
+
+  void write_app_credit(const char* table, const char* who, const std::map<Key, AppCredit>& rows,
+                        std::vector<DbStatement>& out) const {
+    for (const auto& [key, c] : rows) {
+      if (c.increments.empty()) continue;
+      if (!c.exists)
+        out.push_back({std::string("INSERT INTO ") + table + " (" + who +
+                           ", appid, njobs, total, expavg, expavg_time, credit_type) VALUES (?, ?, 0, 0, 0, ?, 0)",
+                       {key.first, key.second, as_stored(pass_.now)}});
+      std::vector<DbValue> args;
+      std::string set = plus_terms("total", c.increments, args) + ", expavg = ?, expavg_time = ?, njobs = njobs + ?";
+      args.push_back(c.expavg);
+      args.push_back(c.expavg_time);
+      args.push_back(static_cast<std::int64_t>(c.increments.size()));
+      args.push_back(key.first);
+      args.push_back(key.second);
+      out.push_back({std::string("UPDATE ") + table + " SET " + set + " WHERE " + who + " = ? AND appid = ?",
+                     std::move(args)});
+    }
+  }
+};
+
+}  // namespace
+
+double book(Database& db, const CreditSettings& settings, const PassCredit& pass, Judgement& j,
+            std::map<std::int64_t, credit::AppVersionStats>& samples, std::vector<DbStatement>& out) {
+  if (j.results.empty()) return 0;
+  Ledger ledger(settings, pass);
+  ledger.load(db, j);
+  // The app versions' statistics as the pass read them, plus this
+  // workunit's samples (handed to the caller).
+  std::map<std::int64_t, credit::AppVersionStats> versions = pass.versions;
+  double canonical = 0;
+  if (!j.late) {
+    // The credit first (it updates the statistics of every valid result's
+    // host_app_version), then each result as BOINC's validator takes them.
+    canonical = ledger.canonical_credit(j, versions);
+    for (auto& r : j.results) {
+      if (r.valid) {
+        ledger.count_valid(r, j);
+        ledger.grant_valid(r, canonical);
+      } else {
+        ledger.invalid(r);
+      }
+      ledger.settle(r);
+    }
+  } else {
+    // Late results: counted valid, then their statistics, then the
+    // canonical result's credit, one result after the other.
+    for (auto& r : j.results) {
+      if (r.valid) {
+        ledger.count_valid(r, j);
+        std::vector<credit::Claim> one = {r.claim};
+        credit::assign_credit_set(j.wu, pass.app, one, versions, settings.max_granted_credit);
+        ledger.grant_valid(r, j.canonical_granted);
+      } else {
+        ledger.invalid(r);
+      }
+      ledger.settle(r);
+    }
+  }
+  ledger.write(out);
+  for (auto& [id, v] : versions) {
+    if (v.pfc_samples.empty() && v.credit_samples.empty()) continue;
+    credit::add_samples(samples[id], v);
+  }
+  return canonical;
+}
+
+PassCredit load_pass_credit(Database& db, std::int64_t app_id, double now) {
+  PassCredit p;
+  p.now = now;
+  auto got = db.execute_batch(
+      {{"SELECT id, min_avg_pfc, host_scale_check, target_nresults FROM app WHERE id = ?", {app_id}},
+       {"SELECT id, pfc_n, pfc_avg, pfc_scale, expavg_credit, expavg_time FROM app_version WHERE appid = ?",
+        {app_id}}});
+  if (got[0].rows.empty()) throw Error(Errc::database, "app " + std::to_string(app_id) + " is gone");
+  const DbRow& a = got[0].rows[0];
+  p.app = {a.integer(0), a.real(1), a.integer(2) != 0, a.integer(3)};
+  for (const auto& row : got[1].rows) {
+    credit::AppVersionStats& v = p.versions[row.integer(0)];
+    v.id = row.integer(0);
+    v.pfc = {row.real(1), row.real(2)};
+    v.pfc_scale = row.real(3);
+    v.expavg_credit = row.real(4);
+    v.expavg_time = row.real(5);
+  }
+  return p;
+}
+
+void write_app_version_samples(Database& db, std::map<std::int64_t, credit::AppVersionStats>& samples, double now) {
+  if (samples.empty()) return;
+  std::set<std::int64_t> ids;
+  for (const auto& [id, s] : samples) ids.insert(id);
+  db.transaction_retrying([&] {
+    auto rows = db.query("SELECT id, pfc_n, pfc_avg, expavg_credit, expavg_time FROM app_version WHERE id IN (" +
+                             sql_placeholders(ids.size()) + ") ORDER BY id FOR UPDATE",
+                         ids_of(ids));
+    std::vector<DbStatement> writes;
+    for (const auto& row : rows) {
+      credit::AppVersionStats v = samples.at(row.integer(0));  // a copy: a retry starts again from the samples
+      v.pfc = {row.real(1), row.real(2)};
+      v.expavg_credit = row.real(3);
+      v.expavg_time = row.real(4);
+      credit::flush_app_version(v, now);
+      writes.push_back({"UPDATE app_version SET pfc_n = ?, pfc_avg = ?, expavg_credit = ?, expavg_time = ? WHERE id = ?",
+                        {as_stored(v.pfc.n), as_stored(v.pfc.avg), as_stored(v.expavg_credit),
+                         as_stored(v.expavg_time), v.id}});
+    }
+    if (!writes.empty()) db.execute_batch(writes, /*commit=*/true);
+  });
+  samples.clear();
+}
+
+}  // namespace mw::boinc
