@@ -87,6 +87,7 @@ int book_workunit(const JudgedWorkunit& judged, const std::string& app_name, dou
     if (judged.canonical_found) {
       if (int rc = assign_credit_set(wu, viable, app, g_versions, havs, max_granted_credit, credit))
         return why = "assign_credit_set", rc;
+      if (judged.scheme_credit >= 0) credit = judged.scheme_credit;
       if (max_granted_credit && credit > max_granted_credit) credit = max_granted_credit;
     }
     for (std::size_t i = 0; i < viable.size(); ++i) {

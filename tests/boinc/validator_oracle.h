@@ -32,6 +32,10 @@ struct JudgedWorkunit {
   // The results the pass made VALID (1) or INVALID (2), by id; the other
   // results keep their state (INCONCLUSIVE counts as BOINC's INIT here).
   std::map<long, int> judged;
+  // The validator's credit option other than the default: the credit it
+  // grants instead of assign_credit_set's (which still runs, for the
+  // statistics); negative: the default.
+  double scheme_credit = -1;
 };
 
 // Books `wu` on the open database as BOINC's validator would, with the

@@ -155,7 +155,8 @@ class ValidatorParityTest : public ::testing::Test {
   };
 
   // Runs mw-validator once, then libsched on the copy, and compares.
-  void validate_and_compare(const std::string& step) {
+  void validate_and_compare(const std::string& step, const std::vector<std::string>& options = {},
+                            double scheme_credit = -1) {
     SCOPED_TRACE(step);
     copy_to_oracle();
     std::map<std::int64_t, Before> before;
@@ -170,7 +171,7 @@ class ValidatorParityTest : public ::testing::Test {
     // threads it is the order the transactions commit in, which the oracle
     // cannot know).
     auto run = run_command(
-        with(with({MW_VALIDATOR}, server->daemon_args()), {"--one-pass", "-d", "3", "--threads", "1"}));
+        with(with({MW_VALIDATOR}, server->daemon_args()), with({"--one-pass", "-d", "3", "--threads", "1"}, options)));
     ASSERT_EQ(run.exit_code, 0) << run.err;
 
     // mw-validator dates all credit of a pass with one instant; libsched
@@ -184,6 +185,7 @@ class ValidatorParityTest : public ::testing::Test {
     for (const auto& [wu, b] : before) {
       oracle::JudgedWorkunit j;
       j.id = static_cast<long>(wu);
+      j.scheme_credit = scheme_credit;
       j.late = b.canonical != 0;
       j.canonical_found = !j.late && server->value("SELECT canonical_resultid FROM workunit WHERE id = ?", {wu}) != 0;
       for (const auto& row : server->rows("SELECT id, validate_state FROM result WHERE workunitid = ?", {wu})) {
@@ -289,6 +291,25 @@ TEST_F(ValidatorParityTest, CreditAndStatisticsEqualLibschedForEveryKindOfWorkun
             2)
       << "invalid results cut host 2's quota down to the project's daily_result_quota, and no further";
   EXPECT_EQ(server->value("SELECT consecutive_valid FROM host_app_version WHERE host_id = 2 AND app_version_id = 1"), 0);
+}
+
+TEST_F(ValidatorParityTest, FixedAndEstimateCreditStillKeepTheStatistics) {
+  const std::int64_t fixed = workunit("q2_fixed", 2, 2);
+  report(fixed, 1, "a", 1, 3600, 1.2e9, 9000, 4000);
+  report(fixed, 3, "a", 2, 5000, 0.8e9, 15000, 5500);
+  server->transition();
+  validate_and_compare("--credit 2.5", {"--credit", "2.5"}, 2.5);
+  EXPECT_EQ(real("SELECT canonical_credit FROM workunit WHERE id = " + std::to_string(fixed)), 2.5);
+  EXPECT_EQ(server->value("SELECT max_jobs_per_day FROM host_app_version WHERE host_id = 1 AND app_version_id = 1"),
+            51);
+
+  const std::int64_t estimate = workunit("q1_estimate", 1, 1);
+  report(estimate, 2, "b", 1, 3300, 1.3e9, 20000, 6000);
+  server->transition();
+  // 200 credits per GFLOPS-day of the workunit's rsc_fpops_est.
+  const double expected = 4e12 * (200.0 / (86400.0 * 1e9));
+  validate_and_compare("--credit-from-fpops-est", {"--credit-from-fpops-est"}, expected);
+  EXPECT_DOUBLE_EQ(real("SELECT canonical_credit FROM workunit WHERE id = " + std::to_string(estimate)), expected);
 }
 
 }  // namespace
