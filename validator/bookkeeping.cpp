@@ -45,18 +45,6 @@ struct Hav {
 
 using Key = std::pair<std::int64_t, std::int64_t>;
 
-// "(a = ? AND b = ?) OR ..." for the keys, and their values.
-std::string pair_clause(const char* a, const char* b, const std::set<Key>& keys, std::vector<DbValue>& args) {
-  std::string sql;
-  for (const auto& [x, y] : keys) {
-    if (!sql.empty()) sql += " OR ";
-    sql += std::string("(") + a + " = ? AND " + b + " = ?)";
-    args.push_back(x);
-    args.push_back(y);
-  }
-  return sql;
-}
-
 std::vector<DbValue> ids_of(const std::set<std::int64_t>& ids) { return {ids.begin(), ids.end()}; }
 
 // total_credit = total_credit + a + b ...: the server adds in this order, as
@@ -75,116 +63,60 @@ class Ledger {
  public:
   Ledger(const CreditSettings& settings, const PassCredit& pass) : settings_(settings), pass_(pass) {}
 
-  void load(Database& db, Judgement& j) {
-    std::set<std::int64_t> credited_hosts;
-    std::set<Key> hav_keys, user_apps, team_apps;
+  // Takes the rows bookkeeping_reads() returned (in its order) and points
+  // each judged result at its host_app_version.
+  void load(const DbBatchResult* got, Judgement& j) {
+    for (const auto& row : got[0].rows) {
+      auto [h, fresh] = hosts_.try_emplace(row.integer(0));
+      if (!fresh) continue;  // one row per result: a host may come twice
+      Host& host = h->second;
+      host.userid = row.integer(1);
+      host.total_credit = row.real(2);
+      host.account.expavg_credit = host.orig_expavg_credit = row.real(3);
+      host.account.expavg_time = host.orig_expavg_time = row.real(4);
+      host.avg_turnaround = host.orig_avg_turnaround = row.real(5);
+      if (row.is_null(6)) continue;
+      User& u = users_[row.integer(6)];
+      u.teamid = row.integer(7);
+      u.account.expavg_credit = row.real(8);
+      u.account.expavg_time = row.real(9);
+      if (row.is_null(10)) continue;
+      Account& t = teams_[row.integer(10)];
+      t.expavg_credit = row.real(11);
+      t.expavg_time = row.real(12);
+    }
+    for (const auto& row : got[1].rows) {
+      Hav& h = havs_[{row.integer(0), row.integer(1)}];
+      h.exists = true;
+      credit::HostAppVersion& v = h.row;
+      v.host_id = row.integer(0);
+      v.app_version_id = row.integer(1);
+      v.pfc = {row.real(2), row.real(3)};
+      v.et = {row.real(4), row.real(5), row.real(6), row.real(7)};
+      v.turnaround = {row.real(8), row.real(9), row.real(10), row.real(11)};
+      v.max_jobs_per_day = row.integer(12);
+      v.consecutive_valid = row.integer(13);
+      h.orig = v;
+    }
+    if (settings_.credit_by_app) {
+      for (const auto& row : got[2].rows) load_app_credit(user_credit_, row);
+      for (const auto& row : got[3].rows) load_app_credit(team_credit_, row);
+    }
     for (auto& r : j.results) {
-      const std::int64_t avid = credit::generalized_app_version_id(r.claim.app_version_id, pass_.app.id);
-      // The host_app_version of a known app version is made if missing; one
-      // of an anonymous-platform version only if the scheduler made it
-      // (BOINC's hav_lookup looks the generalized id up as an app version,
-      // which fails). Results without one keep no statistics.
-      if (r.hostid != 0 && (r.claim.app_version_id < 0 || pass_.versions.count(avid))) hav_keys.insert({r.hostid, avid});
-      if (r.claim.app_version_id < 0) anonymous_.insert({r.hostid, avid});
-      if (!r.valid) continue;
-      credited_hosts.insert(r.hostid);
-      if (settings_.credit_by_app) {
-        user_apps.insert({r.userid, pass_.app.id});
-        team_apps.insert({r.teamid, pass_.app.id});
+      const Key key{r.hostid, credit::generalized_app_version_id(r.claim.app_version_id, pass_.app.id)};
+      auto it = havs_.find(key);
+      // A missing host_app_version of a known app version is made (BOINC's
+      // hav_lookup inserts a zeroed one); one of an anonymous-platform
+      // version is not (BOINC's hav_lookup looks the generalized id up as an
+      // app version, which fails: only the scheduler makes those). Results
+      // without one keep no statistics.
+      if (it == havs_.end() && r.hostid != 0 && r.claim.app_version_id > 0 &&
+          pass_.versions.count(r.claim.app_version_id)) {
+        it = havs_.emplace(key, Hav{}).first;
+        it->second.row.host_id = key.first;
+        it->second.row.app_version_id = key.second;
       }
-    }
-    std::vector<DbStatement> reads;
-    if (!credited_hosts.empty()) {
-      const std::string in = "(" + sql_placeholders(credited_hosts.size()) + ")";
-      reads.push_back({"SELECT id, userid, total_credit, expavg_credit, expavg_time, avg_turnaround FROM host "
-                       "WHERE id IN " + in + " ORDER BY id FOR UPDATE",
-                       ids_of(credited_hosts)});
-      reads.push_back({"SELECT u.id, u.teamid, u.expavg_credit, u.expavg_time FROM user u JOIN host h ON "
-                       "h.userid = u.id WHERE h.id IN " + in + " ORDER BY u.id FOR UPDATE",
-                       ids_of(credited_hosts)});
-      reads.push_back({"SELECT t.id, t.expavg_credit, t.expavg_time FROM team t JOIN user u ON u.teamid = t.id "
-                       "JOIN host h ON h.userid = u.id WHERE h.id IN " + in + " ORDER BY t.id FOR UPDATE",
-                       ids_of(credited_hosts)});
-    }
-    std::size_t hav_at = reads.size();
-    if (!hav_keys.empty()) {
-      std::vector<DbValue> args;
-      std::string where = pair_clause("host_id", "app_version_id", hav_keys, args);
-      reads.push_back({"SELECT host_id, app_version_id, pfc_n, pfc_avg, et_n, et_avg, et_var, et_q, "
-                       "turnaround_n, turnaround_avg, turnaround_var, turnaround_q, max_jobs_per_day, "
-                       "consecutive_valid FROM host_app_version WHERE " + where + " FOR UPDATE",
-                       std::move(args)});
-    }
-    std::size_t app_credit_at = reads.size();
-    if (!user_apps.empty()) {
-      std::vector<DbValue> args;
-      std::string where = pair_clause("userid", "appid", user_apps, args);
-      reads.push_back({"SELECT userid, appid, expavg, expavg_time FROM credit_user WHERE " + where + " FOR UPDATE",
-                       std::move(args)});
-      args.clear();
-      where = pair_clause("teamid", "appid", team_apps, args);
-      reads.push_back({"SELECT teamid, appid, expavg, expavg_time FROM credit_team WHERE " + where + " FOR UPDATE",
-                       std::move(args)});
-    }
-    if (!reads.empty()) read(db, reads, credited_hosts, hav_keys, hav_at, user_apps, app_credit_at);
-    // Results without a host_app_version point at an empty one (host_id 0).
-    for (auto& r : j.results) {
-      auto it = havs_.find({r.hostid, credit::generalized_app_version_id(r.claim.app_version_id, pass_.app.id)});
       r.claim.hav = it == havs_.end() ? &no_hav_ : &it->second.row;
-    }
-  }
-
-  void read(Database& db, const std::vector<DbStatement>& reads,
-            const std::set<std::int64_t>& credited_hosts, const std::set<Key>& hav_keys, std::size_t hav_at,
-            const std::set<Key>& user_apps, std::size_t app_credit_at) {
-    auto got = db.execute_batch(reads);
-    if (!credited_hosts.empty()) {
-      for (const auto& row : got[0].rows) {
-        Host& h = hosts_[row.integer(0)];
-        h.userid = row.integer(1);
-        h.total_credit = row.real(2);
-        h.account.expavg_credit = h.orig_expavg_credit = row.real(3);
-        h.account.expavg_time = h.orig_expavg_time = row.real(4);
-        h.avg_turnaround = h.orig_avg_turnaround = row.real(5);
-      }
-      for (const auto& row : got[1].rows) {
-        User& u = users_[row.integer(0)];
-        u.teamid = row.integer(1);
-        u.account.expavg_credit = row.real(2);
-        u.account.expavg_time = row.real(3);
-      }
-      for (const auto& row : got[2].rows) {
-        Account& t = teams_[row.integer(0)];
-        t.expavg_credit = row.real(1);
-        t.expavg_time = row.real(2);
-      }
-    }
-    for (const Key& k : hav_keys) havs_[k].row.host_id = 0;  // not found unless read below
-    if (!hav_keys.empty()) {
-      for (const auto& row : got[hav_at].rows) {
-        Hav& h = havs_[{row.integer(0), row.integer(1)}];
-        h.exists = true;
-        credit::HostAppVersion& v = h.row;
-        v.host_id = row.integer(0);
-        v.app_version_id = row.integer(1);
-        v.pfc = {row.real(2), row.real(3)};
-        v.et = {row.real(4), row.real(5), row.real(6), row.real(7)};
-        v.turnaround = {row.real(8), row.real(9), row.real(10), row.real(11)};
-        v.max_jobs_per_day = row.integer(12);
-        v.consecutive_valid = row.integer(13);
-        h.orig = v;
-      }
-      // A missing row is made (BOINC's hav_lookup inserts a zeroed one).
-      for (auto& [k, h] : havs_)
-        if (!h.exists && !anonymous_.count(k)) {
-          h.row = {};
-          h.row.host_id = k.first;
-          h.row.app_version_id = k.second;
-        }
-    }
-    if (!user_apps.empty()) {
-      for (const auto& row : got[app_credit_at].rows) load_app_credit(user_credit_, row);
-      for (const auto& row : got[app_credit_at + 1].rows) load_app_credit(team_credit_, row);
     }
   }
 
@@ -263,14 +195,20 @@ class Ledger {
     write_accounts("team", teams_, out);
     for (const auto& [key, h] : havs_) {
       const credit::HostAppVersion& v = h.row;
-      if (v.host_id == 0) continue;
       std::vector<DbValue> args = {v.pfc.n, v.pfc.avg, v.et.n, v.et.avg, v.et.var, v.et.q, v.turnaround.n,
                                    v.turnaround.avg, v.turnaround.var, v.turnaround.q,
                                    v.max_jobs_per_day, v.consecutive_valid, key.first, key.second};
       if (!h.exists) {
+        // Another transaction may have made the row meanwhile (its lock
+        // could not be taken before the row existed): ours then wins.
         out.push_back({"INSERT INTO host_app_version (pfc_n, pfc_avg, et_n, et_avg, et_var, et_q, turnaround_n, "
                        "turnaround_avg, turnaround_var, turnaround_q, max_jobs_per_day, consecutive_valid, "
-                       "host_id, app_version_id, n_jobs_today) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                       "host_id, app_version_id, n_jobs_today) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+                       "ON DUPLICATE KEY UPDATE pfc_n = VALUES(pfc_n), pfc_avg = VALUES(pfc_avg), "
+                       "et_n = VALUES(et_n), et_avg = VALUES(et_avg), et_var = VALUES(et_var), et_q = VALUES(et_q), "
+                       "turnaround_n = VALUES(turnaround_n), turnaround_avg = VALUES(turnaround_avg), "
+                       "turnaround_var = VALUES(turnaround_var), turnaround_q = VALUES(turnaround_q), "
+                       "max_jobs_per_day = VALUES(max_jobs_per_day), consecutive_valid = VALUES(consecutive_valid)",
                        std::move(args)});
       } else if (changed(h)) {
         out.push_back({"UPDATE host_app_version SET pfc_n = ?, pfc_avg = ?, et_n = ?, et_avg = ?, et_var = ?, "
@@ -291,7 +229,6 @@ class Ledger {
   std::map<std::int64_t, Account> teams_;
   std::map<Key, Hav> havs_;
   std::map<Key, AppCredit> user_credit_, team_credit_;
-  std::set<Key> anonymous_;  // host_app_version keys of anonymous-platform results
   credit::HostAppVersion no_hav_;
 
   static void load_app_credit(std::map<Key, AppCredit>& into, const DbRow& row) {
@@ -366,7 +303,7 @@ class Ledger {
     for (const auto& [key, c] : rows) {
       if (c.increments.empty()) continue;
       if (!c.exists)
-        out.push_back({std::string("INSERT INTO ") + table + " (" + who +
+        out.push_back({std::string("INSERT IGNORE INTO ") + table + " (" + who +
                            ", appid, njobs, total, expavg, expavg_time, credit_type) VALUES (?, ?, 0, 0, 0, ?, 0)",
                        {key.first, key.second, as_stored(pass_.now)}});
       std::vector<DbValue> args;
@@ -384,11 +321,35 @@ class Ledger {
 
 }  // namespace
 
-double book(Database& db, const CreditSettings& settings, const PassCredit& pass, Judgement& j,
+std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_id, bool credit_by_app) {
+  std::vector<DbStatement> reads = {
+      {"SELECT h.id, h.userid, h.total_credit, h.expavg_credit, h.expavg_time, h.avg_turnaround, u.id, u.teamid, "
+       "u.expavg_credit, u.expavg_time, t.id, t.expavg_credit, t.expavg_time FROM result r "
+       "JOIN host h ON h.id = r.hostid LEFT JOIN user u ON u.id = h.userid LEFT JOIN team t ON t.id = u.teamid "
+       "WHERE r.workunitid = ? FOR UPDATE",
+       {wu_id}},
+      {"SELECT v.host_id, v.app_version_id, v.pfc_n, v.pfc_avg, v.et_n, v.et_avg, v.et_var, v.et_q, "
+       "v.turnaround_n, v.turnaround_avg, v.turnaround_var, v.turnaround_q, v.max_jobs_per_day, "
+       "v.consecutive_valid FROM result r JOIN host_app_version v ON v.host_id = r.hostid AND "
+       "v.app_version_id = IF(r.app_version_id < 0, ? * 1000000 - r.app_version_id, r.app_version_id) "
+       "WHERE r.workunitid = ? FOR UPDATE",
+       {app_id, wu_id}}};
+  if (credit_by_app) {
+    reads.push_back({"SELECT c.userid, c.appid, c.expavg, c.expavg_time FROM result r JOIN credit_user c ON "
+                     "c.userid = r.userid AND c.appid = ? WHERE r.workunitid = ? FOR UPDATE",
+                     {app_id, wu_id}});
+    reads.push_back({"SELECT c.teamid, c.appid, c.expavg, c.expavg_time FROM result r JOIN credit_team c ON "
+                     "c.teamid = r.teamid AND c.appid = ? WHERE r.workunitid = ? FOR UPDATE",
+                     {app_id, wu_id}});
+  }
+  return reads;
+}
+
+double book(const CreditSettings& settings, const PassCredit& pass, Judgement& j, const DbBatchResult* rows,
             std::map<std::int64_t, credit::AppVersionStats>& samples, std::vector<DbStatement>& out) {
   if (j.results.empty()) return 0;
   Ledger ledger(settings, pass);
-  ledger.load(db, j);
+  ledger.load(rows, j);
   // The app versions' statistics as the pass read them, plus this
   // workunit's samples (handed to the caller).
   std::map<std::int64_t, credit::AppVersionStats> versions = pass.versions;

@@ -5,10 +5,11 @@
 // statistics (runtime and turnaround averages, consecutive_valid, the daily
 // job quota max_jobs_per_day).
 //
-// Used inside the validator's per-workunit transaction: book() reads and locks
-// the rows the judged results touch in one round trip, applies BOINC's rules
+// Used inside the validator's per-workunit transaction: the rows the
+// workunit's results may touch are read and locked with the workunit's own
+// SELECT (bookkeeping_reads, same round trip); book() applies BOINC's rules
 // (validator/credit.h) result by result in id order, and appends the writes to
-// the transaction's final batch. Every stored double goes through
+// the transaction's final batch (with the COMMIT: no round trip of its own). Every stored double goes through
 // credit::as_stored, as BOINC's "%.15e" does, so the stored bits are BOINC's.
 #pragma once
 
@@ -61,11 +62,17 @@ struct PassCredit {
   double now = 0;
 };
 
-// Applies the bookkeeping of `j` (see above). Returns the credit of a newly
-// found canonical result (0 for late results); sets each valid result's
+// The statements reading (FOR UPDATE) the rows the bookkeeping of workunit
+// `wu_id` may touch: the hosts of its results with their owners and teams,
+// their host_app_versions, and with `credit_by_app` the per-app credit rows.
+std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_id, bool credit_by_app);
+
+// Applies the bookkeeping of `j` (see above) to the rows `rows` (the results
+// of bookkeeping_reads, in order). Returns the credit of a newly found
+// canonical result (0 for late results); sets each valid result's
 // granted_credit; adds the app-version samples to `samples` (folded in by the
 // caller once the transaction committed).
-double book(Database& db, const CreditSettings& settings, const PassCredit& pass, Judgement& j,
+double book(const CreditSettings& settings, const PassCredit& pass, Judgement& j, const DbBatchResult* rows,
             std::map<std::int64_t, credit::AppVersionStats>& samples, std::vector<DbStatement>& out);
 
 // Reads the app row and its versions for a pass dated `now`.

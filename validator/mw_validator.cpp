@@ -134,9 +134,9 @@ struct Validator {
   // The bookkeeping of the results this pass judged (validator/bookkeeping.h):
   // sets their granted_credit and, for a new canonical result, the
   // workunit's canonical credit; appends the writes to `out`.
-  void judge(Database& db, std::vector<ResultRow>& results, const credit::WuInfo& wu, std::int64_t canonical_id,
-             bool late, double& canonical_credit, std::map<std::int64_t, credit::AppVersionStats>& wu_samples,
-             std::vector<DbStatement>& out) {
+  void judge(const DbBatchResult* rows, std::vector<ResultRow>& results, const credit::WuInfo& wu,
+             std::int64_t canonical_id, bool late, double& canonical_credit,
+             std::map<std::int64_t, credit::AppVersionStats>& wu_samples, std::vector<DbStatement>& out) {
     Judgement j;
     j.wu = wu;
     j.late = late;
@@ -155,7 +155,7 @@ struct Validator {
       judged.push_back(&r);
     }
     if (judged.empty()) return;
-    double credit = book(db, this->credit, pass_credit, j, wu_samples, out);
+    double credit = book(this->credit, pass_credit, j, rows, wu_samples, out);
     for (std::size_t i = 0; i < judged.size(); ++i)
       if (j.results[i].valid) judged[i]->granted_credit = j.results[i].granted_credit;
     if (!late && canonical_id != 0) canonical_credit = credit::as_stored(credit);
@@ -190,15 +190,18 @@ struct Validator {
   // Returns true when the workunit was handled (its need_validate cleared).
   // The workunit and its results are read and locked with one statement, so
   // the decision is made on rows nobody else can change before the commit.
-  // Two round trips to the server: START TRANSACTION with the locking SELECT,
-  // then every write with the COMMIT (execute_batch).
+  // Two round trips to the server: START TRANSACTION with the locking SELECTs
+  // (the workunit's and its bookkeeping's), then every write with the COMMIT
+  // (execute_batch).
   bool handle(Database& db, std::int64_t wu_id) {
     bool handled = false;
     std::map<std::int64_t, credit::AppVersionStats> wu_samples;
     db.transaction_retrying([&] {
       handled = false;
       wu_samples.clear();
-      auto w = db.execute_batch({{
+      // The workunit and its results, and the rows their bookkeeping may
+      // touch (bookkeeping_reads), in one round trip.
+      std::vector<DbStatement> reads = {{
           "SELECT w.name, w.need_validate, w.canonical_resultid, w.min_quorum, w.target_nresults, "
           "w.max_success_results, w.rsc_fpops_est, w.transition_time, w.canonical_credit, "
           "r.id, r.name, r.server_state, r.outcome, r.validate_state, r.xml_doc_in, r.hostid, "
@@ -206,7 +209,10 @@ struct Validator {
           "r.received_time, r.elapsed_time, r.cpu_time, r.flops_estimate, r.runtime_outlier, "
           "r.stderr_out LIKE '%Device Emulation (CPU)%' "
           "FROM workunit w LEFT JOIN result r ON r.workunitid = w.id WHERE w.id = ? FOR UPDATE",
-          {wu_id}}})[0].rows;
+          {wu_id}}};
+      for (auto& s : bookkeeping_reads(wu_id, app_id, credit.credit_by_app)) reads.push_back(std::move(s));
+      auto got = db.execute_batch(reads);
+      const auto& w = got[0].rows;
       if (w.empty() || w[0].integer(1) == 0) return;  // another instance or a restart got it
       const std::string wu_tag = "[WU#" + std::to_string(wu_id) + " " + w[0].text(0) + "]";
       std::int64_t canonical_id = w[0].integer(2);
@@ -365,13 +371,13 @@ struct Validator {
 
       if (transition_now) transition = now;
       if (retry) transition = std::min(transition, now + kTransientRetrySeconds);
-      // The workunit and its results are locked already; the credit rows
-      // (a busy user's or team's, shared by many workunits) are locked last,
-      // so they are held for as short a time as possible before the COMMIT.
+      // Every row written was locked by the first round trip (the credit
+      // rows of a busy user or team too: reading them later would cost a
+      // third round trip, during which they would be held just the same).
       std::vector<DbStatement> writes;
       // Even when the comparison must be retried, the results found invalid
       // are booked as such now, as BOINC does.
-      judge(db, results, wu_info, canonical_id, late, canonical_credit, wu_samples, writes);
+      judge(&got[1], results, wu_info, canonical_id, late, canonical_credit, wu_samples, writes);
       writes.insert(writes.begin(),
           DbStatement{"UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
            "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
