@@ -47,16 +47,65 @@ using Key = std::pair<std::int64_t, std::int64_t>;
 
 std::vector<DbValue> ids_of(const std::set<std::int64_t>& ids) { return {ids.begin(), ids.end()}; }
 
-// total_credit = total_credit + a + b ...: the server adds in this order, as
-// BOINC's one UPDATE per grant would.
-std::string plus_terms(const char* column, const std::vector<double>& increments, std::vector<DbValue>& args) {
-  std::string sql = std::string(column) + " = " + column;
-  for (double d : increments) {
-    sql += " + ?";
-    args.push_back(d);
+// One UPDATE for several rows of a table: each column is set to
+// CASE WHEN <key of row 1> THEN <its expression> ... END, so a workunit's rows
+// of one table cost the server one statement rather than one each.
+class MultiRowUpdate {
+ public:
+  struct Cell {
+    std::string expression;  // SQL with ? placeholders
+    std::vector<DbValue> values;
+  };
+  MultiRowUpdate(std::string table, std::vector<std::string> keys, std::vector<std::string> columns)
+      : table_(std::move(table)), keys_(std::move(keys)), columns_(std::move(columns)) {}
+
+  void add(std::vector<DbValue> key, std::vector<Cell> cells) { rows_.push_back({std::move(key), std::move(cells)}); }
+
+  void emit(std::vector<DbStatement>& out) const {
+    if (rows_.empty()) return;
+    std::string key_test;
+    for (const auto& k : keys_) key_test += (key_test.empty() ? "" : " AND ") + k + " = ?";
+    std::vector<DbValue> args;
+    std::string sql = "UPDATE " + table_ + " SET ";
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      sql += (c ? ", " : "") + columns_[c] + " = CASE";
+      for (const auto& row : rows_) {
+        sql += " WHEN " + key_test + " THEN " + row.cells[c].expression;
+        args.insert(args.end(), row.key.begin(), row.key.end());
+        args.insert(args.end(), row.cells[c].values.begin(), row.cells[c].values.end());
+      }
+      sql += " ELSE " + columns_[c] + " END";
+    }
+    sql += " WHERE ";
+    for (std::size_t r = 0; r < rows_.size(); ++r) {
+      sql += std::string(r ? " OR " : "") + "(" + key_test + ")";
+      args.insert(args.end(), rows_[r].key.begin(), rows_[r].key.end());
+    }
+    out.push_back({std::move(sql), std::move(args)});
   }
-  return sql;
+
+ private:
+  struct Row {
+    std::vector<DbValue> key;
+    std::vector<Cell> cells;
+  };
+  std::string table_;
+  std::vector<std::string> keys_, columns_;
+  std::vector<Row> rows_;
+};
+
+// "column + ? + ? ...": the server adds in this order, as BOINC's one UPDATE
+// per grant would.
+MultiRowUpdate::Cell increased(const char* column, const std::vector<double>& increments) {
+  MultiRowUpdate::Cell cell{column, {}};
+  for (double d : increments) {
+    cell.expression += " + ?";
+    cell.values.push_back(d);
+  }
+  return cell;
 }
+
+MultiRowUpdate::Cell value(DbValue v) { return {"?", {std::move(v)}}; }
 
 // The rows a judgement touches, locked, and what it does to them.
 class Ledger {
@@ -174,25 +223,23 @@ class Ledger {
   }
 
   void write(std::vector<DbStatement>& out) const {
+    // BOINC writes a host's fields that changed; writing an unchanged one
+    // back (the value read) is the same.
+    MultiRowUpdate host("host", {"id"}, {"avg_turnaround", "total_credit", "expavg_credit", "expavg_time"});
     for (const auto& [id, h] : hosts_) {
-      std::vector<DbValue> args;
-      std::string set;
-      auto field = [&](const char* column, double value, double orig) {
-        if (value == orig) return;
-        set += std::string(set.empty() ? "" : ", ") + column + " = ?";
-        args.push_back(value);
-      };
-      field("avg_turnaround", h.avg_turnaround, h.orig_avg_turnaround);
-      if (!h.account.increments.empty())
-        set += std::string(set.empty() ? "" : ", ") + plus_terms("total_credit", h.account.increments, args);
-      field("expavg_credit", h.account.expavg_credit, h.orig_expavg_credit);
-      field("expavg_time", h.account.expavg_time, h.orig_expavg_time);
-      if (set.empty()) continue;
-      args.push_back(id);
-      out.push_back({"UPDATE host SET " + set + " WHERE id = ?", std::move(args)});
+      if (h.avg_turnaround == h.orig_avg_turnaround && h.account.increments.empty() &&
+          h.account.expavg_credit == h.orig_expavg_credit && h.account.expavg_time == h.orig_expavg_time)
+        continue;
+      host.add({id}, {value(h.avg_turnaround), increased("total_credit", h.account.increments),
+                      value(h.account.expavg_credit), value(h.account.expavg_time)});
     }
+    host.emit(out);
     write_accounts("user", users_, out);
     write_accounts("team", teams_, out);
+    MultiRowUpdate hav_update("host_app_version", {"host_id", "app_version_id"},
+                              {"pfc_n", "pfc_avg", "et_n", "et_avg", "et_var", "et_q", "turnaround_n",
+                               "turnaround_avg", "turnaround_var", "turnaround_q", "max_jobs_per_day",
+                               "consecutive_valid"});
     for (const auto& [key, h] : havs_) {
       const credit::HostAppVersion& v = h.row;
       std::vector<DbValue> args = {v.pfc.n, v.pfc.avg, v.et.n, v.et.avg, v.et.var, v.et.q, v.turnaround.n,
@@ -211,12 +258,12 @@ class Ledger {
                        "max_jobs_per_day = VALUES(max_jobs_per_day), consecutive_valid = VALUES(consecutive_valid)",
                        std::move(args)});
       } else if (changed(h)) {
-        out.push_back({"UPDATE host_app_version SET pfc_n = ?, pfc_avg = ?, et_n = ?, et_avg = ?, et_var = ?, "
-                       "et_q = ?, turnaround_n = ?, turnaround_avg = ?, turnaround_var = ?, turnaround_q = ?, "
-                       "max_jobs_per_day = ?, consecutive_valid = ? WHERE host_id = ? AND app_version_id = ?",
-                       std::move(args)});
+        std::vector<MultiRowUpdate::Cell> cells;
+        for (std::size_t i = 0; i < 12; ++i) cells.push_back(value(args[i]));
+        hav_update.add({key.first, key.second}, std::move(cells));
       }
     }
+    hav_update.emit(out);
     write_app_credit("credit_user", "userid", user_credit_, out);
     write_app_credit("credit_team", "teamid", team_credit_, out);
   }
@@ -284,16 +331,13 @@ class Ledger {
 
   template <typename Map>
   static void write_accounts(const char* table, const Map& rows, std::vector<DbStatement>& out) {
+    MultiRowUpdate update(table, {"id"}, {"total_credit", "expavg_credit", "expavg_time"});
     for (const auto& [id, row] : rows) {
       const Account& a = account_of(row);
       if (a.increments.empty()) continue;
-      std::vector<DbValue> args;
-      std::string set = plus_terms("total_credit", a.increments, args) + ", expavg_credit = ?, expavg_time = ?";
-      args.push_back(a.expavg_credit);
-      args.push_back(a.expavg_time);
-      args.push_back(id);
-      out.push_back({std::string("UPDATE ") + table + " SET " + set + " WHERE id = ?", std::move(args)});
+      update.add({id}, {increased("total_credit", a.increments), value(a.expavg_credit), value(a.expavg_time)});
     }
+    update.emit(out);
   }
   static const Account& account_of(const User& u) { return u.account; }
   static const Account& account_of(const Account& a) { return a; }
@@ -306,8 +350,9 @@ class Ledger {
         out.push_back({std::string("INSERT IGNORE INTO ") + table + " (" + who +
                            ", appid, njobs, total, expavg, expavg_time, credit_type) VALUES (?, ?, 0, 0, 0, ?, 0)",
                        {key.first, key.second, as_stored(pass_.now)}});
-      std::vector<DbValue> args;
-      std::string set = plus_terms("total", c.increments, args) + ", expavg = ?, expavg_time = ?, njobs = njobs + ?";
+      MultiRowUpdate::Cell total = increased("total", c.increments);
+      std::vector<DbValue> args = total.values;
+      std::string set = "total = " + total.expression + ", expavg = ?, expavg_time = ?, njobs = njobs + ?";
       args.push_back(c.expavg);
       args.push_back(c.expavg_time);
       args.push_back(static_cast<std::int64_t>(c.increments.size()));
