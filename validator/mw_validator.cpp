@@ -1,6 +1,7 @@
 // mw-validator — decides the quorum of each workunit of a BOINC app (BOINC's validator protocol).
 //
-//   mw-validator --app NAME [--compare-cmd PATH] [--numeric OUTPUT]... [--credit C] [-d N]
+//   mw-validator --app NAME [--compare-cmd PATH] [--numeric OUTPUT]... [-d N]
+//                [--credit C | --credit-from-fpops-est] [--max-granted-credit X]
 //                [--mod N I] [--one-pass] [--sleep S] [--threads N]
 //
 // Each pass takes the app's workunits with need_validate > 0 (set by the
@@ -19,22 +20,30 @@
 //   max_success_results succeeded; the transitioner enforces the other limits.
 //   canonical result exists — late successful results are compared with it:
 //   VALID with the canonical credit, or INVALID.
+// Every result made VALID or INVALID also updates what BOINC's validator
+// keeps (validator/bookkeeping.h): credit and recent average credit of host,
+// user and team, per-app credit, the host's turnaround and host_app_version
+// statistics, in the same transaction. Credit is BOINC's default
+// (assign_credit_set) unless --credit or --credit-from-fpops-est says otherwise.
 // need_validate is always cleared. A comparison that cannot be made now (the
 // external program failed, an unreadable upload directory) leaves the results
 // alone and asks the transitioner to come back within 6 hours.
 #include <CLI/CLI.hpp>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "bookkeeping.h"
 #include "mw/boinc/daemon.h"
 #include "mw/boinc/database.h"
 #include "mw/boinc/project_config.h"
@@ -53,8 +62,6 @@ constexpr std::int64_t kValidateInit = 0, kValidateValid = 1, kValidateInvalid =
 constexpr std::int64_t kAssimilateReady = 1;
 constexpr std::int64_t kErrorTooManySuccess = 4;
 constexpr std::int64_t kTransientRetrySeconds = 6 * 3600;
-// 200 credits = one GFLOPS-day (BOINC's cobblestone).
-constexpr double kCreditPerFpop = 200.0 / (86400.0 * 1e9);
 
 struct ResultRow {
   std::int64_t id = 0;
@@ -63,7 +70,9 @@ struct ResultRow {
   std::string xml_doc_in;
   std::int64_t hostid = 0, userid = 0, teamid = 0;
   double granted_credit = 0;
+  credit::Claim claim;  // what the credit computation reads
   bool changed = false;
+  bool judged = false;  // made VALID or INVALID by this pass
 };
 
 struct Check {
@@ -78,9 +87,14 @@ struct Validator {
   DaemonLog log;
   CompareOptions compare;
   ResultCheckLimits limits;
-  std::optional<double> fixed_credit;
+  CreditSettings credit;
   std::int64_t app_id = 0;
   std::unique_ptr<WorkerPool> pool;
+  // The pass's app and app-version rows, its date, and the app-version
+  // samples of its committed workunits (written at the end of the pass).
+  PassCredit pass_credit;
+  std::mutex samples_mutex;
+  std::map<std::int64_t, credit::AppVersionStats> samples;
 
   Check check(const ResultRow& r) {
     Check c;
@@ -110,31 +124,50 @@ struct Validator {
     return c;
   }
 
-  double credit_for(double rsc_fpops_est) const {
-    return fixed_credit ? *fixed_credit : rsc_fpops_est * kCreditPerFpop;
-  }
-
-  // Marks `r` VALID with `credit`; host, user and team get it in write_results.
-  static void grant(ResultRow& r, double credit) {
+  // Marks `r` VALID; its credit is decided with the others' (judge()).
+  static void grant(ResultRow& r) {
     r.validate_state = kValidateValid;
-    r.granted_credit = credit;
     r.changed = true;
+    r.judged = true;
   }
 
-  // The statements writing the changed results and the credit they were
-  // granted, as few as the values allow: one UPDATE per set of identical new
-  // values, one per table and credit amount (ids in ascending order, so two
-  // transactions lock host/user/team rows in the same order).
+  // The bookkeeping of the results this pass judged (validator/bookkeeping.h):
+  // sets their granted_credit and, for a new canonical result, the
+  // workunit's canonical credit; appends the writes to `out`.
+  void judge(const DbBatchResult* rows, std::vector<ResultRow>& results, const credit::WuInfo& wu,
+             std::int64_t canonical_id, bool late, double& canonical_credit,
+             std::map<std::int64_t, credit::AppVersionStats>& wu_samples, std::vector<DbStatement>& out) {
+    Judgement j;
+    j.wu = wu;
+    j.late = late;
+    for (const auto& r : results)
+      if (late && r.id == canonical_id) j.canonical_granted = r.granted_credit;
+    std::vector<ResultRow*> judged;
+    for (auto& r : results) {
+      if (!r.judged) continue;
+      JudgedResult x;
+      x.valid = r.validate_state == kValidateValid;
+      x.hostid = r.hostid;
+      x.userid = r.userid;
+      x.teamid = r.teamid;
+      x.claim = r.claim;
+      j.results.push_back(x);
+      judged.push_back(&r);
+    }
+    if (judged.empty()) return;
+    double credit = book(this->credit, pass_credit, j, rows, wu_samples, out);
+    for (std::size_t i = 0; i < judged.size(); ++i)
+      if (j.results[i].valid) judged[i]->granted_credit = j.results[i].granted_credit;
+    if (!late && canonical_id != 0) canonical_credit = credit::as_stored(credit);
+  }
+
+  // The statements writing the changed results, as few as the values allow:
+  // one UPDATE per set of identical new values.
   static void write_results(const std::vector<ResultRow>& results, std::vector<DbStatement>& out) {
     std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, double>, std::vector<std::int64_t>> updates;
-    std::map<std::int64_t, double> credit[3];  // host, user, team: id -> credit
     for (const auto& r : results) {
       if (!r.changed) continue;
       updates[{r.validate_state, r.outcome, r.server_state, r.granted_credit}].push_back(r.id);
-      if (r.validate_state != kValidateValid || r.granted_credit <= 0) continue;
-      if (r.hostid) credit[0][r.hostid] += r.granted_credit;
-      if (r.userid) credit[1][r.userid] += r.granted_credit;
-      if (r.teamid) credit[2][r.teamid] += r.granted_credit;
     }
     for (const auto& [values, ids] : updates) {
       std::vector<DbValue> args = {std::get<0>(values), std::get<1>(values), std::get<2>(values),
@@ -144,18 +177,6 @@ struct Validator {
                      "WHERE id IN (" + sql_placeholders(ids.size()) + ")",
                      std::move(args)});
     }
-    static const char* const tables[3] = {"host", "user", "team"};
-    for (int t = 0; t < 3; ++t) {
-      std::map<double, std::vector<std::int64_t>> by_amount;
-      for (const auto& [id, amount] : credit[t]) by_amount[amount].push_back(id);
-      for (const auto& [amount, ids] : by_amount) {
-        std::vector<DbValue> args = {amount};
-        args.insert(args.end(), ids.begin(), ids.end());
-        out.push_back({std::string("UPDATE ") + tables[t] + " SET total_credit = total_credit + ? WHERE id IN (" +
-                           sql_placeholders(ids.size()) + ")",
-                       std::move(args)});
-      }
-    }
   }
 
   void invalidate(ResultRow& r, const std::string& why, const std::string& wu_tag) {
@@ -163,37 +184,49 @@ struct Validator {
     r.outcome = kOutcomeValidateError;
     r.validate_state = kValidateInvalid;
     r.changed = true;
+    r.judged = true;
   }
 
   // Returns true when the workunit was handled (its need_validate cleared).
   // The workunit and its results are read and locked with one statement, so
   // the decision is made on rows nobody else can change before the commit.
-  // Two round trips to the server: START TRANSACTION with the locking SELECT,
-  // then every write with the COMMIT (execute_batch).
+  // Two round trips to the server: START TRANSACTION with the locking SELECTs
+  // (the workunit's and its bookkeeping's), then every write with the COMMIT
+  // (execute_batch).
   bool handle(Database& db, std::int64_t wu_id) {
     bool handled = false;
+    std::map<std::int64_t, credit::AppVersionStats> wu_samples;
     db.transaction_retrying([&] {
       handled = false;
-      auto w = db.execute_batch({{
+      wu_samples.clear();
+      // The workunit and its results, and the rows their bookkeeping may
+      // touch (bookkeeping_reads), in one round trip.
+      std::vector<DbStatement> reads = {{
           "SELECT w.name, w.need_validate, w.canonical_resultid, w.min_quorum, w.target_nresults, "
           "w.max_success_results, w.rsc_fpops_est, w.transition_time, w.canonical_credit, "
           "r.id, r.name, r.server_state, r.outcome, r.validate_state, r.xml_doc_in, r.hostid, "
-          "r.userid, r.teamid, r.granted_credit "
+          "r.userid, r.teamid, r.granted_credit, w.rsc_fpops_bound, r.app_version_id, r.sent_time, "
+          "r.received_time, r.elapsed_time, r.cpu_time, r.flops_estimate, r.runtime_outlier, "
+          "r.stderr_out LIKE '%Device Emulation (CPU)%' "
           "FROM workunit w LEFT JOIN result r ON r.workunitid = w.id WHERE w.id = ? FOR UPDATE",
-          {wu_id}}})[0].rows;
+          {wu_id}}};
+      for (auto& s : bookkeeping_reads(wu_id, app_id, credit.credit_by_app)) reads.push_back(std::move(s));
+      auto got = db.execute_batch(reads);
+      const auto& w = got[0].rows;
       if (w.empty() || w[0].integer(1) == 0) return;  // another instance or a restart got it
       const std::string wu_tag = "[WU#" + std::to_string(wu_id) + " " + w[0].text(0) + "]";
       std::int64_t canonical_id = w[0].integer(2);
       const std::int64_t min_quorum = std::max<std::int64_t>(1, w[0].integer(3));
       std::int64_t target = w[0].integer(4);
       const std::int64_t max_success = w[0].integer(5);
-      const double fpops = w[0].real(6);
+      const credit::WuInfo wu_info{w[0].real(6), w[0].real(19), target};
       std::int64_t transition = w[0].integer(7);
       double canonical_credit = w[0].real(8);
       std::int64_t error_bits = 0, assimilate_ready = 0;
       const std::int64_t now = db_now();
       bool transition_now = false, retry = false;
 
+      bool late = false;
       std::vector<ResultRow> results;
       for (const auto& row : w) {
         if (row.is_null(9)) continue;  // a workunit without results
@@ -208,6 +241,15 @@ struct Validator {
         r.userid = row.integer(16);
         r.teamid = row.integer(17);
         r.granted_credit = row.real(18);
+        r.claim.id = r.id;
+        r.claim.app_version_id = row.integer(20);
+        r.claim.sent_time = static_cast<double>(row.integer(21));
+        r.claim.received_time = static_cast<double>(row.integer(22));
+        r.claim.elapsed_time = row.real(23);
+        r.claim.cpu_time = row.real(24);
+        r.claim.flops_estimate = row.real(25);
+        r.claim.runtime_outlier = row.integer(26) != 0;
+        r.claim.device_emulation = !row.is_null(27) && row.integer(27) != 0;
         results.push_back(std::move(r));
       }
       // In id order, as BOINC takes them (sorted here: ORDER BY would make the
@@ -238,7 +280,7 @@ struct Validator {
           }
           if (!retry && static_cast<std::int64_t>(good.size()) >= min_quorum) {
             try {
-              decide(good, min_quorum, wu_tag, fpops, canonical_id, canonical_credit);
+              decide(good, min_quorum, wu_tag, canonical_id);
             } catch (const Error& e) {
               if (e.code() != Errc::system) throw;
               log.warning(wu_tag + " " + e.what() + " (will retry)");
@@ -258,6 +300,7 @@ struct Validator {
               for (auto& [r, c] : good)
                 if (r->validate_state != kValidateInvalid) {
                   r->validate_state = kValidateInconclusive;
+                  r->judged = false;
                   r->changed = true;
                   ++still_viable;
                 }
@@ -273,6 +316,7 @@ struct Validator {
           }
         }
       } else {
+        late = true;
         // Late results against the canonical one.
         std::optional<Check> canonical;
         for (auto& r : results) {
@@ -315,37 +359,45 @@ struct Validator {
             continue;
           }
           if (agree) {
-            grant(r, canonical_credit);
+            grant(r);
           } else {
             log.normal(wu_tag + " late result " + r.name + " disagrees: " + why);
             r.validate_state = kValidateInvalid;
             r.changed = true;
+            r.judged = true;
           }
         }
       }
 
       if (transition_now) transition = now;
       if (retry) transition = std::min(transition, now + kTransientRetrySeconds);
-      // The workunit and its results are locked already; the credit rows
-      // (a busy user's or team's, shared by many workunits) are locked last,
-      // so they are held for as short a time as possible before the COMMIT.
-      std::vector<DbStatement> writes = {
-          {"UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
+      // Every row written was locked by the first round trip (the credit
+      // rows of a busy user or team too: reading them later would cost a
+      // third round trip, during which they would be held just the same).
+      std::vector<DbStatement> writes;
+      // Even when the comparison must be retried, the results found invalid
+      // are booked as such now, as BOINC does.
+      judge(&got[1], results, wu_info, canonical_id, late, canonical_credit, wu_samples, writes);
+      writes.insert(writes.begin(),
+          DbStatement{"UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
            "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
            "target_nresults = ?, canonical_resultid = ?, canonical_credit = ? WHERE id = ?",
            {error_bits, assimilate_ready, kAssimilateReady, transition, target, canonical_id, canonical_credit,
-            wu_id}}};
+            wu_id}});
       write_results(results, writes);
       db.execute_batch(writes, /*commit=*/true);
       handled = true;
     });
+    if (handled && !wu_samples.empty()) {
+      std::lock_guard<std::mutex> lock(samples_mutex);
+      for (auto& [id, s] : wu_samples) credit::add_samples(samples[id], s);
+    }
     return handled;
   }
 
   // Finds the canonical result among `good` and marks every good result.
   void decide(std::vector<std::pair<ResultRow*, Check>>& good, std::int64_t min_quorum,
-              const std::string& wu_tag, double fpops, std::int64_t& canonical_id,
-              double& canonical_credit) {
+              const std::string& wu_tag, std::int64_t& canonical_id) {
     const std::size_t n = good.size();
     const std::int64_t needed = min_quorum / 2 + 1;
     // agree[i][j], computed once per pair.
@@ -370,19 +422,25 @@ struct Validator {
     }
     if (!chosen) return;
     canonical_id = good[*chosen].first->id;
-    canonical_credit = credit_for(fpops);
     log.normal(wu_tag + " canonical result " + good[*chosen].first->name);
     for (std::size_t j = 0; j < n; ++j) {
       ResultRow& r = *good[j].first;
       if (agrees(*chosen, j)) {
-        grant(r, canonical_credit);
+        grant(r);
       } else {
         log.normal(wu_tag + " result " + r.name + " disagrees with the canonical result: " +
                    first_why[j]);
         r.validate_state = kValidateInvalid;
         r.changed = true;
+        r.judged = true;
       }
     }
+  }
+
+  static double wall_clock() {
+    struct timeval tv {};
+    ::gettimeofday(&tv, nullptr);
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
   }
 
   bool pass(Database& db) {
@@ -390,10 +448,16 @@ struct Validator {
     auto wus = db.query("SELECT id FROM workunit WHERE appid = ? AND need_validate > 0 AND " +
                             options.mod_clause() + " ORDER BY id LIMIT 1000",
                         {app_id});
+    if (wus.empty()) return false;
+    // One date for the pass's credit, stored as BOINC stores it, so what a
+    // later pass decays from is exactly what this one computed with.
+    const double now = credit::as_stored(wall_clock());
+    pass_credit = load_pass_credit(db, app_id, now);
     std::atomic<int> handled{0};
     pool->for_each(db, wus.size(), [&](Database& d, std::size_t i) {
       if (handle(d, wus[i].integer(0))) ++handled;
     });
+    write_app_version_samples(db, samples, now);
     if (handled) log.normal("validated " + std::to_string(handled) + " workunits");
     return handled > 0;
   }
@@ -409,6 +473,7 @@ int main(int argc, char** argv) {
   add_daemon_options(app, v.options);
   std::vector<std::string> numeric;
   double credit = -1;
+  bool credit_from_fpops = false;
   std::uint64_t max_bundle = v.limits.max_bundle_bytes;
   app.add_option("--compare-cmd,--compare_cmd", v.compare.compare_command,
                  "Program run as PROGRAM DIR_A DIR_B (outputs extracted); exit 0 = agree, 1 = differ");
@@ -420,19 +485,32 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--abs-tol", v.compare.abs_tolerance, "Absolute tolerance of numeric outputs")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--credit", credit,
-                 "Credit per valid result (default: from the workunit's rsc_fpops_est, 200 per GFLOPS-day)")
+  auto* fixed = app.add_option("--credit", credit,
+                               "Credit per valid result (default: BOINC's adaptive credit, assign_credit_set)")
+                    ->check(CLI::NonNegativeNumber);
+  app.add_flag("--credit-from-fpops-est,--credit_from_fpops_est", credit_from_fpops,
+               "Credit from the workunit's rsc_fpops_est, 200 per GFLOPS-day")
+      ->excludes(fixed);
+  app.add_option("--max-granted-credit,--max_granted_credit", v.credit.max_granted_credit,
+                 "Largest credit granted for one result (0: no limit; BOINC's default)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--max-bundle-bytes", max_bundle, "Largest result bundle accepted (bytes)");
   int code = parse_daemon_command_line(app, argc, argv);
   if (code >= 0) return code;
   v.compare.numeric_outputs.insert(numeric.begin(), numeric.end());
-  if (credit >= 0) v.fixed_credit = credit;
+  if (credit >= 0) {
+    v.credit.scheme = CreditScheme::fixed;
+    v.credit.fixed_credit = credit;
+  } else if (credit_from_fpops) {
+    v.credit.scheme = CreditScheme::fpops_estimate;
+  }
   v.limits.max_bundle_bytes = max_bundle;
   return run_daemon(
       v.options, v.log, "mw-validator starting: app " + v.options.app,
       [&](const ProjectConfig& config) {
         v.config = config;
+        v.credit.daily_result_quota = config.daily_result_quota;
+        v.credit.credit_by_app = config.credit_by_app;
         v.pool = std::make_unique<WorkerPool>(db_params_from(config), v.options.threads);
       },
       [&](Database& d) { return v.pass(d); });

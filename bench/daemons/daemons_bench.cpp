@@ -10,7 +10,12 @@
 // median latency <= 2 s). Options: --workunits N, --latency-samples N (0 skips
 // the latency part), --sleep S, --project-root DIR, --threads N (the daemons'
 // --threads; default: theirs), --tcp 1 (the daemons connect over TCP, not the
-// unix socket a BOINC server's <db_host>localhost</db_host> means).
+// unix socket a BOINC server's <db_host>localhost</db_host> means), --claims 1
+// (the results report app version 1 with a run time and FLOP rate, so the
+// validator's bookkeeping reads and writes host_app_version and app_version
+// rows as on a real project; default 0: no app version, no such rows),
+// --validator PATH (another mw-validator build, e.g. the one before a change,
+// to compare both in one run).
 //
 // The private MariaDB runs as a stock server does (MW_TEST_MARIADB_SERVER_DEFAULTS=1:
 // default buffer pool, redo log flushed at every commit), its datadir under
@@ -91,6 +96,8 @@ int main(int argc, char** argv) {
   std::string project_root = exists("/dev/shm") ? "/dev/shm" : "";
   std::string threads;  // the daemons' --threads; empty = their default
   bool tcp = false;     // daemons connect over TCP (config.xml host:port) instead of the unix socket
+  bool claims = false;  // results name app version 1 and report elapsed time and FLOPS
+  std::string validator = MW_VALIDATOR;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--workunits") workunits = std::atoi(argv[i + 1]);
@@ -99,6 +106,8 @@ int main(int argc, char** argv) {
     else if (a == "--project-root") project_root = argv[i + 1];
     else if (a == "--threads") threads = argv[i + 1];
     else if (a == "--tcp") tcp = std::string(argv[i + 1]) != "0";
+    else if (a == "--claims") claims = std::string(argv[i + 1]) != "0";
+    else if (a == "--validator") validator = argv[i + 1];
   }
   ::setenv("MW_TEST_MARIADB_SERVER_DEFAULTS", "1", 0);
   mw::bench::BenchDir logs;
@@ -123,6 +132,14 @@ int main(int argc, char** argv) {
       server.report_success(server.send_one(id, 2), result_1k);
     }
     server.transition();
+    if (claims) {
+      server.db().execute("INSERT INTO app_version (id, create_time, appid, version_num, platformid, xml_doc) "
+                          "VALUES (1, 0, ?, 100, 1, '')",
+                          {server.app_id()});
+      server.db().execute("UPDATE result SET app_version_id = 1, elapsed_time = 3600 + id % 600, "
+                          "cpu_time = 3500, flops_estimate = 1.2e9 WHERE appid = ?",
+                          {server.app_id()});
+    }
     server.db().execute("SET GLOBAL innodb_flush_log_at_trx_commit = " + std::to_string(stock_flush));
     if (!tcp) {
       // As on a BOINC server whose config.xml says <db_host>localhost</db_host>
@@ -140,7 +157,7 @@ int main(int argc, char** argv) {
     auto start = Clock::now();
     std::vector<std::string> common = with(server.daemon_args(), {"--sleep", "0.1", "-d", "1"});
     if (!threads.empty()) common = with(common, {"--threads", threads});
-    BackgroundProcess v(with({MW_VALIDATOR}, common), logs / "v.log");
+    BackgroundProcess v(with({validator}, common), logs / "v.log");
     BackgroundProcess a(with({MW_ASSIMILATOR}, with(common, {"--deliver", server.deliver_dir()})), logs / "a.log");
     double validated = 0;
     const std::int64_t app = server.app_id();
@@ -162,7 +179,9 @@ int main(int argc, char** argv) {
                              {"innodb_flush_log_at_trx_commit", stock_flush},
                              {"project_root", project_root.empty() ? "$TMPDIR" : project_root},
                              {"daemon_threads", threads.empty() ? "default" : threads},
-                             {"daemon_connection", tcp ? "tcp" : "unix socket"}};
+                             {"daemon_connection", tcp ? "tcp" : "unix socket"},
+                             {"claims", claims},
+                             {"validator", validator}};
     mw::bench::emit("daemons", "workunits_per_second", workunits / elapsed, "WU/s", params);
     mw::bench::emit("daemons", "validated_per_second", workunits / validated, "WU/s", params);
     // Where the CPU went (the machine has 2 cores): per workunit, in ms.
@@ -173,7 +192,7 @@ int main(int argc, char** argv) {
 
   if (samples > 0) {  // Latency, quorum 1, daemons idle-waiting.
     FakeBoincServer server("bench_daemons_latency");
-    BackgroundProcess v(with({MW_VALIDATOR}, with(server.daemon_args(), {"--sleep", std::to_string(sleep_s), "-d", "1"})),
+    BackgroundProcess v(with({validator}, with(server.daemon_args(), {"--sleep", std::to_string(sleep_s), "-d", "1"})),
                         logs / "v2.log");
     BackgroundProcess a(with({MW_ASSIMILATOR}, with(server.daemon_args(), {"--sleep", std::to_string(sleep_s), "-d", "1",
                                                                              "--deliver", server.deliver_dir()})),

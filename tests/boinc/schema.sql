@@ -232,6 +232,29 @@ CREATE TABLE host_app_version (
   UNIQUE KEY hap (host_id, app_version_id)
 ) ENGINE = InnoDB;
 
+-- Per-app credit, kept by the validator when config.xml sets <credit_by_app>.
+CREATE TABLE credit_user (
+  userid                    INT           NOT NULL,
+  appid                     INT           NOT NULL,
+  njobs                     INT           NOT NULL,
+  total                     DOUBLE        NOT NULL,
+  expavg                    DOUBLE        NOT NULL,
+  expavg_time               DOUBLE        NOT NULL,
+  credit_type               INT           NOT NULL,
+  PRIMARY KEY (userid, appid, credit_type)
+) ENGINE = InnoDB;
+
+CREATE TABLE credit_team (
+  teamid                    INT           NOT NULL,
+  appid                     INT           NOT NULL,
+  njobs                     INT           NOT NULL,
+  total                     DOUBLE        NOT NULL,
+  expavg                    DOUBLE        NOT NULL,
+  expavg_time               DOUBLE        NOT NULL,
+  credit_type               INT           NOT NULL,
+  PRIMARY KEY (teamid, appid, credit_type)
+) ENGINE = InnoDB;
+
 -- ---------------------------------------------------------------------------
 -- Jobs: workunit (one job) and result (one replica of it)
 -- Exactly BOINC's 35 / 37 columns, in BOINC's order (positional inserts).

@@ -124,6 +124,8 @@ void read_config_section(const ConfigReader& r, const tinyxml2::XMLElement* conf
     else if (name == "ignore_upload_certificates") c.ignore_upload_certificates = r.flag(e);
     else if (name == "one_result_per_host_per_wu") c.one_result_per_host_per_wu = r.flag(e);
     else if (name == "one_result_per_user_per_wu") c.one_result_per_user_per_wu = r.flag(e);
+    else if (name == "daily_result_quota") c.daily_result_quota = static_cast<int>(r.integer(e, INT_MIN, INT_MAX));
+    else if (name == "credit_by_app") c.credit_by_app = r.flag(e);
   }
   struct Required {
     const char* name;

@@ -64,6 +64,12 @@ struct ProjectConfig {
   bool ignore_upload_certificates = false;
   bool one_result_per_host_per_wu = false;
   bool one_result_per_user_per_wu = false;
+  // The validator's host statistics: an invalid result lowers a host's
+  // max_jobs_per_day only while it is above this (BOINC's default, absent: 0).
+  int daily_result_quota = 0;
+  // Keep per-app credit (credit_user, credit_team) as BOINC's validator does
+  // when this is set.
+  bool credit_by_app = false;
 
   std::vector<DaemonConfig> daemons;
 };

@@ -1,0 +1,483 @@
+#include "bookkeeping.h"
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "mw/error.h"
+
+namespace mw::boinc {
+namespace {
+
+using credit::as_stored;
+
+// Credit per FLOP of the rsc_fpops_est scheme: 200 credits per GFLOPS-day.
+constexpr double kCreditPerFpop = 200.0 / (86400.0 * 1e9);
+
+struct Account {  // a host's, user's or team's credit columns
+  double expavg_credit = 0, expavg_time = 0;
+  std::vector<double> increments;  // added to total_credit, one per grant
+};
+
+struct Host {
+  Account account;
+  std::int64_t userid = 0;
+  double total_credit = 0;  // the host row keeps its total in memory (BOINC writes a difference)
+  double avg_turnaround = 0, orig_avg_turnaround = 0, orig_expavg_credit = 0, orig_expavg_time = 0;
+};
+
+struct User {
+  Account account;
+  std::int64_t teamid = 0;
+};
+
+struct AppCredit {  // a credit_user / credit_team row
+  bool exists = false;
+  double expavg = 0, expavg_time = 0;
+  std::vector<double> increments;
+};
+
+struct Hav {
+  credit::HostAppVersion row, orig;
+  bool exists = false;
+};
+
+using Key = std::pair<std::int64_t, std::int64_t>;
+
+std::vector<DbValue> ids_of(const std::set<std::int64_t>& ids) { return {ids.begin(), ids.end()}; }
+
+// One UPDATE for several rows of a table: each column is set to
+// CASE WHEN <key of row 1> THEN <its expression> ... END, so a workunit's rows
+// of one table cost the server one statement rather than one each.
+class MultiRowUpdate {
+ public:
+  struct Cell {
+    std::string expression;  // SQL with ? placeholders
+    std::vector<DbValue> values;
+  };
+  MultiRowUpdate(std::string table, std::vector<std::string> keys, std::vector<std::string> columns)
+      : table_(std::move(table)), keys_(std::move(keys)), columns_(std::move(columns)) {}
+
+  void add(std::vector<DbValue> key, std::vector<Cell> cells) { rows_.push_back({std::move(key), std::move(cells)}); }
+
+  void emit(std::vector<DbStatement>& out) const {
+    if (rows_.empty()) return;
+    std::string key_test;
+    for (const auto& k : keys_) key_test += (key_test.empty() ? "" : " AND ") + k + " = ?";
+    std::vector<DbValue> args;
+    std::string sql = "UPDATE " + table_ + " SET ";
+    for (std::size_t c = 0; c < columns_.size(); ++c) {
+      sql += (c ? ", " : "") + columns_[c] + " = CASE";
+      for (const auto& row : rows_) {
+        sql += " WHEN " + key_test + " THEN " + row.cells[c].expression;
+        args.insert(args.end(), row.key.begin(), row.key.end());
+        args.insert(args.end(), row.cells[c].values.begin(), row.cells[c].values.end());
+      }
+      sql += " ELSE " + columns_[c] + " END";
+    }
+    sql += " WHERE ";
+    for (std::size_t r = 0; r < rows_.size(); ++r) {
+      sql += std::string(r ? " OR " : "") + "(" + key_test + ")";
+      args.insert(args.end(), rows_[r].key.begin(), rows_[r].key.end());
+    }
+    out.push_back({std::move(sql), std::move(args)});
+  }
+
+ private:
+  struct Row {
+    std::vector<DbValue> key;
+    std::vector<Cell> cells;
+  };
+  std::string table_;
+  std::vector<std::string> keys_, columns_;
+  std::vector<Row> rows_;
+};
+
+// "column + ? + ? ...": the server adds in this order, as BOINC's one UPDATE
+// per grant would.
+MultiRowUpdate::Cell increased(const char* column, const std::vector<double>& increments) {
+  MultiRowUpdate::Cell cell{column, {}};
+  for (double d : increments) {
+    cell.expression += " + ?";
+    cell.values.emplace_back(std::in_place_type<double>, d);
+  }
+  return cell;
+}
+
+MultiRowUpdate::Cell value(DbValue v) { return {"?", {std::move(v)}}; }
+
+// The rows a judgement touches, locked, and what it does to them.
+class Ledger {
+ public:
+  Ledger(const CreditSettings& settings, const PassCredit& pass) : settings_(settings), pass_(pass) {}
+
+  // Takes the rows bookkeeping_reads() returned (in its order) and points
+  // each judged result at its host_app_version.
+  void load(const DbBatchResult* got, Judgement& j) {
+    for (const auto& row : got[0].rows) {
+      auto [h, fresh] = hosts_.try_emplace(row.integer(0));
+      if (!fresh) continue;  // one row per result: a host may come twice
+      Host& host = h->second;
+      host.userid = row.integer(1);
+      host.total_credit = row.real(2);
+      host.account.expavg_credit = host.orig_expavg_credit = row.real(3);
+      host.account.expavg_time = host.orig_expavg_time = row.real(4);
+      host.avg_turnaround = host.orig_avg_turnaround = row.real(5);
+      if (row.is_null(6)) continue;
+      User& u = users_[row.integer(6)];
+      u.teamid = row.integer(7);
+      u.account.expavg_credit = row.real(8);
+      u.account.expavg_time = row.real(9);
+      if (row.is_null(10)) continue;
+      Account& t = teams_[row.integer(10)];
+      t.expavg_credit = row.real(11);
+      t.expavg_time = row.real(12);
+    }
+    for (const auto& row : got[1].rows) {
+      Hav& h = havs_[{row.integer(0), row.integer(1)}];
+      h.exists = true;
+      credit::HostAppVersion& v = h.row;
+      v.host_id = row.integer(0);
+      v.app_version_id = row.integer(1);
+      v.pfc = {row.real(2), row.real(3)};
+      v.et = {row.real(4), row.real(5), row.real(6), row.real(7)};
+      v.turnaround = {row.real(8), row.real(9), row.real(10), row.real(11)};
+      v.max_jobs_per_day = row.integer(12);
+      v.consecutive_valid = row.integer(13);
+      h.orig = v;
+    }
+    if (settings_.credit_by_app) {
+      for (const auto& row : got[2].rows) load_app_credit(user_credit_, row);
+      for (const auto& row : got[3].rows) load_app_credit(team_credit_, row);
+    }
+    for (auto& r : j.results) {
+      const Key key{r.hostid, credit::generalized_app_version_id(r.claim.app_version_id, pass_.app.id)};
+      auto it = havs_.find(key);
+      // A missing host_app_version of a known app version is made (BOINC's
+      // hav_lookup inserts a zeroed one); one of an anonymous-platform
+      // version is not (BOINC's hav_lookup looks the generalized id up as an
+      // app version, which fails: only the scheduler makes those). Results
+      // without one keep no statistics.
+      if (it == havs_.end() && r.hostid != 0 && r.claim.app_version_id > 0 &&
+          pass_.versions.count(r.claim.app_version_id)) {
+        it = havs_.emplace(key, Hav{}).first;
+        it->second.row.host_id = key.first;
+        it->second.row.app_version_id = key.second;
+      }
+      r.claim.hav = it == havs_.end() ? &no_hav_ : &it->second.row;
+    }
+  }
+
+  // BOINC's credit for a new canonical result under the chosen scheme; the
+  // default computation runs whatever the scheme, for its statistics.
+  double canonical_credit(Judgement& j, std::map<std::int64_t, credit::AppVersionStats>& versions) {
+    std::vector<credit::Claim> claims;
+    for (const auto& r : j.results)
+      if (r.valid) claims.push_back(r.claim);
+    double credit = credit::assign_credit_set(j.wu, pass_.app, claims, versions, settings_.max_granted_credit);
+    if (settings_.scheme == CreditScheme::fpops_estimate) credit = j.wu.rsc_fpops_est * kCreditPerFpop;
+    if (settings_.scheme == CreditScheme::fixed) credit = settings_.fixed_credit;
+    if (settings_.max_granted_credit != 0 && credit > settings_.max_granted_credit)
+      credit = settings_.max_granted_credit;
+    return credit;
+  }
+
+  // is_valid: the host's average turnaround and its host_app_version counts.
+  void count_valid(JudgedResult& r, const Judgement& j) {
+    auto hit = hosts_.find(r.hostid);
+    if (hit != hosts_.end())
+      hit->second.avg_turnaround = as_stored(
+          credit::next_avg_turnaround(hit->second.avg_turnaround, r.claim.received_time - r.claim.sent_time));
+    if (r.claim.hav->host_id != 0) credit::count_valid(*r.claim.hav, j.wu, pass_.app);
+  }
+
+  // grant_credit (+ grant_credit_by_app): `credit` to the result, its host,
+  // the host's owner and the owner's team.
+  void grant_valid(JudgedResult& r, double credit) {
+    r.granted_credit = as_stored(credit);
+    auto hit = hosts_.find(r.hostid);
+    if (hit == hosts_.end()) return;  // the host row is gone: nobody to credit
+    // The averages are computed with the credit as computed; only what is
+    // stored is rounded (BOINC passes the unrounded value on).
+    grant(hit->second, r, credit);
+    if (settings_.credit_by_app) {
+      grant_app(user_credit_[{r.userid, pass_.app.id}], r, credit);
+      grant_app(team_credit_[{r.teamid, pass_.app.id}], r, credit);
+    }
+  }
+
+  void invalid(JudgedResult& r) {
+    if (r.claim.hav->host_id != 0) credit::count_invalid(*r.claim.hav, settings_.daily_result_quota);
+  }
+
+  // BOINC writes a host_app_version after each result; the next result reads
+  // it back rounded.
+  void settle(JudgedResult& r) {
+    credit::HostAppVersion& v = *r.claim.hav;
+    if (v.host_id == 0) return;
+    v.pfc = {as_stored(v.pfc.n), as_stored(v.pfc.avg)};
+    v.et = {as_stored(v.et.n), as_stored(v.et.avg), as_stored(v.et.var), as_stored(v.et.q)};
+    v.turnaround = {as_stored(v.turnaround.n), as_stored(v.turnaround.avg), as_stored(v.turnaround.var),
+                    as_stored(v.turnaround.q)};
+  }
+
+  void write(std::vector<DbStatement>& out) const {
+    // BOINC writes a host's fields that changed; writing an unchanged one
+    // back (the value read) is the same.
+    MultiRowUpdate host("host", {"id"}, {"avg_turnaround", "total_credit", "expavg_credit", "expavg_time"});
+    for (const auto& [id, h] : hosts_) {
+      if (h.avg_turnaround == h.orig_avg_turnaround && h.account.increments.empty() &&
+          h.account.expavg_credit == h.orig_expavg_credit && h.account.expavg_time == h.orig_expavg_time)
+        continue;
+      host.add({id}, {value(h.avg_turnaround), increased("total_credit", h.account.increments),
+                      value(h.account.expavg_credit), value(h.account.expavg_time)});
+    }
+    host.emit(out);
+    write_accounts("user", users_, out);
+    write_accounts("team", teams_, out);
+    MultiRowUpdate hav_update("host_app_version", {"host_id", "app_version_id"},
+                              {"pfc_n", "pfc_avg", "et_n", "et_avg", "et_var", "et_q", "turnaround_n",
+                               "turnaround_avg", "turnaround_var", "turnaround_q", "max_jobs_per_day",
+                               "consecutive_valid"});
+    for (const auto& [key, h] : havs_) {
+      const credit::HostAppVersion& v = h.row;
+      std::vector<DbValue> args = {v.pfc.n, v.pfc.avg, v.et.n, v.et.avg, v.et.var, v.et.q, v.turnaround.n,
+                                   v.turnaround.avg, v.turnaround.var, v.turnaround.q,
+                                   v.max_jobs_per_day, v.consecutive_valid, key.first, key.second};
+      if (!h.exists) {
+        // Another transaction may have made the row meanwhile (its lock
+        // could not be taken before the row existed): ours then wins.
+        out.push_back({"INSERT INTO host_app_version (pfc_n, pfc_avg, et_n, et_avg, et_var, et_q, turnaround_n, "
+                       "turnaround_avg, turnaround_var, turnaround_q, max_jobs_per_day, consecutive_valid, "
+                       "host_id, app_version_id, n_jobs_today) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+                       "ON DUPLICATE KEY UPDATE pfc_n = VALUES(pfc_n), pfc_avg = VALUES(pfc_avg), "
+                       "et_n = VALUES(et_n), et_avg = VALUES(et_avg), et_var = VALUES(et_var), et_q = VALUES(et_q), "
+                       "turnaround_n = VALUES(turnaround_n), turnaround_avg = VALUES(turnaround_avg), "
+                       "turnaround_var = VALUES(turnaround_var), turnaround_q = VALUES(turnaround_q), "
+                       "max_jobs_per_day = VALUES(max_jobs_per_day), consecutive_valid = VALUES(consecutive_valid)",
+                       std::move(args)});
+      } else if (changed(h)) {
+        std::vector<MultiRowUpdate::Cell> cells;
+        for (std::size_t i = 0; i < 12; ++i) cells.push_back(value(args[i]));
+        hav_update.add({key.first, key.second}, std::move(cells));
+      }
+    }
+    hav_update.emit(out);
+    write_app_credit("credit_user", "userid", user_credit_, out);
+    write_app_credit("credit_team", "teamid", team_credit_, out);
+  }
+
+ private:
+  const CreditSettings& settings_;
+  const PassCredit& pass_;
+  std::map<std::int64_t, Host> hosts_;
+  std::map<std::int64_t, User> users_;
+  std::map<std::int64_t, Account> teams_;
+  std::map<Key, Hav> havs_;
+  std::map<Key, AppCredit> user_credit_, team_credit_;
+  credit::HostAppVersion no_hav_;
+
+  static void load_app_credit(std::map<Key, AppCredit>& into, const DbRow& row) {
+    AppCredit& c = into[{row.integer(0), row.integer(1)}];
+    c.exists = true;
+    c.expavg = row.real(2);
+    c.expavg_time = row.real(3);
+  }
+
+  static bool changed(const Hav& h) {
+    const auto& a = h.row;
+    const auto& b = h.orig;
+    return a.pfc.n != b.pfc.n || a.pfc.avg != b.pfc.avg || a.et.n != b.et.n || a.et.avg != b.et.avg ||
+           a.et.var != b.et.var || a.et.q != b.et.q || a.turnaround.n != b.turnaround.n ||
+           a.turnaround.avg != b.turnaround.avg || a.turnaround.var != b.turnaround.var ||
+           a.turnaround.q != b.turnaround.q || a.max_jobs_per_day != b.max_jobs_per_day ||
+           a.consecutive_valid != b.consecutive_valid;
+  }
+
+  // The recent average of one account, stored as BOINC stores it.
+  void decay_and_add(double& avg, double& avg_time, double sent_time, double amount) const {
+    credit::update_average(pass_.now, sent_time, amount, avg, avg_time);
+    avg = as_stored(avg);
+    avg_time = as_stored(avg_time);
+  }
+
+  // grant_credit: the host, its owner and the owner's team.
+  void grant(Host& host, const JudgedResult& r, double credit) {
+    const double sent = r.claim.sent_time;
+    decay_and_add(host.account.expavg_credit, host.account.expavg_time, sent, credit);
+    // BOINC keeps the host's total in memory and writes the difference.
+    const double total = host.total_credit + credit;
+    const double increment = as_stored(total - host.total_credit);
+    host.account.increments.push_back(increment);
+    host.total_credit += increment;
+    auto u = users_.find(host.userid);
+    if (u == users_.end()) return;
+    decay_and_add(u->second.account.expavg_credit, u->second.account.expavg_time, sent, credit);
+    u->second.account.increments.push_back(as_stored(credit));
+    if (u->second.teamid == 0) return;
+    auto t = teams_.find(u->second.teamid);
+    if (t == teams_.end()) return;
+    decay_and_add(t->second.expavg_credit, t->second.expavg_time, sent, credit);
+    t->second.increments.push_back(as_stored(credit));
+  }
+
+  // grant_credit_by_app: a new row starts dated now.
+  void grant_app(AppCredit& c, const JudgedResult& r, double credit) const {
+    if (!c.exists && c.increments.empty()) c.expavg_time = pass_.now;
+    decay_and_add(c.expavg, c.expavg_time, r.claim.sent_time, credit);
+    c.increments.push_back(as_stored(credit));
+  }
+
+  template <typename Map>
+  static void write_accounts(const char* table, const Map& rows, std::vector<DbStatement>& out) {
+    MultiRowUpdate update(table, {"id"}, {"total_credit", "expavg_credit", "expavg_time"});
+    for (const auto& [id, row] : rows) {
+      const Account& a = account_of(row);
+      if (a.increments.empty()) continue;
+      update.add({id}, {increased("total_credit", a.increments), value(a.expavg_credit), value(a.expavg_time)});
+    }
+    update.emit(out);
+  }
+  static const Account& account_of(const User& u) { return u.account; }
+  static const Account& account_of(const Account& a) { return a; }
+
+  void write_app_credit(const char* table, const char* who, const std::map<Key, AppCredit>& rows,
+                        std::vector<DbStatement>& out) const {
+    for (const auto& [key, c] : rows) {
+      if (c.increments.empty()) continue;
+      if (!c.exists)
+        out.push_back({std::string("INSERT IGNORE INTO ") + table + " (" + who +
+                           ", appid, njobs, total, expavg, expavg_time, credit_type) VALUES (?, ?, 0, 0, 0, ?, 0)",
+                       {key.first, key.second, as_stored(pass_.now)}});
+      MultiRowUpdate::Cell total = increased("total", c.increments);
+      std::vector<DbValue> args = total.values;
+      std::string set = "total = " + total.expression + ", expavg = ?, expavg_time = ?, njobs = njobs + ?";
+      args.push_back(c.expavg);
+      args.push_back(c.expavg_time);
+      args.push_back(static_cast<std::int64_t>(c.increments.size()));
+      args.push_back(key.first);
+      args.push_back(key.second);
+      out.push_back({std::string("UPDATE ") + table + " SET " + set + " WHERE " + who + " = ? AND appid = ?",
+                     std::move(args)});
+    }
+  }
+};
+
+}  // namespace
+
+std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_id, bool credit_by_app) {
+  std::vector<DbStatement> reads = {
+      {"SELECT h.id, h.userid, h.total_credit, h.expavg_credit, h.expavg_time, h.avg_turnaround, u.id, u.teamid, "
+       "u.expavg_credit, u.expavg_time, t.id, t.expavg_credit, t.expavg_time FROM result r "
+       "JOIN host h ON h.id = r.hostid LEFT JOIN user u ON u.id = h.userid LEFT JOIN team t ON t.id = u.teamid "
+       "WHERE r.workunitid = ? FOR UPDATE",
+       {wu_id}},
+      {"SELECT v.host_id, v.app_version_id, v.pfc_n, v.pfc_avg, v.et_n, v.et_avg, v.et_var, v.et_q, "
+       "v.turnaround_n, v.turnaround_avg, v.turnaround_var, v.turnaround_q, v.max_jobs_per_day, "
+       "v.consecutive_valid FROM result r JOIN host_app_version v ON v.host_id = r.hostid AND "
+       "v.app_version_id = IF(r.app_version_id < 0, ? * 1000000 - r.app_version_id, r.app_version_id) "
+       "WHERE r.workunitid = ? FOR UPDATE",
+       {app_id, wu_id}}};
+  if (credit_by_app) {
+    reads.push_back({"SELECT c.userid, c.appid, c.expavg, c.expavg_time FROM result r JOIN credit_user c ON "
+                     "c.userid = r.userid AND c.appid = ? WHERE r.workunitid = ? FOR UPDATE",
+                     {app_id, wu_id}});
+    reads.push_back({"SELECT c.teamid, c.appid, c.expavg, c.expavg_time FROM result r JOIN credit_team c ON "
+                     "c.teamid = r.teamid AND c.appid = ? WHERE r.workunitid = ? FOR UPDATE",
+                     {app_id, wu_id}});
+  }
+  return reads;
+}
+
+double book(const CreditSettings& settings, const PassCredit& pass, Judgement& j, const DbBatchResult* rows,
+            std::map<std::int64_t, credit::AppVersionStats>& samples, std::vector<DbStatement>& out) {
+  if (j.results.empty()) return 0;
+  Ledger ledger(settings, pass);
+  ledger.load(rows, j);
+  // The app versions' statistics as the pass read them, plus this
+  // workunit's samples (handed to the caller).
+  std::map<std::int64_t, credit::AppVersionStats> versions = pass.versions;
+  double canonical = 0;
+  if (!j.late) {
+    // The credit first (it updates the statistics of every valid result's
+    // host_app_version), then each result as BOINC's validator takes them.
+    canonical = ledger.canonical_credit(j, versions);
+    for (auto& r : j.results) {
+      if (r.valid) {
+        ledger.count_valid(r, j);
+        ledger.grant_valid(r, canonical);
+      } else {
+        ledger.invalid(r);
+      }
+      ledger.settle(r);
+    }
+  } else {
+    // Late results: counted valid, then their statistics, then the
+    // canonical result's credit, one result after the other.
+    for (auto& r : j.results) {
+      if (r.valid) {
+        ledger.count_valid(r, j);
+        std::vector<credit::Claim> one = {r.claim};
+        credit::assign_credit_set(j.wu, pass.app, one, versions, settings.max_granted_credit);
+        ledger.grant_valid(r, j.canonical_granted);
+      } else {
+        ledger.invalid(r);
+      }
+      ledger.settle(r);
+    }
+  }
+  ledger.write(out);
+  for (auto& [id, v] : versions) {
+    if (v.pfc_samples.empty() && v.credit_samples.empty()) continue;
+    credit::add_samples(samples[id], v);
+  }
+  return canonical;
+}
+
+PassCredit load_pass_credit(Database& db, std::int64_t app_id, double now) {
+  PassCredit p;
+  p.now = now;
+  auto got = db.execute_batch(
+      {{"SELECT id, min_avg_pfc, host_scale_check, target_nresults FROM app WHERE id = ?", {app_id}},
+       {"SELECT id, pfc_n, pfc_avg, pfc_scale, expavg_credit, expavg_time FROM app_version WHERE appid = ?",
+        {app_id}}});
+  if (got[0].rows.empty()) throw Error(Errc::database, "app " + std::to_string(app_id) + " is gone");
+  const DbRow& a = got[0].rows[0];
+  p.app = {a.integer(0), a.real(1), a.integer(2) != 0, a.integer(3)};
+  for (const auto& row : got[1].rows) {
+    credit::AppVersionStats& v = p.versions[row.integer(0)];
+    v.id = row.integer(0);
+    v.pfc = {row.real(1), row.real(2)};
+    v.pfc_scale = row.real(3);
+    v.expavg_credit = row.real(4);
+    v.expavg_time = row.real(5);
+  }
+  return p;
+}
+
+void write_app_version_samples(Database& db, std::map<std::int64_t, credit::AppVersionStats>& samples, double now) {
+  if (samples.empty()) return;
+  std::set<std::int64_t> ids;
+  for (const auto& [id, s] : samples) ids.insert(id);
+  db.transaction_retrying([&] {
+    auto rows = db.query("SELECT id, pfc_n, pfc_avg, expavg_credit, expavg_time FROM app_version WHERE id IN (" +
+                             sql_placeholders(ids.size()) + ") ORDER BY id FOR UPDATE",
+                         ids_of(ids));
+    std::vector<DbStatement> writes;
+    for (const auto& row : rows) {
+      credit::AppVersionStats v = samples.at(row.integer(0));  // a copy: a retry starts again from the samples
+      v.pfc = {row.real(1), row.real(2)};
+      v.expavg_credit = row.real(3);
+      v.expavg_time = row.real(4);
+      credit::flush_app_version(v, now);
+      writes.push_back({"UPDATE app_version SET pfc_n = ?, pfc_avg = ?, expavg_credit = ?, expavg_time = ? WHERE id = ?",
+                        {as_stored(v.pfc.n), as_stored(v.pfc.avg), as_stored(v.expavg_credit),
+                         as_stored(v.expavg_time), v.id}});
+    }
+    if (!writes.empty()) db.execute_batch(writes, /*commit=*/true);
+  });
+  samples.clear();
+}
+
+}  // namespace mw::boinc

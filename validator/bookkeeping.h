@@ -1,0 +1,85 @@
+// validator/bookkeeping.h — what BOINC's validator records besides the
+// results' states: credit for host, user and team (total and recent average),
+// per-app credit (credit_user, credit_team, when config.xml sets
+// <credit_by_app>), the host's average turnaround and its host_app_version
+// statistics (runtime and turnaround averages, consecutive_valid, the daily
+// job quota max_jobs_per_day).
+//
+// Used inside the validator's per-workunit transaction: the rows the
+// workunit's results may touch are read and locked with the workunit's own
+// SELECT (bookkeeping_reads, same round trip); book() applies BOINC's rules
+// (validator/credit.h) result by result in id order, and appends the writes to
+// the transaction's final batch (with the COMMIT: no round trip of its own). Every stored double goes through
+// credit::as_stored, as BOINC's "%.15e" does, so the stored bits are BOINC's.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "credit.h"
+#include "mw/boinc/database.h"
+
+namespace mw::boinc {
+
+enum class CreditScheme {
+  boinc,           // BOINC's default: assign_credit_set (claimed peak FLOPs, normalised)
+  fpops_estimate,  // workunit.rsc_fpops_est at 200 credits per GFLOPS-day
+  fixed,           // the same amount for every valid result
+};
+
+struct CreditSettings {
+  CreditScheme scheme = CreditScheme::boinc;
+  double fixed_credit = 0;
+  double max_granted_credit = 200.0 * 1000 * 365;  // BOINC's default cap: a TeraFLOPS-year
+  int daily_result_quota = 0;                      // config.xml <daily_result_quota>
+  bool credit_by_app = false;                      // config.xml <credit_by_app>
+};
+
+// One result this pass made VALID or INVALID.
+struct JudgedResult {
+  bool valid = false;
+  std::int64_t hostid = 0, userid = 0, teamid = 0;
+  credit::Claim claim;  // id, app version, times, FLOP estimate (claim.hav is set by book())
+  double granted_credit = 0;  // out, for a valid result
+};
+
+// A workunit's judged results, in id order, and what kind of decision it was.
+struct Judgement {
+  credit::WuInfo wu;
+  // A canonical result existed before this pass (late results): each valid
+  // one gets `canonical_granted`, the canonical result's granted_credit.
+  bool late = false;
+  double canonical_granted = 0;
+  std::vector<JudgedResult> results;
+};
+
+// The pass's view of the app: its row and its versions' statistics as read
+// at the start of the pass, and the time every credit of the pass is dated.
+struct PassCredit {
+  credit::AppInfo app;
+  std::map<std::int64_t, credit::AppVersionStats> versions;
+  double now = 0;
+};
+
+// The statements reading (FOR UPDATE) the rows the bookkeeping of workunit
+// `wu_id` may touch: the hosts of its results with their owners and teams,
+// their host_app_versions, and with `credit_by_app` the per-app credit rows.
+std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_id, bool credit_by_app);
+
+// Applies the bookkeeping of `j` (see above) to the rows `rows` (the results
+// of bookkeeping_reads, in order). Returns the credit of a newly found
+// canonical result (0 for late results); sets each valid result's
+// granted_credit; adds the app-version samples to `samples` (folded in by the
+// caller once the transaction committed).
+double book(const CreditSettings& settings, const PassCredit& pass, Judgement& j, const DbBatchResult* rows,
+            std::map<std::int64_t, credit::AppVersionStats>& samples, std::vector<DbStatement>& out);
+
+// Reads the app row and its versions for a pass dated `now`.
+PassCredit load_pass_credit(Database& db, std::int64_t app_id, double now);
+
+// Folds the pass's app-version samples into their rows (one transaction).
+void write_app_version_samples(Database& db, std::map<std::int64_t, credit::AppVersionStats>& samples,
+                               double now);
+
+}  // namespace mw::boinc
