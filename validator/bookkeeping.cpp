@@ -41,6 +41,9 @@ struct AppCredit {  // a credit_user / credit_team row
 struct Hav {
   credit::HostAppVersion row, orig;
   bool exists = false;
+  // The app version whose row this one takes over (BOINC's hav_lookup): the
+  // row is moved to the new version rather than made.
+  std::int64_t taken_from = 0;
 };
 
 using Key = std::pair<std::int64_t, std::int64_t>;
@@ -107,6 +110,21 @@ MultiRowUpdate::Cell increased(const char* column, const std::vector<double>& in
 
 MultiRowUpdate::Cell value(DbValue v) { return {"?", {std::move(v)}}; }
 
+// A host_app_version row's host, version and statistics, from the columns of
+// `row` starting at `first` (in the order of kHavColumns).
+credit::HostAppVersion hav_columns(const DbRow& row, std::size_t first) {
+  credit::HostAppVersion v;
+  auto real = [&](std::size_t i) { return row.real(first + i); };
+  v.host_id = row.integer(first);
+  v.app_version_id = row.integer(first + 1);
+  v.pfc = {real(2), real(3)};
+  v.et = {real(4), real(5), real(6), real(7)};
+  v.turnaround = {real(8), real(9), real(10), real(11)};
+  v.max_jobs_per_day = row.integer(first + 12);
+  v.consecutive_valid = row.integer(first + 13);
+  return v;
+}
+
 // The rows a judgement touches, locked, and what it does to them.
 class Ledger {
  public:
@@ -137,19 +155,27 @@ class Ledger {
     for (const auto& row : got[1].rows) {
       Hav& h = havs_[{row.integer(0), row.integer(1)}];
       h.exists = true;
-      credit::HostAppVersion& v = h.row;
-      v.host_id = row.integer(0);
-      v.app_version_id = row.integer(1);
-      v.pfc = {row.real(2), row.real(3)};
-      v.et = {row.real(4), row.real(5), row.real(6), row.real(7)};
-      v.turnaround = {row.real(8), row.real(9), row.real(10), row.real(11)};
-      v.max_jobs_per_day = row.integer(12);
-      v.consecutive_valid = row.integer(13);
-      h.orig = v;
+      h.row = hav_columns(row, 0);
+      h.orig = h.row;
     }
     if (settings_.credit_by_app) {
       for (const auto& row : got[2].rows) load_app_credit(user_credit_, row);
       for (const auto& row : got[3].rows) load_app_credit(team_credit_, row);
+    }
+    // Rows of older versions of the same app, platform and plan class that a
+    // missing row takes over: per (host, new version) the newest version's.
+    std::map<Key, std::pair<std::int64_t, Hav>> takeovers;  // → (its version_num, the row)
+    for (const auto& row : got[settings_.credit_by_app ? 4 : 2].rows) {
+      const Key key{row.integer(0), row.integer(1)};
+      const std::int64_t version_num = row.integer(2);
+      auto [it, fresh] = takeovers.try_emplace(key);
+      if (!fresh && it->second.first >= version_num) continue;
+      it->second.first = version_num;
+      Hav& h = it->second.second;
+      h.row = hav_columns(row, 3);
+      h.taken_from = h.row.app_version_id;
+      h.row.app_version_id = key.second;
+      h.orig = h.row;
     }
     for (auto& r : j.results) {
       const Key key{r.hostid, credit::generalized_app_version_id(r.claim.app_version_id, pass_.app.id)};
@@ -161,7 +187,8 @@ class Ledger {
       // without one keep no statistics.
       if (it == havs_.end() && r.hostid != 0 && r.claim.app_version_id > 0 &&
           pass_.versions.count(r.claim.app_version_id)) {
-        it = havs_.emplace(key, Hav{}).first;
+        auto old = takeovers.find(key);
+        it = havs_.emplace(key, old != takeovers.end() ? old->second.second : Hav{}).first;
         it->second.row.host_id = key.first;
         it->second.row.app_version_id = key.second;
       }
@@ -245,7 +272,16 @@ class Ledger {
       std::vector<DbValue> args = {v.pfc.n, v.pfc.avg, v.et.n, v.et.avg, v.et.var, v.et.q, v.turnaround.n,
                                    v.turnaround.avg, v.turnaround.var, v.turnaround.q,
                                    v.max_jobs_per_day, v.consecutive_valid, key.first, key.second};
-      if (!h.exists) {
+      if (h.taken_from != 0) {
+        // The old version's row becomes this version's, with what it knew.
+        args.push_back(key.first);
+        args.push_back(h.taken_from);
+        out.push_back({"UPDATE host_app_version SET pfc_n = ?, pfc_avg = ?, et_n = ?, et_avg = ?, et_var = ?, "
+                       "et_q = ?, turnaround_n = ?, turnaround_avg = ?, turnaround_var = ?, turnaround_q = ?, "
+                       "max_jobs_per_day = ?, consecutive_valid = ?, host_id = ?, app_version_id = ? "
+                       "WHERE host_id = ? AND app_version_id = ?",
+                       std::move(args)});
+      } else if (!h.exists) {
         // Another transaction may have made the row meanwhile (its lock
         // could not be taken before the row existed): ours then wins.
         out.push_back({"INSERT INTO host_app_version (pfc_n, pfc_avg, et_n, et_avg, et_var, et_q, turnaround_n, "
@@ -366,6 +402,11 @@ class Ledger {
 
 }  // namespace
 
+// The columns hav_columns() reads, of host_app_version v.
+constexpr const char* kHavColumns =
+    "v.host_id, v.app_version_id, v.pfc_n, v.pfc_avg, v.et_n, v.et_avg, v.et_var, v.et_q, v.turnaround_n, "
+    "v.turnaround_avg, v.turnaround_var, v.turnaround_q, v.max_jobs_per_day, v.consecutive_valid";
+
 std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_id, bool credit_by_app) {
   std::vector<DbStatement> reads = {
       {"SELECT h.id, h.userid, h.total_credit, h.expavg_credit, h.expavg_time, h.avg_turnaround, u.id, u.teamid, "
@@ -373,9 +414,7 @@ std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_
        "JOIN host h ON h.id = r.hostid LEFT JOIN user u ON u.id = h.userid LEFT JOIN team t ON t.id = u.teamid "
        "WHERE r.workunitid = ? FOR UPDATE",
        {wu_id}},
-      {"SELECT v.host_id, v.app_version_id, v.pfc_n, v.pfc_avg, v.et_n, v.et_avg, v.et_var, v.et_q, "
-       "v.turnaround_n, v.turnaround_avg, v.turnaround_var, v.turnaround_q, v.max_jobs_per_day, "
-       "v.consecutive_valid FROM result r JOIN host_app_version v ON v.host_id = r.hostid AND "
+      {std::string("SELECT ") + kHavColumns + " FROM result r JOIN host_app_version v ON v.host_id = r.hostid AND "
        "v.app_version_id = IF(r.app_version_id < 0, ? * 1000000 - r.app_version_id, r.app_version_id) "
        "WHERE r.workunitid = ? FOR UPDATE",
        {app_id, wu_id}}};
@@ -387,6 +426,19 @@ std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_
                      "c.teamid = r.teamid AND c.appid = ? WHERE r.workunitid = ? FOR UPDATE",
                      {app_id, wu_id}});
   }
+  // A result's host without a row for its app version takes over its row
+  // for an older version of the same app, platform and plan class (BOINC's
+  // hav_lookup). Shared locks: every workunit's results join the same
+  // app_version rows, which an exclusive lock would serialize the threads on.
+  reads.push_back({std::string("SELECT r.hostid, r.app_version_id, a2.version_num, ") + kHavColumns +
+                       " FROM result r JOIN app_version a ON a.id = r.app_version_id "
+                       "JOIN app_version a2 ON a2.appid = a.appid AND a2.platformid = a.platformid AND "
+                       "a2.plan_class = a.plan_class AND a2.id <> a.id "
+                       "JOIN host_app_version v ON v.host_id = r.hostid AND v.app_version_id = a2.id "
+                       "WHERE r.workunitid = ? AND r.hostid <> 0 AND r.app_version_id > 0 AND NOT EXISTS "
+                       "(SELECT 1 FROM host_app_version x WHERE x.host_id = r.hostid AND "
+                       "x.app_version_id = r.app_version_id) LOCK IN SHARE MODE",
+                   {wu_id}});
   return reads;
 }
 

@@ -64,7 +64,9 @@ struct PassCredit {
 
 // The statements reading (FOR UPDATE) the rows the bookkeeping of workunit
 // `wu_id` may touch: the hosts of its results with their owners and teams,
-// their host_app_versions, and with `credit_by_app` the per-app credit rows.
+// their host_app_versions, with `credit_by_app` the per-app credit rows, and
+// last (shared locks) the rows of older app versions that a missing
+// host_app_version takes over, as BOINC's hav_lookup does.
 std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_id, bool credit_by_app);
 
 // Applies the bookkeeping of `j` (see above) to the rows `rows` (the results
