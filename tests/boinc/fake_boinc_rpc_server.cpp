@@ -231,6 +231,12 @@ std::vector<std::int64_t> FakeBoincRpcServer::live_batches() const {
     if (b.state != 4) ids.push_back(id);
   return ids;
 }
+std::vector<std::string> FakeBoincRpcServer::batch_names() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  std::vector<std::string> names;
+  for (const auto& [id, b] : batches_) names.push_back(b.name);
+  return names;
+}
 void FakeBoincRpcServer::fail_job(const std::string& name) { std::lock_guard<std::mutex> l(mutex_); doomed_[name] = true; }
 
 std::map<std::string, int> FakeBoincRpcServer::rpc_counts() const { std::lock_guard<std::mutex> l(mutex_); return rpc_counts_; }

@@ -121,6 +121,7 @@ class FakeBoincRpcServer {
   std::size_t stored_files() const;
   std::size_t results_files(std::int64_t batch_id) const;  // files in results/<batch>/
   std::vector<std::int64_t> live_batches() const;           // batch rows not retired
+  std::vector<std::string> batch_names() const;             // every batch row's name, by id
 
  private:
   struct Job {

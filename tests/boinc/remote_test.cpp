@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -724,6 +725,9 @@ TEST(BoincRemoteResume, KilledMasterTakesUpItsJobsAndFetchesEachOutputOnce) {
   }
   EXPECT_EQ(jobs.size(), static_cast<std::size_t>(tasks));
   for (int id = 1; id <= tasks; ++id) EXPECT_EQ(jobs_of_task[id], 1) << "task " << id;
+  // Each run numbers its batches on from the ledger: no name twice.
+  const std::vector<std::string> names = f.server.batch_names();
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size()) << ::testing::PrintToString(names);
   EXPECT_EQ(f.server.rpc_counts()["get_output3"], tasks);
 
   // Every result was delivered once, and right.

@@ -52,7 +52,7 @@ struct RemoteLedger::Impl {
   std::string path;
   mw::detail::sqlite::DbPtr db;
   Statement begin, commit, rollback, insert_batch, supersede, insert_job, set_batch_state, set_state,
-      set_fetched, find, idle, live, retire, retire_jobs;
+      set_fetched, find, idle, live, count, retire, retire_jobs;
   std::mutex mutex;
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -91,6 +91,7 @@ RemoteLedger::RemoteLedger(const std::string& dir) : impl_(std::make_unique<Impl
   l.idle = p("SELECT id FROM batches WHERE retired = 0 AND NOT EXISTS"
              " (SELECT 1 FROM jobs WHERE jobs.batch_id = batches.id AND jobs.state <> 3)");
   l.live = p("SELECT 1 FROM jobs WHERE batch_id = ?1 AND state <> 3 LIMIT 1");
+  l.count = p("SELECT COUNT(*) FROM batches");
   l.retire = p("UPDATE batches SET retired = 1 WHERE id = ?1");
   l.retire_jobs = p("UPDATE jobs SET state = 3, output = NULL WHERE batch_id = ?1");
 }
@@ -200,6 +201,14 @@ std::vector<std::int64_t> RemoteLedger::idle_batches() {
   while ((rc = use.step()) == SQLITE_ROW) ids.push_back(use.int_column(0));
   if (rc != SQLITE_DONE) l.fail("cannot list the batches");
   return ids;
+}
+
+std::size_t RemoteLedger::batch_count() {
+  Impl& l = *impl_;
+  std::lock_guard<std::mutex> lock(l.mutex);
+  Use use(l.count);
+  if (use.step() != SQLITE_ROW) l.fail("cannot count the batches");
+  return static_cast<std::size_t>(use.int_column(0));
 }
 
 bool RemoteLedger::has_live_jobs(std::int64_t batch_id) {

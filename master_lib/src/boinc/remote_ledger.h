@@ -67,6 +67,10 @@ class RemoteLedger {
   // Whether batch `batch_id` has a live (not done) job: one a resumed master
   // has not taken up yet keeps its batch from being retired.
   bool has_live_jobs(std::int64_t batch_id);
+  // How many batches the ledger has recorded: a restarted master numbers its
+  // chunks on from there, so its batch names do not repeat.
+  std::size_t batch_count();
+
   // Batches not yet retired none of whose jobs is live.
   std::vector<std::int64_t> idle_batches();
   // Retiring cancels what is left of a batch: its jobs are no longer live, so

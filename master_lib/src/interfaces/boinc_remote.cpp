@@ -85,11 +85,11 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     scratch_ = mw::detail::make_temp_dir(mw::detail::default_temp_root(), "mw_remote_");
     submit_rpc_ = make_client();
     poll_rpc_ = make_client();
-    if (!options_.state_dir.empty()) ledger_ = std::make_unique<RemoteLedger>(options_.state_dir);
+    if (!options_.state_dir.empty()) open_ledger(options_.state_dir);
   }
 
   void use_work_dir(const std::string& work_dir) override {
-    if (!ledger_) ledger_ = std::make_unique<RemoteLedger>(work_dir);
+    if (!ledger_) open_ledger(work_dir);
   }
 
   ~RemoteInterface() override {
@@ -257,6 +257,13 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
       p.job.files.push_back({"local_staged", s.name});
     }
     return p;
+  }
+
+  // A restarted master goes on numbering its chunks (batch names
+  // "<batch_name>_<n>") from where the ledger's runs left off.
+  void open_ledger(const std::string& dir) {
+    ledger_ = std::make_unique<RemoteLedger>(dir);
+    chunks_ = ledger_->batch_count();
   }
 
   // One BOINC batch: create it, record its jobs in the ledger, stage the
