@@ -119,7 +119,10 @@ bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
 // field (the general-purpose flags, for one). A bundle is tamper-evident only
 // if no byte can change unnoticed, so the archive must also have no trailing
 // comment and every local header must repeat its central entry's fixed fields.
-// Zip64 archives (over 4 GiB or 65535 members) are left to libzip's checks.
+// Zip64 is allowed only where an archive needs it (over 4 GiB, or 65,535
+// members and so megabytes of headers); such archives are left to libzip's
+// checks. Anywhere else its markers would switch these checks off, so they
+// are refused.
 //
 // Returns where each member's stored bytes start, by name (empty for zip64),
 // so that members can be read without libzip (ZipReader::read_raw).
@@ -142,7 +145,17 @@ DataOffsets check_headers_agree(const std::string& path, int fd, const char* byt
     unsafe(path, "is a multi-disk archive");
   const std::uint16_t count = le16(end + 10);
   const std::uint32_t central_size = le32(end + 12), central_offset = le32(end + 16);
-  if (count == 0xffff || central_offset == 0xffffffff) return {};  // zip64
+  // 65,535 members take at least a central and a local header with a
+  // one-byte name each.
+  const bool may_need_zip64 =
+      file_size > 0xffffffffULL || file_size >= 0xffffULL * (kCentralSize + kLocalSize + 2);
+  auto zip64 = [&](const std::string& where) {
+    if (!may_need_zip64)
+      unsafe(path, where + " uses zip64, which an archive of " + std::to_string(file_size) +
+                       " bytes does not need (bundles use it only past 4 GiB or 65,535 members)");
+    return DataOffsets{};
+  };
+  if (count == 0xffff || central_offset == 0xffffffff) return zip64("its end record");
   if (static_cast<std::uint64_t>(central_offset) + central_size + kEndSize != file_size)
     unsafe(path, "has bytes between its central directory and its end record");
   std::vector<unsigned char> central(central_size);
@@ -157,8 +170,9 @@ DataOffsets check_headers_agree(const std::string& path, int fd, const char* byt
     const std::uint16_t name_len = le16(c + 28), extra_len = le16(c + 30),
                         comment_len = le16(c + 32);
     const std::uint32_t local_offset = le32(c + 42);
-    if (local_offset == 0xffffffff || le32(c + 20) == 0xffffffff) return {};  // zip64
     const std::string entry = "central directory entry #" + std::to_string(i + 1);
+    if (local_offset == 0xffffffff || le32(c + 20) == 0xffffffff || le32(c + 24) == 0xffffffff)
+      return zip64(entry);
     if (comment_len != 0) unsafe(path, entry + " has a comment");
     // Made on Unix (version 6.3 or older), disk 0, no internal attributes but
     // the text flag, no MS-DOS attributes, and a plain file mode: the values
