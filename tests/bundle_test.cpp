@@ -198,6 +198,48 @@ TEST_F(BundleTest, Zip64WhereItIsNotNeededIsRefused) {
   EXPECT_NO_THROW(b.verify_signature(trusted));
 }
 
+// The offset of the `n`-th local header (from 0) of a zip in `bytes`.
+std::size_t nth_local_header(const std::string& bytes, int n) {
+  std::size_t at = 0;
+  for (int i = 0; i <= n; ++i) {
+    at = bytes.find(std::string("PK\x03\x04", 4), i ? at + 4 : 0);
+    if (at == std::string::npos) throw std::runtime_error("no local header #" + std::to_string(n));
+  }
+  return at;
+}
+
+// Archives that need zip64 (here: 65,536 members) are held to the same
+// header rules: a changed flag in one local header is refused, where the
+// checks used to be switched off for any zip64 archive. Unchanged, the
+// archive passes them and fails only for being no bundle (no task.xml).
+TEST_F(BundleTest, Zip64ArchivesKeepTheHeaderChecks) {
+  UnpackLimits wide;
+  wide.max_members = 70000;
+  auto check = [&](const std::string& zip) {
+    EXPECT_THAT(error_of([&] { TaskBundle::open(zip, wide); }, Errc::format), HasSubstr("no task.xml"));
+    std::string bytes = test::read_text(zip);
+    bytes[nth_local_header(bytes, 1000) + 6] ^= 0x02;  // general-purpose flags
+    test::write_text(zip, bytes);
+    EXPECT_THAT(error_of([&] { TaskBundle::open(zip, wide); }, Errc::unsafe_bundle),
+                HasSubstr("local header #1001 disagrees with its central directory entry"));
+  };
+  {
+    SCOPED_TRACE("libzip: a zip64 end record");
+    RawZip z(dir / "count.zip");
+    for (int i = 0; i < 65536; ++i) z.add("m" + std::to_string(i), "x", S_IFREG | 0644, false);
+    z.close();
+    check(dir / "count.zip");
+  }
+  {
+    SCOPED_TRACE("Info-ZIP -fz: zip64 fields in every header too");
+    ASSERT_EQ(mkdir((dir / "many").c_str(), 0700), 0);
+    for (int i = 0; i < 65536; ++i) test::write_text(dir / ("many/f" + std::to_string(i)), "y");
+    auto zipped = test::run_command({"/usr/bin/zip", "-q", "-X", "-j", "-r", "-fz", dir / "fz.zip", dir / "many"});
+    ASSERT_EQ(zipped.exit_code, 0) << zipped.err;
+    check(dir / "fz.zip");
+  }
+}
+
 TEST_F(BundleTest, TamperedFileContentIsAnIntegrityError) {
   auto [xml, sig] = manifest_for("in.txt", "AAAA");
   RawZip(dir / "bad.zip").add("task.xml", xml).add("task.sig", sig).add("in.txt", "AAAB").close();

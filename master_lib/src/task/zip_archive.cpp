@@ -94,6 +94,7 @@ std::uint32_t le32(const unsigned char* p) {
   return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
 }
 std::uint16_t le16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+std::uint64_t le64(const unsigned char* p) { return le32(p) | (static_cast<std::uint64_t>(le32(p + 4)) << 32); }
 
 // Archives up to this size are read into memory with one read(): the checks
 // and libzip then cost no further system calls (a result bundle of a few KB
@@ -120,17 +121,22 @@ bool read_at(int fd, void* buf, std::size_t size, std::uint64_t offset) {
 // if no byte can change unnoticed, so the archive must also have no trailing
 // comment and every local header must repeat its central entry's fixed fields.
 // Zip64 is allowed only where an archive needs it (over 4 GiB, or 65,535
-// members and so megabytes of headers); such archives are left to libzip's
-// checks. Anywhere else its markers would switch these checks off, so they
-// are refused.
+// members and so megabytes of headers) and is then held to the same rules:
+// its end records must agree and sit where they belong, and each 0xffffffff
+// field must have its 64-bit value in the entry's zip64 field. Anywhere else
+// zip64 is refused.
 //
-// Returns where each member's stored bytes start, by name (empty for zip64),
-// so that members can be read without libzip (ZipReader::read_raw).
+// Returns where each member's stored bytes start, by name, so that members
+// can be read without libzip (ZipReader::read_raw).
 //
 // `fd` is the archive open for reading, or -1 when `bytes` (`file_size` of
 // them) hold it.
 DataOffsets check_headers_agree(const std::string& path, int fd, const char* bytes, std::uint64_t file_size) {
   constexpr std::size_t kEndSize = 22, kCentralSize = 46, kLocalSize = 30;
+  constexpr std::size_t kZip64LocatorSize = 20, kZip64EndSize = 56;
+  constexpr std::uint32_t kMarker = 0xffffffff;
+  // More central directory than this is not a bundle (4,096 members by default).
+  constexpr std::uint64_t kMaxCentralBytes = 256ULL << 20;
   auto read_at = [&](void* buf, std::size_t size, std::uint64_t offset) {
     if (fd >= 0) return detail::read_at(fd, buf, size, offset);
     if (offset > file_size || size > file_size - offset) return false;
@@ -143,36 +149,77 @@ DataOffsets check_headers_agree(const std::string& path, int fd, const char* byt
     unsafe(path, "has an archive comment or trailing bytes (bundles carry none)");
   if (le16(end + 4) != 0 || le16(end + 6) != 0 || le16(end + 8) != le16(end + 10))
     unsafe(path, "is a multi-disk archive");
-  const std::uint16_t count = le16(end + 10);
-  const std::uint32_t central_size = le32(end + 12), central_offset = le32(end + 16);
   // 65,535 members take at least a central and a local header with a
   // one-byte name each.
   const bool may_need_zip64 =
       file_size > 0xffffffffULL || file_size >= 0xffffULL * (kCentralSize + kLocalSize + 2);
-  auto zip64 = [&](const std::string& where) {
+  auto need_zip64 = [&](const std::string& where) {
     if (!may_need_zip64)
       unsafe(path, where + " uses zip64, which an archive of " + std::to_string(file_size) +
                        " bytes does not need (bundles use it only past 4 GiB or 65,535 members)");
-    return DataOffsets{};
   };
-  if (count == 0xffff || central_offset == 0xffffffff) return zip64("its end record");
-  if (static_cast<std::uint64_t>(central_offset) + central_size + kEndSize != file_size)
+  std::uint64_t count = le16(end + 10), central_size = le32(end + 12), central_offset = le32(end + 16);
+  std::uint64_t central_end = file_size - kEndSize;  // where the central directory must end
+  if (count == 0xffff || central_size == kMarker || central_offset == kMarker) {
+    need_zip64("its end record");
+    // The zip64 end record, then its locator, then the end record.
+    unsigned char locator[kZip64LocatorSize], end64[kZip64EndSize];
+    if (file_size < kEndSize + kZip64LocatorSize + kZip64EndSize ||
+        !read_at(locator, kZip64LocatorSize, central_end - kZip64LocatorSize) || le32(locator) != 0x07064b50 ||
+        le32(locator + 4) != 0 || le32(locator + 16) != 1)
+      unsafe(path, "has no zip64 end record locator before its end record");
+    const std::uint64_t end64_offset = le64(locator + 8);
+    if (end64_offset + kZip64EndSize + kZip64LocatorSize != central_end)
+      unsafe(path, "has bytes between its zip64 end record and its locator");
+    if (!read_at(end64, kZip64EndSize, end64_offset) || le32(end64) != 0x06064b50 ||
+        le64(end64 + 4) != kZip64EndSize - 12)
+      unsafe(path, "zip64 end record is damaged or carries extensible data");
+    if (le32(end64 + 16) != 0 || le32(end64 + 20) != 0 || le64(end64 + 24) != le64(end64 + 32))
+      unsafe(path, "is a multi-disk archive");
+    // A 32-bit field holds its value or the marker, nothing else.
+    auto agrees = [](std::uint64_t narrow, std::uint64_t marker, std::uint64_t wide) {
+      return narrow == marker || narrow == wide;
+    };
+    if (!agrees(count, 0xffff, le64(end64 + 32)) || !agrees(central_size, kMarker, le64(end64 + 40)) ||
+        !agrees(central_offset, kMarker, le64(end64 + 48)))
+      unsafe(path, "end record disagrees with its zip64 end record");
+    count = le64(end64 + 32);
+    central_size = le64(end64 + 40);
+    central_offset = le64(end64 + 48);
+    central_end = end64_offset;
+  }
+  if (central_offset > central_end || central_size != central_end - central_offset)
     unsafe(path, "has bytes between its central directory and its end record");
+  if (central_size > kMaxCentralBytes) unsafe(path, "central directory is larger than 256 MiB");
   std::vector<unsigned char> central(central_size);
   if (!read_at(central.data(), central.size(), central_offset))
     unsafe(path, "central directory cannot be read");
+  // The 64-bit values of the fields a header marks 0xffffffff, from its zip64
+  // extra field (id 1), in the order uncompressed size, compressed size, offset.
+  auto zip64_values = [&](const unsigned char* extra, std::size_t extra_len, std::vector<std::uint64_t*> fields,
+                          const std::string& where) {
+    for (std::size_t pos = 0; pos + 4 <= extra_len;) {
+      const std::uint16_t id = le16(extra + pos), len = le16(extra + pos + 2);
+      if (pos + 4 + len > extra_len) break;
+      if (id == 1) {
+        if (len < 8 * fields.size()) break;
+        for (std::size_t k = 0; k < fields.size(); ++k) *fields[k] = le64(extra + pos + 4 + 8 * k);
+        return;
+      }
+      pos += 4 + len;
+    }
+    unsafe(path, where + " has a zip64 marker without its zip64 extra field");
+  };
   DataOffsets offsets;
   std::size_t pos = 0;
-  for (std::uint16_t i = 0; i < count; ++i) {
+  for (std::uint64_t i = 0; i < count; ++i) {
     if (pos + kCentralSize > central.size() || le32(&central[pos]) != 0x02014b50)
       unsafe(path, "central directory entry #" + std::to_string(i + 1) + " is damaged");
     const unsigned char* c = &central[pos];
     const std::uint16_t name_len = le16(c + 28), extra_len = le16(c + 30),
                         comment_len = le16(c + 32);
-    const std::uint32_t local_offset = le32(c + 42);
     const std::string entry = "central directory entry #" + std::to_string(i + 1);
-    if (local_offset == 0xffffffff || le32(c + 20) == 0xffffffff || le32(c + 24) == 0xffffffff)
-      return zip64(entry);
+    if (pos + kCentralSize + name_len + extra_len + comment_len > central.size()) unsafe(path, entry + " is damaged");
     if (comment_len != 0) unsafe(path, entry + " has a comment");
     // Made on Unix (version 6.3 or older), disk 0, no internal attributes but
     // the text flag, no MS-DOS attributes, and a plain file mode: the values
@@ -183,21 +230,40 @@ DataOffsets check_headers_agree(const std::string& path, int fd, const char* byt
         (external & 0xffff) != 0 || (perms != 0644 && perms != 0755))
       unsafe(path, entry + " has attributes outside the bundle format (made on Unix, disk 0, "
                            "mode 0644 or 0755)");
+    std::uint64_t size = le32(c + 24), compressed = le32(c + 20), local_offset = le32(c + 42);
+    std::vector<std::uint64_t*> wide;
+    for (std::uint64_t* field : {&size, &compressed, &local_offset})
+      if (*field == kMarker) wide.push_back(field);
+    if (!wide.empty()) {
+      need_zip64(entry);
+      zip64_values(c + kCentralSize + name_len, extra_len, wide, entry);
+    }
+    const std::string local_name = "local header #" + std::to_string(i + 1);
     unsigned char local[kLocalSize];
     if (!read_at(local, kLocalSize, local_offset) || le32(local) != 0x04034b50)
-      unsafe(path, "local header #" + std::to_string(i + 1) + " is missing or damaged");
-    // version needed, flags, method, time, date, CRC: the same bytes in both.
+      unsafe(path, local_name + " is missing or damaged");
+    // version needed, flags, method, time, date, CRC: the same bytes in both;
+    // the sizes too, through zip64 where either side marks them.
     const bool flags_have_descriptor = le16(c + 8) & 0x0008;
-    const std::size_t same = flags_have_descriptor ? 10 : 22;
-    if (std::memcmp(local + 4, c + 6, same) != 0)
-      unsafe(path, "local header #" + std::to_string(i + 1) +
-                       " disagrees with its central directory entry");
-    if (pos + kCentralSize + name_len > central.size())
-      unsafe(path, entry + " is damaged");
+    if (std::memcmp(local + 4, c + 6, flags_have_descriptor ? 10 : 14) != 0)
+      unsafe(path, local_name + " disagrees with its central directory entry");
+    const std::uint16_t local_name_len = le16(local + 26), local_extra_len = le16(local + 28);
+    if (!flags_have_descriptor) {
+      std::uint64_t local_compressed = le32(local + 18), local_size = le32(local + 22);
+      if (local_compressed == kMarker || local_size == kMarker) {
+        need_zip64(local_name);
+        std::vector<unsigned char> extra(local_extra_len);
+        if (!read_at(extra.data(), extra.size(), local_offset + kLocalSize + local_name_len))
+          unsafe(path, local_name + " is missing or damaged");
+        // A local zip64 field holds both sizes.
+        zip64_values(extra.data(), extra.size(), {&local_size, &local_compressed}, local_name);
+      }
+      if (local_compressed != compressed || local_size != size)
+        unsafe(path, local_name + " disagrees with its central directory entry");
+    }
     // The member's bytes follow its local header and end before the central directory.
-    const std::uint64_t data_offset =
-        static_cast<std::uint64_t>(local_offset) + kLocalSize + le16(local + 26) + le16(local + 28);
-    if (data_offset + le32(c + 20) > central_offset)
+    const std::uint64_t data_offset = local_offset + kLocalSize + local_name_len + local_extra_len;
+    if (data_offset > central_offset || compressed > central_offset - data_offset)
       unsafe(path, "member #" + std::to_string(i + 1) + " runs into the central directory");
     offsets[std::string(reinterpret_cast<const char*>(c + kCentralSize), name_len)] = data_offset;
     pos += kCentralSize + name_len + extra_len + comment_len;
