@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <sstream>
 #include <climits>
 #include <cstdlib>
@@ -381,6 +383,36 @@ TEST_F(ProcessTest, CgroupIsUsedWhereOneCanBeHad) {
   EXPECT_EQ(run(spec).containment, "cgroup");
   spec.allow_cgroup = false;
   EXPECT_EQ(run(spec).containment, "subreaper");
+}
+
+// Two runners on the subreaper mechanism (no cgroup, as in a container or a
+// chroot): the end of one task scans this process's children for orphans of
+// its tree while the other is starting its task. A child being started is
+// registered before any scan can see it, so none is taken for an orphan and
+// killed (it was: "killed by signal 9" for a fresh task, in a chroot).
+TEST_F(ProcessTest, SubreaperScansNeverKillATaskBeingStarted) {
+  std::atomic<int> bad{0};
+  std::string first_bad;
+  std::mutex mu;
+  auto runner = [&] {
+    for (int i = 0; i < 300; ++i) {
+      ProcessSpec spec;
+      spec.argv = {"/bin/true"};
+      spec.cwd = dir.path();
+      spec.allow_cgroup = false;
+      const ProcessOutcome r = run_process(spec);
+      if (r.ending != ProcessEnding::exited || r.exit_code != 0) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (bad++ == 0) first_bad = "ending " + std::to_string(static_cast<int>(r.ending)) + ", signal " +
+                                    std::to_string(r.signal) + ", exit " + std::to_string(r.exit_code);
+      }
+    }
+  };
+  std::thread a(runner), b(runner), c(runner);
+  a.join();
+  b.join();
+  c.join();
+  EXPECT_EQ(bad.load(), 0) << "first: " << first_bad;
 }
 
 INSTANTIATE_TEST_SUITE_P(Mechanisms, TreeTest, ::testing::Values(true, false),

@@ -366,6 +366,7 @@ class MulticoreInterface final : public Interface {
     const char* argv[] = {program.c_str(), "--mw-worker", nullptr};
     const bool die_with_parent = config_.die_with_parent;
     const pid_t parent = getpid();
+    auto starting = hold_child_starts();  // until the worker is registered
     pid_t pid = fork();
     if (pid < 0) throw Error(Errc::system, "cannot fork a worker: " + errno_text(errno));
     if (pid == 0) {
@@ -393,6 +394,7 @@ class MulticoreInterface final : public Interface {
     }
     setpgid(pid, pid);
     register_direct_child(pid);  // the subreaper's orphan sweep must leave it to us
+    starting.unlock();
     ::close(tasks[0]);
     ::close(results[1]);
     ::close(out[1]);

@@ -204,6 +204,11 @@ void unregister_direct_child(pid_t pid) {
   direct_children().erase(pid);
 }
 
+std::unique_lock<std::mutex> hold_child_starts() {
+  static std::mutex starting;
+  return std::unique_lock<std::mutex>(starting);
+}
+
 void become_subreaper() {
   static std::once_flag once;
   std::call_once(once, [] { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); });
@@ -211,6 +216,7 @@ void become_subreaper() {
 
 void reap_orphans() noexcept {
   try {
+    const auto no_starts = hold_child_starts();
     const pid_t self = getpid(), self_pgrp = getpgrp();
     for (const ProcEntry& e : snapshot())
       if (e.state == 'Z' && is_task_orphan(e, self, self_pgrp)) waitpid(e.pid, nullptr, WNOHANG);
@@ -260,6 +266,7 @@ void TaskTree::started(pid_t main_pid) {
 
 void TaskTree::observe() {
   if (!cgroup_.empty() || main_ == 0) return;
+  const auto no_starts = hold_child_starts();
   const pid_t self = getpid(), self_pgrp = getpgrp();
   const std::vector<ProcEntry> all = snapshot();
   std::set<pid_t> members;

@@ -18,6 +18,8 @@
 // the next TaskTree made by any runner ends the cgroups such runners left.
 #pragma once
 
+#include <mutex>
+
 #include <sys/types.h>
 
 #include <map>
@@ -29,6 +31,12 @@ namespace mw::detail {
 // multicore workers): the orphan sweep never reaps them.
 void register_direct_child(pid_t pid);
 void unregister_direct_child(pid_t pid);
+
+// Held from just before a child is forked until it is registered, and while
+// the subreaper mechanism scans this process's children for orphans: a child
+// being started has left our process group but is not registered yet, and
+// would otherwise be taken for another task's orphan and killed or reaped.
+std::unique_lock<std::mutex> hold_child_starts();
 
 // Makes this process a child subreaper (once).
 void become_subreaper();

@@ -838,6 +838,7 @@ ProcessOutcome run_process(const ProcessSpec& spec) {
   const auto start = Clock::now();
   pid_t pid;
   int fork_error = 0;
+  auto starting = hold_child_starts();  // until the child is registered
   {
     // vfork: the child borrows our memory until it execs, so starting a task
     // does not copy the page tables of a large, many-threaded master (fork did,
@@ -854,6 +855,7 @@ ProcessOutcome run_process(const ProcessSpec& spec) {
                 "cannot fork to run '" + spec.argv.front() + "': " + errno_text(fork_error));
   setpgid(pid, pid);  // also done by the child; whichever runs first wins the race
   register_direct_child(pid);
+  starting.unlock();
   tree.started(pid);
   if (spec.on_started) spec.on_started(pid);
   out.write.reset();
