@@ -144,43 +144,41 @@ if(NOT MODE STREQUAL "lean")
       -B ${WORK_DIR}/needs-boinc -DCMAKE_PREFIX_PATH=${prefix})
 endif()
 
+# Runs a built master on multicore and, where installed, on MPI (PATH without
+# the build tree: the MPI rank program must come from the prefix).
+function(expect_correct how program)
+  foreach(interface multicore mpi)
+    if(interface STREQUAL "mpi" AND NOT with_mpi)
+      continue()
+    endif()
+    set(arg "")
+    if(interface STREQUAL "mpi")
+      set(arg mpi)
+    endif()
+    run("the ${how} master on ${interface}" ${CMAKE_COMMAND} -E env PATH=/usr/bin:/bin --unset=MW_MPI_WORKER
+        ${program} ${arg})
+    if(NOT last_output MATCHES "\\(correct\\) on ${interface}")
+      message(FATAL_ERROR "the ${how} master on ${interface}, unexpected output: ${last_output}")
+    endif()
+  endforeach()
+endfunction()
+
 # find_package(mwkit)
 run("configuring the user's master" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/user_master
     -B ${WORK_DIR}/cmake-build -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run("building the user's master" ${CMAKE_COMMAND} --build ${WORK_DIR}/cmake-build)
-# PATH without the build tree: the MPI rank program must come from the prefix.
-run("the find_package master on multicore" ${CMAKE_COMMAND} -E env PATH=/usr/bin:/bin
-    ${WORK_DIR}/cmake-build/user_master)
-if(NOT last_output MATCHES "\\(correct\\) on multicore")
-  message(FATAL_ERROR "unexpected output: ${last_output}")
-endif()
-if(with_mpi)
-  run("the find_package master on MPI" ${CMAKE_COMMAND} -E env PATH=/usr/bin:/bin --unset=MW_MPI_WORKER
-      ${WORK_DIR}/cmake-build/user_master mpi)
-  if(NOT last_output MATCHES "\\(correct\\) on mpi")
-    message(FATAL_ERROR "unexpected output: ${last_output}")
-  endif()
-  set(pc_modules mwkit mwkit-mpi)
-else()
-  set(pc_modules mwkit)
-endif()
+expect_correct(find_package ${WORK_DIR}/cmake-build/user_master)
 
 # pkg-config
+set(pc_modules mwkit)
+if(with_mpi)
+  list(APPEND pc_modules mwkit-mpi)
+endif()
 run("pkg-config" ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${prefix}/${libdir}/pkgconfig
     pkg-config --cflags --libs ${pc_modules})
 string(STRIP "${last_output}" flags)
 separate_arguments(flags UNIX_COMMAND "${flags}")
 run("compiling with pkg-config's flags" c++ -std=c++17 -O1 ${SOURCE_DIR}/tests/install/user_master/user_master.cpp
     ${flags} -Wl,-rpath,${prefix}/${libdir} -o ${WORK_DIR}/pkg-config-master)
-run("the pkg-config master on multicore" ${WORK_DIR}/pkg-config-master)
-if(NOT last_output MATCHES "\\(correct\\) on multicore")
-  message(FATAL_ERROR "unexpected output: ${last_output}")
-endif()
-if(with_mpi)
-  run("the pkg-config master on MPI" ${CMAKE_COMMAND} -E env PATH=/usr/bin:/bin --unset=MW_MPI_WORKER
-      ${WORK_DIR}/pkg-config-master mpi)
-  if(NOT last_output MATCHES "\\(correct\\) on mpi")
-    message(FATAL_ERROR "unexpected output: ${last_output}")
-  endif()
-endif()
+expect_correct(pkg-config ${WORK_DIR}/pkg-config-master)
 message(STATUS "mwkit (${MODE}): find_package and pkg-config masters built and correct")
