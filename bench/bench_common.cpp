@@ -3,6 +3,8 @@
 #include "util/fs.h"
 
 #include <dirent.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -64,5 +67,81 @@ void remove_tree(const std::string& path) { detail::remove_tree(path); }
 BenchDir::BenchDir() : path_(detail::make_temp_dir(detail::default_temp_root(), "mwbench.")) {}
 
 BenchDir::~BenchDir() { detail::remove_tree(path_); }
+
+std::string default_root() {
+  if (const char* env = std::getenv("MW_BENCH_ROOT"); env && *env) {
+    ::mkdir(env, 0755);
+    return env;
+  }
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return detail::default_temp_root();
+  std::string dir(exe, static_cast<std::size_t>(n));
+  dir = dir.substr(0, dir.rfind('/'));
+  return dir.empty() ? "/" : dir;
+}
+
+std::string file_system_type(const std::string& dir) {
+  struct statfs st {};
+  if (::statfs(dir.c_str(), &st) != 0) return "unknown";
+  switch (static_cast<unsigned long>(st.f_type)) {
+    case EXT4_SUPER_MAGIC: return "ext4";  // also ext2/ext3: one magic
+    case TMPFS_MAGIC: return "tmpfs";
+    case XFS_SUPER_MAGIC: return "xfs";
+    case BTRFS_SUPER_MAGIC: return "btrfs";
+    case OVERLAYFS_SUPER_MAGIC: return "overlay";
+    case 0x2fc12fc1: return "zfs";
+    case NFS_SUPER_MAGIC: return "nfs";
+    default: break;
+  }
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(st.f_type));
+  return hex;
+}
+
+FileFloor measure_file_floor(const std::string& root, std::size_t files, std::size_t bytes,
+                             std::size_t fanout) {
+  const std::string dir = detail::make_temp_dir(root, "mwfloor.");
+  const std::string data(bytes, 'x');
+  FileFloor floor;
+  try {
+    for (std::size_t d = 0; d < fanout; ++d) {
+      const std::string sub = dir + "/" + std::to_string(d);
+      if (::mkdir(sub.c_str(), 0755) != 0) throw std::runtime_error("floor: cannot create " + sub);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < files; ++i) {
+      const std::string path = dir + "/" + std::to_string(i % fanout) + "/f" + std::to_string(i);
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd < 0 || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+        throw std::runtime_error("floor: cannot write " + path + ": " + std::strerror(errno));
+      ::close(fd);
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || ::syncfs(dfd) != 0) throw std::runtime_error("floor: cannot syncfs " + dir);
+    ::close(dfd);
+    const auto t2 = std::chrono::steady_clock::now();
+    floor.seconds = std::chrono::duration<double>(t2 - t0).count();
+    floor.barrier_seconds = std::chrono::duration<double>(t2 - t1).count();
+    floor.files_per_s = static_cast<double>(files) / floor.seconds;
+  } catch (...) {
+    detail::remove_tree(dir);
+    throw;
+  }
+  detail::remove_tree(dir);
+  return floor;
+}
+
+void emit_file_floor(const std::string& bench, const FileFloor& floor, const std::string& root,
+                     std::size_t files, std::size_t bytes, nlohmann::json params) {
+  params["files"] = files;
+  params["file_bytes"] = bytes;
+  params["fs"] = file_system_type(root);
+  params["how"] = "open+write+close per file in 1024 subdirectories, then one syncfs";
+  emit(bench, "floor_files_per_s", floor.files_per_s, "files/s", params);
+  emit(bench, "floor_seconds", floor.seconds, "s", params);
+  emit(bench, "floor_barrier_seconds", floor.barrier_seconds, "s", params);
+}
 
 }  // namespace mw::bench

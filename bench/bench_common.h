@@ -37,4 +37,29 @@ class BenchDir {
 
 void remove_tree(const std::string& path);
 
+// Where benchmarks put the trees they measure by default: $MW_BENCH_ROOT, else
+// the directory holding the benchmark program (the build tree), which lives on
+// the machine's normal file system — a BOINC server's project is on a disk,
+// not on tmpfs. Created if missing.
+std::string default_root();
+// The file system type of `dir` as `df -T` names it ("ext4", "tmpfs", "xfs",
+// …), or "0x<magic>" for one this list does not know.
+std::string file_system_type(const std::string& dir);
+
+// The floor for making small files durable on a file system, done the
+// simplest way: `files` files of `bytes` bytes each created and written
+// (open, write, close) in `fanout` subdirectories of a fresh directory under
+// `root`, then one syncfs of that file system. Removed afterwards.
+struct FileFloor {
+  double seconds = 0;          // creation + the barrier
+  double barrier_seconds = 0;  // the syncfs alone
+  double files_per_s = 0;      // files / seconds
+};
+FileFloor measure_file_floor(const std::string& root, std::size_t files, std::size_t bytes,
+                             std::size_t fanout = 1024);
+// Prints a FileFloor as the lines {"bench": bench, "metric": "floor_files_per_s" …},
+// with `params` plus the file system and the file count and size.
+void emit_file_floor(const std::string& bench, const FileFloor& floor, const std::string& root,
+                     std::size_t files, std::size_t bytes, nlohmann::json params = nlohmann::json::object());
+
 }  // namespace mw::bench
