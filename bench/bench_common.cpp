@@ -22,6 +22,17 @@ extern char** environ;
 
 namespace mw::bench {
 
+int parse_options(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << app.get_name() << ": " << e.what() << " (see --help)" << std::endl;
+    return 64;
+  }
+  return -1;
+}
+
 void emit(const std::string& bench, const std::string& metric, double value,
           const std::string& unit, nlohmann::json params) {
   nlohmann::json line = {{"bench", bench}, {"metric", metric}, {"value", value}, {"unit", unit}};

@@ -1,6 +1,7 @@
 // Shared by the benchmarks: JSON-line output, timing, running reference commands.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -9,6 +10,12 @@
 #include <vector>
 
 namespace mw::bench {
+
+// Parses a benchmark's command line with CLI11, the way mwkit's programs do:
+// returns -1 to go on, else the exit status to return at once — 0 after
+// --help (which shows every default), 64 (EX_USAGE) after one line on stderr
+// naming what was wrong.
+int parse_options(CLI::App& app, int argc, char** argv);
 
 // Prints one figure as a JSON line on stdout.
 void emit(const std::string& bench, const std::string& metric, double value,

@@ -80,7 +80,10 @@ void bench_finish_deliver(const std::string& work, std::uint64_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  CLI::App app{"The master's journal: submissions, results and restart scans", "bench_journal"};
+  bool quick = false;
+  app.add_flag("--quick", quick, "a tenth of the records");
+  if (const int rc = mw::bench::parse_options(app, argc, argv); rc >= 0) return rc;
   const std::uint64_t scale = quick ? 10 : 1;
   {
     mw::bench::BenchDir dir;

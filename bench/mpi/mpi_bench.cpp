@@ -273,14 +273,14 @@ int main(int argc, char** argv) {
   mw::worker_main_if_requested(argc, argv);
   CLI::App app{"The MPI interface: null-task throughput and monte_pi efficiency (PyMW Table 2)", "bench_mpi"};
   Options o;
-  app.add_option("--tasks", o.tasks, "Null tasks per run")->check(CLI::PositiveNumber);
-  app.add_option("--ranks", o.ranks, "Worker ranks to measure, e.g. 1,2")->delimiter(',')->check(CLI::PositiveNumber);
-  app.add_option("--pi-tasks-per-rank", o.pi_tasks_per_rank, "monte_pi tasks per worker rank")->check(CLI::PositiveNumber);
-  app.add_option("--pi-task-seconds", o.pi_task_seconds, "Seconds one monte_pi task should take")->check(CLI::PositiveNumber);
-  app.add_option("--repeats", o.repeats, "monte_pi runs per rank count (the median is reported)")->check(CLI::PositiveNumber);
-  app.add_option("--pipeline-depth", o.pipeline_depth, "mw::Mpi::pipeline_depth (tasks in flight per rank)")->check(CLI::PositiveNumber);
-  app.add_option("--only", o.only, "Run one case")->check(CLI::IsMember({"null", "pi"}));
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--tasks", o.tasks, "Null tasks per run")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--ranks", o.ranks, "Worker ranks to measure, e.g. 1,2")->capture_default_str()->delimiter(',')->check(CLI::PositiveNumber);
+  app.add_option("--pi-tasks-per-rank", o.pi_tasks_per_rank, "monte_pi tasks per worker rank")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--pi-task-seconds", o.pi_task_seconds, "Seconds one monte_pi task should take")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--repeats", o.repeats, "monte_pi runs per rank count (the median is reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--pipeline-depth", o.pipeline_depth, "mw::Mpi::pipeline_depth (tasks in flight per rank)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--only", o.only, "Run one case")->capture_default_str()->check(CLI::IsMember({"null", "pi"}));
+  if (const int rc = mw::bench::parse_options(app, argc, argv); rc >= 0) return rc;
 
   try {
     if (o.only.empty() || o.only == "null")

@@ -193,13 +193,14 @@ void memory_per_queued_task(unsigned long tasks) {
 
 int main(int argc, char** argv) {
   mw::worker_main_if_requested(argc, argv);
+  CLI::App app{"The multicore interface: null function and exec tasks, Table 1 speedups, "
+               "master memory per queued task", "bench_multicore"};
   bool quick = false;
-  std::string only;  // run one section: function, exec, table1, memory
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
-  }
+  std::string only;  // run one section
+  app.add_flag("--quick", quick, "fewer tasks in every section");
+  app.add_option("--only", only, "run one section")
+      ->check(CLI::IsMember({"function", "exec", "table1", "memory"}));
+  if (const int rc = mw::bench::parse_options(app, argc, argv); rc >= 0) return rc;
   auto want = [&](const char* section) { return only.empty() || only == section; };
   // The examples are built beside the benchmarks: <build>/bench/.. /examples.
   std::string self = argv[0];

@@ -61,7 +61,11 @@ void run(std::size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  CLI::App app{"mw::boinc::Remote's submission against the tests' double of BOINC's web RPCs: "
+               "jobs per second and RPCs per 1,000 jobs", "bench_remote"};
+  bool quick = false;
+  app.add_flag("--quick", quick, "10^3 jobs only (default: 10^3 and 10^4)");
+  if (const int rc = mw::bench::parse_options(app, argc, argv); rc >= 0) return rc;
   run(1000);
   if (!quick) run(10000);
   return 0;

@@ -3,15 +3,17 @@
 // BOINC clients cache files by name, so a staged name must never denote other
 // bytes: staging a name that exists with other bytes is an error, with the
 // same bytes a no-op. Files are staged in groups so that 10^5 of them cost
-// one filesystem sync, not one fsync each:
+// two file-system syncs, not an fsync each:
 //   stage_*()  writes each file (and its NAME.md5 side file, when config.xml
-//              sets cache_md5_info, as BOINC does) under a hidden temp name in
-//              its fan-out directory;
-//   commit()   makes every written byte durable (one syncfs), renames the temp
+//              sets cache_md5_info, as BOINC does: BOINC's file_deleter then
+//              deletes NAME.md5 with NAME and logs a critical error for every
+//              one that is missing) under a hidden temp name in its fan-out
+//              directory;
+//   commit()   makes every written byte durable (syncfs), renames the temp
 //              files to their final names (never over an existing file: one
-//              that appeared meanwhile must hold the same bytes) and fsyncs the
-//              directories — call it just before the database commit that makes
-//              workunits refer to the files;
+//              that appeared meanwhile must hold the same bytes) and makes the
+//              renames durable (syncfs again) — call it just before the
+//              database commit that makes workunits refer to the files;
 //   discard()  removes every temp file and every file commit() put in place
 //              (rollback), except shared ones (content-addressed program files,
 //              which another batch may already use — harmless to keep: their
@@ -75,6 +77,8 @@ class Stager {
 
  private:
   StagedFile stage(const std::string& name, std::string_view bytes, bool shared);
+  // syncfs of the download directory's file system; Errc::io saying `when`.
+  void sync_download_file_system(const char* when);
 
   const ProjectConfig& config_;
   std::size_t pending_ = 0;
