@@ -48,9 +48,14 @@ class ChunkBuffer {
 // reader copies the bytes through inflate. A member whose first 64 KiB
 // deflate by less than 3% is stored instead (readers accept both, §14.1).
 constexpr std::size_t kProbeBytes = 64 * 1024;
+// Below this a member is stored: deflate's state (~256 KiB, allocated and
+// zeroed for every member, and the probe's again) costs more than the few
+// hundred bytes it could save — 1.6 ms per small bundle of three members on
+// this project's VM, where every fresh page is a fault (issue 23).
+constexpr std::size_t kSmallMember = 4096;
 
 bool worth_deflating(const char* sample, std::size_t size) {
-  if (size < 4096) return true;  // too little to judge, and cheap either way
+  if (size < kSmallMember) return false;
   uLongf out_size = compressBound(static_cast<uLong>(size));
   std::unique_ptr<Bytef[]> out(new Bytef[out_size]);
   if (compress2(out.get(), &out_size, reinterpret_cast<const Bytef*>(sample),
