@@ -17,11 +17,13 @@
 
 #include "boinc_session.h"
 #include "exit_codes.h"
+#include "mw/boinc/inline_task.h"
 #include "mw/bundle.h"
 #include "mw/error.h"
 #include "mw/runner.h"
 #include "slot_state.h"
 #include "task_monitor.h"
+#include "util/fs.h"
 
 namespace mw::wrapper {
 namespace {
@@ -124,6 +126,11 @@ int run(int argc, char** argv) {
   std::string scratch_dir = ".";
   app.add_option("--slot-dir", scratch_dir,
                  "where the unpacked task and the restart marker live (default: the slot)");
+  std::string inline_task;
+  CLI::Option* inline_option = app.add_option(
+      mw::boinc::kInlineTaskOption, inline_task,
+      "the signed task bundle, base64-encoded, when the workunit carries it in its command line "
+      "(mw/boinc/inline_task.h) instead of as the file task.zip");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -138,8 +145,17 @@ int run(int argc, char** argv) {
 
   std::optional<TaskBundle> bundle;
   std::vector<PublicKey> keys;
+  const std::string inline_bundle_path = scratch_dir + "/mw_task_inline.zip";
   try {
-    auto task_path = session.existing_file(kTaskLogical);
+    std::optional<std::string> task_path;
+    if (inline_option->count() > 0) {
+      // Into the slot: the bundle is opened, checked and unpacked from a file
+      // like a downloaded one, and the client empties the slot afterwards.
+      task_path = inline_bundle_path;
+      mw::detail::write_file_atomic(*task_path, mw::boinc::decode_inline_task(inline_task));
+    } else {
+      task_path = session.existing_file(kTaskLogical);
+    }
     if (!task_path)
       throw Error(Errc::io, std::string("the input file ") + kTaskLogical + " is missing");
     keys = load_trusted_keys(session);
@@ -176,6 +192,7 @@ int run(int argc, char** argv) {
     if (monitor.stop_reason() == StopReason::abort) {
       say("aborted: the task was killed");
       slot.clear();
+      ::unlink(inline_bundle_path.c_str());
       session.finish(kExitAborted);
     }
     say("quit requested: the task was stopped and resumes from its checkpoint on restart");
@@ -196,6 +213,7 @@ int run(int argc, char** argv) {
       (result.reason.empty() ? "" : ": " + result.reason) + "; result written to " +
       result_physical);
   slot.clear();
+  ::unlink(inline_bundle_path.c_str());
   session.finish(kExitRan);
 }
 

@@ -8,7 +8,8 @@
 
 namespace mw::setup {
 
-// (file name, text) for mw_in.xml, mw_in_program.xml, mw_out.xml.
+// (file name, text) for mw_in.xml, mw_in_program.xml, mw_in_inline.xml,
+// mw_in_inline_program.xml and mw_out.xml.
 const std::vector<std::pair<std::string, std::string>>& embedded_templates();
 
 }  // namespace mw::setup

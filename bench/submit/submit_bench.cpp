@@ -3,6 +3,9 @@
 // Prints JSON lines (see bench/README.md):
 //   submit/tasks_per_s, submit/seconds   N tasks, each staging a unique 1 KB input
 //   submit/vs_floor                      that rate over the floor's, same N, same run
+//   submit_tasks_inline|_files/…         the product's path (TaskSubmitter): N signed
+//                                        tasks with a 1 KB input each, in the
+//                                        workunit's command line or as files
 //   floor/floor_files_per_s …            N 1 KB files created + one syncfs, the
 //                                        simplest durable way (bench_common.h)
 //   insert_only/tasks_per_s              N tasks sharing one staged input
@@ -16,7 +19,9 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,7 +35,10 @@
 #include "boinc/create_work_oracle.h"
 #include "mw/boinc/hierarchy.h"
 #include "mw/boinc/staging.h"
+#include "mw/boinc/task_submitter.h"
 #include "mw/boinc/work_creator.h"
+#include "mw/bundle.h"
+#include "mw/signing.h"
 #include "support/boinc_project.h"
 
 namespace {
@@ -61,23 +69,33 @@ std::string g_root;
 
 std::string file_system_of(const std::string& dir) { return mw::bench::file_system_type(dir); }
 
-// N tasks, each with its own staged 1 KB input, in one submit. Returns tasks/s.
-double bench_native(std::size_t n, bool unique_inputs) {
-  mw::test::BoincTestProjectOptions options;
+// An empty download directory under --root.
+std::string fresh_download_dir() {
   const std::string download = g_root + "/mw-bench-download";
   mw::bench::remove_tree(download);
   ::mkdir(download.c_str(), 0755);
-  options.download_dir = download;
-  mw::test::BoincTestProject project("b_submit_" + std::to_string(n) + (unique_inputs ? "_u" : "_s"),
-                                     options);
-  // A project that has run a while has every fan-out directory; the one-time
-  // cost of making them (1,024 mkdirs, ~0.5 s on this VM's ext4) is not
-  // per-submission work, and the floor does not pay it either.
-  for (int d = 0; d < project.config().uldl_dir_fanout; ++d) {
+  return download;
+}
+
+// A project that has run a while has every fan-out directory; the one-time
+// cost of making them (1,024 mkdirs, ~0.5 s on this VM's ext4) is not
+// per-submission work, and the floor does not pay it either.
+void make_fanout_dirs(const std::string& download, int fanout) {
+  for (int d = 0; d < fanout; ++d) {
     char hex[16];
     std::snprintf(hex, sizeof hex, "%x", d);
     ::mkdir((download + "/" + hex).c_str(), 0771);
   }
+}
+
+// N tasks, each with its own staged 1 KB input, in one submit. Returns tasks/s.
+double bench_native(std::size_t n, bool unique_inputs) {
+  mw::test::BoincTestProjectOptions options;
+  const std::string download = fresh_download_dir();
+  options.download_dir = download;
+  mw::test::BoincTestProject project("b_submit_" + std::to_string(n) + (unique_inputs ? "_u" : "_s"),
+                                     options);
+  make_fanout_dirs(download, project.config().uldl_dir_fanout);
   auto db = project.database();
   WorkCreator creator(project.config(), *db, "mw",
                       InputTemplate::parse(mw::test::test_input_template(), "mw_in.xml"),
@@ -116,12 +134,51 @@ double bench_native(std::size_t n, bool unique_inputs) {
   return n / s;
 }
 
+// The product's path (mw::boinc::TaskSubmitter, as mw::boinc::Local and
+// mw-work-generator use it): N tasks of /bin/echo, each with a unique 1 KB
+// input file in its bundle, built, signed and submitted. `inline_tasks`: the
+// project has templates/mw_in_inline*.xml, so each bundle (~1.7 KB) travels
+// in its workunit's command line; else each is a staged file, as before.
+// Returns tasks/s.
+double bench_task_submitter(std::size_t n, bool inline_tasks) {
+  mw::test::BoincTestProjectOptions options;
+  const std::string download = fresh_download_dir();
+  options.download_dir = download;
+  mw::test::BoincTestProject project("b_tasks_" + std::to_string(n) + (inline_tasks ? "_i" : "_f"), options);
+  make_fanout_dirs(download, project.config().uldl_dir_fanout);
+  if (!inline_tasks)
+    for (const char* name : {"mw_in_inline.xml", "mw_in_inline_program.xml"})
+      ::unlink((project.dir() + "/templates/" + name).c_str());
+  auto db = project.database();
+  auto key = std::make_shared<const mw::PrivateKey>(mw::PrivateKey::generate());
+  TaskSubmitter submitter(project.config(), *db, "mw", key);
+  const auto t0 = Clock::now();
+  const std::int64_t batch = submitter.creator().create_batch("bench");
+  std::size_t i = 0;
+  mw::TaskBuilder task("t");
+  submitter.submit(batch, WorkunitSettings{}, [&](PendingTask& pending) {
+    if (i == n) return false;
+    pending.wu_name = "task_" + std::to_string(i);
+    task = mw::TaskBuilder(pending.wu_name);
+    task.host_program("/bin/echo").arg("in.dat").file_bytes("in.dat", payload(i));
+    pending.builder = &task;
+    ++i;
+    return true;
+  });
+  const double s = seconds_since(t0);
+  nlohmann::json params{{"tasks", n}, {"input_bytes", 1024}, {"inline", inline_tasks},
+                        {"download_fs", file_system_of(download)}};
+  const std::string metric = inline_tasks ? "submit_tasks_inline" : "submit_tasks_files";
+  mw::bench::emit(metric, "tasks_per_s", n / s, "tasks/s", params);
+  mw::bench::emit(metric, "seconds", s, "s", params);
+  mw::bench::remove_tree(download);
+  return n / s;
+}
+
 // BOINC's create_work() per task: stage the file, then one call (one INSERT).
 void bench_libsched(std::size_t n) {
   mw::test::BoincTestProjectOptions options;
-  const std::string download = g_root + "/mw-bench-download";
-  mw::bench::remove_tree(download);
-  ::mkdir(download.c_str(), 0755);
+  const std::string download = fresh_download_dir();
   options.download_dir = download;
   mw::test::BoincTestProject project("b_libsched_" + std::to_string(n), options);
   std::string why;
@@ -158,7 +215,8 @@ int main(int argc, char** argv) {
                "bench_submit"};
   g_root = mw::bench::default_root();
   std::vector<std::size_t> sizes{100, 1000, 10000, 100000};
-  bool quick = false, no_libsched = false, no_insert_only = false;
+  bool quick = false;
+  std::vector<std::string> cases{"libsched", "submit", "tasks-files", "tasks-inline", "insert-only"};
   int repeats = 1;
   app.add_option("--root", g_root, "directory the download trees go under (its file system is measured)")
       ->capture_default_str();
@@ -167,8 +225,12 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", quick, "sizes up to 10^4 only");
   app.add_option("--repeats", repeats, "runs of each size, floor and submission alternated")
       ->capture_default_str()->check(CLI::Range(1, 100));
-  app.add_flag("--no-libsched", no_libsched, "skip libsched's per-task create_work()");
-  app.add_flag("--no-insert-only", no_insert_only, "skip the shared-input (insert path) figures");
+  app.add_option("--cases", cases,
+                 "what to measure: libsched (create_work() per task, 10^2 and 10^3), submit (WorkCreator, "
+                 "a staged 1 KB input per task), tasks-files / tasks-inline (TaskSubmitter: signed tasks "
+                 "as files / in the command line), insert-only (one shared input, 10^4 and 10^5)")
+      ->capture_default_str()->delimiter(',')
+      ->check(CLI::IsMember({"libsched", "submit", "tasks-files", "tasks-inline", "insert-only"}));
   if (const int rc = mw::bench::parse_options(app, argc, argv); rc >= 0) return rc;
   // The private MariaDB as a stock server runs (durable commits, default
   // buffer pool), so the per-task reference pays what it pays on a real one.
@@ -177,20 +239,29 @@ int main(int argc, char** argv) {
     ::mkdir(g_root.c_str(), 0755);
     std::fprintf(stderr, "bench_submit: download trees under %s (%s)\n", g_root.c_str(),
                  file_system_of(g_root).c_str());
-    if (!no_libsched)
+    auto want = [&](const char* c) { return std::find(cases.begin(), cases.end(), c) != cases.end(); };
+    const nlohmann::json fs{{"download_fs", file_system_of(g_root)}};
+    auto vs_floor = [&](const char* bench, double rate, const mw::bench::FileFloor& floor, std::size_t n) {
+      nlohmann::json params = fs;
+      params["tasks"] = n;
+      mw::bench::emit(bench, "vs_floor", rate / floor.files_per_s, "ratio", params);
+    };
+    if (want("libsched"))
       for (std::size_t n : {100u, 1000u}) bench_libsched(n);
     for (std::size_t n : sizes) {
       if (quick && n > 10000) continue;
       for (int r = 0; r < repeats; ++r) {
         const auto floor = mw::bench::measure_file_floor(g_root, n, 1024);
         mw::bench::emit_file_floor("floor", floor, g_root, n, 1024, {{"tasks", n}});
-        const double rate = bench_native(n, true);
-        mw::bench::emit("submit", "vs_floor", rate / floor.files_per_s, "ratio",
-                        {{"tasks", n}, {"download_fs", file_system_of(g_root)}});
-        mw::bench::emit("memory", "rss_kb", static_cast<double>(rss_kb()), "KiB", {{"after_tasks", n}});
+        if (want("submit")) {
+          vs_floor("submit", bench_native(n, true), floor, n);
+          mw::bench::emit("memory", "rss_kb", static_cast<double>(rss_kb()), "KiB", {{"after_tasks", n}});
+        }
+        if (want("tasks-files")) vs_floor("submit_tasks_files", bench_task_submitter(n, false), floor, n);
+        if (want("tasks-inline")) vs_floor("submit_tasks_inline", bench_task_submitter(n, true), floor, n);
       }
     }
-    if (!no_insert_only)
+    if (want("insert-only"))
       for (std::size_t n : {10000u, 100000u}) {
         if (quick && n > 10000) break;
         bench_native(n, false);

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "mw/boinc/hierarchy.h"
+#include "mw/boinc/inline_task.h"
 #include "mw/runner.h"
 #include "mw/task_format.h"
 #include "support/test_support.h"
@@ -61,11 +62,20 @@ void FakeBoincPipeline::handle(const SqlRow& wu) {
   ScratchDir scratch;
   const std::string task_dir = scratch / "task";
   ::mkdir(task_dir.c_str(), 0755);
+  // As the client and mw-wrapper do: a task in the command line
+  // (--mw-task-base64 B64) instead of a first file; the program file follows.
+  static const std::regex inline_task(std::string("<command_line>\\s*") + boinc::kInlineTaskOption +
+                                      "\\s+([A-Za-z0-9+/=]+)\\s*</command_line>");
+  std::smatch m;
+  if (std::regex_search(xml, m, inline_task)) {
+    write_text(scratch / "task.zip", boinc::decode_inline_task(m[1].str()));
+    files.insert(files.begin(), scratch / "task.zip");
+  }
   auto unzip = run_command({"/usr/bin/unzip", "-q", files.at(0), "-d", task_dir});
   if (unzip.exit_code != 0) throw std::runtime_error("fake pipeline: unzip failed: " + unzip.err);
   if (files.size() > 1) {
-    TaskManifest m = parse_task_xml(read_text(task_dir + "/task.xml"));
-    write_text(task_dir + "/" + m.program.bundled_file, read_text(files[1]));
+    TaskManifest manifest = parse_task_xml(read_text(task_dir + "/task.xml"));
+    write_text(task_dir + "/" + manifest.program.bundled_file, read_text(files[1]));
   }
   const std::string tmp = dir + "/." + name + ".result.tmp";
   run_task_bundle(task_dir, trusted_, tmp);

@@ -79,6 +79,33 @@ TEST(BoincLocal, FunctionTasksRunThroughBoincWithOneShippedProgram) {
   for (const auto& file : mw::test::list_files(f.project.config().download_dir))
     if (file.find("/mwp_") != std::string::npos && file.find(".md5") == std::string::npos) ++programs;
   EXPECT_EQ(programs, 1);
+  // Small tasks travel in their workunit's command line: no file of their own.
+  for (const auto& file : mw::test::list_files(f.project.config().download_dir))
+    EXPECT_EQ(file.find(".task.zip"), std::string::npos) << file;
+  EXPECT_EQ(f.count("SELECT COUNT(*) AS n FROM workunit WHERE xml_doc LIKE '%<command_line>%--mw-task-base64 %'"),
+            "30");
+}
+
+// A project set up before inline tasks (no templates/mw_in_inline*.xml, so
+// its wrapper may not read them) gets every task as a file, and they run.
+TEST(BoincLocal, WithoutTheInlineTemplatesEveryTaskIsAFile) {
+  Fixture f("t_local_files");
+  for (const char* name : {"mw_in_inline.xml", "mw_in_inline_program.xml"})
+    ASSERT_EQ(::unlink((f.project.dir() + "/templates/" + name).c_str()), 0);
+  FakeBoincPipeline boinc(f.project, f.local.deliver_dir, {f.key->public_key()});
+  boinc.start();
+  testing::internal::CaptureStderr();
+  {
+    mw::Master master(f.local);
+    std::vector<int> cubes = master.map<int>(mw::fn("cube"), std::vector<int>{2, 3, 4});
+    EXPECT_EQ(cubes, (std::vector<int>{8, 27, 64}));
+  }
+  testing::internal::GetCapturedStderr();
+  int bundles = 0;
+  for (const auto& file : mw::test::list_files(f.project.config().download_dir))
+    bundles += file.size() > 9 && file.compare(file.size() - 9, 9, ".task.zip") == 0;
+  EXPECT_EQ(bundles, 3);
+  EXPECT_EQ(f.count("SELECT COUNT(*) AS n FROM workunit WHERE xml_doc LIKE '%<command_line>%'"), "0");
 }
 
 TEST(BoincLocal, ExecTasksShipTheirProgramAndReturnOutputs) {

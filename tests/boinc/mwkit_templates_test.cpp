@@ -5,8 +5,10 @@
 
 #include "boinc/layer_oracle.h"
 #include "mw/boinc/hierarchy.h"
+#include "mw/boinc/inline_task.h"
 #include "mw/boinc/md5_info.h"
 #include "mw/boinc/templates.h"
+#include "mw/error.h"
 #include "support/test_support.h"
 
 namespace {
@@ -96,6 +98,64 @@ TEST(MwkitTemplates, ProgramTemplateKeepsTheProgramOnTheHost) {
   EXPECT_NE(ours.xml_doc.find("<no_delete/>", info_start), std::string::npos);
   EXPECT_EQ(ours.xml_doc.find("<sticky/>"), ours.xml_doc.find("<sticky/>", info_start));
   EXPECT_NE(ours.xml_doc.find("<open_name>mw_program</open_name>"), std::string::npos);
+}
+
+// Inline tasks (mw/boinc/inline_task.h): the bundle in the command line, no
+// file for it; libsched makes the same document from the same command line.
+TEST(MwkitTemplates, InlineTemplatesMatchLibschedWithTheTaskInTheCommandLine) {
+  Project p;
+  const std::string command_line = std::string(kInlineTaskOption) + " " + encode_inline_task("PK small bundle");
+  {
+    const std::string tmpl = template_text("mw_in_inline.xml");
+    auto parsed = InputTemplate::parse(tmpl, "templates/mw_in_inline.xml");
+    EXPECT_EQ(parsed.variable_file_count(), 0u);
+    EXPECT_FALSE(parsed.has_command_line());
+    expect_no_workunit_values(parsed.values());
+    auto ours = make_workunit_doc(parsed, {}, p.config, command_line);
+    auto theirs = oracle::process_input_template(tmpl, {}, p.boinc, command_line.c_str(), nullptr);
+    ASSERT_EQ(theirs.rc, 0);
+    EXPECT_EQ(ours.xml_doc, theirs.xml_doc);
+    EXPECT_EQ(ours.xml_doc.find("<file_info>"), std::string::npos);
+    EXPECT_NE(ours.xml_doc.find("<command_line>\n" + command_line + "\n</command_line>"), std::string::npos)
+        << ours.xml_doc;
+  }
+  {
+    const std::string program = "mwp_" + std::string(64, 'b');
+    p.stage(program, "#!/bin/sh\necho hi\n");
+    const std::string tmpl = template_text("mw_in_inline_program.xml");
+    auto parsed = InputTemplate::parse(tmpl, "templates/mw_in_inline_program.xml");
+    EXPECT_EQ(parsed.variable_file_count(), 1u);
+    expect_no_workunit_values(parsed.values());
+    auto ours = make_workunit_doc(parsed, {InputFile::staged(program)}, p.config, command_line);
+    auto theirs = oracle::process_input_template(tmpl, {staged(program)}, p.boinc, command_line.c_str(), nullptr);
+    ASSERT_EQ(theirs.rc, 0);
+    EXPECT_EQ(ours.xml_doc, theirs.xml_doc);
+    EXPECT_NE(ours.xml_doc.find("<sticky/>"), std::string::npos);
+    EXPECT_NE(ours.xml_doc.find("<no_delete/>"), std::string::npos);
+    EXPECT_NE(ours.xml_doc.find("<open_name>mw_program</open_name>"), std::string::npos);
+  }
+}
+
+TEST(InlineTask, Base64RoundTripsEveryByteAndRefusesMalformedTextSayingWhere) {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  for (std::size_t n : {0u, 1u, 2u, 3u, 4u, 255u, 256u}) {
+    const std::string bytes = all.substr(0, n);
+    if (n == 0) continue;  // an empty bundle is never inline
+    EXPECT_EQ(decode_inline_task(encode_inline_task(bytes)), bytes) << n;
+  }
+  EXPECT_EQ(encode_inline_task("PK\x03"), "UEsD");
+  EXPECT_EQ(decode_inline_task("UEsDBA=="), "PK\x03\x04");
+  auto error = [](const std::string& text) {
+    return mw::test::error_of([&] { decode_inline_task(text); }, mw::Errc::format);
+  };
+  EXPECT_NE(error("").find("empty"), std::string::npos);
+  EXPECT_NE(error("UEsDB").find("not a multiple of 4"), std::string::npos);
+  EXPECT_NE(error("UE*D").find("character 3"), std::string::npos);
+  EXPECT_NE(error("UE=D").find("'=' before the end"), std::string::npos);
+  EXPECT_NE(error("UE D").find("character 3"), std::string::npos) << "blanks are not skipped";
+  EXPECT_NE(error("UEsDB").find(kInlineTaskOption), std::string::npos) << "names where the text came from";
+  EXPECT_NE(error("U===").find("character 2"), std::string::npos);
 }
 
 TEST(MwkitTemplates, OutputTemplateMatchesLibsched) {

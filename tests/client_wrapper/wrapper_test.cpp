@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "mw/boinc/inline_task.h"
 #include "mw/bundle.h"
 #include "mw/hash.h"
 #include "mw/signing.h"
@@ -44,14 +45,17 @@ bool exists(const std::string& path) {
 // One mw-wrapper process started in a slot directory.
 class WrapperProcess {
  public:
-  explicit WrapperProcess(const std::string& slot) {
+  explicit WrapperProcess(const std::string& slot, const std::vector<std::string>& args = {}) {
+    std::vector<char*> argv{const_cast<char*>(MW_WRAPPER)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       if (chdir(slot.c_str()) != 0) _exit(120);
       int null_fd = open("/dev/null", O_RDWR);
       dup2(null_fd, 0);
       dup2(null_fd, 1);
-      execl(MW_WRAPPER, MW_WRAPPER, static_cast<char*>(nullptr));
+      execv(MW_WRAPPER, argv.data());
       _exit(121);
     }
   }
@@ -132,8 +136,8 @@ class WrapperTest : public ::testing::Test {
     return exists(slot("stderr.txt")) ? test::read_text(slot("stderr.txt")) : "";
   }
 
-  int run_wrapper() {
-    WrapperProcess w(slot_dir.path());
+  int run_wrapper(const std::vector<std::string>& args = {}) {
+    WrapperProcess w(slot_dir.path(), args);
     return w.wait();
   }
 
@@ -263,6 +267,38 @@ TEST_F(SeparateProgramTest, ProgramFileIsCheckedAndRun) {
   ResultBundle r = ResultBundle::open(slot("result.zip"));
   EXPECT_EQ(r.manifest().status, ResultStatus::success) << r.manifest().reason;
   EXPECT_EQ(r.read_output("mw.stdout"), "separate\n");
+}
+
+// A small task travels in the workunit's command line (mw/boinc/inline_task.h):
+// the BOINC client passes it as arguments, there is no task.zip in the slot.
+TEST_F(SeparateProgramTest, TaskFromTheCommandLineIsCheckedAndRun) {
+  write_bundle_without_program({"out", "inline"});
+  const std::string bundle = test::read_text(slot("task.zip"));
+  ASSERT_EQ(::unlink(slot("task.zip").c_str()), 0);
+  ASSERT_LE(bundle.size(), boinc::kMaxInlineBundleBytes);
+  test::write_text(slot("mw_program"), test::read_text(MW_TASK_PROBE));
+  EXPECT_EQ(run_wrapper({boinc::kInlineTaskOption, boinc::encode_inline_task(bundle)}), kRan) << stderr_txt();
+  ResultBundle r = ResultBundle::open(slot("result.zip"));
+  EXPECT_EQ(r.manifest().status, ResultStatus::success) << r.manifest().reason;
+  EXPECT_EQ(r.read_output("mw.stdout"), "inline\n");
+  EXPECT_EQ(r.manifest().task_sha256, sha256_hex(task_to_xml(probe_task({"out", "inline"}).manifest())));
+  EXPECT_FALSE(exists(slot("mw_task_inline.zip"))) << "the decoded bundle is removed with the slot's work";
+}
+
+TEST_F(SeparateProgramTest, TamperedTaskFromTheCommandLineNeverRuns) {
+  const std::string signed_xml = task_to_xml(probe_task({"out", "honest"}).manifest());
+  const std::string evil_xml = task_to_xml(probe_task({"write", dir / "ran", "x"}).manifest());
+  test::RawZip(dir / "evil.zip").add("task.xml", evil_xml).add("task.sig", key.sign(signed_xml).to_text()).close();
+  test::write_text(slot("mw_program"), test::read_text(MW_TASK_PROBE));
+  const std::string bundle = test::read_text(dir / "evil.zip");
+  expect_rejected(run_wrapper({boinc::kInlineTaskOption, boinc::encode_inline_task(bundle)}), kSignature,
+                  "does not match");
+}
+
+TEST_F(SeparateProgramTest, MalformedTaskInTheCommandLineIsRefusedSayingWhy) {
+  test::write_text(slot("mw_program"), test::read_text(MW_TASK_PROBE));
+  expect_rejected(run_wrapper({boinc::kInlineTaskOption, "UEsDB"}), kManifest,
+                  "--mw-task-base64) is not valid base64: its length 5 is not a multiple of 4");
 }
 
 TEST_F(SeparateProgramTest, WrongProgramFileNeverRuns) {

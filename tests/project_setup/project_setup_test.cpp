@@ -216,7 +216,8 @@ TEST_F(ProjectSetupTest, InstallsDaemonsTemplatesKeysAndASignedAppVersion) {
       project_xml_backed_up = read_text(project_ + "/" + rel) == kProjectXml;
   EXPECT_TRUE(project_xml_backed_up);
 
-  for (const char* t : {"mw_in.xml", "mw_in_program.xml", "mw_out.xml"})
+  for (const char* t :
+       {"mw_in.xml", "mw_in_program.xml", "mw_in_inline.xml", "mw_in_inline_program.xml", "mw_out.xml"})
     EXPECT_EQ(read_text(project_ + "/templates/" + t),
               read_text(std::string(MW_SOURCE_DIR) + "/templates/" + t));
   struct stat st {};

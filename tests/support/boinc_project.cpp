@@ -89,7 +89,8 @@ BoincTestProject::BoincTestProject(const std::string& db_name, BoincTestProjectO
                "beta) VALUES (UNIX_TIMESTAMP(), " + conn.quote(options.app_name) + ", 'mwkit', 0, 0, 0)");
   app_id_ = static_cast<std::int64_t>(mysql_insert_id(conn.get()));
   // The templates mw-project-setup installs, exactly.
-  for (const char* name : {"mw_out.xml", "mw_in.xml", "mw_in_program.xml"})
+  for (const char* name : {"mw_out.xml", "mw_in.xml", "mw_in_program.xml", "mw_in_inline.xml",
+                           "mw_in_inline_program.xml"})
     add_template(name, mw::detail::read_file(std::string(MW_TEMPLATES_DIR) + "/" + name));
 }
 

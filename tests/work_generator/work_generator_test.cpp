@@ -33,6 +33,20 @@ struct Fixture {
   std::string download(const std::string& name) const {
     return mw::boinc::dir_hier_path(name, project.config().download_dir, 1024);
   }
+  // A workunit's task bundle as a file: a small one travels in the workunit's
+  // command line (decoded here by coreutils' base64, not by mwkit), a larger
+  // one in the download hierarchy.
+  std::string bundle_file(const std::string& wu_name, const std::string& xml_doc) const {
+    const std::string option = "--mw-task-base64 ";
+    const auto at = xml_doc.find(option);
+    if (at == std::string::npos) return download(wu_name + ".task.zip");
+    const auto end = xml_doc.find_first_of(" \n<", at + option.size());
+    mw::test::write_text(scratch / (wu_name + ".b64"), xml_doc.substr(at + option.size(), end - at - option.size()));
+    auto decoded = run_command({"/usr/bin/base64", "-d", scratch / (wu_name + ".b64")});
+    if (decoded.exit_code != 0) throw std::runtime_error("base64 -d: " + decoded.err);
+    mw::test::write_text(scratch / (wu_name + ".task.zip"), decoded.out);
+    return scratch / (wu_name + ".task.zip");
+  }
   BoincTestProject project;
   mw::test::ScratchDir scratch;
   std::unique_ptr<mw::PrivateKey> key;
@@ -78,7 +92,8 @@ TEST(WorkGenerator, SweepBecomesWorkunitsWithOneStickyProgram) {
     EXPECT_NE(wu["xml_doc"].find("<open_name>mw_program</open_name>"), std::string::npos);
     // The bundle is signed by the project's key and leaves the program out
     // (read with unzip, independently of mwkit's bundle reader).
-    const std::string zip = f.download(wu["name"] + ".task.zip");
+    EXPECT_NE(wu["xml_doc"].find("<command_line>"), std::string::npos) << "a small task travels inline";
+    const std::string zip = f.bundle_file(wu["name"], wu["xml_doc"]);
     auto listing = run_command({"/usr/bin/unzip", "-Z1", zip});
     ASSERT_EQ(listing.exit_code, 0) << listing.err;
     EXPECT_EQ(listing.out.find("sim.sh"), std::string::npos) << listing.out;
@@ -106,8 +121,9 @@ TEST(WorkGenerator, SignedBundlesAreShippedWholeAndTamperedOnesRefused) {
                   f.scratch / "b1.zip"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(f.project.rows("SELECT COUNT(*) AS n FROM workunit")[0]["n"], "2");
-  EXPECT_EQ(mw::test::read_text(f.download("bundles_" + r.out.substr(0, r.out.find('\n')) + "_1.task.zip")),
-            mw::test::read_text(f.scratch / "b1.zip"));
+  const std::string wu1 = "bundles_" + r.out.substr(0, r.out.find('\n')) + "_1";
+  const auto xml_doc = f.project.rows("SELECT xml_doc FROM workunit WHERE name = '" + wu1 + "'").at(0).at("xml_doc");
+  EXPECT_EQ(mw::test::read_text(f.bundle_file(wu1, xml_doc)), mw::test::read_text(f.scratch / "b1.zip"));
 
   // Signed by a key the project does not trust: refused, nothing created.
   mw::PrivateKey stranger = mw::PrivateKey::generate();

@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "mw/boinc/inline_task.h"
 #include "mw/error.h"
 #include "util/fs.h"
 
@@ -56,44 +57,45 @@ TaskSubmitter::TaskSubmitter(const ProjectConfig& config, Database& db, const st
   if (plain.variable_file_count() != 1 || with_program_->variable_file_count() != 2)
     throw Error(Errc::format, "mwkit's templates in '" + in_dir + "' must take 1 (mw_in.xml) and 2 "
                               "(mw_in_program.xml) files; reinstall them with mw-project-setup");
+  // Inline tasks only where mw-project-setup installed their templates, and
+  // with them a wrapper that reads its task from the command line.
+  if (mw::detail::path_exists(in_dir + "/mw_in_inline.xml") &&
+      mw::detail::path_exists(in_dir + "/mw_in_inline_program.xml")) {
+    inline_ = std::make_unique<InputTemplate>(InputTemplate::parse(
+        read_template(config_, "mw_in_inline.xml"), in_dir + "/mw_in_inline.xml"));
+    inline_program_ = std::make_unique<InputTemplate>(InputTemplate::parse(
+        read_template(config_, "mw_in_inline_program.xml"), in_dir + "/mw_in_inline_program.xml"));
+    if (inline_->variable_file_count() != 0 || inline_program_->variable_file_count() != 1 ||
+        inline_->has_command_line() || inline_program_->has_command_line())
+      throw Error(Errc::format, "mwkit's templates in '" + in_dir + "' must take 0 (mw_in_inline.xml) "
+                                "and 1 (mw_in_inline_program.xml) files and no <command_line>; "
+                                "reinstall them with mw-project-setup");
+  }
   creator_ = std::make_unique<WorkCreator>(config_, db, app_name, std::move(plain),
                                            result_template_for(config_, max_output_bytes));
-  scratch_dir_ = mw::detail::make_temp_dir(mw::detail::default_temp_root(), "mw-submit-");
 }
 
-TaskSubmitter::~TaskSubmitter() { mw::detail::remove_tree(scratch_dir_); }
+TaskSubmitter::~TaskSubmitter() = default;
 
 std::size_t TaskSubmitter::submit(std::int64_t batch_id, const WorkunitSettings& settings,
                                   const TaskSource& next) {
   Stager stager(config_);
-  const std::string zip = scratch_dir_ + "/bundle.zip";
   return creator_->submit(batch_id, settings, [&](JobSpec& job) {
     PendingTask task;
     if (!next(task)) return false;
     job.name = task.wu_name;
     job.settings = task.settings;
-    const std::string bundle_name = task.wu_name + ".task.zip";
+    std::string bundle;                  // the signed bundle, without its program
+    const TaskBuilder::ProgramFile* program = nullptr;
+    std::vector<TaskBuilder::ProgramFile> programs;
     if (task.builder) {
       if (!key_) throw Error(Errc::usage, "no task-signing key to sign task '" + task.wu_name + "'");
-      const auto programs = task.builder->program_files();
+      programs = task.builder->program_files();
       if (programs.size() > 1)
         throw Error(Errc::usage, "task '" + task.wu_name + "' ships " + std::to_string(programs.size()) +
                                      " program files; on BOINC a task ships at most one");
-      if (programs.empty()) {
-        task.builder->write_bundle(zip, *key_);
-      } else {
-        task.builder->write_bundle_without_programs(zip, *key_);
-      }
-      StagedFile bundle = stager.stage_copy(bundle_name, zip);
-      ::unlink(zip.c_str());
-      job.files = {InputFile::known(bundle.name, bundle.digest)};
-      if (!programs.empty()) {
-        const auto& p = programs.front();
-        StagedFile program = p.path.empty() ? stager.stage_content_addressed_bytes("mwp_", p.bytes)
-                                            : stager.stage_content_addressed("mwp_", p.path);
-        job.files.push_back(InputFile::known(program.name, program.digest));
-        job.input_template = with_program_.get();
-      }
+      if (!programs.empty()) program = &programs.front();
+      bundle = task.builder->bundle_bytes_without_programs(*key_);
     } else {
       if (!trusted_.empty()) {
         try {
@@ -104,8 +106,23 @@ std::size_t TaskSubmitter::submit(std::int64_t batch_id, const WorkunitSettings&
           throw Error(e.code(), "task bundle '" + task.bundle_path + "': " + e.what());
         }
       }
-      StagedFile bundle = stager.stage_copy(bundle_name, task.bundle_path);
-      job.files = {InputFile::known(bundle.name, bundle.digest)};
+      bundle = mw::detail::read_file(task.bundle_path);
+    }
+    std::vector<InputFile> program_file;
+    if (program) {
+      StagedFile staged = program->path.empty() ? stager.stage_content_addressed_bytes("mwp_", program->bytes)
+                                                : stager.stage_content_addressed("mwp_", program->path);
+      program_file.push_back(InputFile::known(staged.name, staged.digest));
+    }
+    if (inline_ && !bundle.empty() && bundle.size() <= kMaxInlineBundleBytes) {
+      job.command_line = std::string(kInlineTaskOption) + " " + encode_inline_task(bundle);
+      job.files = std::move(program_file);
+      job.input_template = program ? inline_program_.get() : inline_.get();
+    } else {
+      StagedFile staged = stager.stage_bytes(task.wu_name + ".task.zip", bundle);
+      job.files = {InputFile::known(staged.name, staged.digest)};
+      for (InputFile& f : program_file) job.files.push_back(std::move(f));
+      if (program) job.input_template = with_program_.get();
     }
     return true;
   }, &stager);

@@ -1,11 +1,13 @@
 // mw/boinc/task_submitter.h — mwkit tasks as BOINC workunits, in bulk.
 //
 // Lays tasks onto workunits the way docs/boinc-conventions.md fixes it: the
-// signed task bundle staged as `<wu_name>.task.zip` (one per workunit), its
-// program (if it ships one) staged once as the sticky, no-delete file
-// `mwp_<sha256>`, the project's templates/mw_in.xml or mw_in_program.xml as
-// input template, templates/mw_out.xml (or a copy with another output limit)
-// as result template. Used by mw-work-generator and mw::boinc::Local.
+// signed task bundle in the workunit's command line when it is small
+// (mw/boinc/inline_task.h) and the project has templates/mw_in_inline*.xml,
+// else staged as `<wu_name>.task.zip` (one per workunit); its program (if it
+// ships one) staged once as the sticky, no-delete file `mwp_<sha256>`; the
+// project's templates/mw_in*.xml as input template, templates/mw_out.xml (or
+// a copy with another output limit) as result template. Used by
+// mw-work-generator and mw::boinc::Local.
 #pragma once
 
 #include <cstdint>
@@ -62,7 +64,8 @@ class TaskSubmitter {
   std::vector<PublicKey> trusted_;
   std::unique_ptr<WorkCreator> creator_;
   std::unique_ptr<InputTemplate> with_program_;
-  std::string scratch_dir_;  // bundles are written here, then staged
+  // Both set when the project has the inline templates, else both null.
+  std::unique_ptr<InputTemplate> inline_, inline_program_;
 };
 
 // The result template for an output limit: "templates/mw_out.xml" for the
