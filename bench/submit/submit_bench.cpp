@@ -3,6 +3,8 @@
 // Prints JSON lines (see bench/README.md):
 //   submit/tasks_per_s, submit/seconds   N tasks, each staging a unique 1 KB input
 //   submit/vs_floor                      that rate over the floor's, same N, same run
+//   submit_inline/…                      the same 1 KB inputs in the workunits'
+//                                        command lines (how inline tasks travel)
 //   submit_tasks_inline|_files/…         the product's path (TaskSubmitter): N signed
 //                                        tasks with a 1 KB input each, in the
 //                                        workunit's command line or as files
@@ -34,12 +36,14 @@
 #include "bench_common.h"
 #include "boinc/create_work_oracle.h"
 #include "mw/boinc/hierarchy.h"
+#include "mw/boinc/inline_task.h"
 #include "mw/boinc/staging.h"
 #include "mw/boinc/task_submitter.h"
 #include "mw/boinc/work_creator.h"
 #include "mw/bundle.h"
 #include "mw/signing.h"
 #include "support/boinc_project.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -88,21 +92,32 @@ void make_fanout_dirs(const std::string& download, int fanout) {
   }
 }
 
-// N tasks, each with its own staged 1 KB input, in one submit. Returns tasks/s.
-double bench_native(std::size_t n, bool unique_inputs) {
+// How the N workunits of bench_native get their 1 KB input.
+enum class Input {
+  staged,  // a unique file each, staged in the download hierarchy ("submit")
+  inline_, // a unique one each, base64 in the workunit's command line, as an
+           // inline task travels ("submit_inline"; mw/boinc/inline_task.h)
+  shared,  // one staged file for all: the insert path alone ("insert_only")
+};
+
+// N workunits through WorkCreator in one submit. Returns tasks/s.
+double bench_native(std::size_t n, Input input) {
+  static const char* const metrics[] = {"submit", "submit_inline", "insert_only"};
+  const std::string metric = metrics[static_cast<int>(input)];
   mw::test::BoincTestProjectOptions options;
   const std::string download = fresh_download_dir();
   options.download_dir = download;
-  mw::test::BoincTestProject project("b_submit_" + std::to_string(n) + (unique_inputs ? "_u" : "_s"),
-                                     options);
+  mw::test::BoincTestProject project("b_" + metric + "_" + std::to_string(n), options);
   make_fanout_dirs(download, project.config().uldl_dir_fanout);
   auto db = project.database();
   WorkCreator creator(project.config(), *db, "mw",
                       InputTemplate::parse(mw::test::test_input_template(), "mw_in.xml"),
                       "templates/mw_out.xml");
+  const InputTemplate no_files = InputTemplate::parse(
+      mw::detail::read_file(project.dir() + "/templates/mw_in_inline.xml"), "mw_in_inline.xml");
   Stager stager(project.config());
   StagedFile shared;
-  if (!unique_inputs) {
+  if (input == Input::shared) {
     shared = stager.stage_bytes("shared_input", payload(0));
     stager.commit();
     stager.forget();
@@ -114,18 +129,26 @@ double bench_native(std::size_t n, bool unique_inputs) {
   creator.submit(batch, WorkunitSettings{}, [&](JobSpec& job) {
     if (i == n) return false;
     job.name = "bench_" + std::to_string(i);
-    if (unique_inputs) {
-      StagedFile f = stager.stage_bytes(job.name + ".task.zip", payload(i));
-      job.files = {InputFile::known(f.name, f.digest)};
-    } else {
-      job.files = {InputFile::known(shared.name, shared.digest)};
+    switch (input) {
+      case Input::staged: {
+        StagedFile f = stager.stage_bytes(job.name + ".task.zip", payload(i));
+        job.files = {InputFile::known(f.name, f.digest)};
+        break;
+      }
+      case Input::inline_:
+        job.files.clear();
+        job.command_line = std::string(kInlineTaskOption) + " " + encode_inline_task(payload(i));
+        job.input_template = &no_files;
+        break;
+      case Input::shared:
+        job.files = {InputFile::known(shared.name, shared.digest)};
+        break;
     }
     ++i;
     return true;
   }, &stager);
   const double s = seconds_since(t0);
-  const std::string metric = unique_inputs ? "submit" : "insert_only";
-  nlohmann::json params{{"tasks", n}, {"input_bytes", 1024}, {"unique_inputs", unique_inputs},
+  nlohmann::json params{{"tasks", n}, {"input_bytes", 1024}, {"unique_inputs", input != Input::shared},
                         {"download_fs", file_system_of(download)}};
   mw::bench::emit(metric, "tasks_per_s", n / s, "tasks/s", params);
   mw::bench::emit(metric, "seconds", s, "s", params);
@@ -216,7 +239,8 @@ int main(int argc, char** argv) {
   g_root = mw::bench::default_root();
   std::vector<std::size_t> sizes{100, 1000, 10000, 100000};
   bool quick = false;
-  std::vector<std::string> cases{"libsched", "submit", "tasks-files", "tasks-inline", "insert-only"};
+  std::vector<std::string> cases{"libsched", "submit", "submit-inline", "tasks-files", "tasks-inline",
+                                 "insert-only"};
   int repeats = 1;
   app.add_option("--root", g_root, "directory the download trees go under (its file system is measured)")
       ->capture_default_str();
@@ -227,10 +251,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 100));
   app.add_option("--cases", cases,
                  "what to measure: libsched (create_work() per task, 10^2 and 10^3), submit (WorkCreator, "
-                 "a staged 1 KB input per task), tasks-files / tasks-inline (TaskSubmitter: signed tasks "
+                 "a staged 1 KB input per task), submit-inline (the same 1 KB in each workunit's command "
+                 "line), tasks-files / tasks-inline (TaskSubmitter: signed tasks "
                  "as files / in the command line), insert-only (one shared input, 10^4 and 10^5)")
       ->capture_default_str()->delimiter(',')
-      ->check(CLI::IsMember({"libsched", "submit", "tasks-files", "tasks-inline", "insert-only"}));
+      ->check(CLI::IsMember({"libsched", "submit", "submit-inline", "tasks-files", "tasks-inline", "insert-only"}));
   if (const int rc = mw::bench::parse_options(app, argc, argv); rc >= 0) return rc;
   // The private MariaDB as a stock server runs (durable commits, default
   // buffer pool), so the per-task reference pays what it pays on a real one.
@@ -254,9 +279,10 @@ int main(int argc, char** argv) {
         const auto floor = mw::bench::measure_file_floor(g_root, n, 1024);
         mw::bench::emit_file_floor("floor", floor, g_root, n, 1024, {{"tasks", n}});
         if (want("submit")) {
-          vs_floor("submit", bench_native(n, true), floor, n);
+          vs_floor("submit", bench_native(n, Input::staged), floor, n);
           mw::bench::emit("memory", "rss_kb", static_cast<double>(rss_kb()), "KiB", {{"after_tasks", n}});
         }
+        if (want("submit-inline")) vs_floor("submit_inline", bench_native(n, Input::inline_), floor, n);
         if (want("tasks-files")) vs_floor("submit_tasks_files", bench_task_submitter(n, false), floor, n);
         if (want("tasks-inline")) vs_floor("submit_tasks_inline", bench_task_submitter(n, true), floor, n);
       }
@@ -264,7 +290,7 @@ int main(int argc, char** argv) {
     if (want("insert-only"))
       for (std::size_t n : {10000u, 100000u}) {
         if (quick && n > 10000) break;
-        bench_native(n, false);
+        bench_native(n, Input::shared);
       }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_submit: %s\n", e.what());
