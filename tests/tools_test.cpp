@@ -21,6 +21,11 @@ namespace {
 using ::testing::HasSubstr;
 using test::run_command;
 
+// The tools' exit statuses (tools/tool_common.h): a wrong command line is 64
+// (EX_USAGE); input that cannot be used, or an I/O error, is 2.
+constexpr int kExitUsage = 64;
+constexpr int kExitError = 2;
+
 std::string tool(const std::string& name) { return std::string(MW_TOOLS_DIR) + "/" + name; }
 
 class ToolsTest : public ::testing::Test {
@@ -45,7 +50,7 @@ class ToolsTest : public ::testing::Test {
 
 TEST_F(ToolsTest, KeygenRefusesToOverwrite) {
   auto r = run_command({tool("mw-sign"), "keygen", "--out", dir / "keys"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, kExitUsage);
   EXPECT_THAT(r.err, HasSubstr("refusing to overwrite"));
   struct stat st;
   ASSERT_EQ(stat(priv().c_str(), &st), 0);
@@ -107,20 +112,20 @@ TEST_F(ToolsTest, HostExecTaskWithFailingProgram) {
 TEST_F(ToolsTest, BadArgumentsAreExplained) {
   auto both = run_command({tool("mw-task"), "new", "--out", dir / "x.zip", "--exec", MW_TASK_PROBE,
                            "--host-exec", "/bin/true"});
-  EXPECT_NE(both.exit_code, 0);
+  EXPECT_EQ(both.exit_code, kExitUsage);
   EXPECT_THAT(both.err, HasSubstr("excludes"));
   auto neither = run_command({tool("mw-task"), "new", "--out", dir / "x.zip"});
-  EXPECT_EQ(neither.exit_code, 2);
+  EXPECT_EQ(neither.exit_code, kExitUsage);
   EXPECT_THAT(neither.err, HasSubstr("--exec FILE or --host-exec PATH"));
   auto bad_output = run_command({tool("mw-task"), "new", "--out", dir / "x.zip", "--host-exec",
                                  "/bin/true", "--output", "o:lots"});
-  EXPECT_EQ(bad_output.exit_code, 2);
+  EXPECT_EQ(bad_output.exit_code, kExitUsage);
   EXPECT_THAT(bad_output.err, HasSubstr("MAXBYTES"));
   auto relative = run_command({tool("mw-task"), "new", "--out", dir / "x.zip", "--host-exec", "true"});
-  EXPECT_EQ(relative.exit_code, 2);
+  EXPECT_EQ(relative.exit_code, kExitUsage);
   EXPECT_THAT(relative.err, HasSubstr("host_path"));
   auto garbage = run_command({tool("mw-task"), "show", MW_TASK_PROBE});
-  EXPECT_EQ(garbage.exit_code, 2);
+  EXPECT_EQ(garbage.exit_code, kExitError);
   EXPECT_THAT(garbage.err, HasSubstr("not a valid zip archive"));
 }
 
@@ -200,7 +205,7 @@ TEST_F(ToolsTest, NewTakesEnvironmentVariablesAndShowPrintsThem) {
   EXPECT_THAT(result.out, HasSubstr("stdout 12 bytes")) << "\"hello there\\n\" is 12 bytes";
   auto bad = run_command({tool("mw-task"), "new", "--out", dir / "b.zip", "--host-exec",
                           "/bin/true", "--env", "NOEQUALS"});
-  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.exit_code, kExitUsage);
   EXPECT_THAT(bad.err, HasSubstr("NAME=VALUE"));
 }
 
@@ -212,7 +217,7 @@ TEST_F(ToolsTest, ShowRefusesWhatIsNotARegularFileBeforeReadingIt) {
   ASSERT_EQ(symlink("/dev/zero", (dir / "zero.zip").c_str()), 0);
   for (const char* name : {"fifo.xml", "zero.xml", "zero.zip"}) {
     auto r = run_command({tool("mw-task"), "show", dir / name});
-    EXPECT_EQ(r.exit_code, 2) << name;
+    EXPECT_EQ(r.exit_code, kExitError) << name;
     EXPECT_THAT(r.err, HasSubstr("not a regular file")) << name;
   }
   // A sparse 1 GiB manifest: refused on its size, without reading it.
@@ -223,7 +228,7 @@ TEST_F(ToolsTest, ShowRefusesWhatIsNotARegularFileBeforeReadingIt) {
   ::close(fd);
   const auto start = std::chrono::steady_clock::now();
   auto r = run_command({tool("mw-task"), "show", big});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, kExitError);
   EXPECT_THAT(r.err, HasSubstr("1073741824 bytes, more than"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
@@ -247,7 +252,7 @@ TEST_F(ToolsTest, ShowReportsTheRealErrorOfAMalformedResultBundle) {
            "<mw_result format_version=\"1\"><task_name>x</task_name><status>bogus</status></mw_result>")
       .close();
   auto r = run_command({tool("mw-task"), "show", dir / "r.zip"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, kExitError);
   EXPECT_THAT(r.err, HasSubstr("status"));
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("not an allowed member name")));
 }

@@ -42,9 +42,9 @@ std::pair<std::string, std::uint64_t> parse_output(const std::string& spec) {
   if (colon == std::string::npos) return {spec, kDefaultOutputMaxBytes};
   std::string number = spec.substr(colon + 1);
   if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos)
-    throw mw::Error(mw::Errc::usage, "--output '" + spec + "': MAXBYTES must be a whole number");
+    throw UsageError("--output '" + spec + "': MAXBYTES must be a whole number");
   std::uint64_t max = std::stoull(number);
-  if (max == 0) throw mw::Error(mw::Errc::usage, "--output '" + spec + "': MAXBYTES must be > 0");
+  if (max == 0) throw UsageError("--output '" + spec + "': MAXBYTES must be > 0");
   return {spec.substr(0, colon), max};
 }
 
@@ -54,27 +54,42 @@ std::string default_task_name(const std::string& out) {
   return base;
 }
 
+// Everything in the task comes from the command line, so a task the format
+// refuses (a bad name, a relative --host-exec, an output named like an
+// input) is a usage error; reading the files stays an error of its own.
+mw::TaskBuilder build_task(const NewOptions& o) {
+  try {
+    mw::TaskBuilder task(o.name.empty() ? default_task_name(o.out) : o.name);
+    if (!o.exec_file.empty()) task.bundled_program(o.exec_file);
+    else task.host_program(o.host_exec);
+    task.args(o.args);
+    for (const auto& entry : o.env) {
+      const auto eq = entry.find('=');
+      if (eq == std::string::npos || eq == 0) throw UsageError("--env '" + entry + "': expected NAME=VALUE");
+      task.env(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+    for (const auto& in : o.inputs) task.file(in, mw::FileRole::input);
+    for (const auto& spec : o.outputs) {
+      auto [name, max] = parse_output(spec);
+      task.output(name, max);
+    }
+    mw::Limits limits;
+    if (o.wall_seconds > 0) limits.wall_seconds = o.wall_seconds;
+    if (o.cpu_seconds > 0) limits.cpu_seconds = o.cpu_seconds;
+    if (o.memory_mb > 0) limits.memory_bytes = static_cast<std::uint64_t>(o.memory_mb * 1048576.0);
+    task.limits(limits);
+    task.manifest();  // validates, so the errors below are about the command line
+    return task;
+  } catch (const mw::Error& e) {
+    if (e.code() == mw::Errc::usage || e.code() == mw::Errc::format) throw UsageError(std::string("new: ") + e.what());
+    throw;
+  }
+}
+
 int cmd_new(const NewOptions& o) {
-  mw::TaskBuilder task(o.name.empty() ? default_task_name(o.out) : o.name);
-  if (!o.exec_file.empty()) task.bundled_program(o.exec_file);
-  else task.host_program(o.host_exec);
-  task.args(o.args);
-  for (const auto& entry : o.env) {
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw mw::Error(mw::Errc::usage, "--env '" + entry + "': expected NAME=VALUE");
-    task.env(entry.substr(0, eq), entry.substr(eq + 1));
-  }
-  for (const auto& in : o.inputs) task.file(in, mw::FileRole::input);
-  for (const auto& spec : o.outputs) {
-    auto [name, max] = parse_output(spec);
-    task.output(name, max);
-  }
-  mw::Limits limits;
-  if (o.wall_seconds > 0) limits.wall_seconds = o.wall_seconds;
-  if (o.cpu_seconds > 0) limits.cpu_seconds = o.cpu_seconds;
-  if (o.memory_mb > 0) limits.memory_bytes = static_cast<std::uint64_t>(o.memory_mb * 1048576.0);
-  task.limits(limits);
+  if (o.exec_file.empty() && o.host_exec.empty())
+    throw UsageError("new: give the program with --exec FILE or --host-exec PATH");
+  const mw::TaskBuilder task = build_task(o);
   if (o.key.empty()) {
     task.write_unsigned_bundle(o.out);
     std::cout << "wrote " << o.out << " (unsigned: sign it with mw-sign sign " << o.out
@@ -207,10 +222,9 @@ int cmd_show(const std::string& path) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int mw_task(int argc, char** argv) {
   CLI::App app{"Build mwkit task bundles and show tasks and results", "mw-task"};
+  mw::cli::set_up(app);
   app.require_subcommand(1);
 
   NewOptions o;
@@ -228,7 +242,8 @@ int main(int argc, char** argv) {
   create->add_option("--input", o.inputs, "An input file shipped with the task (repeat)")
       ->check(CLI::ExistingFile)
       ->allow_extra_args(false);
-  create->add_option("--output", o.outputs, "A declared output NAME[:MAXBYTES] (repeat)")
+  create->add_option("--output", o.outputs,
+                     "A declared output NAME[:MAXBYTES] (repeat); MAXBYTES (default: 64 MiB)")
       ->allow_extra_args(false);
   create->add_option("--wall-seconds", o.wall_seconds, "Wall-time limit")->check(CLI::PositiveNumber);
   create->add_option("--cpu-seconds", o.cpu_seconds, "CPU-time limit")->check(CLI::PositiveNumber);
@@ -242,13 +257,13 @@ int main(int argc, char** argv) {
   show->add_option("path", show_path, "Task bundle, result bundle, task.xml or result.xml")
       ->required();
 
-  CLI11_PARSE(app, argc, argv);
-  return mw::tools::run_tool("mw-task", [&]() -> int {
-    if (*create) {
-      if (o.exec_file.empty() && o.host_exec.empty())
-        throw mw::Error(mw::Errc::usage, "new: give the program with --exec FILE or --host-exec PATH");
-      return cmd_new(o);
-    }
-    return cmd_show(show_path);
-  });
+  if (int code = mw::cli::parse(app, argc, argv); code >= 0) return code;
+  if (*create) return cmd_new(o);
+  return cmd_show(show_path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_tool("mw-task", [&] { return mw_task(argc, argv); });
 }

@@ -14,14 +14,14 @@
 namespace mw::tools {
 
 int run_tool(const char* tool, const std::function<int()>& body) {
-  try {
-    return body();
-  } catch (const mw::Error& e) {
-    std::cerr << tool << ": " << e.what() << "\n";
-  } catch (const std::exception& e) {
-    std::cerr << tool << ": " << e.what() << "\n";
-  }
-  return kExitUsage;
+  return mw::cli::run_main(tool, kExitError, [&] {
+    try {
+      return body();
+    } catch (const UsageError& e) {
+      std::cerr << tool << ": " << e.what() << std::endl;
+      return kExitUsage;
+    }
+  });
 }
 
 std::string read_regular_file(const std::string& path, std::uint64_t max_bytes) {
