@@ -47,7 +47,7 @@ std::vector<Program> programs() {
   const std::string tools = MW_TOOLS_DIR;
   return {
       {"mw-task", tools + "/mw-task", {"new", "--help"}, {"(default: 64 MiB)"}, {"new"}, "--out",
-       {{}, {"new"}, {"show"}}},
+       {{}, {"new"}, {"show"}, {"extract"}}},
       {"mw-sign", tools + "/mw-sign", {"--help"}, {}, {"sign"}, "bundle",
        {{}, {"keygen"}, {"sign"}, {"verify"}}},
       {"mw-run-task", tools + "/mw-run-task", {"--help"}, {"(default: 86400)"}, {}, "bundle", {{}}},

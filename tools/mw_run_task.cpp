@@ -45,14 +45,14 @@ int mw_run_task(int argc, char** argv) {
       ->capture_default_str();
   if (int code = mw::cli::parse(app, argc, argv); code >= 0) return code;
   if (default_wall > 0) options.default_limits.wall_seconds = default_wall;
+  // Keys first: a wrong --pub is reported before anything runs.
+  const std::vector<mw::PublicKey> trusted = load_public_keys(pubs, "--pub");
   mw::stop_tasks_on_termination_signals();
 
-  std::vector<mw::PublicKey> trusted;
-  for (const auto& p : pubs) trusted.push_back(mw::PublicKey::load_pem(p));
   mw::ResultManifest result = mw::run_task_bundle(bundle, trusted, out, options);
   if (result.ok()) {
-    std::cerr << "mw-run-task: task '" << result.task_name << "' succeeded in " << result.wall_seconds
-              << " s; result in " << out << "\n";
+    std::cerr << "mw-run-task: task '" << result.task_name << "' succeeded in "
+              << human_seconds(result.wall_seconds) << "; result in " << out << "\n";
     return kExitOk;
   }
   std::cerr << "mw-run-task: task '" << result.task_name << "' " << mw::to_string(result.status) << ": "

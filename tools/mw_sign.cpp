@@ -49,15 +49,14 @@ int cmd_boinc_keygen(const std::string& out) {
 }
 
 int cmd_sign(const std::string& bundle_path, const std::string& key_path) {
-  auto key = mw::PrivateKey::load_pem(key_path);
+  auto key = load_private_key(key_path, "--key");
   mw::sign_bundle(bundle_path, key);
   std::cout << "signed " << bundle_path << " with key " << key.public_key().key_id() << "\n";
   return kExitOk;
 }
 
 int cmd_verify(const std::string& bundle_path, const std::vector<std::string>& pubs) {
-  std::vector<mw::PublicKey> trusted;
-  for (const auto& p : pubs) trusted.push_back(mw::PublicKey::load_pem(p));
+  const std::vector<mw::PublicKey> trusted = load_public_keys(pubs, "--pub");
   try {
     auto bundle = mw::TaskBundle::open(bundle_path);
     bundle.verify_signature(trusted);
