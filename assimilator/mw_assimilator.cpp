@@ -41,6 +41,7 @@
 #include "mw/boinc/project_config.h"
 #include "mw/boinc/result_files.h"
 #include "mw/error.h"
+#include "util/command_line.h"
 
 namespace mw::boinc {
 namespace {
@@ -354,7 +355,9 @@ struct Assimilator {
 }  // namespace
 }  // namespace mw::boinc
 
-int main(int argc, char** argv) {
+namespace {
+
+int assimilator_main(int argc, char** argv) {
   using namespace mw::boinc;
   Assimilator a;
   CLI::App app{"Delivers the results of a BOINC app's finished workunits to a directory",
@@ -386,4 +389,12 @@ int main(int argc, char** argv) {
           throw mw::Error(mw::Errc::usage, "--deliver " + a.deliver_dir + " is not a directory");
       },
       [&](Database& d) { return a.pass(d); });
+}
+
+}  // namespace
+
+// Nothing leaves main as an exception: bin/start's log gets one line and the
+// daemon's fatal-error status.
+int main(int argc, char** argv) {
+  return mw::cli::run_main("mw-assimilator", mw::boinc::kExitDaemonFailed, [&] { return assimilator_main(argc, argv); });
 }

@@ -1,5 +1,6 @@
 #include "bench_common.h"
 
+#include "util/command_line.h"
 #include "util/fs.h"
 
 #include <dirent.h>
@@ -23,14 +24,9 @@ extern char** environ;
 namespace mw::bench {
 
 int parse_options(CLI::App& app, int argc, char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << app.get_name() << ": " << e.what() << " (see --help)" << std::endl;
-    return 64;
-  }
-  return -1;
+  // The programs' own convention (util/command_line.h), --version included.
+  mw::cli::set_up(app);
+  return mw::cli::parse(app, argc, argv);
 }
 
 void emit(const std::string& bench, const std::string& metric, double value,

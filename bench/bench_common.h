@@ -11,10 +11,10 @@
 
 namespace mw::bench {
 
-// Parses a benchmark's command line with CLI11, the way mwkit's programs do:
-// returns -1 to go on, else the exit status to return at once — 0 after
-// --help (which shows every default), 64 (EX_USAGE) after one line on stderr
-// naming what was wrong.
+// Parses a benchmark's command line the way mwkit's programs do
+// (util/command_line.h): returns -1 to go on, else the exit status to return
+// at once — 0 after --help (which shows every default) or --version, 64
+// (EX_USAGE) after one line on stderr naming what was wrong.
 int parse_options(CLI::App& app, int argc, char** argv);
 
 // Prints one figure as a JSON line on stdout.

@@ -23,6 +23,7 @@
 #include "mw/runner.h"
 #include "slot_state.h"
 #include "task_monitor.h"
+#include "util/command_line.h"
 #include "util/fs.h"
 
 namespace mw::wrapper {
@@ -120,22 +121,22 @@ TaskManifest remaining(TaskManifest task, const PriorRuns& prior) {
 }
 
 int run(int argc, char** argv) {
-  CLI::App app{"mw-wrapper: runs one signed mwkit task as a BOINC app"};
+  CLI::App app{"Runs one signed mwkit task as a BOINC app (started by the BOINC client)", "mw-wrapper"};
+  mw::cli::set_up(app);
   // The client may pass options of its own (e.g. --nthreads): tolerated, unused.
   app.allow_extras();
   std::string scratch_dir = ".";
   app.add_option("--slot-dir", scratch_dir,
-                 "where the unpacked task and the restart marker live (default: the slot)");
+                 "Where the unpacked task and the restart marker live (the slot directory)")
+      ->capture_default_str();
   std::string inline_task;
   CLI::Option* inline_option = app.add_option(
       mw::boinc::kInlineTaskOption, inline_task,
-      "the signed task bundle, base64-encoded, when the workunit carries it in its command line "
+      "The signed task bundle, base64-encoded, when the workunit carries it in its command line "
       "(mw/boinc/inline_task.h) instead of as the file task.zip");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : kExitUsage;
-  }
+  // --help and --version end here, before the BOINC API is started.
+  static_assert(kExitUsage == mw::cli::kExitUsage, "one exit status for a wrong command line");
+  if (int code = mw::cli::parse(app, argc, argv); code >= 0) return code;
 
   BoincSession session = BoincSession::start();
   install_signal_handlers();
@@ -221,10 +222,5 @@ int run(int argc, char** argv) {
 }  // namespace mw::wrapper
 
 int main(int argc, char** argv) {
-  try {
-    return mw::wrapper::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "mw-wrapper: %s\n", e.what());
-    return mw::wrapper::kExitInternal;
-  }
+  return mw::cli::run_main("mw-wrapper", mw::wrapper::kExitInternal, [&] { return mw::wrapper::run(argc, argv); });
 }

@@ -17,10 +17,14 @@
 #include "setup.h"
 #include "tool_common.h"
 
-int main(int argc, char** argv) {
-  using namespace mw::tools;
+namespace {
+
+using namespace mw::tools;
+
+int project_setup_main(int argc, char** argv) {
   mw::setup::SetupOptions o;
   CLI::App app{"Install mwkit into a BOINC project made with make_project", "mw-project-setup"};
+  mw::cli::set_up(app);
   app.require_subcommand(1);
   bool no_boinc_libs = false;
 
@@ -78,14 +82,17 @@ int main(int argc, char** argv) {
       "uninstall", "Remove mwkit's daemons and deprecate its app versions (keeps all work and outputs)");
   common(uninstall, false);
 
-  CLI11_PARSE(app, argc, argv);
+  if (int code = mw::cli::parse(app, argc, argv); code >= 0) return code;
+  for (auto* cmd : {install, check, uninstall})
+    if (*cmd && cmd->count("--app") > 0) o.app_given = true;
+  o.resolve_libs = !no_boinc_libs;
+  if (*install) return mw::setup::install(o, std::cout);
+  if (*check) return mw::setup::check(o, std::cout);
+  return mw::setup::uninstall(o, std::cout);
+}
 
-  return run_tool("mw-project-setup", [&]() -> int {
-    for (auto* cmd : {install, check, uninstall})
-      if (*cmd && cmd->count("--app") > 0) o.app_given = true;
-    o.resolve_libs = !no_boinc_libs;
-    if (*install) return mw::setup::install(o, std::cout);
-    if (*check) return mw::setup::check(o, std::cout);
-    return mw::setup::uninstall(o, std::cout);
-  });
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_tool("mw-project-setup", [&] { return project_setup_main(argc, argv); });
 }

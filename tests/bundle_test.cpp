@@ -56,6 +56,17 @@ class BundleTest : public ::testing::Test {
     return {xml, key.sign(xml).to_text()};
   }
 
+  // A result bundle at `path` with one output, o.txt = "result!"; returns its manifest.
+  ResultManifest sample_result(const std::string& path) {
+    mkdir((dir / "out").c_str(), 0700);
+    test::write_text(dir / "out/o.txt", "result!");
+    ResultManifest r;
+    r.task_name = "sample";
+    r.outputs.push_back({"o.txt", 7, sha256_hex("result!")});
+    write_result_bundle(path, r, dir / "out");
+    return r;
+  }
+
   // Extraction must leave nothing outside `into` — and the scratch dir holds only it.
   void expect_nothing_escaped(const std::string& into) {
     auto all = test::list_tree(dir.path());
@@ -573,12 +584,7 @@ TEST_F(BundleTest, FailedWriteLeavesNoFile) {
 }
 
 TEST_F(BundleTest, ResultBundleRoundTripAndTamper) {
-  mkdir((dir / "out").c_str(), 0700);
-  test::write_text(dir / "out/o.txt", "result!");
-  ResultManifest r;
-  r.task_name = "sample";
-  r.outputs.push_back({"o.txt", 7, sha256_hex("result!")});
-  write_result_bundle(dir / "r.zip", r, dir / "out");
+  const ResultManifest r = sample_result(dir / "r.zip");
   auto rb = ResultBundle::open(dir / "r.zip");
   EXPECT_EQ(rb.manifest().task_name, "sample");
   EXPECT_EQ(rb.read_output("o.txt"), "result!");
@@ -593,6 +599,32 @@ TEST_F(BundleTest, ResultBundleRoundTripAndTamper) {
   EXPECT_THAT(error_of([&] { bad.read_output("o.txt"); }, Errc::integrity), HasSubstr("o.txt"));
   EXPECT_THAT(error_of([&] { write_result_bundle(dir / "r2.zip", lie, dir / "missing"); }, Errc::usage),
               HasSubstr("'o.txt'"));
+}
+
+// write_output (mw-task extract): checked while written, all or nothing, and
+// an existing file is replaced only when asked.
+TEST_F(BundleTest, ResultOutputIsWrittenCheckedAndReplacedOnlyWhenAsked) {
+  const ResultManifest r = sample_result(dir / "r.zip");
+  const auto rb = ResultBundle::open(dir / "r.zip");
+  mkdir((dir / "to").c_str(), 0700);
+  rb.write_output("o.txt", dir / "to/o.txt", /*replace=*/false);
+  EXPECT_EQ(test::read_text(dir / "to/o.txt"), "result!");
+
+  test::write_text(dir / "to/o.txt", "mine");
+  EXPECT_THAT(error_of([&] { rb.write_output("o.txt", dir / "to/o.txt", false); }, Errc::usage),
+              HasSubstr("exists"));
+  EXPECT_EQ(test::read_text(dir / "to/o.txt"), "mine");
+  rb.write_output("o.txt", dir / "to/o.txt", /*replace=*/true);
+  EXPECT_EQ(test::read_text(dir / "to/o.txt"), "result!");
+  EXPECT_THAT(error_of([&] { rb.write_output("nope", dir / "to/nope", false); }, Errc::usage), HasSubstr("'nope'"));
+
+  ResultManifest lie = r;
+  lie.outputs[0].sha256 = sha256_hex("other!!");
+  RawZip(dir / "bad.zip").add("result.xml", result_to_xml(lie)).add("o.txt", "result!").close();
+  const auto bad = ResultBundle::open(dir / "bad.zip");
+  EXPECT_THAT(error_of([&] { bad.write_output("o.txt", dir / "to/new.txt", true); }, Errc::integrity),
+              HasSubstr("o.txt"));
+  EXPECT_EQ(test::list_tree(dir / "to"), std::vector<std::string>{"o.txt"}) << "no temp file, no partial file";
 }
 
 }  // namespace

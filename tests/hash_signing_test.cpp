@@ -114,6 +114,17 @@ TEST(Signing, NonEd25519AndGarbageKeysAreRefused) {
               HasSubstr("not an Ed25519 key"));
 }
 
+// A key of the other kind is named as such, not as OpenSSL's "DECODER
+// routines::unsupported" (issue 21): the label says what the file holds.
+TEST(Signing, AKeyOfTheOtherKindIsNamedAsSuch) {
+  const auto key = PrivateKey::generate();
+  const std::string priv = error_of([&] { PublicKey::from_pem(key.to_pem(), "k.pem"); }, Errc::signature);
+  EXPECT_EQ(priv, "k.pem: this is a private key; a public key is needed here");
+  const std::string pub =
+      error_of([&] { PrivateKey::from_pem(key.public_key().to_pem(), "p.pem"); }, Errc::signature);
+  EXPECT_EQ(pub, "p.pem: this is a public key; the private key is needed here");
+}
+
 TEST(Signing, OpensslReadsOurKeysAndAgreesOnThePublicKey) {
   test::ScratchDir dir;
   auto key = PrivateKey::generate();

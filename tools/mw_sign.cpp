@@ -16,9 +16,65 @@
 #include "mw/signing.h"
 #include "tool_common.h"
 
-int main(int argc, char** argv) {
-  using namespace mw::tools;
+namespace {
+
+using namespace mw::tools;
+
+// The key writers refuse (Errc::usage) to replace a key that exists: a
+// lost private key cannot be had back. That refusal is about --out, so it
+// is a usage error here, worded by the library that knows why.
+template <typename Write>
+void write_keys(Write&& write) {
+  try {
+    write();
+  } catch (const mw::Error& e) {
+    if (e.code() == mw::Errc::usage) throw UsageError(std::string("--out: ") + e.what());
+    throw;
+  }
+}
+
+int cmd_keygen(const std::string& out) {
+  auto key = mw::PrivateKey::generate();
+  write_keys([&] { mw::write_key_pair(key, out); });
+  std::cout << "wrote " << out << "/task_sign_private.pem (keep it secret) and " << out
+            << "/task_sign_public.pem; key id " << key.public_key().key_id() << "\n";
+  return kExitOk;
+}
+
+int cmd_boinc_keygen(const std::string& out) {
+  write_keys([&] { mw::boinc::write_code_sign_keys(mw::boinc::CodeSignPrivateKey::generate(), out); });
+  std::cout << "wrote " << out << "/code_sign_private (keep it offline) and " << out
+            << "/code_sign_public (BOINC format, RSA 1024)\n";
+  return kExitOk;
+}
+
+int cmd_sign(const std::string& bundle_path, const std::string& key_path) {
+  auto key = load_private_key(key_path, "--key");
+  mw::sign_bundle(bundle_path, key);
+  std::cout << "signed " << bundle_path << " with key " << key.public_key().key_id() << "\n";
+  return kExitOk;
+}
+
+int cmd_verify(const std::string& bundle_path, const std::vector<std::string>& pubs) {
+  const std::vector<mw::PublicKey> trusted = load_public_keys(pubs, "--pub");
+  try {
+    auto bundle = mw::TaskBundle::open(bundle_path);
+    bundle.verify_signature(trusted);
+    bundle.verify_files();
+    std::cout << bundle_path << ": OK, task '" << bundle.manifest().name << "' signed by key "
+              << bundle.signature().key_id << ", " << bundle.manifest().files.size()
+              << " file(s) match their hashes\n";
+    return kExitOk;
+  } catch (const mw::Error& e) {
+    if (e.code() == mw::Errc::io) throw;
+    std::cerr << "mw-sign: verification failed: " << e.what() << "\n";
+    return kExitFailed;
+  }
+}
+
+int mw_sign(int argc, char** argv) {
   CLI::App app{"Task-signing keys and signatures for mwkit task bundles", "mw-sign"};
+  mw::cli::set_up(app);
   app.require_subcommand(1);
 
   std::string keygen_out;
@@ -44,44 +100,15 @@ int main(int argc, char** argv) {
   boinc_keygen->add_option("--out", boinc_keygen_out, "Directory for code_sign_private and code_sign_public")
       ->required();
 
-  CLI11_PARSE(app, argc, argv);
+  if (int code = mw::cli::parse(app, argc, argv); code >= 0) return code;
+  if (*keygen) return cmd_keygen(keygen_out);
+  if (*boinc_keygen) return cmd_boinc_keygen(boinc_keygen_out);
+  if (*sign) return cmd_sign(sign_bundle_path, sign_key);
+  return cmd_verify(verify_bundle_path, verify_pubs);
+}
 
-  return run_tool("mw-sign", [&]() -> int {
-    if (*keygen) {
-      auto key = mw::PrivateKey::generate();
-      mw::write_key_pair(key, keygen_out);
-      std::cout << "wrote " << keygen_out << "/task_sign_private.pem (keep it secret) and "
-                << keygen_out << "/task_sign_public.pem; key id " << key.public_key().key_id()
-                << "\n";
-      return kExitOk;
-    }
-    if (*boinc_keygen) {
-      mw::boinc::write_code_sign_keys(mw::boinc::CodeSignPrivateKey::generate(), boinc_keygen_out);
-      std::cout << "wrote " << boinc_keygen_out << "/code_sign_private (keep it offline) and "
-                << boinc_keygen_out << "/code_sign_public (BOINC format, RSA 1024)\n";
-      return kExitOk;
-    }
-    if (*sign) {
-      auto key = mw::PrivateKey::load_pem(sign_key);
-      mw::sign_bundle(sign_bundle_path, key);
-      std::cout << "signed " << sign_bundle_path << " with key " << key.public_key().key_id()
-                << "\n";
-      return kExitOk;
-    }
-    std::vector<mw::PublicKey> trusted;
-    for (const auto& p : verify_pubs) trusted.push_back(mw::PublicKey::load_pem(p));
-    try {
-      auto bundle = mw::TaskBundle::open(verify_bundle_path);
-      bundle.verify_signature(trusted);
-      bundle.verify_files();
-      std::cout << verify_bundle_path << ": OK, task '" << bundle.manifest().name
-                << "' signed by key " << bundle.signature().key_id << ", "
-                << bundle.manifest().files.size() << " file(s) match their hashes\n";
-      return kExitOk;
-    } catch (const mw::Error& e) {
-      if (e.code() == mw::Errc::io) throw;
-      std::cerr << "mw-sign: verification failed: " << e.what() << "\n";
-      return kExitFailed;
-    }
-  });
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_tool("mw-sign", [&] { return mw_sign(argc, argv); });
 }

@@ -50,6 +50,7 @@
 #include "mw/boinc/result_files.h"
 #include "mw/error.h"
 #include "mw/result_compare.h"
+#include "util/command_line.h"
 
 namespace mw::boinc {
 namespace {
@@ -466,7 +467,9 @@ struct Validator {
 }  // namespace
 }  // namespace mw::boinc
 
-int main(int argc, char** argv) {
+namespace {
+
+int validator_main(int argc, char** argv) {
   using namespace mw::boinc;
   Validator v;
   CLI::App app{"Decides the quorum of a BOINC app's results", "mw-validator"};
@@ -479,12 +482,15 @@ int main(int argc, char** argv) {
                  "Program run as PROGRAM DIR_A DIR_B (outputs extracted); exit 0 = agree, 1 = differ");
   app.add_option("--compare-timeout", v.compare.compare_timeout_seconds,
                  "Seconds the comparison program may run")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--numeric", numeric, "Output compared numerically (repeat for several)");
   app.add_option("--rel-tol", v.compare.rel_tolerance, "Relative tolerance of numeric outputs")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--abs-tol", v.compare.abs_tolerance, "Absolute tolerance of numeric outputs")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   auto* fixed = app.add_option("--credit", credit,
                                "Credit per valid result (default: BOINC's adaptive credit, assign_credit_set)")
                     ->check(CLI::NonNegativeNumber);
@@ -493,8 +499,9 @@ int main(int argc, char** argv) {
       ->excludes(fixed);
   app.add_option("--max-granted-credit,--max_granted_credit", v.credit.max_granted_credit,
                  "Largest credit granted for one result (0: no limit; BOINC's default)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--max-bundle-bytes", max_bundle, "Largest result bundle accepted (bytes)");
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--max-bundle-bytes", max_bundle, "Largest result bundle accepted (bytes)")->capture_default_str();
   int code = parse_daemon_command_line(app, argc, argv);
   if (code >= 0) return code;
   v.compare.numeric_outputs.insert(numeric.begin(), numeric.end());
@@ -514,4 +521,12 @@ int main(int argc, char** argv) {
         v.pool = std::make_unique<WorkerPool>(db_params_from(config), v.options.threads);
       },
       [&](Database& d) { return v.pass(d); });
+}
+
+}  // namespace
+
+// Nothing leaves main as an exception: bin/start's log gets one line and the
+// daemon's fatal-error status.
+int main(int argc, char** argv) {
+  return mw::cli::run_main("mw-validator", mw::boinc::kExitDaemonFailed, [&] { return validator_main(argc, argv); });
 }

@@ -131,12 +131,22 @@ void add_settings_options(CLI::App* cmd, WorkunitSettings& w) {
                   "Successful results without agreement before it fails (default: max(2 x quorum, target))")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--delay-bound", w.delay_bound, "Seconds a host has to return a result")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--fpops-est", w.rsc_fpops_est)->check(CLI::PositiveNumber);
-  cmd->add_option("--fpops-bound", w.rsc_fpops_bound)->check(CLI::PositiveNumber);
-  cmd->add_option("--memory-bound", w.rsc_memory_bound)->check(CLI::PositiveNumber);
-  cmd->add_option("--disk-bound", w.rsc_disk_bound)->check(CLI::PositiveNumber);
-  cmd->add_option("--priority", w.priority);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--fpops-est", w.rsc_fpops_est, "Estimated floating-point operations of a task (rsc_fpops_est)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--fpops-bound", w.rsc_fpops_bound,
+                  "Floating-point operations after which a host aborts the task (rsc_fpops_bound)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--memory-bound", w.rsc_memory_bound, "Bytes of memory a host must have (rsc_memory_bound)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--disk-bound", w.rsc_disk_bound, "Bytes of disk a host must have (rsc_disk_bound)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--priority", w.priority, "Workunit priority; higher is sent first")->capture_default_str();
 }
 
 // `mw-work-generator --daemon …`: run under the project's bin/start.
@@ -148,11 +158,13 @@ int daemon_main(int argc, char** argv) {
   add_daemon_options(app, o.daemon);
   app.add_option("--spool", o.spool_dir, "Directory of task bundles (.zip) and sweeps (.jsonl)")->required();
   app.add_option("--min-unsent", o.min_unsent, "Keep at least this many unsent results")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--batch", o.batch, "Batch the workunits go into")->capture_default_str();
   app.add_option("--key", o.key, "Task-signing key for sweeps (default: KEY_DIR/mw_task_private.pem)");
   app.add_option("--max-output-bytes", o.max_output_bytes, "Upload limit of the result bundle")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   add_settings_options(&app, o.settings);
   int code = parse_daemon_command_line(app, argc, argv);
   if (code >= 0) return code;
@@ -175,18 +187,25 @@ RemoteCommon remote_of(RemoteCommon r, const Common& c) {
 }
 
 void add_common(CLI::App* cmd, Common& c) {
-  cmd->add_option("--project", c.project, "BOINC project directory (default: as BOINC finds it)");
+  cmd->add_option("--project", c.project,
+                  "Project directory (default: $BOINC_PROJECT_DIR, else . or .. as BOINC finds it)");
   cmd->add_option("--app", c.app, "BOINC app name")->capture_default_str();
   cmd->add_option("--batch", c.batch, "Batch name (or id, except for submit)")->required();
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+bool daemon_requested(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--daemon" || std::string(argv[i]) == "-daemon") return daemon_main(argc, argv);
+    if (std::string(argv[i]) == "--daemon" || std::string(argv[i]) == "-daemon") return true;
+  return false;
+}
+
+int work_generator_main(int argc, char** argv) {
+  if (daemon_requested(argc, argv)) return daemon_main(argc, argv);
   CLI::App app{"Submit mwkit tasks to a BOINC project in bulk", "mw-work-generator"};
+  mw::cli::set_up(app);
   app.require_subcommand(1);
+  // Shown in the top-level help, which otherwise would not mention it.
+  app.add_flag("--daemon", "Keep an app fed from a spool directory (mw-work-generator --daemon --help)");
 
   SubmitOptions s;
   auto* submit = app.add_subcommand("submit", "Create workunits for task bundles or a JSON-lines sweep");
@@ -194,7 +213,8 @@ int main(int argc, char** argv) {
   submit->add_option("tasks", s.tasks, "Task bundles (.zip) and sweeps (.jsonl)")->required();
   submit->add_option("--key", s.key, "Task-signing key for sweeps (default: KEY_DIR/mw_task_private.pem)");
   submit->add_option("--max-output-bytes", s.max_output_bytes, "Upload limit of the result bundle")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   add_settings_options(submit, s.settings);
 
   Common status_opts, cancel_opts, retire_opts;
@@ -219,20 +239,24 @@ int main(int argc, char** argv) {
   fetch->add_option("--out", fetch_out, "Directory for <job>.result / <job>.error")->required();
   fetch->add_flag("--keep", fetch_keep, "Do not retire the batch once every job's file is fetched");
 
-  CLI11_PARSE(app, argc, argv);
-  return mw::tools::run_tool("mw-work-generator", [&] {
-    if (*submit && !submit_remote.url.empty())
-      return remote_submit(remote_of(submit_remote, s.common), resolve_replication(s.settings), s.tasks);
-    if (*status && !status_remote.url.empty()) return remote_status(remote_of(status_remote, status_opts));
-    if (*cancel && !cancel_remote.url.empty()) return remote_cancel(remote_of(cancel_remote, cancel_opts));
-    if (*retire && !retire_remote.url.empty()) return remote_retire(remote_of(retire_remote, retire_opts));
-    if (*fetch) {
-      if (fetch_remote.url.empty()) throw Error(Errc::usage, "fetch needs --remote URL");
-      return remote_fetch(remote_of(fetch_remote, fetch_opts), fetch_out, fetch_keep);
-    }
-    if (*submit) return cmd_submit(s);
-    if (*status) return cmd_status(status_opts);
-    if (*cancel) return cmd_close(cancel_opts, false);
-    return cmd_close(retire_opts, true);
-  });
+  if (int code = mw::cli::parse(app, argc, argv); code >= 0) return code;
+  if (*submit && !submit_remote.url.empty())
+    return remote_submit(remote_of(submit_remote, s.common), resolve_replication(s.settings), s.tasks);
+  if (*status && !status_remote.url.empty()) return remote_status(remote_of(status_remote, status_opts));
+  if (*cancel && !cancel_remote.url.empty()) return remote_cancel(remote_of(cancel_remote, cancel_opts));
+  if (*retire && !retire_remote.url.empty()) return remote_retire(remote_of(retire_remote, retire_opts));
+  if (*fetch) {
+    if (fetch_remote.url.empty()) throw tools::UsageError("fetch needs --remote URL");
+    return remote_fetch(remote_of(fetch_remote, fetch_opts), fetch_out, fetch_keep);
+  }
+  if (*submit) return cmd_submit(s);
+  if (*status) return cmd_status(status_opts);
+  if (*cancel) return cmd_close(cancel_opts, false);
+  return cmd_close(retire_opts, true);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return mw::tools::run_tool("mw-work-generator", [&] { return work_generator_main(argc, argv); });
 }

@@ -156,6 +156,12 @@ class ResultBundle {
   const ResultManifest& manifest() const;
   // Reads one output into memory (Errc::usage if it is not listed).
   std::string read_output(std::string_view name) const;
+  // Writes one output to `path`: streamed into a temp file beside it, checked
+  // against its size and SHA-256 (Errc::integrity, nothing left behind),
+  // fsync'd and renamed into place. With `replace` false an existing `path`
+  // is left alone and the call fails with Errc::usage. Errc::usage also when
+  // the output is not listed.
+  void write_output(std::string_view name, const std::string& path, bool replace) const;
   // Extracts every listed output into `dir` (must exist).
   void extract_to(const std::string& dir) const;
 

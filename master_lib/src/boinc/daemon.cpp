@@ -244,7 +244,7 @@ int run_daemon(const DaemonOptions& options, DaemonLog& log, const std::string& 
     db = std::make_unique<DaemonDatabase>(db_params_from(config));
   } catch (const std::exception& e) {
     log.critical(e.what());
-    return kExitDaemonUsage;
+    return kExitDaemonConfig;
   }
   log.normal(banner);
   return run_daemon_loop(options, log, *stop, *db, pass);

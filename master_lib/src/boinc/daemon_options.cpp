@@ -5,13 +5,17 @@
 #include <iostream>
 
 #include "mw/boinc/daemon.h"
+#include "util/command_line.h"
 
 namespace mw::boinc {
 
 void add_daemon_options(CLI::App& app, DaemonOptions& o) {
-  app.add_option("-d,--debug_level,--debug-level", o.debug_level,
+  mw::cli::set_up(app);
+  // --log-level: the name mwkit's other programs use for the same thing.
+  app.add_option("-d,--debug_level,--debug-level,--log-level", o.debug_level,
                  "Log level: 1 critical, 2 normal, 3 debug, 4 debug with detail")
-      ->check(CLI::Range(1, 4));
+      ->check(CLI::Range(1, 4))
+      ->capture_default_str();
   app.add_option("--app", o.app, "Name of the BOINC app whose workunits this daemon handles")
       ->required();
   app.add_option("--mod", [&o](const CLI::results_t& r) {
@@ -28,16 +32,19 @@ void add_daemon_options(CLI::App& app, DaemonOptions& o) {
   app.add_flag("--one-pass,--one_pass", o.one_pass, "Do one pass over the work, then exit");
   app.add_option("--sleep,--sleep_interval,--sleep-interval", o.sleep_seconds,
                  "Seconds to sleep after a pass that found nothing to do")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--project", o.project,
                  "Project directory (default: $BOINC_PROJECT_DIR, else . or .. as BOINC finds it)");
   app.add_option("--threads", o.threads,
                  "Workunits handled at once, each on its own database connection (their commits "
                  "share the server's log flushes)")
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--db-retry,--db_retry", o.db_retry_seconds,
                  "Seconds to wait for a lost database before exiting with status 3")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 std::vector<std::string> normalize_daemon_args(int argc, const char* const* argv) {
@@ -53,14 +60,8 @@ std::vector<std::string> normalize_daemon_args(int argc, const char* const* argv
 
 int parse_daemon_command_line(CLI::App& app, int argc, const char* const* argv) {
   std::vector<std::string> args = normalize_daemon_args(argc, argv);
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitDaemonUsage;
-  }
-  return -1;
+  static_assert(kExitDaemonUsage == mw::cli::kExitUsage, "one exit status for a wrong command line");
+  return mw::cli::parse(app, std::vector<std::string>(args.rbegin(), args.rend()));
 }
 
 }  // namespace mw::boinc

@@ -207,6 +207,29 @@ class MemberSource {
 
 // Writes one member into `dir` as a new file, checking size and SHA-256 as the
 // bytes go by; a mismatch removes the partial file.
+// Streams member `name` into `fd` (`dest` names it in errors), checking it
+// against the size and SHA-256 its manifest pins: Errc::integrity on a mismatch.
+void write_checked_member(const MemberSource& source, const std::string& name, std::uint64_t size,
+                          const std::string& sha256, int fd, const std::string& dest) {
+  Sha256 hash;
+  std::uint64_t written = 0;
+  source.stream(
+      name, size,
+      [&](const char* data, std::size_t n) {
+        hash.update(data, n);
+        write_all(fd, data, n, dest);
+        written += n;
+      },
+      detail::ZipReader::Check::caller_hashes);
+  if (written != size)
+    throw Error(Errc::integrity, source.path() + ": file '" + name + "' has " + std::to_string(written) +
+                                     " bytes, its manifest says " + std::to_string(size));
+  std::string actual = hash.finish_hex();
+  if (actual != sha256)
+    throw Error(Errc::integrity, source.path() + ": file '" + name + "' has SHA-256 " + actual +
+                                     ", its manifest says " + sha256);
+}
+
 void extract_member(const MemberSource& source, const std::string& name, std::uint64_t size,
                     const std::string& sha256, bool executable, const std::string& dir) {
   const std::string dest = join_path(dir, name);
@@ -214,25 +237,8 @@ void extract_member(const MemberSource& source, const std::string& name, std::ui
                executable ? 0755 : 0644));
   if (fd.get() < 0)
     throw Error(Errc::io, "cannot create '" + dest + "': " + errno_text(errno));
-  Sha256 hash;
-  std::uint64_t written = 0;
   try {
-    source.stream(
-        name, size,
-        [&](const char* data, std::size_t n) {
-          hash.update(data, n);
-          write_all(fd.get(), data, n, dest);
-          written += n;
-        },
-        detail::ZipReader::Check::caller_hashes);
-    if (written != size)
-      throw Error(Errc::integrity, source.path() + ": file '" + name + "' has " +
-                                       std::to_string(written) + " bytes, its manifest says " +
-                                       std::to_string(size));
-    std::string actual = hash.finish_hex();
-    if (actual != sha256)
-      throw Error(Errc::integrity, source.path() + ": file '" + name + "' has SHA-256 " + actual +
-                                       ", its manifest says " + sha256);
+    write_checked_member(source, name, size, sha256, fd.get(), dest);
   } catch (...) {
     ::unlink(dest.c_str());
     throw;
@@ -600,6 +606,18 @@ std::string ResultBundle::read_output(std::string_view name) const {
     throw Error(Errc::integrity, impl_->source.path() + ": output '" + out->name +
                                      "' does not match its size or SHA-256 in result.xml");
   return data;
+}
+
+void ResultBundle::write_output(std::string_view name, const std::string& path, bool replace) const {
+  const OutputFile* out = impl_->manifest.find_output(name);
+  if (!out)
+    throw Error(Errc::usage, impl_->source.path() + ": no output named '" + std::string(name) + "'");
+  detail::write_file_atomic_with(
+      path,
+      [&](int fd, const std::string& temp) {
+        write_checked_member(impl_->source, out->name, out->size, out->sha256, fd, temp);
+      },
+      replace);
 }
 
 void ResultBundle::extract_to(const std::string& dir) const {

@@ -12,6 +12,7 @@
 #include "mw/hash.h"
 #include "util/fs.h"
 #include "util/openssl_pkey.h"
+#include "util/pem_label.h"
 
 namespace mw {
 namespace {
@@ -95,6 +96,8 @@ Signature Signature::parse(std::string_view text, const std::string& source) {
 }
 
 PublicKey PublicKey::from_pem(std::string_view pem, const std::string& source) {
+  if (detail::is_private_key_label(detail::pem_label(pem)))
+    throw Error(Errc::signature, source + ": this is a private key; a public key is needed here");
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   EVP_PKEY* key = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
   BIO_free(bio);
@@ -139,6 +142,8 @@ PrivateKey PrivateKey::generate() {
 }
 
 PrivateKey PrivateKey::from_pem(std::string_view pem, const std::string& source) {
+  if (detail::is_public_key_label(detail::pem_label(pem)))
+    throw Error(Errc::signature, source + ": this is a public key; the private key is needed here");
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
   BIO_free(bio);

@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "mw/error.h"
@@ -220,28 +222,57 @@ static std::string dir_name(const std::string& path) {
 
 namespace {
 
-void write_via_temp(const std::string& path, std::string_view bytes, unsigned mode, bool durable) {
+// Puts the finished temp file at `path`. Without `replace` an existing path
+// wins: renameat2's RENAME_NOREPLACE, or link + unlink on a file system that
+// lacks it, so two writers cannot both think they made the file.
+void move_into_place(const std::string& tmp, const std::string& path, bool replace) {
+  if (replace) {
+    if (rename(tmp.c_str(), path.c_str()) != 0) throw_io("cannot rename into place", path, errno);
+    return;
+  }
+  if (renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return;
+  if (errno != EINVAL && errno != ENOSYS) {
+    if (errno == EEXIST) throw Error(Errc::usage, "'" + path + "' exists; it was left as it was");
+    throw_io("cannot rename into place", path, errno);
+  }
+  if (link(tmp.c_str(), path.c_str()) != 0) {
+    if (errno == EEXIST) throw Error(Errc::usage, "'" + path + "' exists; it was left as it was");
+    throw_io("cannot link into place", path, errno);
+  }
+  unlink(tmp.c_str());
+}
+
+void write_via_temp(const std::string& path, const std::function<void(int, const std::string&)>& fill,
+                    unsigned mode, bool durable, bool replace) {
   std::string tmp = temp_path_beside(path);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) throw_io("cannot create", tmp, errno);
   try {
-    write_all(fd, bytes, tmp);
+    fill(fd, tmp);
     if (durable && fsync(fd) != 0) throw_io("cannot fsync", tmp, errno);
+    const int closed = close(fd);
+    fd = -1;
+    if (closed != 0) throw_io("cannot close", tmp, errno);
+    move_into_place(tmp, path, replace);
   } catch (...) {
-    close(fd);
+    if (fd >= 0) close(fd);
     unlink(tmp.c_str());
     throw;
-  }
-  close(fd);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    throw_io("cannot rename into place", path, err);
   }
   if (durable) fsync_directory(dir_name(path));
 }
 
+void write_via_temp(const std::string& path, std::string_view bytes, unsigned mode, bool durable) {
+  write_via_temp(path, [&](int fd, const std::string& tmp) { write_all(fd, bytes, tmp); }, mode, durable,
+                 /*replace=*/true);
+}
+
 }  // namespace
+
+void write_file_atomic_with(const std::string& path, const std::function<void(int, const std::string&)>& fill,
+                            bool replace, unsigned mode) {
+  write_via_temp(path, fill, mode, /*durable=*/true, replace);
+}
 
 void write_file_atomic(const std::string& path, std::string_view bytes, unsigned mode) {
   write_via_temp(path, bytes, mode, true);

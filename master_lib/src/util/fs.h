@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,12 @@ std::string read_file(const std::string& path, std::uint64_t max_bytes = UINT64_
 void write_all(int fd, std::string_view bytes, const std::string& path);
 // Writes `bytes` to path via a temp file in the same directory, fsync, rename, fsync dir.
 void write_file_atomic(const std::string& path, std::string_view bytes, unsigned mode = 0644);
+// The same with the content written by fill(fd, temp_path), which throws on
+// failure (the temp file is then removed). With `replace` false an existing
+// `path` is left as it is and the write fails with Errc::usage "'PATH' exists",
+// decided atomically (two writers cannot both succeed).
+void write_file_atomic_with(const std::string& path, const std::function<void(int fd, const std::string& temp)>& fill,
+                            bool replace = true, unsigned mode = 0644);
 // The same without the fsyncs: while the system runs, readers see the old
 // content or the new, never a mix; after a crash either may be lost. For
 // files whose loss is harmless and whose cost is paid on a hot path.

@@ -34,8 +34,9 @@ namespace mw::boinc {
 // Exit codes of mwkit's daemons.
 inline constexpr int kExitDaemonOk = 0;        // stopped on request or after --one-pass
 inline constexpr int kExitDaemonFailed = 1;    // a fatal error (logged as CRITICAL)
-inline constexpr int kExitDaemonUsage = 2;     // bad command line or config.xml
+inline constexpr int kExitDaemonConfig = 2;    // config.xml, or a setting the project cannot take
 inline constexpr int kExitDatabase = 3;        // the database stayed unreachable
+inline constexpr int kExitDaemonUsage = 64;    // bad command line (EX_USAGE, as every mwkit program)
 
 // BOINC's -d levels: 1 critical only, 2 normal, 3 debug, 4 debug with SQL detail.
 enum class LogLevel { critical = 1, normal = 2, debug = 3, detail = 4 };
@@ -83,7 +84,9 @@ struct DaemonOptions {
   std::string mod_clause(const std::string& column = "id") const;
 };
 
-// Adds the options above to `app`; the daemon adds its own next to them.
+// Adds the options above to `app`, with --version and help that shows the
+// defaults (every mwkit program's surface); the daemon adds its own next to
+// them. Call it first, right after making the App.
 void add_daemon_options(CLI::App& app, DaemonOptions& options);
 
 // BOINC's daemons accept long options with one dash ("-one_pass", "-d 3",
@@ -93,7 +96,8 @@ void add_daemon_options(CLI::App& app, DaemonOptions& options);
 std::vector<std::string> normalize_daemon_args(int argc, const char* const* argv);
 
 // Parses like CLI11's app.parse, after normalize_daemon_args. Returns -1 when
-// the daemon should go on, else the exit code (help printed: 0, error: 2).
+// the daemon should go on, else the exit code: 0 after printing help or the
+// version, kExitDaemonUsage after one error line on stderr.
 int parse_daemon_command_line(CLI::App& app, int argc, const char* const* argv);
 
 // SIGHUP, SIGTERM and SIGINT set a flag (installed once per process); the
@@ -166,7 +170,7 @@ int run_daemon_loop(const DaemonOptions& options, const DaemonLog& log, const St
 // Everything after the command line: finds the project (options.project,
 // else as BOINC does), reads config.xml, hands it to `configure` (which may
 // throw Error for a bad setting), logs `banner`, and runs the loop. A setup
-// error is logged as CRITICAL and gives kExitDaemonUsage.
+// error is logged as CRITICAL and gives kExitDaemonConfig.
 int run_daemon(const DaemonOptions& options, DaemonLog& log, const std::string& banner,
                const std::function<void(const ProjectConfig&)>& configure,
                const std::function<bool(Database&)>& pass);
