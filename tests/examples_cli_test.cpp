@@ -222,6 +222,22 @@ TEST_P(ExampleCli, ProgressToAFileLeavesProgressLines) {
   EXPECT_THAT(err, HasSubstr(e.name + ": " + n + "/" + n + " tasks done, 0 failed, ")) << err;
 }
 
+// --project reaches mw::boinc::Local: a directory that is no BOINC project
+// is named by the interface's own check (a runtime error, not a usage error).
+TEST_P(ExampleCli, TheBoincInterfaceOpensTheProjectGiven) {
+  const Example& e = GetParam();
+  const auto built = examples::built_interfaces();
+  if (std::find(built.begin(), built.end(), "boinc") == built.end()) GTEST_SKIP() << "this build has no BOINC interface";
+  test::ScratchDir not_a_project;
+  const auto argv =
+      with({example_path(e.name), "--interface", "boinc", "--project", not_a_project.path()}, e.operands);
+  auto r = run_command(argv);
+  EXPECT_NE(r.exit_code, 0) << text_of(argv);
+  EXPECT_NE(r.exit_code, test::kExitUsage) << text_of(argv) << ": " << r.err;
+  EXPECT_EQ(test::lines(r.err), 1u) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(e.name + ": '" + not_a_project.path() + "' is not a BOINC project directory"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Examples, ExampleCli, ::testing::ValuesIn(examples_under_test()),
                          [](const auto& info) { return info.param.name; });
 
