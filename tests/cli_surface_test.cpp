@@ -12,15 +12,16 @@
 #include <vector>
 
 #include "support/test_support.h"
+#include "support/usage_error.h"
 
 namespace mw {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using test::expect_one_line_usage_error;
 using test::run_command;
-
-constexpr int kExitUsage = 64;
+using test::with;
 
 struct Program {
   std::string name;
@@ -62,13 +63,6 @@ std::vector<Program> programs() {
   };
 }
 
-std::vector<std::string> with(std::vector<std::string> argv, const std::vector<std::string>& more) {
-  argv.insert(argv.end(), more.begin(), more.end());
-  return argv;
-}
-
-std::size_t lines(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
-
 class CliSurface : public ::testing::TestWithParam<Program> {
  protected:
   // Run where nothing matters: a program that took --version for something
@@ -82,15 +76,6 @@ class CliSurface : public ::testing::TestWithParam<Program> {
     ASSERT_EQ(chdir(dir.path().c_str()), 0);
   }
   void TearDown() override { ASSERT_EQ(chdir(old_cwd.c_str()), 0); }
-
-  // Exactly one line on stderr, 64, no uncaught exception.
-  static void expect_one_line_usage_error(const test::CommandResult& r, const std::string& argv_text) {
-    EXPECT_EQ(r.exit_code, kExitUsage) << argv_text << "\n" << r.err;
-    EXPECT_EQ(lines(r.err), 1u) << argv_text << ": stderr is not one line:\n" << r.err;
-    EXPECT_FALSE(r.err.empty() || r.err.back() != '\n') << argv_text << ": " << r.err;
-    EXPECT_THAT(r.err, Not(HasSubstr("terminate called"))) << argv_text;
-    EXPECT_EQ(r.out, "") << argv_text << ": a usage error printed on stdout";
-  }
 };
 
 TEST_P(CliSurface, HelpExitsZeroAndShowsTheDefaults) {

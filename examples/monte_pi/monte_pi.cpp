@@ -1,7 +1,8 @@
 // monte_pi — estimate pi by throwing random points at the unit square: the
 // PyMW paper's Listing 1, in C++ on mwkit.
 //
-//   monte_pi [--tasks 32] [--samples 2000000] [--workers N] [--interface multicore|mpi|simulator|condor|boinc]
+//   monte_pi [--tasks 32] [--samples 2000000] [--interface multicore|simulator|mpi|condor|boinc]
+//            [--workers N] [--project DIR] [--progress]
 //
 // The same binary is master and worker: mw::worker_main_if_requested turns it
 // into a worker when the multicore interface starts it with --mw-worker.
@@ -13,8 +14,9 @@
 #include <iomanip>
 #include <iostream>
 
-#include "common/choose_interface.h"
+#include "common/example_cli.h"
 #include "mw/master.h"
+#include "util/command_line.h"
 #include "mw/worker.h"
 
 namespace {
@@ -68,23 +70,23 @@ int main(int argc, char** argv) {
   mw::worker_main_if_requested(argc, argv);
 
   CLI::App app{"Monte Carlo estimate of pi, as independent mwkit tasks", "monte_pi"};
-  unsigned tasks = 32, workers = 0;
+  mw::cli::set_up(app);
+  unsigned tasks = 32;
   std::uint64_t samples = 2'000'000;
-  std::string interface = "multicore";
-  bool progress = false;
-  app.add_option("--tasks", tasks, "Number of tasks")->check(CLI::PositiveNumber);
-  app.add_option("--samples", samples, "Samples per task")->check(CLI::PositiveNumber);
-  app.add_option("--workers", workers, "Workers (default: one per core)");
-  app.add_option("--interface", interface, "multicore, mpi, simulator, condor or boinc");
-  app.add_flag("--progress", progress, "Show a progress bar");
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--tasks", tasks, "Number of tasks")->check(examples::count_between(1, 10'000'000))
+      ->capture_default_str();
+  app.add_option("--samples", samples, "Samples per task")
+      ->check(examples::count_between(1, 1'000'000'000'000))
+      ->capture_default_str();
+  examples::BackEndOptions back_end(app);  // function tasks: every interface
+  examples::ProgressOption progress(app, "monte_pi");
+  if (int code = mw::cli::parse(app, argc, argv); code >= 0) return code;
 
-  try {
+  return mw::cli::run_main("monte_pi", 2, [&] {
     const auto start = std::chrono::steady_clock::now();
     mw::MasterOptions options;
-    // Long batches get a progress bar (drawn only when stderr is a terminal).
-    options.progress_bar = progress || tasks >= 1000;
-    mw::Master master(examples::choose_interface(interface, workers), options);
+    progress.apply(options, tasks);
+    mw::Master master(back_end.make_interface(), options);
 
     mw::TaskOptions each;
     each.estimates.cpu_seconds = static_cast<double>(samples) * 1e-8;  // for the simulator
@@ -108,8 +110,5 @@ int main(int argc, char** argv) {
               << " workers (" << status.interface << ")\n"
               << std::setprecision(3) << "wall time: " << seconds << " s\n";
     return status.delivered == tasks ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::cerr << "monte_pi: " << e.what() << "\n";
-    return 2;
-  }
+  });
 }

@@ -2,17 +2,19 @@
 // Miller–Rabin test (k = 50 rounds), three tasks per worker, and check the
 // total against a sequential run (the PyMW paper's second benchmark).
 //
-//   primes [--n 100000] [--workers N] [--tasks-per-worker 3] [--no-check]
+//   primes [--n 100000] [--tasks N | --tasks-per-worker 3] [--no-check]
+//          [--interface multicore|simulator|mpi|condor|boinc] [--workers N] [--project DIR] [--progress]
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <iostream>
-#include <thread>
+#include <vector>
 
-#include "common/choose_interface.h"
+#include "common/example_cli.h"
 #include "mw/master.h"
 #include "mw/worker.h"
+#include "util/command_line.h"
 
 namespace {
 
@@ -72,26 +74,37 @@ MW_TASK(count_primes);
 int main(int argc, char** argv) {
   mw::worker_main_if_requested(argc, argv);
   CLI::App app{"Primes of the form n^2+1, Miller-Rabin k=50, on mwkit", "primes"};
+  mw::cli::set_up(app);
   u64 n = 100000;
-  unsigned workers = 0, per_worker = 3;
+  unsigned per_worker = 3, tasks_option = 0;
   bool no_check = false;
-  std::string interface = "multicore";
-  app.add_option("--n", n, "Largest n")->check(CLI::PositiveNumber);
-  app.add_option("--workers", workers, "Workers (default: one per core)");
-  app.add_option("--tasks-per-worker", per_worker, "Tasks per worker")->check(CLI::PositiveNumber);
-  app.add_option("--interface", interface, "multicore, mpi, simulator or condor");
+  // n^2 + 1 must fit in 64 bits.
+  app.add_option("--n", n, "Largest n")->check(examples::count_between(1, 4'294'967'295))->capture_default_str();
+  auto* tasks_opt = app.add_option("--tasks", tasks_option, "Number of tasks")
+                        ->check(examples::count_between(1, 10'000'000))
+                        ->default_str("--tasks-per-worker times the workers");
+  app.add_option("--tasks-per-worker", per_worker, "Tasks per worker, when --tasks is not given")
+      ->check(examples::count_between(1, 1000))
+      ->capture_default_str()
+      ->excludes(tasks_opt);
   app.add_flag("--no-check", no_check, "Skip the sequential check");
-  CLI11_PARSE(app, argc, argv);
-  try {
-    if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
-    const auto start = std::chrono::steady_clock::now();
-    mw::Master master(examples::choose_interface(interface, workers));
-    const u64 tasks = static_cast<u64>(workers) * per_worker;
+  examples::BackEndOptions back_end(app);  // function tasks: every interface
+  examples::ProgressOption progress(app, "primes");
+  if (int code = mw::cli::parse(app, argc, argv); code >= 0) return code;
+
+  return mw::cli::run_main("primes", 2, [&] {
+    const unsigned workers = back_end.workers();
+    const u64 tasks = tasks_option ? tasks_option : static_cast<u64>(workers) * per_worker;
+    // More tasks than numbers would leave some empty: one number each then.
     std::vector<std::pair<u64, u64>> ranges;
     for (u64 t = 0; t < tasks; ++t) {
       u64 first = 1 + n * t / tasks, last = n * (t + 1) / tasks;
       if (first <= last) ranges.emplace_back(first, last);
     }
+    const auto start = std::chrono::steady_clock::now();
+    mw::MasterOptions options;
+    progress.apply(options, ranges.size());
+    mw::Master master(back_end.make_interface(), options);
     std::vector<mw::Task> handles;
     for (auto [first, last] : ranges)
       handles.push_back(master.submit_task(mw::fn("count_primes"), mw::args(first, last)));
@@ -99,6 +112,7 @@ int main(int argc, char** argv) {
     for (auto t : handles) total += master.get_result(t).value<u64>();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "primes of the form n^2+1 for n in [1, " << n << "]: " << total << "\n"
+              // bench_multicore reads the time after "workers, ".
               << ranges.size() << " tasks on " << workers << " workers, " << seconds << " s\n";
     if (!no_check) {
       u64 sequential = count_primes(1, n);
@@ -107,8 +121,5 @@ int main(int argc, char** argv) {
       if (sequential != total) return 1;
     }
     return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "primes: " << e.what() << "\n";
-    return 2;
-  }
+  });
 }
