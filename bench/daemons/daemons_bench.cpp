@@ -69,6 +69,7 @@ struct Options {
   std::string threads;  // the daemons' --threads; empty = their default
   bool tcp = false;     // daemons connect over TCP (config.xml host:port) instead of the unix socket
   bool claims = false;  // results name app version 1 and report elapsed time and FLOPS
+  bool sequential = false;  // the validator alone, then the assimilator alone
   std::string validator = MW_VALIDATOR;
   std::string assimilator = MW_ASSIMILATOR;
 };
@@ -92,6 +93,10 @@ int parse_command_line(Options& o, int argc, char** argv) {
   app.add_option("--claims", o.claims,
                  "1: results name an app version with run time and FLOP rate, so the validator keeps "
                  "host_app_version and app_version rows as on a real project")
+      ->capture_default_str();
+  app.add_option("--sequential", o.sequential,
+                 "1: the validator alone until all is validated, then the assimilator alone (each one's own "
+                 "rate) instead of both at once")
       ->capture_default_str();
   app.add_option("--validator", o.validator, "mw-validator to run (e.g. a build before a change)")
       ->check(CLI::ExistingFile)->capture_default_str();
@@ -148,12 +153,79 @@ std::string random_text(std::size_t n) {
   return s;
 }
 
-// Throughput, quorum 2: `o.workunits` workunits with two results each,
-// validated and assimilated by both daemons running; the figures and the
-// file system's floor for the files the assimilator delivered.
-void throughput(const Options& o, const std::string& result_bundle, const mw::bench::BenchDir& logs,
-                const nlohmann::json& where) {
-  FakeBoincServer server("bench_daemons_throughput");
+struct Daemons {
+  std::vector<std::string> validator, assimilator;  // argv
+};
+
+bool any_row(FakeBoincServer& server, const std::string& condition) {
+  // Looking for one row (not counting them all) keeps the poll's load on the
+  // server it measures small.
+  return server.value("SELECT 1 FROM workunit WHERE appid = ? AND " + condition + " LIMIT 1", {server.app_id()}) > 0;
+}
+
+// Both daemons running at once, as on a server: workunits validated and
+// assimilated per second, end to end, and the CPU each process spent.
+// Returns the end-to-end rate.
+double together(const Options& o, FakeBoincServer& server, const Daemons& daemons, const mw::bench::BenchDir& logs,
+                const nlohmann::json& params) {
+  const pid_t mariadbd = mw::test::PrivateMariaDb::shared().pid();
+  const double server_cpu_before = cpu_seconds(mariadbd);
+  double elapsed = 0, validated = 0, cpu_v = 0, cpu_a = 0;
+  {
+    auto start = Clock::now();
+    BackgroundProcess v(daemons.validator, logs / "v.log");
+    BackgroundProcess a(daemons.assimilator, logs / "a.log");
+    while (any_row(server, "assimilate_state <> 2")) {
+      if (validated == 0 && !any_row(server, "need_validate > 0")) validated = seconds_since(start);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    elapsed = seconds_since(start);
+    if (validated == 0) validated = elapsed;
+    cpu_v = cpu_seconds(v.pid());
+    cpu_a = cpu_seconds(a.pid());
+  }  // both daemons stopped: what follows runs alone
+  const double cpu_s = cpu_seconds(mariadbd) - server_cpu_before;
+  const double wu_per_s = o.workunits / elapsed;
+  mw::bench::emit("daemons", "workunits_per_second", wu_per_s, "WU/s", params);
+  mw::bench::emit("daemons", "validated_per_second", o.workunits / validated, "WU/s", params);
+  // Where the CPU went (the machine has 2 cores): per workunit, in ms.
+  mw::bench::emit("daemons", "validator_cpu_ms_per_wu", cpu_v * 1e3 / o.workunits, "ms", params);
+  mw::bench::emit("daemons", "assimilator_cpu_ms_per_wu", cpu_a * 1e3 / o.workunits, "ms", params);
+  mw::bench::emit("daemons", "mariadbd_cpu_ms_per_wu", cpu_s * 1e3 / o.workunits, "ms", params);
+  return wu_per_s;
+}
+
+// One daemon alone until no row matches `busy`: seconds and CPU seconds.
+struct Alone {
+  double seconds = 0, cpu = 0;
+};
+Alone run_alone(FakeBoincServer& server, const std::vector<std::string>& argv, const std::string& log,
+                const std::string& busy) {
+  auto start = Clock::now();
+  BackgroundProcess p(argv, log);
+  while (any_row(server, busy)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return {seconds_since(start), cpu_seconds(p.pid())};
+}
+
+// The validator alone until every workunit is validated, then the assimilator
+// alone: each daemon's own rate, without the other (and its database load)
+// taking CPU from it. Returns the assimilator's rate.
+double one_after_the_other(const Options& o, FakeBoincServer& server, const Daemons& daemons,
+                           const mw::bench::BenchDir& logs, const nlohmann::json& params) {
+  const Alone v = run_alone(server, daemons.validator, logs / "v.log", "need_validate > 0");
+  const Alone a = run_alone(server, daemons.assimilator, logs / "a.log", "assimilate_state <> 2");
+  mw::bench::emit("daemons", "validated_alone_per_second", o.workunits / v.seconds, "WU/s", params);
+  mw::bench::emit("daemons", "assimilated_alone_per_second", o.workunits / a.seconds, "WU/s", params);
+  mw::bench::emit("daemons", "validator_cpu_ms_per_wu", v.cpu * 1e3 / o.workunits, "ms", params);
+  mw::bench::emit("daemons", "assimilator_cpu_ms_per_wu", a.cpu * 1e3 / o.workunits, "ms", params);
+  return o.workunits / a.seconds;
+}
+
+// The throughput part's starting state, not timed: `o.workunits` quorum-2
+// workunits, each with two successful results of `result_bundle` reported and
+// uploaded; the daemons' connection set up as asked. Returns the server's
+// stock innodb_flush_log_at_trx_commit, which is in force again on return.
+std::int64_t prepare_throughput(const Options& o, FakeBoincServer& server, const std::string& result_bundle) {
   const std::int64_t stock_flush = server.value("SELECT @@GLOBAL.innodb_flush_log_at_trx_commit");
   server.db().execute("SET GLOBAL innodb_flush_log_at_trx_commit = 2");
   FakeWorkunit spec;
@@ -187,31 +259,17 @@ void throughput(const Options& o, const std::string& result_bundle, const mw::be
     mw::test::write_text(config, text);
     ::setenv("MYSQL_UNIX_PORT", mw::test::PrivateMariaDb::shared().socket_path().c_str(), 1);
   }
+  return stock_flush;
+}
+
+// Throughput, quorum 2: `o.workunits` workunits with two results each,
+// validated and assimilated (both daemons at once, or --sequential); the
+// figures and the file system's floor for the files the assimilator delivered.
+void throughput(const Options& o, const std::string& result_bundle, const mw::bench::BenchDir& logs,
+                const nlohmann::json& where) {
+  FakeBoincServer server("bench_daemons_throughput");
+  const std::int64_t stock_flush = prepare_throughput(o, server, result_bundle);
   sync_file_system(server.project_dir());
-  const pid_t mariadbd = mw::test::PrivateMariaDb::shared().pid();
-  const double server_cpu_before = cpu_seconds(mariadbd);
-  double elapsed = 0, validated = 0, cpu_v = 0, cpu_a = 0, cpu_s = 0;
-  {
-    auto start = Clock::now();
-    std::vector<std::string> common = with(server.daemon_args(), {"--sleep", "0.1", "-d", "1"});
-    if (!o.threads.empty()) common = with(common, {"--threads", o.threads});
-    BackgroundProcess v(with({o.validator}, common), logs / "v.log");
-    BackgroundProcess a(with({o.assimilator}, with(common, {"--deliver", server.deliver_dir()})), logs / "a.log");
-    const std::int64_t app = server.app_id();
-    // Looking for one row still to do (not counting them all) keeps the
-    // poll's load on the server it measures small.
-    while (server.value("SELECT 1 FROM workunit WHERE appid = ? AND assimilate_state <> 2 LIMIT 1", {app}) > 0) {
-      if (validated == 0 &&
-          server.value("SELECT 1 FROM workunit WHERE appid = ? AND need_validate > 0 LIMIT 1", {app}) == 0)
-        validated = seconds_since(start);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    elapsed = seconds_since(start);
-    if (validated == 0) validated = elapsed;
-    cpu_v = cpu_seconds(v.pid());
-    cpu_a = cpu_seconds(a.pid());
-    cpu_s = cpu_seconds(mariadbd) - server_cpu_before;
-  }  // both daemons stopped: the floor below runs alone
   nlohmann::json params = where;
   params.update({{"workunits", o.workunits},
                  {"quorum", 2},
@@ -222,19 +280,19 @@ void throughput(const Options& o, const std::string& result_bundle, const mw::be
                  {"claims", o.claims},
                  {"validator", o.validator},
                  {"assimilator", o.assimilator}});
-  const double wu_per_s = o.workunits / elapsed;
-  mw::bench::emit("daemons", "workunits_per_second", wu_per_s, "WU/s", params);
-  mw::bench::emit("daemons", "validated_per_second", o.workunits / validated, "WU/s", params);
-  // Where the CPU went (the machine has 2 cores): per workunit, in ms.
-  mw::bench::emit("daemons", "validator_cpu_ms_per_wu", cpu_v * 1e3 / o.workunits, "ms", params);
-  mw::bench::emit("daemons", "assimilator_cpu_ms_per_wu", cpu_a * 1e3 / o.workunits, "ms", params);
-  mw::bench::emit("daemons", "mariadbd_cpu_ms_per_wu", cpu_s * 1e3 / o.workunits, "ms", params);
+  std::vector<std::string> common = with(server.daemon_args(), {"--sleep", "0.1", "-d", "1"});
+  if (!o.threads.empty()) common = with(common, {"--threads", o.threads});
+  const Daemons daemons{with({o.validator}, common),
+                        with({o.assimilator}, with(common, {"--deliver", server.deliver_dir()}))};
+  const double wu_per_s = o.sequential ? one_after_the_other(o, server, daemons, logs, params)
+                                       : together(o, server, daemons, logs, params);
   // The floor for the files the assimilator delivered (one per workunit, of
   // the result's size), on the same file system, measured now that it is idle.
   const std::size_t files = static_cast<std::size_t>(o.workunits);
   const mw::bench::FileFloor floor = mw::bench::measure_file_floor(o.project_root, files, result_bundle.size());
   mw::bench::emit_file_floor("daemons", floor, o.project_root, files, result_bundle.size(), where);
-  mw::bench::emit("daemons", "workunits_per_second_over_floor", wu_per_s / floor.files_per_s, "ratio", where);
+  mw::bench::emit("daemons", o.sequential ? "assimilated_alone_per_second_over_floor" : "workunits_per_second_over_floor",
+                  wu_per_s / floor.files_per_s, "ratio", where);
 }
 
 // Latency, quorum 1, daemons idle-waiting: from a success report to the
