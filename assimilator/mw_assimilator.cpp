@@ -6,14 +6,40 @@
 //
 // For every workunit of the app with assimilate_state READY it writes
 // DIR/<batch id>/<wu_name>.result (the canonical result bundle's bytes) or
-// DIR/<batch id>/<wu_name>.error (first line "error_mask N: reasons"), each
-// through ".<name>.tmp", fsync and rename; once a group of workunits is
-// written, each directory they went to is fsynced (every rename is then
-// durable), and only then they are marked DONE, one transaction per batch of
-// the group (not per workunit: the bytes are safe already), with transition_time = now (so the transitioner schedules file deletion)
-// and, after a batch's last workunit, the batch COMPLETE. A crash between
-// delivery and commit makes the next pass deliver the same bytes under the
-// same name again.
+// DIR/<batch id>/<wu_name>.error (first line "error_mask N: reasons"), marks
+// it DONE with transition_time = now (so the transitioner schedules file
+// deletion) and, after a batch's last workunit, marks the batch COMPLETE.
+//
+// Durability, in this order, for a group of up to kGroup workunits (so a kill
+// -9 or a power cut at any point loses no acknowledged delivery and leaves no
+// half file under a final name):
+//   1. every file of the group is written under its hidden temp name
+//      DIR/<batch>/.<name>.tmp, not synced;
+//   2. one barrier makes them all durable: a syncfs of each file system they
+//      are on (one, normally), through a descriptor opened before the files
+//      were written, so a write-back error of any of them is reported;
+//   3. only then each temp file is renamed to its final name (and a batch's
+//      result linked into results/, below), so a final name never denotes a
+//      partly written file;
+//   4. each directory written to (and the parent of one just created) is
+//      fsynced once: every rename and link is durable;
+//   5. only then the group is marked DONE, one transaction per batch of the
+//      group (not per workunit: the bytes are safe already).
+// A crash before 5 leaves the workunits READY: the next pass writes the same
+// bytes under the same names again (a leftover temp file is overwritten). A
+// failed barrier (2) or directory fsync (4) ends the daemon, naming the path,
+// with the group not marked.
+//
+// Why one syncfs (issue 23, measured with bench_daemons on this project's
+// ext4, 3,000 quorum-2 workunits of 1 KB, bench/README.md): an fsync per file
+// (as before) cost the assimilator 0.43-0.56 ms of CPU per workunit, each a
+// journal commit of its own; fdatasync of the group's files from a pool of 8
+// threads (whose syncs join journal commits) 0.27-0.38 ms, of 32 threads
+// 0.44-0.51 ms; one syncfs 0.15-0.18 ms, with as many or more workunits per
+// second. On tmpfs the barrier costs nothing. Its price is that it also writes
+// back what other processes left dirty on that file system, which the kernel
+// would write back within seconds anyway; the bench starts its daemons on a
+// clean file system so that their barrier does not pay for its setup.
 //
 // A result of a workunit in a batch is also linked (a hard link: no second
 // copy) into BOINC 8's batch-collect layout, PROJECT/results/<batch id>/
@@ -56,8 +82,17 @@ constexpr int kBatchComplete = 2;
   throw Error(Errc::io, what + " '" + path + "': " + std::strerror(err));
 }
 
-void ensure_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0775) != 0 && errno != EEXIST) io_fail("cannot create directory", path, errno);
+// Creates `path` if missing; true when this call created it (its parent must
+// then be fsynced for the new entry to be durable).
+bool ensure_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0775) == 0) return true;
+  if (errno != EEXIST) io_fail("cannot create directory", path, errno);
+  return false;
+}
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
 void fsync_dir(const std::string& path) {
@@ -69,61 +104,119 @@ void fsync_dir(const std::string& path) {
   if (rc != 0) io_fail("cannot fsync directory", path, err);
 }
 
-// Writes `dir/name` from either `source_path` (copied) or `text`, through
-// `dir/.name.tmp`, fsync and rename. The temp name is fixed: only one
-// assimilator handles a workunit, and a temp file left by a crash is simply
-// overwritten. The rename is durable only once the caller fsyncs `dir`.
-void deliver(const std::string& dir, const std::string& name, const std::string* source_path,
-             const std::string& text) {
-  std::string tmp = dir + "/." + name + ".tmp";
-  std::string final_path = dir + "/" + name;
-  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out < 0) io_fail("cannot create", tmp, errno);
-  auto write_all = [&](const char* p, std::size_t n) {
-    while (n > 0) {
-      ssize_t w = ::write(out, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        int err = errno;
-        ::close(out);
-        io_fail("cannot write", tmp, err);
-      }
-      p += w;
-      n -= static_cast<std::size_t>(w);
+void write_all(int fd, const std::string& path, const char* p, std::size_t n) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      io_fail("cannot write", path, errno);
     }
-  };
-  if (source_path) {
-    int in = ::open(source_path->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (in < 0) {
-      int err = errno;
-      ::close(out);
-      io_fail("cannot open canonical result bundle", *source_path, err);
-    }
-    char buf[1 << 16];
-    for (;;) {
-      ssize_t r = ::read(in, buf, sizeof buf);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) {
-        int err = errno;
-        ::close(in);
-        ::close(out);
-        io_fail("cannot read", *source_path, err);
-      }
-      if (r == 0) break;
-      write_all(buf, static_cast<std::size_t>(r));
-    }
-    ::close(in);
-  } else {
-    write_all(text.data(), text.size());
+    p += w;
+    n -= static_cast<std::size_t>(w);
   }
-  if (::fsync(out) != 0) {
-    int err = errno;
+}
+
+void copy_into(int out, const std::string& out_path, const std::string& source_path) {
+  const int in = ::open(source_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (in < 0) io_fail("cannot open canonical result bundle", source_path, errno);
+  char buf[1 << 16];
+  try {
+    for (;;) {
+      const ssize_t r = ::read(in, buf, sizeof buf);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) io_fail("cannot read", source_path, errno);
+      if (r == 0) break;
+      write_all(out, out_path, buf, static_cast<std::size_t>(r));
+    }
+  } catch (...) {
+    ::close(in);
+    throw;
+  }
+  ::close(in);
+}
+
+// Writes `tmp` from either `source_path` (copied) or `text`. Not synced: the
+// caller's barrier makes it durable before it gets its final name. The temp
+// name is fixed: only one assimilator handles a workunit, and a temp file left
+// by a crash is simply overwritten. On failure the temp file is removed.
+void write_temp(const std::string& tmp, const std::string* source_path, const std::string& text) {
+  const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) io_fail("cannot create", tmp, errno);
+  try {
+    if (source_path)
+      copy_into(out, tmp, *source_path);
+    else
+      write_all(out, tmp, text.data(), text.size());
+  } catch (...) {
     ::close(out);
-    io_fail("cannot fsync", tmp, err);
+    ::unlink(tmp.c_str());
+    throw;
   }
   ::close(out);
+}
+
+void rename_into_place(const std::string& tmp, const std::string& final_path) {
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) io_fail("cannot rename into place", final_path, errno);
 }
+
+// A copy made durable on its own (temp file, fsync, rename): for the rare
+// batch-collect link that has to be a copy; the rename is durable once the
+// caller fsyncs `dir`.
+void copy_durably(const std::string& source, const std::string& dir, const std::string& name) {
+  const std::string tmp = dir + "/." + name + ".tmp";
+  write_temp(tmp, &source, "");
+  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) io_fail("cannot open", tmp, errno);
+  const int rc = ::fdatasync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) io_fail("cannot fsync", tmp, err);
+  rename_into_place(tmp, dir + "/" + name);
+}
+
+// The file systems a group of deliveries is written to, each with a
+// descriptor opened before any file of the group is written there: syncfs
+// reports a write-back error that happened since its descriptor was opened
+// (Linux >= 5.8), so none of the group's writes can fail unnoticed.
+class FileSystems {
+ public:
+  FileSystems() = default;
+  FileSystems(const FileSystems&) = delete;
+  FileSystems& operator=(const FileSystems&) = delete;
+  ~FileSystems() {
+    for (const auto& fs : by_device_) ::close(fs.second.fd);
+  }
+
+  // Call before writing a file into `dir`.
+  void add(const std::string& dir) {
+    if (!seen_.insert(dir).second) return;
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) io_fail("cannot open directory", dir, errno);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      io_fail("cannot stat directory", dir, err);
+    }
+    if (!by_device_.emplace(st.st_dev, Opened{fd, dir}).second) ::close(fd);
+  }
+
+  // One syncfs per file system: every file written there is durable after it.
+  void sync() const {
+    for (const auto& fs : by_device_)
+      if (::syncfs(fs.second.fd) != 0)
+        throw Error(Errc::io, "cannot sync the file system of '" + fs.second.dir +
+                                  "' (the files just written there are not durable): " + std::strerror(errno));
+  }
+
+ private:
+  struct Opened {
+    int fd;
+    std::string dir;
+  };
+  std::set<std::string> seen_;
+  std::map<dev_t, Opened> by_device_;
+};
 
 // A workunit ready to assimilate, with its canonical result's row (if any).
 struct ReadyWorkunit {
@@ -158,11 +251,21 @@ void link_into(const std::string& source, const std::string& dir, const std::str
   ::unlink(tmp.c_str());
   if (::link(source.c_str(), tmp.c_str()) != 0) {
     if (errno != EXDEV && errno != EPERM && errno != EMLINK) io_fail("cannot link " + source + " as", tmp, errno);
-    deliver(dir, name, &source, "");
+    copy_durably(source, dir, name);
     return;
   }
-  if (::rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0) io_fail("cannot rename into place", dir + "/" + name, errno);
+  rename_into_place(tmp, dir + "/" + name);
 }
+
+// One workunit's file, written under its temp name and waiting for the
+// group's barrier.
+struct Delivery {
+  ReadyWorkunit* wu = nullptr;
+  std::string dir;    // DIR/<batch>
+  std::string name;   // <wu_name>.result or .error
+  std::string tmp() const { return dir + "/." + name + ".tmp"; }
+  std::string final_path() const { return dir + "/" + name; }
+};
 
 struct Assimilator {
   DaemonOptions options;
@@ -190,31 +293,56 @@ struct Assimilator {
     return text;
   }
 
-  // Writes the workunit's file into DIR/<batch>/, and a result of a batch
-  // into results/<batch>/ (not yet durable: see pass). Adds the directories
-  // written to `dirs`.
-  void deliver_one(Database& db, ReadyWorkunit& wu, std::set<std::string>& dirs) {
-    std::string dir = deliver_dir + "/" + std::to_string(wu.batch);
-    ensure_dir(dir);
+  // Creates `dir` if missing; a directory created is recorded in `dirs` by
+  // its parent, so that the new entry is made durable with the others.
+  static void ensure_dir_noted(const std::string& dir, std::set<std::string>& dirs) {
+    if (ensure_dir(dir)) dirs.insert(parent_of(dir));
+  }
+
+  // Step 1 for one workunit: its file under the temp name in DIR/<batch>/.
+  Delivery write_one(Database& db, ReadyWorkunit& wu, FileSystems& file_systems, std::set<std::string>& dirs) {
+    Delivery d;
+    d.wu = &wu;
+    d.dir = deliver_dir + "/" + std::to_string(wu.batch);
+    ensure_dir_noted(d.dir, dirs);
+    file_systems.add(d.dir);
     wu.mask = wu.error_mask;
     if (wu.result_name.empty() && wu.mask == 0) wu.mask = kNoCanonical;  // as BOINC's assimilator does
-    const std::string tag = "[WU#" + std::to_string(wu.id) + " " + wu.name + "] ";
     if (wu.mask == 0) {
-      std::string source = result_bundle_path(config, wu.xml_doc_in, wu.result_name);
-      deliver(dir, wu.name + ".result", &source, "");
-      if (batch_collect && wu.batch != 0) {
-        ensure_dir(results_dir);
-        const std::string collect = results_dir + "/" + std::to_string(wu.batch);
-        ensure_dir(collect);
-        link_into(dir + "/" + wu.name + ".result", collect, wu.name + "__file_" + bundle_open_name(wu.xml_doc_in));
-        dirs.insert(collect);
-      }
-      log.debug(tag + "delivered " + wu.result_name);
+      const std::string source = result_bundle_path(config, wu.xml_doc_in, wu.result_name);
+      d.name = wu.name + ".result";
+      write_temp(d.tmp(), &source, "");
     } else {
-      deliver(dir, wu.name + ".error", nullptr, error_text(db, wu.id, wu.mask));
-      log.debug(tag + "delivered error: " + describe_error_mask(wu.mask));
+      d.name = wu.name + ".error";
+      write_temp(d.tmp(), nullptr, error_text(db, wu.id, wu.mask));
     }
-    dirs.insert(dir);
+    dirs.insert(d.dir);
+    return d;
+  }
+
+  // Step 3 for one workunit: the final name, and a result of a batch linked
+  // into results/<batch>/. Adds the directories written to `dirs`.
+  void place_one(const Delivery& d, std::set<std::string>& dirs) {
+    const ReadyWorkunit& wu = *d.wu;
+    rename_into_place(d.tmp(), d.final_path());
+    const std::string tag = "[WU#" + std::to_string(wu.id) + " " + wu.name + "] ";
+    if (wu.mask != 0) {
+      log.debug(tag + "delivered error: " + describe_error_mask(wu.mask));
+      return;
+    }
+    if (batch_collect && wu.batch != 0) {
+      ensure_dir_noted(results_dir, dirs);
+      const std::string collect = results_dir + "/" + std::to_string(wu.batch);
+      ensure_dir_noted(collect, dirs);
+      link_into(d.final_path(), collect, wu.name + "__file_" + bundle_open_name(wu.xml_doc_in));
+      dirs.insert(collect);
+    }
+    log.debug(tag + "delivered " + wu.result_name);
+  }
+
+  // Logs a workunit left READY for the next pass (the others go on).
+  void skipped(const ReadyWorkunit& wu, const Error& e) {
+    log.critical("[WU#" + std::to_string(wu.id) + " " + wu.name + "] not assimilated: " + e.what());
   }
 
   // Marks delivered workunits of one batch DONE in one transaction (their
@@ -288,6 +416,46 @@ struct Assimilator {
     return marked;
   }
 
+  // Steps 1 to 4 (top of this file) for wus[first, last): returns the
+  // workunits whose files are durable under their final names, ready to be
+  // marked DONE. A workunit whose file cannot be written or placed stays
+  // READY (logged); a failed barrier or directory fsync throws (naming the
+  // path) and ends the daemon with no workunit of the group marked: after an
+  // I/O error on the disk, going on would only repeat it.
+  std::vector<ReadyWorkunit*> deliver_group(Database& db, std::vector<ReadyWorkunit>& wus, std::size_t first,
+                                            std::size_t last) {
+    std::set<std::string> dirs;
+    std::vector<Delivery> written;
+    {
+      FileSystems file_systems;
+      for (std::size_t i = first; i < last; ++i) {
+        try {
+          written.push_back(write_one(db, wus[i], file_systems, dirs));
+        } catch (const Error& e) {
+          if (e.code() == Errc::database) throw;
+          skipped(wus[i], e);
+        }
+      }
+      try {
+        file_systems.sync();  // step 2
+      } catch (...) {
+        for (const Delivery& d : written) ::unlink(d.tmp().c_str());  // no final name was given yet
+        throw;
+      }
+    }
+    std::vector<ReadyWorkunit*> placed;
+    for (const Delivery& d : written) {
+      try {
+        place_one(d, dirs);
+        placed.push_back(d.wu);
+      } catch (const Error& e) {
+        skipped(*d.wu, e);
+      }
+    }
+    for (const auto& dir : dirs) fsync_dir(dir);  // step 4
+    return placed;
+  }
+
   // One query for the workunits and their canonical results; then, per group:
   // every file written and fsynced, each directory fsynced once (so every
   // delivered file of the group is durable), and only then the group
@@ -322,21 +490,8 @@ struct Assimilator {
     std::atomic<int> assimilated{0};
     for (std::size_t first = 0; first < wus.size(); first += kGroup) {
       const std::size_t last = std::min(wus.size(), first + kGroup);
-      std::set<std::string> dirs;
-      std::vector<ReadyWorkunit*> group;
-      for (std::size_t i = first; i < last; ++i) {
-        ReadyWorkunit& wu = wus[i];
-        try {
-          deliver_one(db, wu, dirs);
-          group.push_back(&wu);
-        } catch (const Error& e) {
-          if (e.code() == Errc::database) throw;
-          // The workunit stays READY and is tried again next pass; the others go on.
-          log.critical("[WU#" + std::to_string(wu.id) + " " + wu.name + "] not assimilated: " + e.what());
-        }
-      }
-      for (const auto& dir : dirs) fsync_dir(dir);
-      // One transaction per batch of the group; batches on the pool's threads.
+      std::vector<ReadyWorkunit*> group = deliver_group(db, wus, first, last);
+      // Step 5: one transaction per batch of the group; batches on the pool's threads.
       std::map<std::int64_t, std::vector<ReadyWorkunit*>> by_batch;
       for (ReadyWorkunit* wu : group) by_batch[wu->batch].push_back(wu);
       std::vector<const std::vector<ReadyWorkunit*>*> parts;

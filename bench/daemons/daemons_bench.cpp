@@ -7,30 +7,30 @@
 //               reported as a success (plus the fake transitioner's pass) to
 //               its bundle in the pickup directory; median and p95 over 100.
 // Prints JSON lines; never asserts times (issue 5 targets: >= 2,000 WU/s,
-// median latency <= 2 s). Options: --workunits N, --latency-samples N (0 skips
-// the latency part), --sleep S, --project-root DIR, --threads N (the daemons'
-// --threads; default: theirs), --tcp 1 (the daemons connect over TCP, not the
-// unix socket a BOINC server's <db_host>localhost</db_host> means), --claims 1
-// (the results report app version 1 with a run time and FLOP rate, so the
-// validator's bookkeeping reads and writes host_app_version and app_version
-// rows as on a real project; default 0: no app version, no such rows),
-// --validator PATH (another mw-validator build, e.g. the one before a change,
-// to compare both in one run).
+// median latency <= 2 s). `bench_daemons --help` lists the options.
 //
 // The private MariaDB runs as a stock server does (MW_TEST_MARIADB_SERVER_DEFAULTS=1:
 // default buffer pool, redo log flushed at every commit), its datadir under
 // $TMPDIR. The setup of the throughput part (10^5 rows written by the fake
 // server, not timed) runs with innodb_flush_log_at_trx_commit = 2 and the
 // stock value is put back before the daemons start. The project tree (upload
-// hierarchy, pickup directory) goes to /dev/shm unless --project-root says
-// otherwise, as in bench_submit: creating a file on this VM's ext4 costs about
-// 0.6 ms of kernel CPU, which would measure the disk rather than the daemons.
+// hierarchy, pickup directory) goes under --project-root, by default the build
+// tree (mw::bench::default_root()): a BOINC server's project lives on a disk,
+// and what the assimilator pays to make its deliveries durable there is part
+// of what is measured (issue 23). `--project-root /dev/shm` measures on tmpfs.
+// The run also prints the project file system's type and its floor: as many
+// files of the result size as the assimilator delivers, created and written,
+// plus one syncfs — the least any durable delivery of them can cost there.
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -61,6 +61,71 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
   return a;
 }
 
+struct Options {
+  int workunits = 10000;
+  int samples = 100;
+  double sleep_s = 0.5;
+  std::string project_root;
+  std::string threads;  // the daemons' --threads; empty = their default
+  bool tcp = false;     // daemons connect over TCP (config.xml host:port) instead of the unix socket
+  bool claims = false;  // results name app version 1 and report elapsed time and FLOPS
+  bool sequential = false;  // the validator alone, then the assimilator alone
+  std::string validator = MW_VALIDATOR;
+  std::string assimilator = MW_ASSIMILATOR;
+};
+
+// Returns -1 to go on, else the exit code (0 after --help, 64 for a usage error).
+int parse_command_line(Options& o, int argc, char** argv) {
+  CLI::App app{"mw-validator + mw-assimilator against the tests' fake BOINC server: throughput (quorum 2) and "
+               "delivery latency (quorum 1); prints JSON lines",
+               "bench_daemons"};
+  app.add_option("--workunits", o.workunits, "Workunits of the throughput part")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--latency-samples", o.samples, "Workunits of the latency part (0 skips it)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--sleep", o.sleep_s, "The daemons' --sleep in the latency part, seconds")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--project-root", o.project_root,
+                 "Directory the project trees (uploads, pickup directory) go under; /dev/shm for tmpfs")
+      ->check(CLI::ExistingDirectory)->capture_default_str();
+  app.add_option("--threads", o.threads, "The daemons' --threads (default: theirs)");
+  app.add_option("--tcp", o.tcp, "1: the daemons connect over TCP, not the unix socket")->capture_default_str();
+  app.add_option("--claims", o.claims,
+                 "1: results name an app version with run time and FLOP rate, so the validator keeps "
+                 "host_app_version and app_version rows as on a real project")
+      ->capture_default_str();
+  app.add_option("--sequential", o.sequential,
+                 "1: the validator alone until all is validated, then the assimilator alone (each one's own "
+                 "rate) instead of both at once")
+      ->capture_default_str();
+  app.add_option("--validator", o.validator, "mw-validator to run (e.g. a build before a change)")
+      ->check(CLI::ExistingFile)->capture_default_str();
+  app.add_option("--assimilator", o.assimilator, "mw-assimilator to run (e.g. a build before a change)")
+      ->check(CLI::ExistingFile)->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 64;  // EX_USAGE
+  }
+  return -1;
+}
+
+// Writes back every dirty page of the file system holding `dir` (untimed), so
+// that the setup's upload files are on disk before the daemons start, as on a
+// server where they arrived over minutes: a barrier of the assimilator's must
+// not pay for them.
+void sync_file_system(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot open " + dir + ": " + std::strerror(errno));
+  const int rc = ::syncfs(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw std::runtime_error("cannot syncfs the file system of " + dir + ": " + std::strerror(err));
+}
+
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
@@ -88,133 +153,201 @@ std::string random_text(std::size_t n) {
   return s;
 }
 
+struct Daemons {
+  std::vector<std::string> validator, assimilator;  // argv
+};
+
+bool any_row(FakeBoincServer& server, const std::string& condition) {
+  // Looking for one row (not counting them all) keeps the poll's load on the
+  // server it measures small.
+  return server.value("SELECT 1 FROM workunit WHERE appid = ? AND " + condition + " LIMIT 1", {server.app_id()}) > 0;
+}
+
+// Both daemons running at once, as on a server: workunits validated and
+// assimilated per second, end to end, and the CPU each process spent.
+// Returns the end-to-end rate.
+double together(const Options& o, FakeBoincServer& server, const Daemons& daemons, const mw::bench::BenchDir& logs,
+                const nlohmann::json& params) {
+  const pid_t mariadbd = mw::test::PrivateMariaDb::shared().pid();
+  const double server_cpu_before = cpu_seconds(mariadbd);
+  double elapsed = 0, validated = 0, cpu_v = 0, cpu_a = 0;
+  {
+    auto start = Clock::now();
+    BackgroundProcess v(daemons.validator, logs / "v.log");
+    BackgroundProcess a(daemons.assimilator, logs / "a.log");
+    while (any_row(server, "assimilate_state <> 2")) {
+      if (validated == 0 && !any_row(server, "need_validate > 0")) validated = seconds_since(start);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    elapsed = seconds_since(start);
+    if (validated == 0) validated = elapsed;
+    cpu_v = cpu_seconds(v.pid());
+    cpu_a = cpu_seconds(a.pid());
+  }  // both daemons stopped: what follows runs alone
+  const double cpu_s = cpu_seconds(mariadbd) - server_cpu_before;
+  const double wu_per_s = o.workunits / elapsed;
+  mw::bench::emit("daemons", "workunits_per_second", wu_per_s, "WU/s", params);
+  mw::bench::emit("daemons", "validated_per_second", o.workunits / validated, "WU/s", params);
+  // Where the CPU went (the machine has 2 cores): per workunit, in ms.
+  mw::bench::emit("daemons", "validator_cpu_ms_per_wu", cpu_v * 1e3 / o.workunits, "ms", params);
+  mw::bench::emit("daemons", "assimilator_cpu_ms_per_wu", cpu_a * 1e3 / o.workunits, "ms", params);
+  mw::bench::emit("daemons", "mariadbd_cpu_ms_per_wu", cpu_s * 1e3 / o.workunits, "ms", params);
+  return wu_per_s;
+}
+
+// One daemon alone until no row matches `busy`: seconds and CPU seconds.
+struct Alone {
+  double seconds = 0, cpu = 0;
+};
+Alone run_alone(FakeBoincServer& server, const std::vector<std::string>& argv, const std::string& log,
+                const std::string& busy) {
+  auto start = Clock::now();
+  BackgroundProcess p(argv, log);
+  while (any_row(server, busy)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return {seconds_since(start), cpu_seconds(p.pid())};
+}
+
+// The validator alone until every workunit is validated, then the assimilator
+// alone: each daemon's own rate, without the other (and its database load)
+// taking CPU from it. Returns the assimilator's rate.
+double one_after_the_other(const Options& o, FakeBoincServer& server, const Daemons& daemons,
+                           const mw::bench::BenchDir& logs, const nlohmann::json& params) {
+  const Alone v = run_alone(server, daemons.validator, logs / "v.log", "need_validate > 0");
+  const Alone a = run_alone(server, daemons.assimilator, logs / "a.log", "assimilate_state <> 2");
+  mw::bench::emit("daemons", "validated_alone_per_second", o.workunits / v.seconds, "WU/s", params);
+  mw::bench::emit("daemons", "assimilated_alone_per_second", o.workunits / a.seconds, "WU/s", params);
+  mw::bench::emit("daemons", "validator_cpu_ms_per_wu", v.cpu * 1e3 / o.workunits, "ms", params);
+  mw::bench::emit("daemons", "assimilator_cpu_ms_per_wu", a.cpu * 1e3 / o.workunits, "ms", params);
+  return o.workunits / a.seconds;
+}
+
+// The throughput part's starting state, not timed: `o.workunits` quorum-2
+// workunits, each with two successful results of `result_bundle` reported and
+// uploaded; the daemons' connection set up as asked. Returns the server's
+// stock innodb_flush_log_at_trx_commit, which is in force again on return.
+std::int64_t prepare_throughput(const Options& o, FakeBoincServer& server, const std::string& result_bundle) {
+  const std::int64_t stock_flush = server.value("SELECT @@GLOBAL.innodb_flush_log_at_trx_commit");
+  server.db().execute("SET GLOBAL innodb_flush_log_at_trx_commit = 2");
+  FakeWorkunit spec;
+  spec.min_quorum = 2;
+  spec.target_nresults = 2;
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < o.workunits; ++i) ids.push_back(server.create_workunit("wu" + std::to_string(i), spec));
+  server.transition();
+  for (auto id : ids) {
+    server.report_success(server.send_one(id, 1), result_bundle);
+    server.report_success(server.send_one(id, 2), result_bundle);
+  }
+  server.transition();
+  if (o.claims) {
+    server.db().execute("INSERT INTO app_version (id, create_time, appid, version_num, platformid, xml_doc) "
+                        "VALUES (1, 0, ?, 100, 1, '')",
+                        {server.app_id()});
+    server.db().execute("UPDATE result SET app_version_id = 1, elapsed_time = 3600 + id % 600, "
+                        "cpu_time = 3500, flops_estimate = 1.2e9 WHERE appid = ?",
+                        {server.app_id()});
+  }
+  server.db().execute("SET GLOBAL innodb_flush_log_at_trx_commit = " + std::to_string(stock_flush));
+  if (!o.tcp) {
+    // As on a BOINC server whose config.xml says <db_host>localhost</db_host>
+    // (shared/real-boinc-samples/config.xml): the client library then takes
+    // the unix socket, here the private server's, named by MYSQL_UNIX_PORT.
+    const std::string config = server.project_dir() + "/config.xml";
+    std::string text = read_text(config);
+    const auto from = text.find("<db_host>"), to = text.find("</db_host>");
+    text.replace(from, to - from, "<db_host>localhost");
+    mw::test::write_text(config, text);
+    ::setenv("MYSQL_UNIX_PORT", mw::test::PrivateMariaDb::shared().socket_path().c_str(), 1);
+  }
+  return stock_flush;
+}
+
+// Throughput, quorum 2: `o.workunits` workunits with two results each,
+// validated and assimilated (both daemons at once, or --sequential); the
+// figures and the file system's floor for the files the assimilator delivered.
+void throughput(const Options& o, const std::string& result_bundle, const mw::bench::BenchDir& logs,
+                const nlohmann::json& where) {
+  FakeBoincServer server("bench_daemons_throughput");
+  const std::int64_t stock_flush = prepare_throughput(o, server, result_bundle);
+  sync_file_system(server.project_dir());
+  nlohmann::json params = where;
+  params.update({{"workunits", o.workunits},
+                 {"quorum", 2},
+                 {"result_bytes", result_bundle.size()},
+                 {"innodb_flush_log_at_trx_commit", stock_flush},
+                 {"daemon_threads", o.threads.empty() ? "default" : o.threads},
+                 {"daemon_connection", o.tcp ? "tcp" : "unix socket"},
+                 {"claims", o.claims},
+                 {"validator", o.validator},
+                 {"assimilator", o.assimilator}});
+  std::vector<std::string> common = with(server.daemon_args(), {"--sleep", "0.1", "-d", "1"});
+  if (!o.threads.empty()) common = with(common, {"--threads", o.threads});
+  const Daemons daemons{with({o.validator}, common),
+                        with({o.assimilator}, with(common, {"--deliver", server.deliver_dir()}))};
+  const double wu_per_s = o.sequential ? one_after_the_other(o, server, daemons, logs, params)
+                                       : together(o, server, daemons, logs, params);
+  // The floor for the files the assimilator delivered (one per workunit, of
+  // the result's size), on the same file system, measured now that it is idle.
+  const std::size_t files = static_cast<std::size_t>(o.workunits);
+  const mw::bench::FileFloor floor = mw::bench::measure_file_floor(o.project_root, files, result_bundle.size());
+  mw::bench::emit_file_floor("daemons", floor, o.project_root, files, result_bundle.size(), where);
+  mw::bench::emit("daemons", o.sequential ? "assimilated_alone_per_second_over_floor" : "workunits_per_second_over_floor",
+                  wu_per_s / floor.files_per_s, "ratio", where);
+}
+
+// Latency, quorum 1, daemons idle-waiting: from a success report to the
+// bundle in the pickup directory.
+void latency(const Options& o, const std::string& result_bundle, const mw::bench::BenchDir& logs,
+             const nlohmann::json& where) {
+  FakeBoincServer server("bench_daemons_latency");
+  const std::vector<std::string> common = with(server.daemon_args(), {"--sleep", std::to_string(o.sleep_s), "-d", "1"});
+  BackgroundProcess v(with({o.validator}, common), logs / "v2.log");
+  BackgroundProcess a(with({o.assimilator}, with(common, {"--deliver", server.deliver_dir()})), logs / "a2.log");
+  std::vector<double> latencies;
+  for (int i = 0; i < o.samples; ++i) {
+    std::string name = "lat" + std::to_string(i);
+    std::int64_t wu = server.create_workunit(name, {});
+    server.transition();
+    std::int64_t r = server.send_one(wu);
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(o.sleep_s * 1000 * 1.3)));
+    auto start = Clock::now();
+    server.report_success(r, result_bundle);
+    server.transition();
+    std::string path = server.deliver_dir() + "/0/" + name + ".result";
+    while (!exists(path)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    latencies.push_back(seconds_since(start));
+  }
+  std::sort(latencies.begin(), latencies.end());
+  nlohmann::json params = where;
+  params.update({{"samples", o.samples}, {"quorum", 1}, {"daemon_sleep_seconds", o.sleep_s},
+                 {"assimilator", o.assimilator}});
+  mw::bench::emit("daemons", "delivery_latency_median", latencies[latencies.size() / 2], "s", params);
+  mw::bench::emit("daemons", "delivery_latency_p95", latencies[(latencies.size() * 95) / 100], "s", params);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int workunits = 10000, samples = 100;
-  double sleep_s = 0.5;
-  std::string project_root = exists("/dev/shm") ? "/dev/shm" : "";
-  std::string threads;  // the daemons' --threads; empty = their default
-  bool tcp = false;     // daemons connect over TCP (config.xml host:port) instead of the unix socket
-  bool claims = false;  // results name app version 1 and report elapsed time and FLOPS
-  std::string validator = MW_VALIDATOR;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--workunits") workunits = std::atoi(argv[i + 1]);
-    else if (a == "--latency-samples") samples = std::atoi(argv[i + 1]);
-    else if (a == "--sleep") sleep_s = std::atof(argv[i + 1]);
-    else if (a == "--project-root") project_root = argv[i + 1];
-    else if (a == "--threads") threads = argv[i + 1];
-    else if (a == "--tcp") tcp = std::string(argv[i + 1]) != "0";
-    else if (a == "--claims") claims = std::string(argv[i + 1]) != "0";
-    else if (a == "--validator") validator = argv[i + 1];
-  }
+  Options o;
+  o.project_root = mw::bench::default_root();
+  if (const int code = parse_command_line(o, argc, argv); code >= 0) return code;
   ::setenv("MW_TEST_MARIADB_SERVER_DEFAULTS", "1", 0);
-  mw::bench::BenchDir logs;
-  // The server first, so its datadir stays under the original $TMPDIR; then
-  // the fake server's project directories under the project root.
-  mw::test::PrivateMariaDb::shared();
-  if (!project_root.empty()) ::setenv("TMPDIR", project_root.c_str(), 1);
-  const std::string result_1k = mw::test::make_result_bundle(random_text(1024 - 330));
-
-  {  // Throughput, quorum 2.
-    FakeBoincServer server("bench_daemons_throughput");
-    const std::int64_t stock_flush = server.value("SELECT @@GLOBAL.innodb_flush_log_at_trx_commit");
-    server.db().execute("SET GLOBAL innodb_flush_log_at_trx_commit = 2");
-    FakeWorkunit spec;
-    spec.min_quorum = 2;
-    spec.target_nresults = 2;
-    std::vector<std::int64_t> ids;
-    for (int i = 0; i < workunits; ++i) ids.push_back(server.create_workunit("wu" + std::to_string(i), spec));
-    server.transition();
-    for (auto id : ids) {
-      server.report_success(server.send_one(id, 1), result_1k);
-      server.report_success(server.send_one(id, 2), result_1k);
-    }
-    server.transition();
-    if (claims) {
-      server.db().execute("INSERT INTO app_version (id, create_time, appid, version_num, platformid, xml_doc) "
-                          "VALUES (1, 0, ?, 100, 1, '')",
-                          {server.app_id()});
-      server.db().execute("UPDATE result SET app_version_id = 1, elapsed_time = 3600 + id % 600, "
-                          "cpu_time = 3500, flops_estimate = 1.2e9 WHERE appid = ?",
-                          {server.app_id()});
-    }
-    server.db().execute("SET GLOBAL innodb_flush_log_at_trx_commit = " + std::to_string(stock_flush));
-    if (!tcp) {
-      // As on a BOINC server whose config.xml says <db_host>localhost</db_host>
-      // (shared/real-boinc-samples/config.xml): the client library then takes
-      // the unix socket, here the private server's, named by MYSQL_UNIX_PORT.
-      const std::string config = server.project_dir() + "/config.xml";
-      std::string text = read_text(config);
-      const auto from = text.find("<db_host>"), to = text.find("</db_host>");
-      text.replace(from, to - from, "<db_host>localhost");
-      mw::test::write_text(config, text);
-      ::setenv("MYSQL_UNIX_PORT", mw::test::PrivateMariaDb::shared().socket_path().c_str(), 1);
-    }
-    const pid_t mariadbd = mw::test::PrivateMariaDb::shared().pid();
-    const double server_cpu_before = cpu_seconds(mariadbd);
-    auto start = Clock::now();
-    std::vector<std::string> common = with(server.daemon_args(), {"--sleep", "0.1", "-d", "1"});
-    if (!threads.empty()) common = with(common, {"--threads", threads});
-    BackgroundProcess v(with({validator}, common), logs / "v.log");
-    BackgroundProcess a(with({MW_ASSIMILATOR}, with(common, {"--deliver", server.deliver_dir()})), logs / "a.log");
-    double validated = 0;
-    const std::int64_t app = server.app_id();
-    // Looking for one row still to do (not counting them all) keeps the
-    // poll's load on the server it measures small.
-    while (server.value("SELECT 1 FROM workunit WHERE appid = ? AND assimilate_state <> 2 LIMIT 1", {app}) > 0) {
-      if (validated == 0 &&
-          server.value("SELECT 1 FROM workunit WHERE appid = ? AND need_validate > 0 LIMIT 1", {app}) == 0)
-        validated = seconds_since(start);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    double elapsed = seconds_since(start);
-    if (validated == 0) validated = elapsed;
-    const double cpu_v = cpu_seconds(v.pid()), cpu_a = cpu_seconds(a.pid()),
-                 cpu_s = cpu_seconds(mariadbd) - server_cpu_before;
-    nlohmann::json params = {{"workunits", workunits},
-                             {"quorum", 2},
-                             {"result_bytes", result_1k.size()},
-                             {"innodb_flush_log_at_trx_commit", stock_flush},
-                             {"project_root", project_root.empty() ? "$TMPDIR" : project_root},
-                             {"daemon_threads", threads.empty() ? "default" : threads},
-                             {"daemon_connection", tcp ? "tcp" : "unix socket"},
-                             {"claims", claims},
-                             {"validator", validator}};
-    mw::bench::emit("daemons", "workunits_per_second", workunits / elapsed, "WU/s", params);
-    mw::bench::emit("daemons", "validated_per_second", workunits / validated, "WU/s", params);
-    // Where the CPU went (the machine has 2 cores): per workunit, in ms.
-    mw::bench::emit("daemons", "validator_cpu_ms_per_wu", cpu_v * 1e3 / workunits, "ms", params);
-    mw::bench::emit("daemons", "assimilator_cpu_ms_per_wu", cpu_a * 1e3 / workunits, "ms", params);
-    mw::bench::emit("daemons", "mariadbd_cpu_ms_per_wu", cpu_s * 1e3 / workunits, "ms", params);
-  }
-
-  if (samples > 0) {  // Latency, quorum 1, daemons idle-waiting.
-    FakeBoincServer server("bench_daemons_latency");
-    BackgroundProcess v(with({validator}, with(server.daemon_args(), {"--sleep", std::to_string(sleep_s), "-d", "1"})),
-                        logs / "v2.log");
-    BackgroundProcess a(with({MW_ASSIMILATOR}, with(server.daemon_args(), {"--sleep", std::to_string(sleep_s), "-d", "1",
-                                                                             "--deliver", server.deliver_dir()})),
-                        logs / "a2.log");
-    std::vector<double> latencies;
-    for (int i = 0; i < samples; ++i) {
-      std::string name = "lat" + std::to_string(i);
-      std::int64_t wu = server.create_workunit(name, {});
-      server.transition();
-      std::int64_t r = server.send_one(wu);
-      std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(sleep_s * 1000 * 1.3)));
-      auto start = Clock::now();
-      server.report_success(r, result_1k);
-      server.transition();
-      std::string path = server.deliver_dir() + "/0/" + name + ".result";
-      while (!exists(path)) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      latencies.push_back(seconds_since(start));
-    }
-    std::sort(latencies.begin(), latencies.end());
-    nlohmann::json params = {{"samples", samples}, {"quorum", 1}, {"daemon_sleep_seconds", sleep_s}};
-    mw::bench::emit("daemons", "delivery_latency_median", latencies[latencies.size() / 2], "s", params);
-    mw::bench::emit("daemons", "delivery_latency_p95", latencies[(latencies.size() * 95) / 100], "s", params);
+  try {
+    mw::bench::BenchDir logs;
+    // The server first, so its datadir stays under the original $TMPDIR; then
+    // the fake server's project directories under the project root.
+    mw::test::PrivateMariaDb::shared();
+    ::setenv("TMPDIR", o.project_root.c_str(), 1);
+    const nlohmann::json where = {{"project_root", o.project_root},
+                                  {"fs", mw::bench::file_system_type(o.project_root)}};
+    mw::bench::emit_object({{"bench", "daemons"}, {"metric", "project_file_system"},
+                            {"value", where["fs"]}, {"project_root", o.project_root}});
+    const std::string result_1k = mw::test::make_result_bundle(random_text(1024 - 330));
+    throughput(o, result_1k, logs, where);
+    if (o.samples > 0) latency(o, result_1k, logs, where);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_daemons: " << e.what() << "\n";
+    return 1;
   }
   return 0;
 }

@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <fstream>
@@ -376,6 +378,46 @@ TEST_F(DaemonsTest, RedeliveryIsIdempotent) {
   assimilator();
   EXPECT_EQ(delivered(0, "again.result"), first);
   EXPECT_EQ(list_tree(server->deliver_dir() + "/0"), std::vector<std::string>{"again.result"});
+}
+
+// The assimilator's durability barrier is really taken, and nothing is
+// delivered or acknowledged past a failed one: with every sync under the
+// pickup directory failing (tests/support/failing_sync_preload.c, a test
+// double of a disk that cannot write back), no workunit is marked assimilated,
+// no file is left in the pickup directory — neither a final one nor a temp
+// one — and the log names the directory. The same run on a working disk then
+// delivers everything.
+TEST_F(DaemonsTest, AFailedDurabilityBarrierDeliversNothingAndMarksNothing) {
+  std::int64_t batch = server->create_batch(3);
+  FakeWorkunit spec;
+  spec.batch = batch;
+  std::vector<std::int64_t> wus;
+  for (const char* name : {"sync_a", "sync_b", "sync_c"}) wus.push_back(run_workunit(name, spec, {"out"}));
+  validator();
+  const std::string pickup = fs::canonical(server->deliver_dir()).string();
+  // env(1) runs the assimilator with the double preloaded (exec, no shell).
+  // A sanitized build's runtime wants to come first; the double takes no part in that.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  auto r = run_command(with(with({"/usr/bin/env", std::string("LD_PRELOAD=") + MW_FAILING_SYNC_PRELOAD,
+                                  "MW_TEST_FAIL_SYNC_UNDER=" + pickup,
+                                  "ASAN_OPTIONS=" + std::string(asan ? asan : "") + ":verify_asan_link_order=0",
+                                  MW_ASSIMILATOR},
+                                 server->daemon_args()),
+                            {"--one-pass", "-d", "3", "--deliver", server->deliver_dir()}));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("[CRITICAL]"));
+  EXPECT_THAT(r.err, HasSubstr(pickup + "/" + std::to_string(batch) + "'"));
+  EXPECT_THAT(r.err, HasSubstr(std::strerror(EIO)));
+  for (auto wu : wus) EXPECT_EQ(wu_value(wu, "assimilate_state"), 1) << wu;
+  EXPECT_EQ(server->value("SELECT state FROM batch WHERE id = ?", {batch}), 1);
+  EXPECT_EQ(list_files(server->deliver_dir()), std::vector<std::string>{});
+  EXPECT_EQ(list_files(server->project_dir() + "/results"), std::vector<std::string>{});
+
+  assimilator();
+  for (auto wu : wus) EXPECT_EQ(wu_value(wu, "assimilate_state"), 2) << wu;
+  EXPECT_EQ(list_files(server->deliver_dir()),
+            (std::vector<std::string>{std::to_string(batch) + "/sync_a.result", std::to_string(batch) + "/sync_b.result",
+                                      std::to_string(batch) + "/sync_c.result"}));
 }
 
 TEST_F(DaemonsTest, ReadyWithoutCanonicalResultIsDeliveredAsNoCanonical) {
