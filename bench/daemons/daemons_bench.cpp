@@ -102,15 +102,7 @@ int parse_command_line(Options& o, int argc, char** argv) {
       ->check(CLI::ExistingFile)->capture_default_str();
   app.add_option("--assimilator", o.assimilator, "mw-assimilator to run (e.g. a build before a change)")
       ->check(CLI::ExistingFile)->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {  // --help
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 64;  // EX_USAGE
-  }
-  return -1;
+  return mw::bench::parse_options(app, argc, argv);
 }
 
 // Writes back every dirty page of the file system holding `dir` (untimed), so
