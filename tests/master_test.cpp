@@ -71,6 +71,10 @@ MW_TASK(set_offset);
 int add_offset(int x) { return x + g_offset; }
 MW_TASK(add_offset);
 
+// Issue 21: the reported case, a std::uint64_t parameter given an int.
+std::uint64_t count_hits(std::uint64_t seed, std::uint64_t samples) { return seed * 1000 + samples; }
+MW_TASK(count_hits);
+
 namespace mw {
 namespace {
 
@@ -149,18 +153,95 @@ TEST(Master, AnyOrderGetResultAlsoRaisesForFailures) {
   }
 }
 
-TEST(Master, UnregisteredFunctionFailsTheTask) {
+// Multicore's workers run this program, so a name it never registered is
+// refused when submitted (issue 21), with the names it has.
+TEST(Master, UnregisteredFunctionIsRefusedAtSubmit) {
   Master master(Multicore{1});
-  Task t = master.submit_task(fn("no_such_function"), args(1));
-  EXPECT_THAT(error_of([&] { master.get_result(t); }, Errc::task_failed),
-              HasSubstr("no function named 'no_such_function'"));
+  const std::string message =
+      error_of([&] { master.submit_task(fn("no_such_function"), args(1)); }, Errc::usage);
+  EXPECT_THAT(message, HasSubstr("no function named 'no_such_function'"));
+  EXPECT_THAT(message, HasSubstr("registered: add_offset, count_hits, die_now"));
 }
 
+// A worker program the master cannot look into ("/proc/self/exe" is this
+// program under another name): the task fails when it runs, saying which
+// names that worker has.
+TEST(Master, UnregisteredFunctionFailsTheTaskOnAnotherWorkerProgram) {
+  Multicore other;
+  other.workers = 1;
+  other.worker_program = "/proc/self/exe";
+  Master master(other);
+  Task t = master.submit_task(fn("no_such_function"), args(1));
+  const std::string message = error_of([&] { master.get_result(t); }, Errc::task_failed);
+  EXPECT_THAT(message, HasSubstr("no function named 'no_such_function'"));
+  EXPECT_THAT(message, HasSubstr("registered: add_offset, count_hits, die_now"));
+}
+
+// By name with mw::args, in a program that registered the function: the
+// types are compared at submit time, naming the position and both types.
+TEST(Master, StringFormWithWrongArgumentsIsRefusedAtSubmit) {
+  Master master(Multicore{1});
+  std::string message =
+      error_of([&] { master.submit_task(fn("count_hits"), args(7, std::uint64_t{2})); }, Errc::usage);
+  EXPECT_THAT(message, HasSubstr("argument 1 of count_hits(std::uint64_t, std::uint64_t) is "
+                                 "std::int32_t (int), the parameter is std::uint64_t"));
+  message = error_of([&] { master.submit_task(fn("square"), args(std::string("x"), 2)); }, Errc::usage);
+  EXPECT_THAT(message, HasSubstr("square(std::int32_t (int)) takes 1 argument(s), mw::args has 2"));
+}
+
+// Bytes that carry no types (made without mw::args, or for another worker
+// program): the worker names the argument whose read went wrong and its type.
 TEST(Master, ArgumentsThatDoNotMatchTheSignatureFailTheTask) {
   Master master(Multicore{1});
-  Task t = master.submit_task(fn("square"), args(std::string("not an int"), 2));
+  Task t = master.submit_task(fn("square"), Args{encode_values(std::string("not an int"), 2)});
   EXPECT_THAT(error_of([&] { master.get_result(t); }, Errc::task_failed),
-              HasSubstr("expected 1 value(s), got 2"));
+              HasSubstr("square(std::int32_t (int)) takes 1 argument(s), the task carries 2"));
+  // The reported case: an int (4 bytes) where a std::uint64_t (8) is read.
+  Task u = master.submit_task(fn("count_hits"), Args{encode_values(std::uint64_t{1}, 7)});
+  EXPECT_THAT(error_of([&] { master.get_result(u); }, Errc::task_failed),
+              HasSubstr("argument 2 of 2 does not decode as std::uint64_t"));
+  Task v = master.submit_task(fn("square"), Args{encode_values(std::uint64_t{7})});
+  EXPECT_THAT(error_of([&] { master.get_result(v); }, Errc::task_failed),
+              HasSubstr("bytes left over after the last argument: square(std::int32_t (int)) was "
+                        "sent an argument of a wider type"));
+}
+
+// Issue 21: typed submission through the registration MW_TASK defines.
+TEST(Master, TypedSubmitConvertsArgumentsAndKnowsTheResultType) {
+  Master master(Multicore{2});
+  TypedTask<std::uint64_t> t = master.submit(mw_task_count_hits, 7, 2'000'000);  // ints, converted
+  std::uint64_t hits = master.get_result(t);
+  EXPECT_EQ(hits, 7u * 1000 + 2'000'000);
+  auto s = master.submit(mw_task_shout, "hey", 2);  // const char* becomes std::string
+  std::string text = master.get_result(s);
+  EXPECT_EQ(text, "hey!hey!");
+  // The untyped calls take a typed handle too: it is a Task.
+  auto q = master.submit(mw_task_square, 9);
+  EXPECT_EQ(master.get_result(static_cast<Task>(q)).value<int>(), 81);
+  std::optional<int> later;
+  auto r = master.submit(mw_task_square, short{5});
+  while (!(later = master.get_result(r, false))) std::this_thread::yield();
+  EXPECT_EQ(*later, 25);
+}
+
+TEST(Master, TypedSubmitRefusesAnIntegerThatDoesNotFit) {
+  Master master(Multicore{1});
+  EXPECT_THAT(error_of([&] { master.submit(mw_task_count_hits, -1, 2); }, Errc::usage),
+              HasSubstr("argument 1 is -1, which does not fit its parameter's type std::uint64_t"));
+  EXPECT_THAT(error_of([&] { master.submit(mw_task_square, std::uint64_t{1} << 40); }, Errc::usage),
+              HasSubstr("argument 1 is 1099511627776"));
+}
+
+TEST(Master, TypedVoidFunctionAndOptionsAndMap) {
+  Master master(Multicore{1});
+  TaskOptions options;
+  options.name = "offset";
+  auto t = master.submit(options, mw_task_set_offset, 3);
+  master.get_result(t);  // void: waits, throws on failure
+  EXPECT_EQ(master.map(mw_task_square, std::vector<long>{1, 2, 3}), (std::vector<int>{1, 4, 9}));
+  EXPECT_EQ(master.map(mw_task_count_hits, std::vector<std::tuple<int, int>>{{1, 2}, {3, 4}}),
+            (std::vector<std::uint64_t>{1002, 3004}));
+  master.each_worker(fn(mw_task_set_offset), args(0));
 }
 
 TEST(Master, ExecTaskWithInputsOutputsAndStdout) {

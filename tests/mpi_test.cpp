@@ -47,6 +47,9 @@ MW_TASK(initialise);
 int initialised() { return g_initialised; }
 MW_TASK(initialised);
 
+std::uint64_t count_hits(std::uint64_t seed, std::uint64_t samples) { return seed * 1000 + samples; }
+MW_TASK(count_hits);
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -172,6 +175,16 @@ TEST(Mpi, RunsFunctionAndExecTasksOnEveryRank) {
   EXPECT_EQ(st.details.details.at("ranks"), "4");
   EXPECT_GT(std::stod(st.details.details.at("init_seconds")), 0.0);
   EXPECT_EQ(st.details.details.at("job_restarts"), "0");
+}
+
+// Issue 21: typed submission's bytes are what the ranks decode (ints
+// converted to std::uint64_t before they are encoded).
+TEST(Mpi, TypedSubmitAndMapRoundTrip) {
+  mw::Master master(test_mpi(2));
+  auto t = master.submit(mw_task_count_hits, 7, 8);
+  std::uint64_t hits = master.get_result(t);
+  EXPECT_EQ(hits, 7008u);
+  EXPECT_EQ(master.map(mw_task_square, std::vector<short>{2, 3}), (std::vector<int>{4, 9}));
 }
 
 TEST(Mpi, ACrashingTaskFailsAloneAndTheRankCarriesOn) {

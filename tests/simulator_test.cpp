@@ -2,6 +2,7 @@
 // availability and re-runs, determinism, real function values and config
 // errors. First driven through mw::Interface directly with a tiny master-like
 // loop, then through mw::Master.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -21,6 +22,9 @@
 // ---- functions the simulated workers call ------------------------------------
 int square(int x) { return x * x; }
 MW_TASK(square);
+
+std::uint64_t count_hits(std::uint64_t seed, std::uint64_t samples) { return seed * 1000 + samples; }
+MW_TASK(count_hits);
 
 int refuse(int x) { throw std::runtime_error("refused " + std::to_string(x)); }
 MW_TASK(refuse);
@@ -607,6 +611,21 @@ TEST(SimulatorMaster, RunsTheHandCheckedScheduleWithRealValues) {
 TEST(SimulatorMaster, MapGivesValuesInInputOrder) {
   Master master(simulator({worker("a", 1), worker("b", 3)}));
   EXPECT_EQ(master.map<int>(fn("square"), std::vector<int>{1, 2, 3, 4}), (std::vector<int>{1, 4, 9, 16}));
+}
+
+// Issue 21: typed submission on the simulator, and its submit-time checks
+// (the simulator calls this program's functions).
+TEST(SimulatorMaster, TypedSubmitAndMap) {
+  Master master(simulator({worker("a", 1), worker("b", 3)}));
+  auto t = master.submit(mw_task_count_hits, 4, 5u);
+  std::uint64_t hits = master.get_result(t);
+  EXPECT_EQ(hits, 4005u);
+  EXPECT_EQ(master.map(mw_task_square, std::vector<int>{1, 2, 3}), (std::vector<int>{1, 4, 9}));
+  EXPECT_THAT(error_of([&] { master.submit_task(fn("count_hits"), args(7, 2)); }, Errc::usage),
+              ::testing::HasSubstr("argument 1 of count_hits(std::uint64_t, std::uint64_t) is std::int32_t (int)"));
+  EXPECT_THAT(error_of([&] { master.submit_task(fn("shuot"), args(1)); }, Errc::usage),
+              ::testing::HasSubstr("no function named 'shuot' is registered in this program (MW_TASK(shuot) "
+                                   "missing?); registered: count_hits, count_init, refuse, square"));
 }
 
 // The master's dispatcher thread must not change anything: the same schedule

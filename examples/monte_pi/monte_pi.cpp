@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     mw::TaskOptions each;
     each.estimates.cpu_seconds = static_cast<double>(samples) * 1e-8;  // for the simulator
     for (unsigned i = 0; i < tasks; ++i)
-      master.submit_task(mw::fn("count_hits"), mw::args(std::uint64_t{1000} + i, samples), each);
+      master.submit(each, mw_task_count_hits, 1000 + i, samples);  // i converted to std::uint64_t
 
     std::uint64_t hits = 0;
     for (unsigned i = 0; i < tasks; ++i) {

@@ -105,11 +105,10 @@ int main(int argc, char** argv) {
     mw::MasterOptions options;
     progress.apply(options, ranges.size());
     mw::Master master(back_end.make_interface(), options);
-    std::vector<mw::Task> handles;
-    for (auto [first, last] : ranges)
-      handles.push_back(master.submit_task(mw::fn("count_primes"), mw::args(first, last)));
+    std::vector<mw::TypedTask<u64>> handles;
+    for (auto [first, last] : ranges) handles.push_back(master.submit(mw_task_count_primes, first, last));
     u64 total = 0;
-    for (auto t : handles) total += master.get_result(t).value<u64>();
+    for (auto t : handles) total += master.get_result(t);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "primes of the form n^2+1 for n in [1, " << n << "]: " << total << "\n"
               // bench_multicore reads the time after "workers, ".

@@ -57,6 +57,11 @@ class Interface {
   // over, so a restarted master takes those up instead of handing them over
   // again. Default: unused. Throws Error when the directory is unusable.
   virtual void use_work_dir(const std::string& work_dir) { (void)work_dir; }
+  // True when function tasks run in this very program (multicore with its
+  // default worker program, the simulator calling functions): the master can
+  // then refuse, at submit time, a function name this program never
+  // registered, instead of the task failing when it runs. Default: false.
+  virtual bool runs_this_program() const { return false; }
   // Called once, before anything else but use_work_dir; `events` outlives the
   // interface's use.
   virtual void start(InterfaceEvents& events) = 0;

@@ -1,6 +1,7 @@
 // mw/task.h — what a master submits: a function call or an executable.
 //
-//   master.submit_task(mw::fn("monte_pi"), mw::args(seed, samples));
+//   master.submit(mw_task_monte_pi, seed, samples);   // typed (mw/task_function.h)
+//   master.submit_task(mw::fn("monte_pi"), mw::args(seed, samples));  // by name, for dynamic use
 //   master.submit_task(mw::Exec("/usr/bin/gzip", {"-k", "data.txt"})
 //                          .input("/home/me/data.txt").output("data.txt.gz"));
 #pragma once
@@ -8,34 +9,38 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "mw/task_format.h"
+#include "mw/task_function.h"
 #include "mw/values.h"
 
 namespace mw {
-
-// The handle of a submitted task. Ids are assigned in submission order, from 1.
-struct Task {
-  std::uint64_t id = 0;
-  bool operator==(const Task& o) const { return id == o.id; }
-  bool operator!=(const Task& o) const { return id != o.id; }
-  bool operator<(const Task& o) const { return id < o.id; }
-};
 
 // A function registered with MW_TASK in the worker program (mw/worker.h).
 struct Function {
   std::string name;
 };
 inline Function fn(std::string name) { return Function{std::move(name)}; }
+// The name of a registered function (for each_worker and the other calls that take a Function).
+template <typename Signature>
+Function fn(const TaskFunction<Signature>& function) {
+  return Function{function.name};
+}
 
 // Encoded arguments of a function task (mw/values.h).
 struct Args {
   std::string bytes;
+  // The encoded values' types, when mw::args made them: a master whose own
+  // program registers the function checks them against its parameters at
+  // submit time (the bytes carry no types; the worker could only say that
+  // some read went wrong). Empty: not checked.
+  std::vector<const std::type_info*> types = {};
 };
 template <typename... Ts>
 Args args(const Ts&... values) {
-  return Args{encode_values(values...)};
+  return Args{encode_values(values...), {&typeid(Ts)...}};
 }
 
 // An executable run once per task with an argument vector (never a shell).

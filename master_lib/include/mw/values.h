@@ -22,6 +22,7 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 
 #include "mw/error.h"
 
@@ -33,7 +34,14 @@ namespace detail {
 void write_values_header(std::ostream& out, std::uint32_t count);
 // Checks the header and returns the count; throws Error(Errc::format) naming `what`.
 std::uint32_t read_values_header(std::istream& in, const std::string& what);
+// A type's name for people: "std::uint64_t", "std::string", else the demangled name.
+std::string type_name(const std::type_info& type);
 }  // namespace detail
+
+template <typename T>
+std::string type_name() {
+  return detail::type_name(typeid(T));
+}
 
 // Encodes a list of values.
 template <typename... Ts>
@@ -67,6 +75,45 @@ Tuple decode_values(std::string_view bytes, const std::string& what) {
   }
   if (in.peek() != std::char_traits<char>::eof())
     throw Error(Errc::format, what + ": bytes left over after the expected values (a type mismatch)");
+  return values;
+}
+
+// Decodes the arguments of function `function` (its parameter types, in
+// order). Unlike decode_values, errors say which argument failed and what type
+// it should have been: the encoding carries no types, so a wrong type shows up
+// as too few or too many bytes, at the first parameter whose read goes wrong.
+template <typename... Params>
+std::tuple<Params...> decode_arguments(std::string_view bytes, const std::string& function) {
+  static constexpr std::size_t n = sizeof...(Params);
+  const std::string what = "arguments of function " + function;
+  std::istringstream in(std::string(bytes), std::ios::binary);
+  const std::uint32_t count = detail::read_values_header(in, what);
+  const auto signature = [&] {
+    std::string s = function + "(";
+    std::size_t i = 0;
+    ((s += (i++ ? ", " : "") + type_name<Params>()), ...);
+    return s + ")";
+  };
+  if (count != n)
+    throw Error(Errc::format, what + ": " + signature() + " takes " + std::to_string(n) +
+                                  " argument(s), the task carries " + std::to_string(count));
+  std::tuple<Params...> values;
+  std::size_t position = 0;  // 1-based position of the argument being read
+  std::string expected;
+  try {
+    cereal::PortableBinaryInputArchive archive(in);
+    std::apply([&](auto&... v) {
+      ((++position, expected = type_name<std::decay_t<decltype(v)>>(), archive(v)), ...);
+    }, values);
+  } catch (const cereal::Exception& e) {
+    throw Error(Errc::format, what + ": argument " + std::to_string(position) + " of " +
+                                  std::to_string(n) + " does not decode as " + expected + " (" +
+                                  e.what() + "); " + signature() +
+                                  " was sent an argument of another type at or before it");
+  }
+  if (in.peek() != std::char_traits<char>::eof())
+    throw Error(Errc::format, what + ": bytes left over after the last argument: " + signature() +
+                                  " was sent an argument of a wider type than its parameter");
   return values;
 }
 

@@ -186,6 +186,7 @@ class MulticoreInterface final : public Interface {
   explicit MulticoreInterface(Multicore config) : config_(std::move(config)) {
     if (config_.workers == 0) config_.workers = std::max(1u, std::thread::hardware_concurrency());
     if (config_.worker_program.empty()) config_.worker_program = self_program_path();
+    runs_this_program_ = config_.worker_program == self_program_path();
     if (config_.scratch_root.empty()) config_.scratch_root = default_temp_root();
     for (unsigned i = 0; i < config_.workers; ++i) {
       auto slot = std::make_unique<Slot>();
@@ -198,6 +199,7 @@ class MulticoreInterface final : public Interface {
   ~MulticoreInterface() override { shutdown(); }
 
   std::string name() const override { return "multicore"; }
+  bool runs_this_program() const override { return runs_this_program_; }
 
   void start(InterfaceEvents& events) override {
     events_ = &events;
@@ -349,6 +351,7 @@ class MulticoreInterface final : public Interface {
   }
 
  private:
+  bool runs_this_program_ = false;
   // --- worker processes -----------------------------------------------------
   void start_worker_locked(Slot& s) {
     int tasks[2], results[2], out[2];

@@ -172,6 +172,7 @@ class SimInterface final : public Interface {
   }
 
   std::string name() const override { return "simulator"; }
+  bool runs_this_program() const override { return call_functions_; }
 
   void start(InterfaceEvents& events) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -297,7 +298,7 @@ class SimInterface final : public Interface {
  private:
   static std::string not_registered(const std::string& function) {
     return "no function named '" + function + "' is registered in this program (MW_TASK(" +
-           function + ") missing)";
+           function + ") missing); registered: " + detail::registered_task_names();
   }
 
   Job make_job(std::shared_ptr<const TaskSpec> task) const {

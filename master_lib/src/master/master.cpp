@@ -15,6 +15,7 @@
 #include "master/task_fingerprint.h"
 #include "mw/hash.h"
 #include "mw/multicore.h"
+#include "mw/worker.h"
 
 namespace mw {
 namespace {
@@ -316,7 +317,57 @@ Task Master::submit(TaskSpec spec) {
   return Task{id};
 }
 
+namespace detail {
+
+void throw_argument_out_of_range(const char* function, std::size_t position,
+                                 const std::string& value, const std::string& type) {
+  throw Error(Errc::usage, std::string("submit ") + function + ": argument " +
+                               std::to_string(position) + " is " + value +
+                               ", which does not fit its parameter's type " + type);
+}
+
+}  // namespace detail
+
+namespace {
+
+// What can be checked before a function task goes to a worker: when this
+// program registered the function, its parameters against mw::args' types
+// (the worker can only report the first read that goes wrong); when the
+// workers run this very program, that the name is registered at all.
+void check_function_task(const Function& function, const Args& arguments, const Interface& iface) {
+  const std::vector<const std::type_info*>* parameters = detail::find_task_parameters(function.name);
+  if (!parameters) {
+    if (iface.runs_this_program() && !detail::find_task_function(function.name))
+      throw Error(Errc::usage, "submit_task: no function named '" + function.name +
+                                   "' is registered in this program (MW_TASK(" + function.name +
+                                   ") missing?); registered: " + detail::registered_task_names());
+    return;
+  }
+  if (arguments.types.empty()) return;  // bytes made without mw::args: nothing to compare
+  const auto signature = [&] {
+    std::string s = function.name + "(";
+    for (std::size_t i = 0; i < parameters->size(); ++i)
+      s += (i ? ", " : "") + detail::type_name(*(*parameters)[i]);
+    return s + ")";
+  };
+  if (arguments.types.size() != parameters->size())
+    throw Error(Errc::usage, "submit_task: " + signature() + " takes " +
+                                 std::to_string(parameters->size()) + " argument(s), mw::args has " +
+                                 std::to_string(arguments.types.size()));
+  for (std::size_t i = 0; i < parameters->size(); ++i)
+    if (*arguments.types[i] != *(*parameters)[i])
+      throw Error(Errc::usage, "submit_task: argument " + std::to_string(i + 1) + " of " +
+                                   signature() + " is " + detail::type_name(*arguments.types[i]) +
+                                   ", the parameter is " + detail::type_name(*(*parameters)[i]) +
+                                   " (the encoding carries no types: pass exactly " +
+                                   detail::type_name(*(*parameters)[i]) + ", or submit through mw_task_" +
+                                   function.name + ", which converts)");
+}
+
+}  // namespace
+
 Task Master::submit_task(const Function& function, const Args& arguments, TaskOptions options) {
+  check_function_task(function, arguments, *state_->iface);
   TaskSpec spec;
   spec.kind = TaskSpec::Kind::function;
   spec.name = std::move(options.name);

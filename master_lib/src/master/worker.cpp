@@ -23,8 +23,14 @@ namespace mw {
 namespace detail {
 namespace {
 
-std::map<std::string, TaskInvoker>& registry() {
-  static std::map<std::string, TaskInvoker> functions;
+struct Registered {
+  TaskInvoker invoker;
+  bool has_parameters = false;
+  std::vector<const std::type_info*> parameters;
+};
+
+std::map<std::string, Registered>& registry() {
+  static std::map<std::string, Registered> functions;
   return functions;
 }
 
@@ -40,7 +46,8 @@ bool invoke(const std::string& name, const std::string& args, std::string& value
   const TaskInvoker* invoker = find_task_function(name);
   if (!invoker) {
     value_or_message = "no function named '" + name + "' is registered in this worker program "
-                       "(MW_TASK(" + name + ") missing, or a different program)";
+                       "(MW_TASK(" + name + ") missing, or a different program); registered: " +
+                       registered_task_names();
     return false;
   }
   try {
@@ -123,13 +130,30 @@ void end_with_the_task_pipe(int tasks_fd) {
 }  // namespace
 
 bool register_task_function(const char* name, TaskInvoker invoker) {
-  registry()[name] = std::move(invoker);
+  registry()[name] = Registered{std::move(invoker), false, {}};
+  return true;
+}
+
+bool register_task_function(const char* name, TaskInvoker invoker,
+                            std::vector<const std::type_info*> parameters) {
+  registry()[name] = Registered{std::move(invoker), true, std::move(parameters)};
   return true;
 }
 
 const TaskInvoker* find_task_function(const std::string& name) {
   auto it = registry().find(name);
-  return it == registry().end() ? nullptr : &it->second;
+  return it == registry().end() ? nullptr : &it->second.invoker;
+}
+
+const std::vector<const std::type_info*>* find_task_parameters(const std::string& name) {
+  auto it = registry().find(name);
+  return it == registry().end() || !it->second.has_parameters ? nullptr : &it->second.parameters;
+}
+
+std::string registered_task_names() {
+  std::string names;
+  for (const auto& [name, registered] : registry()) names += (names.empty() ? "" : ", ") + name;
+  return names.empty() ? "none" : names;
 }
 
 }  // namespace detail
