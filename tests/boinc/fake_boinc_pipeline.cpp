@@ -68,6 +68,12 @@ void FakeBoincPipeline::handle(const SqlRow& wu) {
                                       "\\s+([A-Za-z0-9+/=]+)\\s*</command_line>");
   std::smatch m;
   if (std::regex_search(xml, m, inline_task)) {
+    // The real client formats the command line into a fixed 8 KiB buffer
+    // (client/app_start.cpp); one that would not fit must fail here too.
+    const std::size_t length = std::string(boinc::kInlineTaskOption).size() + 1 + m[1].length();
+    if (length >= 8192)
+      throw std::runtime_error("fake pipeline: a command line of " + std::to_string(length) +
+                               " bytes does not fit the BOINC client's 8 KiB buffer");
     write_text(scratch / "task.zip", boinc::decode_inline_task(m[1].str()));
     files.insert(files.begin(), scratch / "task.zip");
   }
