@@ -217,6 +217,9 @@ class Ledger {
       hit->second.avg_turnaround = as_stored(
           credit::next_avg_turnaround(hit->second.avg_turnaround, r.claim.received_time - r.claim.sent_time));
     if (r.claim.hav->host_id != 0) credit::count_valid(*r.claim.hav, j.wu, pass_.app);
+    // The host's owner, not the result's: BOINC reads host.userid.
+    if (settings_.update_credited_job && hit != hosts_.end())
+      credited_jobs_.insert({hit->second.userid, static_cast<std::int64_t>(j.opaque)});
   }
 
   // grant_credit (+ grant_credit_by_app): `credit` to the result, its host,
@@ -302,6 +305,17 @@ class Ledger {
     hav_update.emit(out);
     write_app_credit("credit_user", "userid", user_credit_, out);
     write_app_credit("credit_team", "teamid", team_credit_, out);
+    if (!credited_jobs_.empty()) {
+      // BOINC logs a failed insert (the pair is there already) and goes on.
+      std::string sql = "INSERT IGNORE INTO credited_job (userid, workunitid) VALUES ";
+      std::vector<DbValue> args;
+      for (const auto& [user, wu] : credited_jobs_) {
+        sql += args.empty() ? "(?, ?)" : ", (?, ?)";
+        args.push_back(user);
+        args.push_back(wu);
+      }
+      out.push_back({std::move(sql), std::move(args)});
+    }
   }
 
  private:
@@ -312,6 +326,7 @@ class Ledger {
   std::map<std::int64_t, Account> teams_;
   std::map<Key, Hav> havs_;
   std::map<Key, AppCredit> user_credit_, team_credit_;
+  std::set<Key> credited_jobs_;  // (userid, workunitid)
   credit::HostAppVersion no_hav_;
 
   static void load_app_credit(std::map<Key, AppCredit>& into, const DbRow& row) {

@@ -34,6 +34,10 @@ struct CreditSettings {
   double max_granted_credit = 200.0 * 1000 * 365;  // BOINC's default cap: a TeraFLOPS-year
   int daily_result_quota = 0;                      // config.xml <daily_result_quota>
   bool credit_by_app = false;                      // config.xml <credit_by_app>
+  // BOINC's --update_credited_job: a (user, workunit) row in credited_job
+  // per valid result, the workunit named by its opaque (BOINC's choice: a
+  // project numbers its own jobs there). A repeat pair is no error.
+  bool update_credited_job = false;
 };
 
 // One result this pass made VALID or INVALID.
@@ -47,6 +51,7 @@ struct JudgedResult {
 // A workunit's judged results, in id order, and what kind of decision it was.
 struct Judgement {
   credit::WuInfo wu;
+  double opaque = 0;  // workunit.opaque, what credited_job records
   // A canonical result existed before this pass (late results): each valid
   // one gets `canonical_granted`, the canonical result's granted_credit.
   bool late = false;

@@ -2,6 +2,7 @@
 //
 //   mw-validator --app NAME [--compare-cmd PATH] [--numeric OUTPUT]... [-d N]
 //                [--credit C | --credit-from-fpops-est] [--max-granted-credit X]
+//                [--update-credited-job]
 //                [--mod N I] [--one-pass] [--sleep S] [--threads N]
 //
 // Each pass takes the app's workunits with need_validate > 0 (set by the
@@ -23,8 +24,9 @@
 // Every result made VALID or INVALID also updates what BOINC's validator
 // keeps (validator/bookkeeping.h): credit and recent average credit of host,
 // user and team, per-app credit, the host's turnaround and host_app_version
-// statistics, in the same transaction. Credit is BOINC's default
-// (assign_credit_set) unless --credit or --credit-from-fpops-est says otherwise.
+// statistics (with --update-credited-job also credited_job rows), in the same
+// transaction. Credit is BOINC's default (assign_credit_set) unless --credit
+// or --credit-from-fpops-est says otherwise.
 // need_validate is always cleared. A comparison that cannot be made now (the
 // external program failed, an unreadable upload directory) leaves the results
 // alone and asks the transitioner to come back within 6 hours.
@@ -135,11 +137,12 @@ struct Validator {
   // The bookkeeping of the results this pass judged (validator/bookkeeping.h):
   // sets their granted_credit and, for a new canonical result, the
   // workunit's canonical credit; appends the writes to `out`.
-  void judge(const DbBatchResult* rows, std::vector<ResultRow>& results, const credit::WuInfo& wu,
+  void judge(const DbBatchResult* rows, std::vector<ResultRow>& results, const credit::WuInfo& wu, double opaque,
              std::int64_t canonical_id, bool late, double& canonical_credit,
              std::map<std::int64_t, credit::AppVersionStats>& wu_samples, std::vector<DbStatement>& out) {
     Judgement j;
     j.wu = wu;
+    j.opaque = opaque;
     j.late = late;
     for (const auto& r : results)
       if (late && r.id == canonical_id) j.canonical_granted = r.granted_credit;
@@ -208,7 +211,7 @@ struct Validator {
           "r.id, r.name, r.server_state, r.outcome, r.validate_state, r.xml_doc_in, r.hostid, "
           "r.userid, r.teamid, r.granted_credit, w.rsc_fpops_bound, r.app_version_id, r.sent_time, "
           "r.received_time, r.elapsed_time, r.cpu_time, r.flops_estimate, r.runtime_outlier, "
-          "r.stderr_out LIKE '%Device Emulation (CPU)%' "
+          "r.stderr_out LIKE '%Device Emulation (CPU)%', w.opaque "
           "FROM workunit w LEFT JOIN result r ON r.workunitid = w.id WHERE w.id = ? FOR UPDATE",
           {wu_id}}};
       for (auto& s : bookkeeping_reads(wu_id, app_id, credit.credit_by_app)) reads.push_back(std::move(s));
@@ -221,6 +224,7 @@ struct Validator {
       std::int64_t target = w[0].integer(4);
       const std::int64_t max_success = w[0].integer(5);
       const credit::WuInfo wu_info{w[0].real(6), w[0].real(19), target};
+      const double opaque = w[0].real(28);
       std::int64_t transition = w[0].integer(7);
       double canonical_credit = w[0].real(8);
       std::int64_t error_bits = 0, assimilate_ready = 0;
@@ -378,7 +382,7 @@ struct Validator {
       std::vector<DbStatement> writes;
       // Even when the comparison must be retried, the results found invalid
       // are booked as such now, as BOINC does.
-      judge(&got[1], results, wu_info, canonical_id, late, canonical_credit, wu_samples, writes);
+      judge(&got[1], results, wu_info, opaque, canonical_id, late, canonical_credit, wu_samples, writes);
       writes.insert(writes.begin(),
           DbStatement{"UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
            "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
@@ -501,6 +505,8 @@ int validator_main(int argc, char** argv) {
                  "Largest credit granted for one result (0: no limit; BOINC's default)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  app.add_flag("--update-credited-job,--update_credited_job", v.credit.update_credited_job,
+               "Record each valid result's (user, workunit opaque) pair in credited_job, as BOINC's option does");
   app.add_option("--max-bundle-bytes", max_bundle, "Largest result bundle accepted (bytes)")->capture_default_str();
   int code = parse_daemon_command_line(app, argc, argv);
   if (code >= 0) return code;

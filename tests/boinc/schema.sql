@@ -255,6 +255,16 @@ CREATE TABLE credit_team (
   PRIMARY KEY (teamid, appid, credit_type)
 ) ENGINE = InnoDB;
 
+-- Who was credited for which job: written by the validator with
+-- --update_credited_job (the workunit named by its opaque).
+CREATE TABLE credited_job (
+  userid                    INT           NOT NULL,
+  workunitid                BIGINT        NOT NULL,
+  UNIQUE KEY credited_job_user_wu (userid, workunitid),
+  KEY credited_job_user (userid),
+  KEY credited_job_wu (workunitid)
+) ENGINE = InnoDB;
+
 -- ---------------------------------------------------------------------------
 -- Jobs: workunit (one job) and result (one replica of it)
 -- Exactly BOINC's 35 / 37 columns, in BOINC's order (positional inserts).

@@ -20,11 +20,19 @@ bool is_unreplicated(const WORKUNIT& wu, const DB_APP& app) {
   return wu.target_nresults == 1 && app.target_nresults > 1;
 }
 
-// validator.cpp's is_valid(), less the credited_job option.
-void count_valid(HOST& host, const RESULT& r, const WORKUNIT& wu, const DB_APP& app, DB_HOST_APP_VERSION& hav) {
+// validator.cpp's is_valid(). The credited_job row goes through libsched's
+// DB_CREDITED_JOB; a failed insert (the pair exists) is, as there, no error.
+void count_valid(HOST& host, const RESULT& r, const WORKUNIT& wu, const DB_APP& app, DB_HOST_APP_VERSION& hav,
+                 bool update_credited_job) {
   compute_avg_turnaround(host, r.received_time - r.sent_time);
   hav.max_jobs_per_day++;
   if (!is_unreplicated(wu, app)) hav.consecutive_valid++;
+  if (update_credited_job) {
+    DB_CREDITED_JOB credited;
+    credited.userid = host.userid;
+    credited.workunitid = static_cast<long>(wu.opaque);
+    credited.insert();
+  }
 }
 
 // validator.cpp's is_invalid().
@@ -99,7 +107,7 @@ int book_workunit(const JudgedWorkunit& judged, const std::string& app_name, dou
       if (int rc = host.lookup_id(r.hostid)) return why = "host lookup", rc;
       HOST initial = host;
       if (valid) {
-        count_valid(host, r, wu, app, havs[i]);
+        count_valid(host, r, wu, app, havs[i], judged.update_credited_job);
         grant(host, r, credit);
       } else {
         count_invalid(havs[i]);
@@ -128,7 +136,7 @@ int book_workunit(const JudgedWorkunit& judged, const std::string& app_name, dou
     std::vector<DB_HOST_APP_VERSION> hav = {lookup_hav(r)};
     DB_HOST_APP_VERSION hav_orig = hav[0];
     if (r.validate_state == VALIDATE_STATE_VALID) {
-      count_valid(host, r, wu, app, hav[0]);
+      count_valid(host, r, wu, app, hav[0], judged.update_credited_job);
       std::vector<RESULT> one = {r};
       double unused = 0;
       assign_credit_set(wu, one, app, g_versions, hav, max_granted_credit, unused);

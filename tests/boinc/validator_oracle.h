@@ -36,6 +36,8 @@ struct JudgedWorkunit {
   // grants instead of assign_credit_set's (which still runs, for the
   // statistics); negative: the default.
   double scheme_credit = -1;
+  // The validator's --update_credited_job.
+  bool update_credited_job = false;
 };
 
 // Books `wu` on the open database as BOINC's validator would, with the

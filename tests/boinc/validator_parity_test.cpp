@@ -12,6 +12,7 @@
 // i.e. to the last bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <set>
@@ -30,7 +31,7 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
 }
 
 const char* const kTables[] = {"app",  "app_version", "user",        "team",        "host",
-                               "host_app_version", "workunit", "result", "credit_user", "credit_team"};
+                               "host_app_version", "workunit", "result", "credit_user", "credit_team", "credited_job"};
 
 // The columns the bookkeeping writes, per table, and each table's key.
 struct Compared {
@@ -187,6 +188,8 @@ class ValidatorParityTest : public ::testing::Test {
       oracle::JudgedWorkunit j;
       j.id = static_cast<long>(wu);
       j.scheme_credit = scheme_credit;
+      j.update_credited_job =
+          std::find(options.begin(), options.end(), "--update-credited-job") != options.end();
       j.late = b.canonical != 0;
       j.canonical_found = !j.late && server->value("SELECT canonical_resultid FROM workunit WHERE id = ?", {wu}) != 0;
       for (const auto& row : server->rows("SELECT id, validate_state FROM result WHERE workunitid = ?", {wu})) {
@@ -210,6 +213,14 @@ class ValidatorParityTest : public ::testing::Test {
   std::set<std::string> divergent;
 
   void expect_same_rows() {
+    // credited_job is all key: the same pairs on both sides.
+    const std::string m = "`" + mw_db + "`.credited_job", o = "`" + oracle_db + "`.credited_job";
+    EXPECT_EQ(server->value("SELECT COUNT(*) FROM " + m), server->value("SELECT COUNT(*) FROM " + o))
+        << "rows in credited_job";
+    for (const auto& row : server->rows("SELECT m.userid, m.workunitid FROM " + m + " m LEFT JOIN " + o +
+                                        " o USING (userid, workunitid) WHERE o.userid IS NULL"))
+      ADD_FAILURE() << "credited_job (" << row.integer(0) << ", " << row.integer(1)
+                    << "): written by mw-validator, not by libsched";
     for (const Compared& c : kCompared) {
       SCOPED_TRACE(c.table);
       const std::string m = "`" + mw_db + "`." + c.table, o = "`" + oracle_db + "`." + c.table;
@@ -334,6 +345,41 @@ TEST_F(ValidatorParityTest, FixedAndEstimateCreditStillKeepTheStatistics) {
   const double expected = 4e12 * (200.0 / (86400.0 * 1e9));
   validate_and_compare("--credit-from-fpops-est", {"--credit-from-fpops-est"}, expected);
   EXPECT_DOUBLE_EQ(real("SELECT canonical_credit FROM workunit WHERE id = " + std::to_string(estimate)), expected);
+}
+
+TEST_F(ValidatorParityTest, CreditedJobRowsEqualLibsched) {
+  // Host i belongs to user i; the workunit is named by its opaque, truncated
+  // as BOINC's long() does.
+  const std::int64_t agree = workunit("cj_agree", 2, 2);
+  sql("UPDATE workunit SET opaque = 4711.9 WHERE id = ?", {agree});
+  report(agree, 1, "a", 1, 3600, 1.2e9, 9000, 4000);
+  report(agree, 2, "a", 1, 3300, 1.3e9, 20000, 6000);
+  const std::int64_t disagree = workunit("cj_disagree", 2, 3);
+  sql("UPDATE workunit SET opaque = 815 WHERE id = ?", {disagree});
+  report(disagree, 3, "x", 2, 5000, 0.8e9, 15000, 5500);
+  report(disagree, 4, "y", 1, 3100, 1.3e9, 7000, 2500);
+  report(disagree, 1, "x", 1, 3500, 1.2e9, 8000, 3000);
+  // Host 3 has changed hands since it ran its result: the row names the
+  // host's owner now (BOINC reads host.userid), and the two agreeing results
+  // of cj_disagree then make one pair.
+  sql("UPDATE host SET userid = 1 WHERE id = 3");
+  // A pair that is there already: no error, no second row.
+  sql("INSERT INTO credited_job (userid, workunitid) VALUES (1, 4711)");
+  server->transition();
+  validate_and_compare("--update-credited-job", {"--update-credited-job"});
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM credited_job WHERE workunitid = 4711"), 2);
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM credited_job WHERE workunitid = 4711 AND userid = 2"), 1);
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM credited_job WHERE workunitid = 815"), 1)
+      << "hosts 3 and 1 (both user 1's now) agree; host 4's result is invalid";
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM credited_job WHERE workunitid = 815 AND userid = 1"), 1);
+
+  // Without the option nothing is recorded, as in BOINC.
+  const std::int64_t plain = workunit("cj_plain", 1, 1);
+  sql("UPDATE workunit SET opaque = 99 WHERE id = ?", {plain});
+  report(plain, 2, "b", 1, 3300, 1.3e9, 20000, 6000);
+  server->transition();
+  validate_and_compare("no option");
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM credited_job WHERE workunitid = 99"), 0);
 }
 
 }  // namespace
