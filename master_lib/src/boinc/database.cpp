@@ -350,18 +350,36 @@ int load_error(void*, char* buf, unsigned int len) {
   return 1;
 }
 
+// What follows the backslash for each byte LOAD DATA's default format
+// escapes; 0 for the bytes that go through as they are.
+struct LoadEscapes {
+  char as[256] = {};
+  constexpr LoadEscapes() {
+    as[static_cast<unsigned char>('\\')] = '\\';
+    as[static_cast<unsigned char>('\t')] = 't';
+    as[static_cast<unsigned char>('\n')] = 'n';
+    as[static_cast<unsigned char>('\r')] = 'r';
+    as[0] = '0';
+  }
+};
+constexpr LoadEscapes kLoadEscapes;
+
 }  // namespace
 
+// Bulk submission sends every workunit's xml_doc through here, so the plain
+// stretches between escapes are appended whole (a byte at a time cost half
+// of a 10^4-task submission's client time).
 void escape_load_field(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\0': out += "\\0"; break;
-      default: out += c;
-    }
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p != end) {
+    const char* q = p;
+    while (q != end && kLoadEscapes.as[static_cast<unsigned char>(*q)] == 0) ++q;
+    out.append(p, static_cast<std::size_t>(q - p));
+    if (q == end) break;
+    const char escaped[2] = {'\\', kLoadEscapes.as[static_cast<unsigned char>(*q)]};
+    out.append(escaped, 2);
+    p = q + 1;
   }
 }
 
