@@ -58,6 +58,7 @@ class PrivateKey {
  private:
   PrivateKey() = default;
   std::shared_ptr<void> pkey_;
+  std::string key_id_;  // its public key's id, named in every signature
 };
 
 // Writes DIR/task_sign_private.pem (mode 0600) and DIR/task_sign_public.pem.

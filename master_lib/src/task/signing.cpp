@@ -138,6 +138,7 @@ PrivateKey PrivateKey::generate() {
   if (!key) throw Error(Errc::system, "cannot generate an Ed25519 key: " + openssl_reason());
   PrivateKey pk;
   pk.pkey_ = own(key);
+  pk.key_id_ = key_id_of(key);
   return pk;
 }
 
@@ -151,6 +152,7 @@ PrivateKey PrivateKey::from_pem(std::string_view pem, const std::string& source)
   require_ed25519(key, source);
   PrivateKey pk;
   pk.pkey_ = own(key);
+  pk.key_id_ = key_id_of(key);
   return pk;
 }
 
@@ -190,7 +192,7 @@ Signature PrivateKey::sign(std::string_view message) const {
   EVP_MD_CTX_free(ctx);
   if (!ok || len != sig.bytes.size())
     throw Error(Errc::signature, "Ed25519 signing failed: " + openssl_reason());
-  sig.key_id = public_key().key_id();
+  sig.key_id = key_id_;
   return sig;
 }
 
