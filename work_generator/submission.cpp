@@ -66,7 +66,7 @@ std::size_t submit_inputs(TaskSubmitter& submitter, std::int64_t batch, const st
     for (;;) {
       if (sweep) {
         if (sweep->next(current)) {
-          task.builder = current.builder.get();
+          task.builder = std::move(current.builder);
           task.settings = current.settings;
           break;
         }

@@ -178,13 +178,12 @@ double bench_task_submitter(std::size_t n, bool inline_tasks) {
   const auto t0 = Clock::now();
   const std::int64_t batch = submitter.creator().create_batch("bench");
   std::size_t i = 0;
-  mw::TaskBuilder task("t");
   submitter.submit(batch, WorkunitSettings{}, [&](PendingTask& pending) {
     if (i == n) return false;
     pending.wu_name = "task_" + std::to_string(i);
-    task = mw::TaskBuilder(pending.wu_name);
-    task.host_program("/bin/echo").arg("in.dat").file_bytes("in.dat", payload(i));
-    pending.builder = &task;
+    auto task = std::make_shared<mw::TaskBuilder>(pending.wu_name);
+    task->host_program("/bin/echo").arg("in.dat").file_bytes("in.dat", payload(i));
+    pending.builder = std::move(task);
     ++i;
     return true;
   });

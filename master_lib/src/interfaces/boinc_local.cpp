@@ -128,11 +128,10 @@ class LocalInterface final : public detail::QueuedBoincInterface {
   // The whole chunk is one transaction: on an Error nothing of it was submitted.
   std::size_t submit_chunk(const std::vector<std::shared_ptr<const TaskSpec>>& chunk) override {
     std::size_t next = 0;
-    std::unique_ptr<TaskBuilder> builder;
     submitter_->submit(batch_id_, settings_, [&](PendingTask& pending) {
       if (next == chunk.size()) return false;
       const TaskSpec& task = *chunk[next++];
-      builder = std::make_unique<TaskBuilder>(remote_task_builder(task, worker_program_));
+      auto builder = std::make_shared<TaskBuilder>(remote_task_builder(task, worker_program_));
       // Once per program, before it is staged: volunteers have only glibc,
       // and a program needing more fails there at once (issue 17).
       for (const auto& program : builder->program_files()) {
@@ -141,7 +140,7 @@ class LocalInterface final : public detail::QueuedBoincInterface {
         if (!warning.empty()) std::cerr << "mw boinc local: warning: " << warning << "\n";
       }
       pending.wu_name = wu_name(task.id);
-      pending.builder = builder.get();
+      pending.builder = std::move(builder);
       pending.settings = detail::settings_for_task(settings_, task);
       return true;
     });

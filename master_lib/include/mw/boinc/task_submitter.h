@@ -31,7 +31,9 @@ inline constexpr std::uint64_t kDefaultMaxOutputBytes = 64ull << 20;
 // that is already signed (shipped as it is).
 struct PendingTask {
   std::string wu_name;
-  const TaskBuilder* builder = nullptr;
+  // Shared, not borrowed: the submitter reads the source ahead and builds
+  // several tasks at once on other threads (it only reads the builder).
+  std::shared_ptr<const TaskBuilder> builder;
   std::string bundle_path;
   std::optional<WorkunitSettings> settings;  // else the submit's
 };
@@ -56,6 +58,8 @@ class TaskSubmitter {
 
   using TaskSource = std::function<bool(PendingTask& task)>;
   // All tasks `next` produces, in one transaction (see WorkCreator::submit).
+  // `next` is called on this thread, in order, up to a few hundred tasks
+  // before those tasks reach the database.
   std::size_t submit(std::int64_t batch_id, const WorkunitSettings& settings, const TaskSource& next);
 
  private:
