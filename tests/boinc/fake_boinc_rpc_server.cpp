@@ -243,6 +243,15 @@ std::vector<std::string> FakeBoincRpcServer::batch_names() const {
   return names;
 }
 void FakeBoincRpcServer::set_app_template_files(int files) { std::lock_guard<std::mutex> l(mutex_); app_template_files_ = files; }
+void FakeBoincRpcServer::add_foreign_batch(const std::string& name) {
+  std::lock_guard<std::mutex> l(mutex_);
+  Batch b;
+  b.id = next_batch_++;
+  b.name = name;
+  b.app = "mw";
+  b.foreign = true;
+  batches_[b.id] = b;
+}
 void FakeBoincRpcServer::fail_create_work_next(const std::string& message) {
   std::lock_guard<std::mutex> l(mutex_);
   fail_create_work_ = message;
@@ -630,6 +639,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
       auto it = batches_.find(given_id);
       if (it == batches_.end()) return error_reply(rpc, "no batch " + std::to_string(given_id));
       b = &it->second;
+      if (b->foreign) return error_reply(rpc, "not owner of batch");
       if (b->state != 0) return error_reply(rpc, "batch not in init state");
       if (app != b->app) {
         violations_.push_back("submit_batch: app_name differs from the batch's");
@@ -713,6 +723,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   } else if (rpc == "query_batch") {
     Batch* b = batch_of(root);
     if (!b) return error_reply(rpc, "no such batch");
+    if (b->foreign) return error_reply(rpc, "not owner of batch");
     int done = 0, errors = 0;
     std::string job_xml;
     for (std::size_t i = 0; i < b->jobs.size(); ++i) {
@@ -736,7 +747,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
            "        <name>" + b->name + "</name>\n        <app_name>" + b->app + "</app_name>\n" + job_xml;
   } else if (rpc == "query_batches") {
     for (const auto& [id, b] : batches_)
-      if (b.state != 4)  // retired batches are left out
+      if (b.state != 4 && !b.foreign)  // the user's own, retired ones left out
         out += "    <batch>\n        <id>" + std::to_string(id) + "</id>\n        <njobs>" +
                std::to_string(b.jobs.size()) + "</njobs>\n        <state>" + std::to_string(b.state) +
                "</state>\n        <name>" + b.name + "</name>\n        <app_name>" + b.app +
@@ -744,6 +755,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   } else if (rpc == "abort_batch" || rpc == "retire_batch") {
     Batch* b = batch_of(root);
     if (!b) return error_reply(rpc, "no such batch");
+    if (b->foreign) return error_reply(rpc, "not owner");
     b->state = rpc == "abort_batch" ? 3 : 4;
     if (rpc == "retire_batch") {  // deletes results/<batch>
       const std::string dir = std::to_string(b->id) + "/";

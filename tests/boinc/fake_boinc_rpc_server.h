@@ -115,6 +115,9 @@ class FakeBoincRpcServer {
   // The next submit_batch gets past the checks and makes its batch row, then
   // create_work fails with `message` (no job is made; the row stays).
   void fail_create_work_next(const std::string& message);
+  // Another user of the project has a batch named `name` (INIT): its batch
+  // RPCs answer "not owner of batch" (abort_batch and retire_batch: "not owner").
+  void add_foreign_batch(const std::string& name);
   // BOINC's job_file_deleter at time `now` (0: the clock's): removes staged
   // files tied to no live batch (one not aborted or retired) whose delete time
   // (job_file.php's <delete_time>; 0 = none) is not still to come. Returns
@@ -157,6 +160,7 @@ class FakeBoincRpcServer {
     std::string name, app;
     int state = 0;
     std::vector<std::string> jobs;
+    bool foreign = false;  // another user's
   };
   struct Request {
     std::string method, path, query;

@@ -1159,20 +1159,22 @@ TEST(BoincRemote, RefusedChunkLeavesNoBatchRow) {
 }
 
 // BOINC finds a batch by name as the first row with it: a name an earlier
-// run (without the ledger) left on the server is skipped.
+// run (without the ledger) or another user left on the server is skipped.
 TEST(BoincRemote, BatchNamesTakenOnTheServerAreSkipped) {
   Fixture f;
   RpcClient rpc(f.server.url(), kAuth, fast_http());
   rpc.create_batch("mw", "remote test_1");
+  f.server.add_foreign_batch("remote test_2");
   {
     mw::Master master(f.remote);
     auto t = master.submit_task(mw::fn("square"), mw::args(5));
     EXPECT_EQ(master.get_result(t).value<int>(), 25);
   }
-  EXPECT_EQ(f.server.batch_names(), (std::vector<std::string>{"remote test_1", "remote test_2"}));
-  EXPECT_EQ(f.server.submitted_jobs().front().rfind(mw::boinc::detail::job_name_stem("remote test_2"), 0), 0u)
+  EXPECT_EQ(f.server.batch_names(), (std::vector<std::string>{"remote test_1", "remote test_2", "remote test_3"}));
+  EXPECT_EQ(f.server.submitted_jobs().front().rfind(mw::boinc::detail::job_name_stem("remote test_3"), 0), 0u)
       << f.server.submitted_jobs().front();
-  EXPECT_EQ(f.server.batch_state(1), 0) << "the other batch is left alone";
+  EXPECT_EQ(f.server.batch_state(1), 0) << "the other batches are left alone";
+  EXPECT_EQ(f.server.batch_state(2), 0);
 }
 
 TEST(BoincRemoteRpc, ReadinessProbeNamesWhatIsMissing) {

@@ -199,8 +199,8 @@ std::int64_t staging_lease_end();
 
 // The job names of a batch named `batch_name` start with this: the name's
 // [A-Za-z0-9_-] characters (others become '_', at most 60), plus '_' and 8
-// hex digits of its SHA-256 when that changed it, so two names never share
-// a stem. Job k of the batch is "<stem>_<k>". The name, not BOINC's batch
+// hex digits of its SHA-256 when that changed it (so "a b" and "a_b" get
+// different stems). Job k of the batch is "<stem>_<k>". The name, not BOINC's batch
 // id, so that the names are known before the batch exists.
 std::string job_name_stem(const std::string& batch_name);
 

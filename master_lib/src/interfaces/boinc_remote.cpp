@@ -335,7 +335,13 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
   std::string fresh_batch_name() {
     for (int tries = 0;; ++tries) {
       const std::string name = batch_name_ + "_" + std::to_string(++chunks_);
-      const auto taken = detail::find_batch(*submit_rpc_, name);
+      bool taken = true;
+      try {
+        taken = detail::find_batch(*submit_rpc_, name).has_value();
+      } catch (const RpcError& e) {
+        // Another user's batch of that name: taken as well.
+        if (e.server_message().find("not owner") == std::string::npos) throw;
+      }
       if (!taken) return name;
       if (tries == 63)
         throw Error(Errc::usage, "batch names " + batch_name_ + "_" + std::to_string(chunks_ - 63) + " to " + name +
