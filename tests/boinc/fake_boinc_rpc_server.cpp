@@ -755,7 +755,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   } else if (rpc == "abort_batch" || rpc == "retire_batch") {
     Batch* b = batch_of(root);
     if (!b) return error_reply(rpc, "no such batch");
-    if (b->foreign) return error_reply(rpc, "not owner");
+    if (b->foreign) return error_reply(rpc, rpc == "abort_batch" ? "not owner" : "not owner of batch");
     b->state = rpc == "abort_batch" ? 3 : 4;
     if (rpc == "retire_batch") {  // deletes results/<batch>
       const std::string dir = std::to_string(b->id) + "/";

@@ -116,7 +116,7 @@ class FakeBoincRpcServer {
   // create_work fails with `message` (no job is made; the row stays).
   void fail_create_work_next(const std::string& message);
   // Another user of the project has a batch named `name` (INIT): its batch
-  // RPCs answer "not owner of batch" (abort_batch and retire_batch: "not owner").
+  // RPCs answer "not owner of batch" (abort_batch: "not owner").
   void add_foreign_batch(const std::string& name);
   // BOINC's job_file_deleter at time `now` (0: the clock's): removes staged
   // files tied to no live batch (one not aborted or retired) whose delete time
