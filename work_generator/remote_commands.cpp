@@ -48,12 +48,18 @@ int remote_submit(const RemoteCommon& c, const boinc::WorkunitSettings& settings
     if (path_of.emplace(name, b).second) names.push_back(name);
   }
   RpcClient rpc = connect(c);
+  // BOINC finds a batch by name as the first row with that name: a second
+  // batch of the same name could be neither followed by name nor told apart
+  // from the first after a failed submission.
+  if (const auto taken = boinc::detail::find_batch(rpc, c.batch))
+    throw Error(Errc::usage, "the server has a batch named '" + c.batch + "' already (batch " +
+                                 std::to_string(taken->id) + ", " + boinc::detail::batch_state_name(taken->state) +
+                                 "); choose another --batch");
   auto bytes_of = [&](const std::string& n) { return mw::detail::read_file(path_of.at(n)); };
-  // Staged before the batch exists: a server or user that cannot stage
-  // fails here, leaving no batch behind.
-  std::size_t uploaded = boinc::detail::stage_files(rpc, names, bytes_of, 0);
-  const std::int64_t id = rpc.create_batch(c.app, c.batch);
-  const std::string stem = boinc::detail::workunit_stem(c.batch) + "_" + std::to_string(id) + "_";
+  // Staged before the batch exists, with a lease (remote_rpc.h): a server or
+  // user that cannot stage fails here, leaving nothing behind.
+  std::size_t uploaded = boinc::detail::stage_files(rpc, names, bytes_of, 0, boinc::detail::staging_lease_end());
+  const std::string stem = boinc::detail::job_name_stem(c.batch) + "_";
   std::vector<boinc::detail::RemoteJob> jobs;
   for (std::size_t i = 0; i < bundles.size(); ++i) {
     boinc::detail::RemoteJob job;
@@ -61,16 +67,24 @@ int remote_submit(const RemoteCommon& c, const boinc::WorkunitSettings& settings
     job.files.push_back({"local_staged", "mwt_" + sha256_file_hex(bundles[i])});
     jobs.push_back(std::move(job));
   }
+  std::int64_t id = 0;
+  try {
+    bool workaround = false;
+    id = boinc::detail::submit_new_batch(rpc, c.batch, c.app, settings, jobs, workaround, warn);
+  } catch (const boinc::detail::RpcError&) {
+    throw;  // refused: submit_new_batch retired the batch if the server had made it
+  } catch (const Error&) {
+    // No answer: this command reports a failure, so a batch the server made
+    // anyway must not stay (its jobs are cancelled with it).
+    boinc::detail::discard_batch_named(rpc, c.batch, warn);
+    throw;
+  }
+  // Ties the files to the batch; its jobs exist already, so a failure is told, not fatal.
   try {
     uploaded += boinc::detail::stage_files(rpc, names, bytes_of, id);
-    bool workaround = false;
-    boinc::detail::submit_batch_tolerant(rpc, id, c.app, settings, jobs, workaround, warn);
-  } catch (const Error&) {
-    // Refused, or no answer: either way this command reports a failure, so
-    // the batch it made must not stay (jobs made despite a lost reply are
-    // cancelled with it).
-    boinc::detail::discard_batch(rpc, id, warn);
-    throw;
+  } catch (const Error& e) {
+    warn("warning: the files of batch " + std::to_string(id) +
+         " could not be tied to it (they are kept until their staging lease ends): " + e.what());
   }
   std::cerr << "mw-work-generator: " << jobs.size() << " job(s) submitted in batch " << id << " ('" << c.batch
             << "'), " << uploaded << " file(s) uploaded\n";

@@ -1,7 +1,7 @@
 // bench_remote — mw::boinc::Remote's submission against the tests' double of
 // BOINC's web RPCs (FakeBoincRpcServer) on loopback. Jobs are held (the double
 // is paused), so this measures the master's side: building and signing
-// bundles, staging by content hash, create_batch + submit_batch.
+// bundles, staging by content hash, the batch-name check (query_batch) + submit_batch.
 //
 // Prints JSON lines (see bench/README.md):
 //   submit/jobs_per_s         N exec tasks until the double holds N jobs

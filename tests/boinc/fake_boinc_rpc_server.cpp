@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <climits>
+#include <ctime>
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <set>
@@ -198,11 +200,13 @@ void FakeBoincRpcServer::set_no_submit_rights(bool on) { std::lock_guard<std::mu
 void FakeBoincRpcServer::set_no_batch_file_assoc(bool on) { std::lock_guard<std::mutex> l(mutex_); no_batch_file_assoc_ = on; }
 void FakeBoincRpcServer::set_batch_collect(bool on) { std::lock_guard<std::mutex> l(mutex_); batch_collect_ = on; }
 void FakeBoincRpcServer::keep_upload_files(bool on) { std::lock_guard<std::mutex> l(mutex_); keep_upload_files_ = on; }
-std::size_t FakeBoincRpcServer::collect_job_files() {
+std::size_t FakeBoincRpcServer::collect_job_files(std::int64_t now) {
   std::lock_guard<std::mutex> l(mutex_);
+  if (now == 0) now = std::time(nullptr);
   std::size_t removed = 0;
   for (auto it = files_.begin(); it != files_.end();) {
-    bool live = false;
+    const std::int64_t delete_time = delete_times_[it->first];
+    bool live = delete_time != 0 && delete_time >= now;  // its delete time has not come
     for (std::int64_t b : file_batches_[it->first]) {
       auto batch = batches_.find(b);
       live |= batch != batches_.end() && batch->second.state < 3;
@@ -211,6 +215,7 @@ std::size_t FakeBoincRpcServer::collect_job_files() {
       ++it;
     } else {
       file_batches_.erase(it->first);
+      delete_times_.erase(it->first);
       it = files_.erase(it);
       ++removed;
     }
@@ -236,6 +241,26 @@ std::vector<std::string> FakeBoincRpcServer::batch_names() const {
   std::vector<std::string> names;
   for (const auto& [id, b] : batches_) names.push_back(b.name);
   return names;
+}
+void FakeBoincRpcServer::set_app_template_files(int files) { std::lock_guard<std::mutex> l(mutex_); app_template_files_ = files; }
+void FakeBoincRpcServer::add_foreign_batch(const std::string& name) {
+  std::lock_guard<std::mutex> l(mutex_);
+  Batch b;
+  b.id = next_batch_++;
+  b.name = name;
+  b.app = "mw";
+  b.foreign = true;
+  batches_[b.id] = b;
+}
+void FakeBoincRpcServer::fail_create_work_next(const std::string& message) {
+  std::lock_guard<std::mutex> l(mutex_);
+  fail_create_work_ = message;
+}
+std::size_t FakeBoincRpcServer::file_associations() const {
+  std::lock_guard<std::mutex> l(mutex_);
+  std::size_t n = 0;
+  for (const auto& [name, batches] : file_batches_) n += batches.size();
+  return n;
 }
 void FakeBoincRpcServer::fail_job(const std::string& name) { std::lock_guard<std::mutex> l(mutex_); doomed_[name] = true; }
 
@@ -565,6 +590,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     return it == batches_.end() ? nullptr : &it->second;
   };
   const std::int64_t assoc_batch = std::atoll(text_of(root, "batch_id").c_str());
+  const std::int64_t delete_time = std::atoll(text_of(root, "delete_time").c_str());
   std::string out = std::string(kHead) + "<" + rpc + ">\n";
   if (rpc == "create_batch") {
     Batch b;
@@ -578,17 +604,61 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     batches_[b.id] = b;
     out += "<batch_id>" + std::to_string(b.id) + "</batch_id>\n";
   } else if (rpc == "submit_batch") {
+    // In submit_rpc_handler.php's order (BOINC 8.3): the checks that come
+    // before the batch row is inserted refuse with nothing made; create_work
+    // runs after the insert, so what it refuses leaves the batch row behind
+    // (INIT, njobs set, no jobs: create_work --stdin inserts its workunits
+    // in one statement at the end, or exits at the first bad job).
     const XMLElement* be = root->FirstChildElement("batch");
-    Batch* b = batch_of(be);
-    if (!b) return error_reply(rpc, "no such batch");
-    if (b->state != 0) return error_reply(rpc, "batch is not in INIT state");
-    if (text_of(be, "app_name") != b->app) {
-      violations_.push_back("submit_batch: app_name differs from the batch's");
-      return error_reply(rpc, "app mismatch");
-    }
+    const std::string app = text_of(be, "app_name");
+    if (app.empty()) return error_reply(rpc, "app not found: ");
     if (quirk_ && !be->FirstChildElement("workunit_template_file"))
       return error_reply(rpc, "couldn't parse input template file "
-                              "/home/boincadm/projects/lab/html/inc/../../templates/" + b->app + "_in");
+                              "/home/boincadm/projects/lab/html/inc/../../templates/" + app + "_in");
+    // read_input_template(): workunit_template_file if named, else
+    // templates/APP_in; a batch-level template, when there is one, fixes
+    // every job's file count (validate_batch()).
+    const bool app_template = app_template_files_ > 0 && !be->FirstChildElement("workunit_template_file");
+    int job_index = 0;
+    for (const XMLElement* j = be->FirstChildElement("job"); j; j = j->NextSiblingElement("job"), ++job_index) {
+      int files = 0;
+      for (const XMLElement* f = j->FirstChildElement("input_file"); f; f = f->NextSiblingElement("input_file")) {
+        ++files;
+        const std::string mode = text_of(f, "mode");
+        if (mode != "local_staged" && mode != "inline" && mode != "remote" && mode != "local" &&
+            mode != "semilocal" && mode != "sandbox")
+          return error_reply(rpc, "unsupported file mode: " + mode);
+      }
+      if (app_template && files != app_template_files_)
+        return error_reply(rpc, "wrong # of input files for job " + std::to_string(job_index) + ": need " +
+                                    std::to_string(app_template_files_) + ", got " + std::to_string(files));
+    }
+    Batch* b = nullptr;
+    const std::int64_t given_id = std::atoll(text_of(be, "batch_id").c_str());
+    if (given_id != 0) {
+      auto it = batches_.find(given_id);
+      if (it == batches_.end()) return error_reply(rpc, "no batch " + std::to_string(given_id));
+      b = &it->second;
+      if (b->foreign) return error_reply(rpc, "not owner of batch");
+      if (b->state != 0) return error_reply(rpc, "batch not in init state");
+      if (app != b->app) {
+        violations_.push_back("submit_batch: app_name differs from the batch's");
+        return error_reply(rpc, "app mismatch");
+      }
+    } else {
+      // The batch row, named as asked (BOINC makes up "user:app:date" for none).
+      Batch nb;
+      nb.id = next_batch_++;
+      nb.app = app;
+      nb.name = text_of(be, "batch_name");
+      if (nb.name.empty()) nb.name = "submitter:" + app + ":Wed, 02 Dec 2026 03:00:00 +0000";
+      b = &(batches_[nb.id] = nb);
+    }
+    if (!fail_create_work_.empty()) {
+      const std::string msg = fail_create_work_;
+      fail_create_work_.clear();
+      return error_reply(rpc, "create_work failed: " + msg);
+    }
     // What BOINC's create_work would find in templates/: mwkit's, as
     // mw-project-setup installs them. Without a name it looks for APP_in / APP_out.
     static const std::map<std::string, std::size_t> input_templates{{"mw_in.xml", 1}, {"mw_in_program.xml", 2}};
@@ -603,15 +673,17 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
                                                                : (out_template.empty() ? b->app + "_out" : out_template)));
     }
     std::vector<Job> jobs;
+    std::set<std::string> names;
     for (const XMLElement* j = be->FirstChildElement("job"); j; j = j->NextSiblingElement("job")) {
       Job job;
       job.name = text_of(j, "name");
       job.batch = b->id;
       for (const XMLElement* f = j->FirstChildElement("input_file"); f; f = f->NextSiblingElement("input_file")) {
         if (text_of(f, "mode") != "local_staged" || !files_.count(text_of(f, "source"))) {
+          // create_work cannot read a file that is not in download/.
           violations_.push_back("submit_batch: job " + job.name + " names an unstaged file '" +
                                 text_of(f, "source") + "'");
-          return error_reply(rpc, "file not staged");
+          return error_reply(rpc, "create_work failed: create_work() failed: -108");
         }
         job.files.push_back(text_of(f, "source"));
       }
@@ -625,13 +697,19 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
         violations_.push_back("submit_batch: job " + job.name + ": " + template_problem);
         return error_reply(rpc, "create_work failed: " + template_problem);
       }
-      if (job.name.empty() || jobs_.count(job.name) || job.files.empty() || job.files.size() > 2) {
-        violations_.push_back("submit_batch: bad or duplicate job '" + job.name + "'");
-        return error_reply(rpc, "bad job");
+      if (job.name.empty() || job.files.empty() || job.files.size() > 2) {
+        violations_.push_back("submit_batch: bad job '" + job.name + "'");
+        return error_reply(rpc, "create_work failed: bad job");
+      }
+      if (jobs_.count(job.name) || !names.insert(job.name).second) {
+        // workunit.name is unique: the one INSERT of all the batch's workunits fails.
+        violations_.push_back("submit_batch: duplicate job name '" + job.name + "'");
+        return error_reply(rpc, "create_work failed: wu.insert_batch() failed: -137\nMySQL error: Duplicate entry '" +
+                                    job.name + "' for key 'name'");
       }
       jobs.push_back(std::move(job));
     }
-    if (jobs.empty()) return error_reply(rpc, "no jobs");
+    if (jobs.empty()) violations_.push_back("submit_batch: a batch without jobs");  // BOINC takes it
     for (auto& job : jobs) {
       ++submissions_[job.name];
       submitted_order_.push_back(job.name);
@@ -645,6 +723,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   } else if (rpc == "query_batch") {
     Batch* b = batch_of(root);
     if (!b) return error_reply(rpc, "no such batch");
+    if (b->foreign) return error_reply(rpc, "not owner of batch");
     int done = 0, errors = 0;
     std::string job_xml;
     for (std::size_t i = 0; i < b->jobs.size(); ++i) {
@@ -668,7 +747,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
            "        <name>" + b->name + "</name>\n        <app_name>" + b->app + "</app_name>\n" + job_xml;
   } else if (rpc == "query_batches") {
     for (const auto& [id, b] : batches_)
-      if (b.state != 4)  // retired batches are left out
+      if (b.state != 4 && !b.foreign)  // the user's own, retired ones left out
         out += "    <batch>\n        <id>" + std::to_string(id) + "</id>\n        <njobs>" +
                std::to_string(b.jobs.size()) + "</njobs>\n        <state>" + std::to_string(b.state) +
                "</state>\n        <name>" + b.name + "</name>\n        <app_name>" + b.app +
@@ -676,6 +755,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
   } else if (rpc == "abort_batch" || rpc == "retire_batch") {
     Batch* b = batch_of(root);
     if (!b) return error_reply(rpc, "no such batch");
+    if (b->foreign) return error_reply(rpc, rpc == "abort_batch" ? "not owner" : "not owner of batch");
     b->state = rpc == "abort_batch" ? 3 : 4;
     if (rpc == "retire_batch") {  // deletes results/<batch>
       const std::string dir = std::to_string(b->id) + "/";
@@ -707,8 +787,12 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
     int i = 0;
     for (const XMLElement* n = root->FirstChildElement("phys_name"); n; n = n->NextSiblingElement("phys_name"), ++i) {
       const std::string name = n->GetText() ? n->GetText() : "";
-      if (!files_.count(name)) out += "<file>" + std::to_string(i) + "</file>\n";
-      else if (assoc_batch) file_batches_[name].insert(assoc_batch);
+      if (!files_.count(name)) {
+        out += "<file>" + std::to_string(i) + "</file>\n";
+        continue;
+      }
+      if (assoc_batch) file_batches_[name].insert(assoc_batch);
+      delete_times_[name] = std::max(delete_times_[name], delete_time);  // never lowered
     }
     out += "</absent_files>\n";
   } else if (rpc == "upload_files") {
@@ -726,6 +810,7 @@ std::string FakeBoincRpcServer::rpc_reply(const std::string& script,
       files_[name] = part->second.second;
       ++uploads_[name];
       if (assoc_batch) file_batches_[name].insert(assoc_batch);
+      delete_times_[name] = std::max(delete_times_[name], delete_time);
     }
     out += "<success/>\n";
   }

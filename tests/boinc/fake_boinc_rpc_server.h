@@ -14,6 +14,13 @@
 // in results/ by the assimilator (mw-assimilator; set_batch_collect) and its
 // upload/ copy is then unlinked by file_deleter (keep_upload_files keeps it),
 // and retire_batch deletes results/<batch>. Unknown pages are Apache's 404.
+// submit_batch fills an INIT batch (<batch_id>) or, given none, makes the
+// batch <batch_name> itself, in BOINC 8.3's order: what it checks before
+// inserting the batch row (app, PHP 8.2 template quirk, APP_in file counts,
+// file modes, the INIT batch) refuses with nothing made; create_work's
+// refusals come after the insert and leave the row (INIT, no jobs), with
+// BOINC's error texts. job_file.php keeps each file's <delete_time> (only
+// ever raised) for collect_job_files.
 // It checks
 // each request's shape (root element, authenticator first, at least one other
 // child, staged files exist, INIT batch, the templates submit_batch names
@@ -101,9 +108,21 @@ class FakeBoincRpcServer {
   void set_no_batch_file_assoc(bool on);   // job_file.php with a batch_id: a PHP fatal error page
   void set_batch_collect(bool on);         // the assimilator writes results/ (default on)
   void keep_upload_files(bool on);         // file_deleter leaves upload/ alone (default off)
-  // BOINC's job_file_deleter: removes staged files tied to no live batch (one
-  // not aborted or retired). Returns how many it removed.
-  std::size_t collect_job_files();
+  // The project has templates/APP_in with `files` <file_info>s (0: none, as
+  // with mw-project-setup): submit_batch then checks every job's file count
+  // against it before it makes the batch (BOINC's validate_batch()).
+  void set_app_template_files(int files);
+  // The next submit_batch gets past the checks and makes its batch row, then
+  // create_work fails with `message` (no job is made; the row stays).
+  void fail_create_work_next(const std::string& message);
+  // Another user of the project has a batch named `name` (INIT): its batch
+  // RPCs answer "not owner of batch" (abort_batch: "not owner").
+  void add_foreign_batch(const std::string& name);
+  // BOINC's job_file_deleter at time `now` (0: the clock's): removes staged
+  // files tied to no live batch (one not aborted or retired) whose delete time
+  // (job_file.php's <delete_time>; 0 = none) is not still to come. Returns
+  // how many it removed.
+  std::size_t collect_job_files(std::int64_t now = 0);
 
   // ---- observations
   std::map<std::string, int> rpc_counts() const;   // by RPC ("get_output" for downloads)
@@ -122,6 +141,7 @@ class FakeBoincRpcServer {
   std::size_t results_files(std::int64_t batch_id) const;  // files in results/<batch>/
   std::vector<std::int64_t> live_batches() const;           // batch rows not retired
   std::vector<std::string> batch_names() const;             // every batch row's name, by id
+  std::size_t file_associations() const;                    // batch_file_assoc rows
 
  private:
   struct Job {
@@ -140,6 +160,7 @@ class FakeBoincRpcServer {
     std::string name, app;
     int state = 0;
     std::vector<std::string> jobs;
+    bool foreign = false;  // another user's
   };
   struct Request {
     std::string method, path, query;
@@ -181,6 +202,9 @@ class FakeBoincRpcServer {
   std::map<std::string, std::string> results_;  // "<batch>/<file>" → bytes: PROJECT/results/
   std::map<std::int64_t, std::string> instances_;  // canonical instance id → job
   std::map<std::string, std::set<std::int64_t>> file_batches_;  // batch_file_assoc
+  std::map<std::string, std::int64_t> delete_times_;            // job_file.delete_time
+  int app_template_files_ = 0;
+  std::string fail_create_work_;
   std::int64_t next_instance_ = 7001;
   int run_allowance_ = 0;
   std::string stall_rpc_;

@@ -3,12 +3,14 @@
 // binary is also the worker program its function tasks ship.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -46,6 +48,22 @@ HttpOptions fast_http() {
   h.backoff_initial_seconds = 0.01;
   h.max_attempts = 4;
   return h;
+}
+
+// Job k of the batch named `batch` (remote_rpc.h: the name, not the id).
+std::string job_of(const std::string& batch, long k) {
+  return mw::boinc::detail::job_name_stem(batch) + "_" + std::to_string(k);
+}
+
+// The message the task failed with ("" and a test failure if it did not fail).
+std::string failure_of(mw::Master& master, const mw::Task& task) {
+  try {
+    master.get_result(task);
+  } catch (const mw::TaskFailed& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected TaskFailed";
+  return "";
 }
 
 struct Fixture {
@@ -212,9 +230,9 @@ TEST(BoincRemote, HundredJobsEndToEnd) {
   auto counts = f.server.rpc_counts();
   EXPECT_EQ(counts["get_output3"], 100) << "outputs come from results/, after file_deleter";
   EXPECT_EQ(counts["get_output"], 0);
-  EXPECT_EQ(counts["create_batch"], counts["submit_batch"]);
-  EXPECT_GE(counts["create_batch"], 3);
-  EXPECT_EQ(counts["retire_batch"], counts["create_batch"]) << "every batch is retired at the end";
+  EXPECT_EQ(counts["create_batch"], 0) << "submit_batch makes each batch with its jobs";
+  EXPECT_GE(counts["submit_batch"], 3);
+  EXPECT_EQ(counts["retire_batch"], counts["submit_batch"]) << "every batch is retired at the end";
   EXPECT_EQ(f.server.batch_state(1), 4);
   // One worker program for all of them: uploaded once, then found by query_files.
   std::string program;
@@ -268,11 +286,15 @@ TEST(BoincRemote, QuorumAndResultLimitsReachCreateWorkForBothTemplates) {
     EXPECT_EQ(q.max_total_results, 6) << job;
     EXPECT_EQ(q.max_success_results, 4) << job;
   }
-  // Still two RPCs per batch: the templates make submit_batch bigger, not more
+  // Still two RPCs per batch (the check that its name is new, and
+  // submit_batch): the templates make submit_batch bigger, not more
   // frequent; and not much bigger (remote.h says about 0.5 KB per job).
   auto counts = f.server.rpc_counts();
   EXPECT_EQ(counts["submit_batch"], 2);
-  EXPECT_EQ(counts["create_batch"], 2);
+  int name_checks = 0;
+  for (const auto& body : f.server.request_bodies())
+    name_checks += body.find("<query_batch>") == 0 && body.find("<batch_name>") != std::string::npos;
+  EXPECT_EQ(name_checks, 2);
   for (const auto& body : f.server.request_bodies()) {
     if (body.find("<submit_batch>") != 0) continue;
     const auto start = body.find("<input_template>"), end = body.find("</input_template>");
@@ -357,7 +379,7 @@ TEST(BoincRemote, BatchesNameMwkitsTemplatesByTheJobsFileCount) {
   mw::boinc::detail::RemoteJob two{"j2", {{"local_staged", "mwt_a"}, {"local_staged", "mwp_b"}}, {}, {}};
   const auto before = f.server.http_requests();
   const std::string msg = mw::test::error_of(
-      [&] { rpc.submit_batch(1, "mw", mw::boinc::WorkunitSettings{}, {one, two}, false); }, mw::Errc::usage);
+      [&] { rpc.submit_batch("mixed", "mw", mw::boinc::WorkunitSettings{}, {one, two}, false); }, mw::Errc::usage);
   EXPECT_NE(msg.find("job j2 has 2 input files"), std::string::npos) << msg;
   EXPECT_EQ(f.server.http_requests(), before);
 }
@@ -514,11 +536,12 @@ TEST(BoincRemote, BatchesAreNotPolledWhileTheyAreBeingSubmitted) {
   ASSERT_EQ(f.server.jobs_total(), 40u);
   auto counts = f.server.rpc_counts();
   EXPECT_EQ(counts["submit_batch"], 4);
-  EXPECT_EQ(counts["query_batch"], 0) << "no batch is polled within poll_initial_seconds of its submission";
+  EXPECT_EQ(counts["query_batch"], 4)
+      << "only the checks that each batch's name is new: no batch is polled within poll_initial_seconds of its submission";
   f.server.set_paused(false);
   for (auto& t : tasks) EXPECT_EQ(master.get_result(t).outcome().status, mw::ResultStatus::success);
   counts = f.server.rpc_counts();
-  EXPECT_GE(counts["query_batch"], 4);
+  EXPECT_GE(counts["query_batch"], 8);
   EXPECT_EQ(counts["get_output3"], 40);
 }
 
@@ -530,13 +553,13 @@ TEST(BoincRemote, JobsBoincGivesUpOnFailTheirTask) {
   for (int i = 0; i < 200 && f.server.jobs_total() == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_EQ(f.server.jobs_total(), 1u);
-  f.server.fail_job("remote_test_1_" + std::to_string(t.id));
+  f.server.fail_job(job_of("remote test_1", t.id));
   f.server.set_paused(false);
   try {
     master.get_result(t);
     ADD_FAILURE() << "expected TaskFailed";
   } catch (const mw::TaskFailed& e) {
-    EXPECT_NE(std::string(e.what()).find("BOINC gave up on job remote_test_1_"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("BOINC gave up on job " + job_of("remote test_1", t.id)), std::string::npos) << e.what();
   }
 }
 
@@ -556,11 +579,11 @@ TEST(BoincRemote, CancellingATaskAbortsItsJob) {
   bool named = false;
   for (const auto& body : f.server.request_bodies())
     named |= body.find("<abort_jobs>") == 0 &&
-             body.find("<job_name>remote_test_1_" + std::to_string(drop.id) + "</job_name>") != std::string::npos;
+             body.find("<job_name>" + job_of("remote test_1", drop.id) + "</job_name>") != std::string::npos;
   EXPECT_TRUE(named);
   f.server.set_paused(false);
   EXPECT_EQ(master.get_result(keep).value<int>(), 49);
-  EXPECT_EQ(f.server.fetches_of("remote_test_1_" + std::to_string(drop.id)), 0) << "the aborted job never ran";
+  EXPECT_EQ(f.server.fetches_of(job_of("remote test_1", drop.id)), 0) << "the aborted job never ran";
 }
 
 TEST(BoincRemote, AuthenticatorComesFromAPrivateFileOrTheEnvironment) {
@@ -588,15 +611,16 @@ TEST(BoincRemoteLedger, FindsLiveJobsByTaskAndFingerprintAcrossReopening) {
   const std::string state = dir / "state/deeper";
   {
     RemoteLedger ledger(state);
-    ledger.record_batch(7, "b", {{"job_1", 1, "fp1"}, {"job_2", 2, "fp2"}});
+    ledger.record_batch("b", {{"job_1", 1, "fp1"}, {"job_2", 2, "fp2"}});
     auto j1 = ledger.find(1, "fp1");
     ASSERT_TRUE(j1);
     EXPECT_EQ(j1->name, "job_1");
-    EXPECT_EQ(j1->batch_id, 7);
+    EXPECT_EQ(j1->batch_name, "b");
+    EXPECT_EQ(j1->batch_id, 0) << "BOINC's id is not known before submit_batch answers";
     EXPECT_EQ(j1->state, State::pending);
     EXPECT_FALSE(ledger.find(1, "fp2")) << "another task under the same id is not this job's";
     EXPECT_FALSE(ledger.find(3, "fp1"));
-    ledger.batch_submitted(7);
+    ledger.batch_submitted("b", 7);
     ledger.fetched("job_2", std::string("out\0put", 7));
   }
   struct stat st {};
@@ -604,26 +628,64 @@ TEST(BoincRemoteLedger, FindsLiveJobsByTaskAndFingerprintAcrossReopening) {
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   RemoteLedger ledger(state);
   EXPECT_EQ(ledger.find(1, "fp1")->state, State::submitted);
+  EXPECT_EQ(ledger.find(1, "fp1")->batch_id, 7);
   auto j2 = ledger.find(2, "fp2");
   ASSERT_TRUE(j2);
   EXPECT_EQ(j2->state, State::fetched);
   EXPECT_EQ(j2->output, std::string("out\0put", 7));
   EXPECT_TRUE(ledger.idle_batches().empty());
   // A new job for task 1 supersedes the old one.
-  ledger.record_batch(8, "c", {{"job_3", 1, "fp1"}});
+  ledger.record_batch("c", {{"job_3", 1, "fp1"}});
   EXPECT_EQ(ledger.find(1, "fp1")->name, "job_3");
   ledger.job_state("job_2", State::done);
   EXPECT_FALSE(ledger.find(2, "fp2"));
   EXPECT_EQ(ledger.idle_batches(), (std::vector<std::int64_t>{7}));
-  // A refused batch's jobs never existed; a retired batch's are over.
-  ledger.batch_refused(8);
+  // A refused batch's jobs never existed, nor did the batch: nothing to retire.
+  ledger.batch_refused("c");
   EXPECT_FALSE(ledger.find(1, "fp1"));
-  ledger.record_batch(9, "d", {{"job_4", 4, "fp4"}});
-  ledger.batch_submitted(9);
+  // A pending batch the server turns out to have (found by name).
+  ledger.record_batch("d", {{"job_4", 4, "fp4"}});
+  ledger.batch_found("d", 9);
+  EXPECT_EQ(ledger.find(4, "fp4")->batch_id, 9);
+  EXPECT_EQ(ledger.find(4, "fp4")->state, State::pending) << "found is not yet taken up";
+  EXPECT_TRUE(ledger.has_live_jobs(9));
   ledger.batch_retired(9);
   EXPECT_FALSE(ledger.find(4, "fp4"));
   ledger.batch_retired(7);
-  EXPECT_EQ(ledger.idle_batches(), (std::vector<std::int64_t>{8}));
+  EXPECT_TRUE(ledger.idle_batches().empty());
+  EXPECT_EQ(ledger.batch_count(), 3u);
+}
+
+// A ledger written before batches were made by submit_batch (format 1:
+// batches keyed by BOINC's id) is taken over with its ids.
+TEST(BoincRemoteLedger, FormatOneLedgerKeepsItsBatchIds) {
+  using mw::boinc::detail::RemoteLedger;
+  mw::test::ScratchDir dir;
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir / "boinc_remote.sqlite").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE batches (id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                           " retired INTEGER NOT NULL DEFAULT 0);"
+                           "CREATE TABLE jobs (name TEXT PRIMARY KEY, task_id INTEGER NOT NULL,"
+                           " fingerprint BLOB NOT NULL, batch_id INTEGER NOT NULL, state INTEGER NOT NULL, output BLOB);"
+                           "INSERT INTO batches VALUES (41, 'old_1', 0);"
+                           "INSERT INTO jobs VALUES ('old_41_5', 5, X'667035', 41, 0, NULL);"
+                           "PRAGMA user_version = 1;",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  RemoteLedger ledger(dir.path());
+  auto job = ledger.find(5, "fp5");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->batch_id, 41);
+  EXPECT_EQ(job->batch_name, "old_1");
+  EXPECT_TRUE(ledger.has_live_jobs(41));
+  ledger.record_batch("new_2", {{"new_2_6", 6, "fp6"}});
+  ledger.batch_submitted("new_2", 42);
+  EXPECT_EQ(ledger.find(6, "fp6")->batch_id, 42);
+  EXPECT_EQ(ledger.batch_count(), 2u);
 }
 
 // ---- resuming after the master is killed (tests/programs/remote_resume_master.cpp)
@@ -740,8 +802,16 @@ TEST(BoincRemoteResume, KilledMasterTakesUpItsJobsAndFetchesEachOutputOnce) {
   EXPECT_EQ(delivered.size(), static_cast<std::size_t>(tasks));
   for (const auto& [id, n] : delivered) EXPECT_EQ(n, 1) << "task " << id;
   // The last run retired every batch, its predecessors' included.
-  for (std::int64_t batch = 1; batch <= static_cast<std::int64_t>(f.server.rpc_counts()["create_batch"]); ++batch)
+  for (std::int64_t batch = 1; batch <= static_cast<std::int64_t>(names.size()); ++batch)
     EXPECT_EQ(f.server.batch_state(batch), 4) << "batch " << batch;
+  // Each batch was made by the submit_batch that made its jobs, and run 2
+  // found run 1's unanswered one by its name (its id was never seen).
+  EXPECT_EQ(f.server.rpc_counts()["create_batch"], 0);
+  EXPECT_EQ(names.size(), static_cast<std::size_t>(f.server.rpc_counts()["submit_batch"]));
+  bool found_by_name = false;
+  for (const auto& body : f.server.request_bodies())
+    found_by_name |= body.find("<query_batch>") == 0 && body.find("<batch_name>" + names[1] + "</batch_name>") != std::string::npos;
+  EXPECT_TRUE(found_by_name) << logs();
   EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
 }
 
@@ -781,8 +851,8 @@ TEST(BoincRemoteCli, SubmitStatusFetchCancelOverTheRpcs) {
   EXPECT_NE(r.out.find("fetched 4 result(s)"), std::string::npos) << r.out;
   r = mw::test::run_command(fetch);
   EXPECT_NE(r.out.find("fetched 0 result(s)"), std::string::npos) << "every output is fetched once: " << r.out;
-  EXPECT_EQ(f.server.fetches_of("cli_run_1_0"), 1);
-  const mw::ResultManifest m = mw::ResultBundle::open(f.scratch / "out/cli_run_1_2.result").manifest();
+  EXPECT_EQ(f.server.fetches_of(job_of("cli run", 0)), 1);
+  const mw::ResultManifest m = mw::ResultBundle::open(f.scratch / ("out/" + job_of("cli run", 2) + ".result")).manifest();
   EXPECT_EQ(m.task_name, "cli_2");
   EXPECT_EQ(m.status, mw::ResultStatus::success) << m.reason;
   r = mw::test::run_command({MW_WORK_GENERATOR, "cancel", "--remote", f.server.url(), "--auth-file",
@@ -833,7 +903,7 @@ TEST(BoincRemoteCli, FetchByNameLongAfterFileDeleterGetsEveryOutputThenRetires) 
   ASSERT_TRUE(eventually([&] { return f.server.results_files(id) == 10; }));
   // Every upload/ copy is gone: get_output.php could serve none of them.
   RpcClient rpc(f.server.url(), kAuth, fast_http());
-  const std::string gone = mw::test::error_of([&] { rpc.workunit_file("late_fetch_" + std::to_string(id) + "_0"); },
+  const std::string gone = mw::test::error_of([&] { rpc.workunit_file(job_of("late fetch", 0)); },
                                               mw::Errc::remote);
   EXPECT_NE(gone.find("no such file"), std::string::npos) << gone;
 
@@ -847,7 +917,7 @@ TEST(BoincRemoteCli, FetchByNameLongAfterFileDeleterGetsEveryOutputThenRetires) 
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("fetched 10 result(s), 0 error(s), 0 failed to fetch"), std::string::npos) << r.out;
   for (int i = 0; i < 10; ++i) {
-    const std::string job = "late_fetch_" + std::to_string(id) + "_" + std::to_string(i);
+    const std::string job = job_of("late fetch", i);
     const auto m = mw::ResultBundle::open(f.scratch / ("out/" + job + ".result")).manifest();
     EXPECT_EQ(m.task_name, "late_" + std::to_string(i)) << job;
   }
@@ -865,7 +935,7 @@ TEST(BoincRemoteCli, FetchGoesOnPastAFailureAndEndsEveryJobAsResultOrError) {
   args.insert(args.end(), bundles.begin(), bundles.end());
   auto r = mw::test::run_command(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  f.server.fail_job("mixed_1_1");  // BOINC gives up on it
+  f.server.fail_job("mixed_1");  // BOINC gives up on it
   f.server.run_jobs(2);
   ASSERT_TRUE(eventually([&] { return f.server.jobs_idle(); }));
   f.server.set_batch_collect(false);  // job 2's output is kept nowhere (file_deleter still runs)
@@ -878,13 +948,13 @@ TEST(BoincRemoteCli, FetchGoesOnPastAFailureAndEndsEveryJobAsResultOrError) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("fetched 2 result(s), 1 error(s), 1 failed to fetch, 0 not finished"), std::string::npos)
       << r.out;
-  EXPECT_TRUE(mw::detail::path_exists(f.scratch / "out/mixed_1_0.result"));
-  EXPECT_TRUE(mw::detail::path_exists(f.scratch / "out/mixed_1_3.result")) << "jobs after the failure are fetched";
-  const std::string gave_up = mw::test::read_text(f.scratch / "out/mixed_1_1.error");
-  EXPECT_NE(gave_up.find("BOINC gave up on job mixed_1_1: error_mask 2 (too many errors), exit status 1"),
+  EXPECT_TRUE(mw::detail::path_exists(f.scratch / "out/mixed_0.result"));
+  EXPECT_TRUE(mw::detail::path_exists(f.scratch / "out/mixed_3.result")) << "jobs after the failure are fetched";
+  const std::string gave_up = mw::test::read_text(f.scratch / "out/mixed_1.error");
+  EXPECT_NE(gave_up.find("BOINC gave up on job mixed_1: error_mask 2 (too many errors), exit status 1"),
             std::string::npos) << gave_up;
   EXPECT_NE(gave_up.find("task exited with status 1"), std::string::npos) << "the server's reason: " << gave_up;
-  const std::string why = mw::test::read_text(f.scratch / "out/mixed_1_2.error");
+  const std::string why = mw::test::read_text(f.scratch / "out/mixed_2.error");
   EXPECT_NE(why.find("No such file or directory"), std::string::npos) << "the server's reason: " << why;
   EXPECT_NE(why.find("no such file"), std::string::npos) << "and get_output.php's: " << why;
   EXPECT_EQ(why.find(kAuth), std::string::npos) << why;
@@ -896,29 +966,63 @@ TEST(BoincRemoteCli, FetchGoesOnPastAFailureAndEndsEveryJobAsResultOrError) {
   EXPECT_NE(r.out.find("fetched 0 result(s), 0 error(s), 1 failed to fetch"), std::string::npos) << r.out;
 }
 
-// A refused submission leaves no live batch, and nothing that keeps the
-// files it staged: BOINC's job_file_deleter then removes them.
+// A submission BOINC refuses before it makes the batch leaves nothing: no
+// batch row, no file tied to a batch, and its staged files go once their
+// lease is over. One create_work refuses after BOINC made the batch row is
+// found by name and retired: no live batch, nothing that keeps its files.
 TEST(BoincRemoteCli, FailedSubmissionLeavesNothingOnTheServer) {
   Fixture f;
-  // Another batch shares a file with the one that fails: that file stays.
+  // Another batch shares a file with the ones that fail: that file stays.
   auto args = cli(f, {"submit", "--batch", "kept"});
   const auto shared = echo_bundles(f, 1, "shared");
   args.insert(args.end(), shared.begin(), shared.end());
   ASSERT_EQ(mw::test::run_command(args).exit_code, 0);
-  f.server.error_next("submit_batch", "create_work failed: disk full");
-  args = cli(f, {"submit", "--batch", "doomed"});
+  ASSERT_EQ(f.server.file_associations(), 1u);
   const auto own = echo_bundles(f, 2, "own");
+
+  // The project's templates/mw_in takes two files: BOINC checks that first.
+  f.server.set_app_template_files(2);
+  args = cli(f, {"submit", "--batch", "refused"});
   args.insert(args.end(), own.begin(), own.end());
   args.insert(args.end(), shared.begin(), shared.end());
   auto r = mw::test::run_command(args);
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("create_work failed: disk full"), std::string::npos) << r.err;
-  EXPECT_EQ(f.server.live_batches(), (std::vector<std::int64_t>{1})) << "batch 2 is retired";
-  EXPECT_EQ(f.server.batch_state(2), 4);
+  EXPECT_NE(r.err.find("wrong # of input files for job 0: need 2, got 1"), std::string::npos) << r.err;
+  EXPECT_EQ(f.server.batch_names(), (std::vector<std::string>{"kept"})) << "no batch row";
+  EXPECT_EQ(f.server.file_associations(), 1u) << "no file tied to a batch that is not there";
   EXPECT_EQ(f.server.stored_files(), 3u);
-  EXPECT_EQ(f.server.collect_job_files(), 2u) << "the failed batch's own files are no longer held";
+  EXPECT_EQ(f.server.collect_job_files(), 0u) << "within the staging lease";
+  const std::int64_t after_lease = std::time(nullptr) + mw::boinc::detail::kStagingLeaseSeconds + 60;
+  EXPECT_EQ(f.server.collect_job_files(after_lease), 2u) << "the refused submission's own files";
+  EXPECT_EQ(f.server.stored_files(), 1u);
+  f.server.set_app_template_files(0);
+
+  // create_work refuses after the insert: the row stays, retired.
+  f.server.fail_create_work_next("disk full");
+  args = cli(f, {"submit", "--batch", "doomed"});
+  args.insert(args.end(), own.begin(), own.end());
+  args.insert(args.end(), shared.begin(), shared.end());
+  r = mw::test::run_command(args);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("create_work failed: disk full"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the server made batch 2 ('doomed') before it refused the jobs; it is retired"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(f.server.live_batches(), (std::vector<std::int64_t>{1}));
+  EXPECT_EQ(f.server.batch_state(2), 4);
+  EXPECT_EQ(f.server.jobs_total(), 1u) << "only batch 'kept''s";
+  EXPECT_EQ(f.server.collect_job_files(after_lease), 2u) << "nothing keeps the failed batch's own files";
   EXPECT_EQ(f.server.stored_files(), 1u);
   EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+
+  // A batch name the server has already is refused before anything is sent.
+  const auto uploads = f.server.rpc_counts()["query_files"];
+  args = cli(f, {"submit", "--batch", "kept"});
+  args.insert(args.end(), own.begin(), own.end());
+  r = mw::test::run_command(args);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("the server has a batch named 'kept' already (batch 1"), std::string::npos) << r.err;
+  EXPECT_EQ(f.server.rpc_counts()["query_files"], uploads);
+  EXPECT_EQ(f.server.batch_names().size(), 2u);
 }
 
 TEST(BoincRemoteCli, ServersThatCannotTakeRemoteJobsAreNamed) {
@@ -929,13 +1033,18 @@ TEST(BoincRemoteCli, ServersThatCannotTakeRemoteJobsAreNamed) {
                                   "--batch", "b", bundles[0]};
     return mw::test::run_command(argv);
   };
-  // make_project's database has no batch_file_assoc: job_file.php dies with PHP's error page.
+  // make_project's database has no batch_file_assoc: job_file.php dies with
+  // PHP's error page when files are tied to a batch. Staging ties nothing
+  // (the batch does not exist yet), so the jobs are made; tying their files
+  // afterwards fails, which is told.
   f.server.set_no_batch_file_assoc(true);
   auto r = submit(f.server.url());
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("could not be tied to it"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("no batch_file_assoc table"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("schema_condor.sql"), std::string::npos) << r.err;
-  EXPECT_TRUE(f.server.live_batches().empty()) << "the batch it made is retired";
+  EXPECT_EQ(f.server.jobs_total(), 1u);
+  mw::test::run_command(cli(f, {"retire", "--batch", "b"}));
   f.server.set_no_batch_file_assoc(false);
   // A user without a user_submit row.
   f.server.set_no_submit_rights(true);
@@ -986,7 +1095,7 @@ TEST(BoincRemoteRpc, BatchCollectOutputsTakeTheAuthenticatorInACookie) {
   EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
   RpcClient wrong(f.server.url(), "deadbeefdeadbeef", fast_http());
   mw::boinc::detail::RemoteJobStatus job;
-  job.name = "remote_test_1_" + std::to_string(t.id);
+  job.name = job_of("remote test_1", t.id);
   job.canonical_instance_id = 7001;
   const std::string msg = mw::test::error_of([&] { wrong.batch_collect_file(7001, job.name); }, mw::Errc::remote);
   EXPECT_NE(msg.find("requires that you log in"), std::string::npos) << msg;
@@ -1012,7 +1121,7 @@ TEST(BoincRemote, BatchesAreRetiredAfterTheirLastFetchAndRefusedOnesAtOnce) {
   EXPECT_EQ(master.get_result(first).value<int>(), 9);
   ASSERT_TRUE(eventually([&] { return f.server.batch_state(1) == 4; }, 10)) << "retired while the master runs";
   EXPECT_EQ(f.server.results_files(1), 0u);
-  f.server.error_next("submit_batch", "create_work failed: disk full");
+  f.server.fail_create_work_next("disk full");  // after BOINC made batch 2
   auto refused = master.submit_task(mw::fn("square"), mw::args(4));
   try {
     master.get_result(refused);
@@ -1022,6 +1131,50 @@ TEST(BoincRemote, BatchesAreRetiredAfterTheirLastFetchAndRefusedOnesAtOnce) {
   }
   EXPECT_EQ(f.server.batch_state(2), 4);
   EXPECT_TRUE(f.server.live_batches().empty());
+}
+
+// A chunk BOINC refuses before it makes the batch (here: the project's
+// templates/mw_in takes one file, and a function task has two) leaves no
+// batch row and ties no file; its files are the job_file_deleter's once the
+// staging lease is over. The next chunk gets the next name.
+TEST(BoincRemote, RefusedChunkLeavesNoBatchRow) {
+  Fixture f;
+  f.server.set_app_template_files(1);
+  {
+    mw::Master master(f.remote);
+    const std::string why = failure_of(master, master.submit_task(mw::fn("square"), mw::args(4)));
+    EXPECT_NE(why.find("wrong # of input files for job 0: need 1, got 2"), std::string::npos) << why;
+    EXPECT_TRUE(f.server.batch_names().empty()) << ::testing::PrintToString(f.server.batch_names());
+    EXPECT_EQ(f.server.file_associations(), 0u);
+    EXPECT_EQ(f.server.stored_files(), 2u) << "the bundle and the program, staged";
+    EXPECT_EQ(f.server.collect_job_files(), 0u) << "within the staging lease";
+    EXPECT_EQ(f.server.collect_job_files(std::time(nullptr) + mw::boinc::detail::kStagingLeaseSeconds + 60), 2u);
+    // A host program's task has one file: it goes through, as the next chunk.
+    auto echo = master.submit_task(mw::Exec("/bin/echo", {"one"}));
+    EXPECT_EQ(master.get_result(echo).stdout_text(), "one\n");
+  }
+  EXPECT_EQ(f.server.batch_names(), (std::vector<std::string>{"remote test_2"}));
+  EXPECT_EQ(f.server.rpc_counts()["create_batch"], 0);
+  EXPECT_TRUE(f.server.violations().empty()) << f.server.violations().front();
+}
+
+// BOINC finds a batch by name as the first row with it: a name an earlier
+// run (without the ledger) or another user left on the server is skipped.
+TEST(BoincRemote, BatchNamesTakenOnTheServerAreSkipped) {
+  Fixture f;
+  RpcClient rpc(f.server.url(), kAuth, fast_http());
+  rpc.create_batch("mw", "remote test_1");
+  f.server.add_foreign_batch("remote test_2");
+  {
+    mw::Master master(f.remote);
+    auto t = master.submit_task(mw::fn("square"), mw::args(5));
+    EXPECT_EQ(master.get_result(t).value<int>(), 25);
+  }
+  EXPECT_EQ(f.server.batch_names(), (std::vector<std::string>{"remote test_1", "remote test_2", "remote test_3"}));
+  EXPECT_EQ(f.server.submitted_jobs().front().rfind(mw::boinc::detail::job_name_stem("remote test_3"), 0), 0u)
+      << f.server.submitted_jobs().front();
+  EXPECT_EQ(f.server.batch_state(1), 0) << "the other batches are left alone";
+  EXPECT_EQ(f.server.batch_state(2), 0);
 }
 
 TEST(BoincRemoteRpc, ReadinessProbeNamesWhatIsMissing) {

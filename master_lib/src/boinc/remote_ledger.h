@@ -3,10 +3,11 @@
 // killed takes up the jobs it had submitted instead of submitting them again,
 // and never downloads an output twice.
 //
-// A job is recorded (pending) before the submit_batch that creates it, so a
-// crash between that RPC and its reply leaves a pending job that the next run
-// resolves by asking the server (query_batch lists the batch's job names:
-// mwkit chooses them). A fetched output is kept here until the Master has it
+// A job is recorded (pending) before the submit_batch that creates it and
+// its batch, so a crash between that RPC and its reply leaves a pending job
+// that the next run resolves by asking the server: the batch by its name
+// (BOINC's id is not known before the reply), whose query_batch lists the
+// batch's job names (mwkit chooses both names). A fetched output is kept here until the Master has it
 // (task_finished returned, which journals it), then dropped.
 //
 // Every change is committed before the call returns (WAL: a killed process
@@ -32,7 +33,8 @@ class RemoteLedger {
   };
   struct Job {
     std::string name;
-    std::int64_t batch_id = 0;
+    std::string batch_name;
+    std::int64_t batch_id = 0;  // BOINC's; 0 while not known (pending)
     JobState state = JobState::pending;
     std::string output;  // when fetched
   };
@@ -51,13 +53,16 @@ class RemoteLedger {
 
   const std::string& path() const;
 
-  // Before submit_batch: batch `batch_id` and its jobs, pending. A live job
-  // recorded earlier for one of these task ids is superseded (done).
-  void record_batch(std::int64_t batch_id, const std::string& batch_name, const std::vector<NewJob>& jobs);
-  // submit_batch answered: the batch's pending jobs are on the server.
-  void batch_submitted(std::int64_t batch_id);
-  // submit_batch was refused: the batch's pending jobs never reached the server.
-  void batch_refused(std::int64_t batch_id);
+  // Before submit_batch: batch `batch_name` and its jobs, pending. A live
+  // job recorded earlier for one of these task ids is superseded (done).
+  void record_batch(const std::string& batch_name, const std::vector<NewJob>& jobs);
+  // The server has batch `batch_name` under BOINC's id `batch_id`.
+  void batch_found(const std::string& batch_name, std::int64_t batch_id);
+  // submit_batch answered `batch_id`: the batch's pending jobs are on the server.
+  void batch_submitted(const std::string& batch_name, std::int64_t batch_id);
+  // submit_batch was refused, or the server has no such batch: its pending
+  // jobs never reached the server, and there is no batch to retire.
+  void batch_refused(const std::string& batch_name);
   void job_state(const std::string& job_name, JobState state);
   void fetched(const std::string& job_name, std::string_view output);
 
@@ -71,7 +76,7 @@ class RemoteLedger {
   // chunks on from there, so its batch names do not repeat.
   std::size_t batch_count();
 
-  // Batches not yet retired none of whose jobs is live.
+  // Batches (BOINC's ids) not yet retired none of whose jobs is live.
   std::vector<std::int64_t> idle_batches();
   // Retiring cancels what is left of a batch: its jobs are no longer live, so
   // a later run submits their tasks again.

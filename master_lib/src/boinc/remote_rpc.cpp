@@ -3,9 +3,12 @@
 
 #include <tinyxml2.h>
 
+#include "interfaces/boinc_common.h"
 #include "mw/boinc/error_mask.h"
+#include "mw/hash.h"
 
 #include <cstdlib>
+#include <ctime>
 
 namespace mw::boinc::detail {
 namespace {
@@ -127,12 +130,13 @@ RpcError::RpcError(std::string rpc, int error_num, std::string server_message)
       rpc_(std::move(rpc)), error_num_(error_num), server_message_(std::move(server_message)) {}
 
 std::size_t stage_files(RpcClient& rpc, const std::vector<std::string>& names,
-                        const std::function<std::string(const std::string&)>& bytes_of, std::int64_t batch_id) {
-  const std::vector<std::size_t> absent = rpc.query_files(names, batch_id);
+                        const std::function<std::string(const std::string&)>& bytes_of, std::int64_t batch_id,
+                        std::int64_t delete_time) {
+  const std::vector<std::size_t> absent = rpc.query_files(names, batch_id, delete_time);
   std::vector<std::string> group_names, group_bytes;
   std::size_t group_size = 0;
   auto flush = [&] {
-    rpc.upload_files(group_names, group_bytes, batch_id);
+    rpc.upload_files(group_names, group_bytes, batch_id, delete_time);
     group_names.clear();
     group_bytes.clear();
     group_size = 0;
@@ -148,25 +152,56 @@ std::size_t stage_files(RpcClient& rpc, const std::vector<std::string>& names,
   return absent.size();
 }
 
-void discard_batch(RpcClient& rpc, std::int64_t batch_id, const std::function<void(const std::string&)>& warn) {
+std::int64_t staging_lease_end() { return static_cast<std::int64_t>(std::time(nullptr)) + kStagingLeaseSeconds; }
+
+std::string job_name_stem(const std::string& batch_name) {
+  const std::string stem = workunit_stem(batch_name);
+  return stem == batch_name ? stem : stem + "_" + sha256_hex(batch_name).substr(0, 8);
+}
+
+std::optional<RemoteBatchStatus> find_batch(RpcClient& rpc, const std::string& name) {
+  BatchRef ref;
+  ref.name = name;  // by name even when it is all digits
   try {
-    rpc.retire_batch(batch_id);
-  } catch (const Error& e) {
-    warn("could not retire batch " + std::to_string(batch_id) + " after its submission failed: " + e.what());
+    return rpc.query_batch(ref);
+  } catch (const RpcError& e) {
+    if (e.server_message() == "no such batch") return std::nullopt;
+    throw;
   }
 }
 
-void submit_batch_tolerant(RpcClient& rpc, std::int64_t batch_id, const std::string& app,
-                           const WorkunitSettings& settings, const std::vector<RemoteJob>& jobs,
-                           bool& workaround, const std::function<void(const std::string&)>& warn) {
+std::int64_t discard_batch_named(RpcClient& rpc, const std::string& name,
+                                 const std::function<void(const std::string&)>& warn) {
   try {
-    rpc.submit_batch(batch_id, app, settings, jobs, workaround);
-  } catch (const RpcError& e) {
-    if (workaround || !is_template_quirk(e)) throw;
-    warn("warning: the server refused submit_batch with \"" + e.server_message() +
-         "\" (BOINC on PHP 8.2); retrying with a workunit_template_file that does not exist");
-    workaround = true;
-    rpc.submit_batch(batch_id, app, settings, jobs, true);
+    const std::optional<RemoteBatchStatus> made = find_batch(rpc, name);
+    if (!made) return 0;
+    rpc.retire_batch(made->id);
+    warn("the server made batch " + std::to_string(made->id) + " ('" + name + "') before it refused the jobs; it is"
+         " retired (BOINC has no RPC that deletes a batch row)");
+    return made->id;
+  } catch (const Error& e) {
+    warn("could not check whether the server made batch '" + name + "' before the submission failed (" + e.what() +
+         "); if it did, retire it: mw-work-generator retire --remote URL --auth-file FILE --batch '" + name + "'");
+    return 0;
+  }
+}
+
+std::int64_t submit_new_batch(RpcClient& rpc, const std::string& batch_name, const std::string& app,
+                              const WorkunitSettings& settings, const std::vector<RemoteJob>& jobs,
+                              bool& workaround, const std::function<void(const std::string&)>& warn) {
+  try {
+    try {
+      return rpc.submit_batch(batch_name, app, settings, jobs, workaround);
+    } catch (const RpcError& e) {
+      if (workaround || !is_template_quirk(e)) throw;
+      warn("warning: the server refused submit_batch with \"" + e.server_message() +
+           "\" (BOINC on PHP 8.2); retrying with a workunit_template_file that does not exist");
+      workaround = true;
+      return rpc.submit_batch(batch_name, app, settings, jobs, true);
+    }
+  } catch (const RpcError&) {
+    discard_batch_named(rpc, batch_name, warn);
+    throw;
   }
 }
 
@@ -293,12 +328,14 @@ std::string job_input_template(std::size_t files, const WorkunitSettings& s) {
   return print(doc);
 }
 
-void RpcClient::submit_batch(std::int64_t batch_id, const std::string& app, const WorkunitSettings& s,
-                             const std::vector<RemoteJob>& jobs, bool template_workaround) {
+std::int64_t RpcClient::submit_batch(const std::string& batch_name, const std::string& app,
+                                     const WorkunitSettings& s, const std::vector<RemoteJob>& jobs,
+                                     bool template_workaround) {
+  if (batch_name.empty()) throw Error(Errc::usage, "submit_batch: the batch needs a name");
   Request r("submit_batch", authenticator_);
   XMLElement* batch = r.doc.NewElement("batch");
   r.root->InsertEndChild(batch);
-  add(r.doc, batch, "batch_id", std::to_string(batch_id));
+  add(r.doc, batch, "batch_name", batch_name);
   add(r.doc, batch, "app_name", app);
   add(r.doc, batch, "priority", std::to_string(s.priority));
   add(r.doc, batch, "app_version_num", std::to_string(s.app_version_num));
@@ -335,7 +372,10 @@ void RpcClient::submit_batch(std::int64_t batch_id, const std::string& app, cons
   add(r.doc, batch, "output_template_filename", kOutputTemplate);
   if (template_workaround) add(r.doc, batch, "workunit_template_file", "no_such_file");
   // Compact: the per-job templates would otherwise be mostly indentation.
-  call("submit_rpc_handler.php", "submit_batch", print(r.doc, true));
+  const std::string body = call("submit_rpc_handler.php", "submit_batch", print(r.doc, true));
+  XMLDocument doc;
+  parse(doc, body);
+  return child_int(doc.RootElement(), "batch_id", "submit_batch");
 }
 
 RemoteBatchStatus RpcClient::query_batch(const BatchRef& batch) {
@@ -430,10 +470,12 @@ void RpcClient::retire_batch(const BatchRef& batch) {
   call("submit_rpc_handler.php", "retire_batch", print(r.doc));
 }
 
-std::vector<std::size_t> RpcClient::query_files(const std::vector<std::string>& names, std::int64_t batch_id) {
+std::vector<std::size_t> RpcClient::query_files(const std::vector<std::string>& names, std::int64_t batch_id,
+                                                std::int64_t delete_time) {
   if (names.empty()) return {};
   Request r("query_files", authenticator_);
   if (batch_id) add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  if (delete_time) add(r.doc, r.root, "delete_time", std::to_string(delete_time));
   for (const auto& n : names) add(r.doc, r.root, "phys_name", n);
   const std::string body = call("job_file.php", "query_files", print(r.doc));
   XMLDocument doc;
@@ -453,10 +495,11 @@ std::vector<std::size_t> RpcClient::query_files(const std::vector<std::string>& 
 }
 
 void RpcClient::upload_files(const std::vector<std::string>& names, const std::vector<std::string>& contents,
-                             std::int64_t batch_id) {
+                             std::int64_t batch_id, std::int64_t delete_time) {
   if (names.empty()) return;
   Request r("upload_files", authenticator_);
   if (batch_id) add(r.doc, r.root, "batch_id", std::to_string(batch_id));
+  if (delete_time) add(r.doc, r.root, "delete_time", std::to_string(delete_time));
   for (const auto& n : names) add(r.doc, r.root, "phys_name", n);
   std::vector<FormPart> files;
   for (std::size_t i = 0; i < names.size(); ++i)

@@ -126,10 +126,12 @@ class RpcClient {
   RpcClient(std::string project_url, std::string authenticator, HttpOptions http = {});
 
   std::int64_t create_batch(const std::string& app, const std::string& batch_name, double expire_time = 0);
-  // Submits `jobs` into the INIT batch `batch_id`. With `template_workaround`,
-  // names a workunit_template_file that does not exist (the PHP 8.2 quirk).
-  void submit_batch(std::int64_t batch_id, const std::string& app, const WorkunitSettings& settings,
-                    const std::vector<RemoteJob>& jobs, bool template_workaround);
+  // Submits `jobs` as a new batch named `batch_name` (no <batch_id>: BOINC
+  // makes the batch itself, after its checks of the request) and returns
+  // the batch's id. With `template_workaround`, names a
+  // workunit_template_file that does not exist (the PHP 8.2 quirk).
+  std::int64_t submit_batch(const std::string& batch_name, const std::string& app, const WorkunitSettings& settings,
+                            const std::vector<RemoteJob>& jobs, bool template_workaround);
   RemoteBatchStatus query_batch(const BatchRef& batch);
   // The ids of the user's batches not yet retired.
   std::vector<std::int64_t> query_batches();
@@ -137,11 +139,14 @@ class RpcClient {
   void abort_jobs(const std::vector<std::string>& job_names);
   CompletedJob query_completed_job(const std::string& job_name);
   void retire_batch(const BatchRef& batch);
-  // Indexes (into `names`) of the files the server does not have.
-  std::vector<std::size_t> query_files(const std::vector<std::string>& names, std::int64_t batch_id = 0);
-  // Uploads files (names[i] holds contents[i]).
+  // Indexes (into `names`) of the files the server does not have. The
+  // others are tied to batch `batch_id` (when not 0) and kept at least until
+  // `delete_time` (Unix time; when not 0).
+  std::vector<std::size_t> query_files(const std::vector<std::string>& names, std::int64_t batch_id = 0,
+                                       std::int64_t delete_time = 0);
+  // Uploads files (names[i] holds contents[i]), tied and kept as query_files says.
   void upload_files(const std::vector<std::string>& names, const std::vector<std::string>& contents,
-                    std::int64_t batch_id = 0);
+                    std::int64_t batch_id = 0, std::int64_t delete_time = 0);
   // The canonical instance's output file `file_num` of job `wu_name`, from
   // the upload tree (get_output.php; gone once BOINC's file_deleter ran, and
   // the authenticator travels in the URL: the last resort).
@@ -177,26 +182,54 @@ class RpcClient {
 // lacks and uploads only those, about 64 MiB per request. `bytes_of(name)`
 // gives a file's bytes. Returns the number of files uploaded.
 //
-// A submission stages twice: first without a batch (batch_id 0), before
-// create_batch, so a server that cannot stage (or a user who may not) fails
-// the submission before a batch row exists; then with the new batch's id,
-// which only ties the files to the batch (BOINC's batch_file_assoc: files
-// tied to no live batch are its job_file_deleter's to remove) and uploads
-// again whatever vanished in between.
+// A submission stages before its batch exists (batch_id 0), each file kept
+// at least kStagingLeaseSeconds (delete_time): BOINC's job_file_deleter
+// removes files tied to no live batch once their delete time has passed, and
+// none is tied to the batch until submit_batch has made it. After the
+// submission, staging again with the new batch's id ties the files to it
+// (and uploads whatever vanished in between). A refused submission ties its
+// files to nothing: the deleter removes those no other batch uses once the
+// lease is over.
 std::size_t stage_files(RpcClient& rpc, const std::vector<std::string>& names,
-                        const std::function<std::string(const std::string&)>& bytes_of, std::int64_t batch_id);
+                        const std::function<std::string(const std::string&)>& bytes_of, std::int64_t batch_id,
+                        std::int64_t delete_time = 0);
+inline constexpr std::int64_t kStagingLeaseSeconds = 6 * 3600;
+// now + kStagingLeaseSeconds, for stage_files' delete_time.
+std::int64_t staging_lease_end();
 
-// After a refused submission: retires the batch it created (what the RPCs
-// allow — no RPC deletes a batch row; a retired batch is out of
-// query_batches, has no jobs, and no longer holds its staged files).
-// A failure is only warned about: the submission's own error matters more.
-void discard_batch(RpcClient& rpc, std::int64_t batch_id, const std::function<void(const std::string&)>& warn);
+// The job names of a batch named `batch_name` start with this: the name's
+// [A-Za-z0-9_-] characters (others become '_', at most 60), plus '_' and 8
+// hex digits of its SHA-256 when that changed it (so "a b" and "a_b" get
+// different stems). Job k of the batch is "<stem>_<k>". The name, not BOINC's batch
+// id, so that the names are known before the batch exists.
+std::string job_name_stem(const std::string& batch_name);
 
-// submit_batch, retried once with the workaround when the server answers with
-// the PHP 8.2 template quirk (`warn` is told, `workaround` set for later calls).
-void submit_batch_tolerant(RpcClient& rpc, std::int64_t batch_id, const std::string& app,
-                           const WorkunitSettings& settings, const std::vector<RemoteJob>& jobs,
-                           bool& workaround, const std::function<void(const std::string&)>& warn);
+// Batch `name` as the server has it; nullopt when the server answers that
+// there is no such batch (any other answer or failure throws).
+std::optional<RemoteBatchStatus> find_batch(RpcClient& rpc, const std::string& name);
+
+// Submits `jobs` as the new batch `batch_name` (submit_batch without a batch
+// id), retrying once with the workaround when the server answers with the
+// PHP 8.2 template quirk (`warn` is told, `workaround` set for later calls).
+// Returns the batch's id.
+//
+// What BOINC refuses before it inserts the batch row (app, rights, the
+// template quirk, file counts against a batch template) leaves nothing on
+// the server. create_work runs after the insert, so what it refuses
+// leaves the row (INIT, no jobs). On a refusal (RpcError) the batch is
+// therefore looked up by name and, if it exists, retired — no RPC deletes a
+// batch row; a retired one is out of query_batches, has no jobs left and
+// holds no staged files — before the error is rethrown. A failed clean-up
+// is only warned about: the submission's own error matters more. Any other
+// error (no reply) is rethrown as it is: the server may have made the jobs.
+std::int64_t submit_new_batch(RpcClient& rpc, const std::string& batch_name, const std::string& app,
+                              const WorkunitSettings& settings, const std::vector<RemoteJob>& jobs,
+                              bool& workaround, const std::function<void(const std::string&)>& warn);
+
+// Retires batch `name` if the server has it (after a failed submission);
+// its id, or 0 when there is none. Failures are warned about.
+std::int64_t discard_batch_named(RpcClient& rpc, const std::string& name,
+                                 const std::function<void(const std::string&)>& warn);
 
 // True for the reply BOINC (PHP 8.2) gives a submit_batch without a
 // workunit_template_file.

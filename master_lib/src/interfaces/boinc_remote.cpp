@@ -266,20 +266,18 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     chunks_ = ledger_->batch_count();
   }
 
-  // One BOINC batch: create it, record its jobs in the ledger, stage the
-  // files, submit the jobs.
+  // One BOINC batch: name it, record its jobs in the ledger, stage the
+  // files, and let submit_batch make the batch with its jobs.
   void submit_group(std::vector<Prepared>& group, const Files& files,
                     const std::map<std::uint64_t, std::string>& fingerprints) {
     auto bytes_of = [&](const std::string& n) {
       auto p = files.paths.find(n);
       return p != files.paths.end() ? mw::detail::read_file(p->second) : files.in_memory.at(n);
     };
-    // Staged before the batch exists: a server or user that cannot stage
-    // fails the chunk without leaving a batch behind (remote_rpc.h).
-    detail::stage_files(*submit_rpc_, files.names, bytes_of, 0);
-    const std::string name = batch_name_ + "_" + std::to_string(++chunks_);
-    const std::int64_t batch_id = submit_rpc_->create_batch(options_.app, name);
-    const std::string stem = detail::workunit_stem(batch_name_) + "_" + std::to_string(batch_id) + "_";
+    const std::string name = fresh_batch_name();
+    // Job names from the batch's name: they are known (and recorded) before
+    // BOINC has made the batch and given it an id.
+    const std::string stem = detail::job_name_stem(name) + "_";
     std::vector<RemoteJob> jobs;
     std::vector<RemoteLedger::NewJob> records;
     for (auto& p : group) {
@@ -287,27 +285,68 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
       jobs.push_back(p.job);
       if (ledger_) records.push_back({p.job.name, p.task->id, fingerprints.at(p.task->id)});
     }
+    // Staged with a lease and tied to no batch yet (remote_rpc.h): a server
+    // or user that cannot stage fails the chunk before anything is made.
+    detail::stage_files(*submit_rpc_, files.names, bytes_of, 0, detail::staging_lease_end());
     // Recorded before submit_batch: a master killed while it waits for the
-    // reply finds these jobs pending and asks the server whether they exist.
-    if (ledger_) ledger_->record_batch(batch_id, name, records);
+    // reply finds these jobs pending and asks the server for the batch by name.
+    if (ledger_) ledger_->record_batch(name, records);
+    std::int64_t batch_id = 0;
     try {
-      detail::stage_files(*submit_rpc_, files.names, bytes_of, batch_id);
-      detail::submit_batch_tolerant(*submit_rpc_, batch_id, options_.app, options_.settings, jobs,
-                                    template_workaround_, options_.log);
+      batch_id = detail::submit_new_batch(*submit_rpc_, name, options_.app, options_.settings, jobs,
+                                          template_workaround_, options_.log);
     } catch (const RpcError&) {
-      // The server answered no: none of the jobs exists, and the empty batch
-      // must not stay (nor hold the files staged for it).
-      if (ledger_) ledger_->batch_refused(batch_id);
-      detail::discard_batch(*submit_rpc_, batch_id, options_.log);
-      if (ledger_) ledger_->batch_retired(batch_id);
+      // Refused: none of the jobs exists, nor the batch (submit_new_batch
+      // retired it if BOINC had made it already).
+      if (ledger_) ledger_->batch_refused(name);
       throw;
     }
     // (Any other error leaves them pending: the reply may have been lost
     // after the server made the jobs, and a later run will ask.)
     workaround_used_ = template_workaround_;
-    if (ledger_) ledger_->batch_submitted(batch_id);
+    if (ledger_) ledger_->batch_submitted(name, batch_id);
+    tie_files(files.names, bytes_of, batch_id);
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& p : group) follow_locked(batch_id, p.job.name, p.task->id);
+  }
+
+  // Ties the files of a new batch to it, so that BOINC's job_file_deleter
+  // keeps them past the staging lease. The jobs exist already: a failure
+  // here is told, not the chunk's failure (the lease covers the files for
+  // hours; a project without the batch_file_assoc table has no deleter that
+  // could use the tie).
+  void tie_files(const std::vector<std::string>& names, const std::function<std::string(const std::string&)>& bytes_of,
+                 std::int64_t batch_id) {
+    try {
+      detail::stage_files(*submit_rpc_, names, bytes_of, batch_id);
+    } catch (const Error& e) {
+      if (!tie_warned_)
+        options_.log("warning: the files of batch " + std::to_string(batch_id) +
+                     " could not be tied to it (they are kept until their staging lease ends): " + e.what());
+      tie_warned_ = true;
+    }
+  }
+
+  // "<batch_name>_<n>" for the next chunk number n not used on the server
+  // yet: BOINC finds a batch by name as the first row with that name, so a
+  // name must be new for the ledger's recovery (and the clean-up of a
+  // refused submission) to find this batch and no other. A name can be
+  // taken by an earlier run of the same Remote::batch_name without the ledger.
+  std::string fresh_batch_name() {
+    for (int tries = 0;; ++tries) {
+      const std::string name = batch_name_ + "_" + std::to_string(++chunks_);
+      bool taken = true;
+      try {
+        taken = detail::find_batch(*submit_rpc_, name).has_value();
+      } catch (const RpcError& e) {
+        // Another user's batch of that name: taken as well.
+        if (e.server_message().find("not owner") == std::string::npos) throw;
+      }
+      if (!taken) return name;
+      if (tries == 63)
+        throw Error(Errc::usage, "batch names " + batch_name_ + "_" + std::to_string(chunks_ - 63) + " to " + name +
+                                     " are all taken on the server; choose another Remote::batch_name");
+    }
   }
 
   // A batch newly followed is first polled poll_initial_seconds later: its
@@ -331,12 +370,14 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     std::optional<RemoteLedger::Job> job = ledger_->find(task.id, fingerprint);
     if (!job) return false;
     if (job->state == RemoteLedger::JobState::pending) {
-      if (!server_has(job->batch_id, job->name)) {
+      const std::int64_t batch_id = server_batch(*job);
+      if (batch_id == 0 || !server_jobs_[batch_id].count(job->name)) {
         ledger_->job_state(job->name, RemoteLedger::JobState::done);
         return false;
       }
       ledger_->job_state(job->name, RemoteLedger::JobState::submitted);
       job->state = RemoteLedger::JobState::submitted;
+      job->batch_id = batch_id;
     }
     if (job->state == RemoteLedger::JobState::fetched) {
       hand_over(task, job->name, job->output);
@@ -349,22 +390,39 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
     return true;
   }
 
-  // Whether the server made job `name` of batch `batch_id` (one query_batch
-  // per batch and run: a pending batch's jobs no longer change).
-  bool server_has(std::int64_t batch_id, const std::string& name) {
-    auto known = server_jobs_.find(batch_id);
-    if (known == server_jobs_.end()) {
-      std::set<std::string> names;
-      try {
-        for (const auto& j : submit_rpc_->query_batch(batch_id).jobs) names.insert(j.name);
-      } catch (const RpcError& e) {
-        // "no such batch": it was never made, or is gone; then so are its jobs.
-        options_.log("batch " + std::to_string(batch_id) + " recorded in " + ledger_->path() +
-                     " is not on the server (" + e.server_message() + "); its tasks are submitted again");
+  // BOINC's id of the batch of pending job `job`, its job names in
+  // server_jobs_; 0 when the server has no such batch (the submission never
+  // got there: the ledger then has nothing of it left to retire). One
+  // query_batch per batch and run: a pending batch's jobs no longer change.
+  // The batch is asked for by name unless its id is known (a version 1
+  // ledger's batches, made by create_batch).
+  std::int64_t server_batch(const RemoteLedger::Job& job) {
+    auto known = server_batches_.find(job.batch_name);
+    if (known != server_batches_.end()) return known->second;
+    std::int64_t id = 0;
+    try {
+      std::optional<RemoteBatchStatus> st;
+      if (job.batch_id != 0) st = submit_rpc_->query_batch(job.batch_id);
+      else st = detail::find_batch(*submit_rpc_, job.batch_name);
+      if (st) {
+        id = st->id;
+        std::set<std::string>& names = server_jobs_[id];
+        for (const auto& j : st->jobs) names.insert(j.name);
+        ledger_->batch_found(job.batch_name, id);
       }
-      known = server_jobs_.emplace(batch_id, std::move(names)).first;
+    } catch (const RpcError& e) {
+      // "no such batch" by id: it is gone; then so are its jobs.
+      options_.log("batch '" + job.batch_name + "' recorded in " + ledger_->path() + " is not on the server (" +
+                   e.server_message() + "); its tasks are submitted again");
     }
-    return known->second.count(name) > 0;
+    if (id == 0) {
+      if (job.batch_id == 0)
+        options_.log("batch '" + job.batch_name + "' recorded in " + ledger_->path() +
+                     " was never made on the server; its tasks are submitted again");
+      ledger_->batch_refused(job.batch_name);
+    }
+    server_batches_.emplace(job.batch_name, id);
+    return id;
   }
 
   // Turns a job's output into the task's outcome and reports it; the ledger
@@ -522,7 +580,9 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
   std::map<std::string, std::string> program_names_;  // program path → staged name (submitter only)
   std::uint64_t chunks_ = 0;
   std::unique_ptr<RemoteLedger> ledger_;
+  std::map<std::string, std::int64_t> server_batches_;         // submitter only: batch name → id (0: none)
   std::map<std::int64_t, std::set<std::string>> server_jobs_;  // submitter only
+  bool tie_warned_ = false;                                    // submitter only
   std::atomic<std::uint64_t> taken_up_{0}, outputs_from_ledger_{0};
   bool template_workaround_ = false;           // the submitter's
   std::atomic<bool> workaround_used_{false};   // the same, for status()

@@ -15,7 +15,8 @@
 // (`mwt_<sha256>` for bundles): job_file.php's query_files says which names
 // the server lacks and only those are uploaded. Each submission chunk
 // (up to tasks_per_submit tasks gathered from the master) becomes one BOINC
-// batch: create_batch, then submit_batch. Task bundles are built and signed
+// batch, made by the submit_batch that makes its jobs (no create_batch).
+// Task bundles are built and signed
 // in memory (no file, no fsync: the ledger, not the bundle, is what a resumed
 // master relies on). Each batch is followed with query_batch on its own
 // schedule: first poll_initial_seconds after its submission (never at once,
@@ -31,10 +32,23 @@
 // is retired once its last job is handed over, so the server frees its
 // outputs, and whatever is left at shutdown (retire_batch_at_end).
 //
-// Files are staged before create_batch (a server that cannot stage fails
-// the chunk with no batch made) and tied to the batch after it; a batch
-// whose submit_batch is refused is retired at once, leaving no live batch
-// and nothing that keeps its staged files.
+// Batches and job names: chunk k is the batch "<batch_name>_<k>" (k counts
+// on from the ledger's batches, and skips names the server already has:
+// BOINC finds a batch by name as the first row with it), and its job for
+// task t is "<stem>_<t>", the stem being the batch name's [A-Za-z0-9_-]
+// characters (plus 8 hex digits of its SHA-256 when others were replaced).
+// Names, not BOINC's batch id, so that both are known — and recorded in the
+// ledger — before the batch exists. Files are staged first, tied to no batch
+// but kept for a lease of hours (job_file.php's delete_time), then
+// submit_batch without a batch id makes the batch and its jobs, then the
+// files are tied to the new batch. What BOINC checks before it inserts the
+// batch row (app, rights, the PHP 8.2 template quirk, file counts against a
+// project template APP_in) refuses with nothing made: no batch row, no file
+// tied to one, and the staged files go to BOINC's job-file cleanup when the
+// lease ends. create_work runs after that insert, so a chunk it refuses
+// leaves the row (INIT, no jobs): Remote finds it by name and retires it at
+// once (no RPC deletes a batch row; a retired batch has no jobs, is not
+// listed by query_batches and holds no staged files).
 //
 // Templates: submit_batch names mwkit's templates as mw-project-setup
 // installs them (input_template_filename mw_in.xml, or mw_in_program.xml for
@@ -70,8 +84,8 @@
 // unfinished tasks; for one whose id and fingerprint the ledger knows, Remote
 // follows the existing job instead of submitting a new one. A job recorded
 // but not known to be on the server (killed while waiting for submit_batch's
-// reply) is looked up with query_batch: followed if the server has it,
-// submitted anew if not. A downloaded output is kept in the ledger until the
+// reply) is looked up by its batch's name with query_batch (the batch id
+// came in that reply): followed if the server has it, submitted anew if not. A downloaded output is kept in the ledger until the
 // Master has taken it (and journaled it), so an output is downloaded once even
 // when the master dies between the download and the journal. Without a
 // state_dir and a work_dir there is no ledger: a restarted master submits its
