@@ -65,6 +65,9 @@ struct HostPlatform {
   std::string sysroot;      // where its loader and glibc come from; "" = this machine
 };
 
+// What ctest's test names show of the parameter (else its bytes, pointers included).
+void PrintTo(const HostPlatform& p, std::ostream* os) { *os << p.platform; }
+
 const HostPlatform kNative{"x86_64", "x86_64-pc-linux-gnu", "x86_64-linux-gnu", MW_WRAPPER,
                            MW_TASK_PROBE_LEAN, MW_LEAN_WORKER, ""};
 const HostPlatform kAarch64{"aarch64", "aarch64-unknown-linux-gnu", "aarch64-linux-gnu",
