@@ -2,6 +2,7 @@
 //
 //   mw-project-setup install   --project DIR [--app mw] [--deliver DIR] [--programs-dir DIR]
 //                              [--wrapper PATH | --wrapper-dir DIR] [--platform P]...
+//                              [--platform-wrapper P=FILE [--platform-root P=DIR]]...
 //                              [--signatures DIR] [--task-pub FILE]... [--task-key FILE]
 //                              [--replication | --min-quorum N] [--replace-task-keys] [--move-deliver]
 //                              [--start-timeout S] [--dry-run]
@@ -13,7 +14,9 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <map>
 
+#include "mw/error.h"
 #include "setup.h"
 #include "tool_common.h"
 
@@ -27,6 +30,7 @@ int project_setup_main(int argc, char** argv) {
   mw::cli::set_up(app);
   app.require_subcommand(1);
   bool no_boinc_libs = false;
+  std::vector<std::string> platform_wrappers, platform_roots;
 
   auto common = [&](CLI::App* cmd, bool full) {
     cmd->add_option("--project", o.project, "The BOINC project directory (holds config.xml)")->required();
@@ -45,7 +49,15 @@ int project_setup_main(int argc, char** argv) {
     auto* wd = cmd->add_option("--wrapper-dir", o.wrapper_dir,
                                "DIR/<platform>/mw-wrapper (and lib*.so* beside it) per platform");
     w->excludes(wd);
-    cmd->add_option("--platform", o.platforms, "BOINC platform; repeat for several (default: this host's)");
+    cmd->add_option("--platform", o.platforms,
+                    "BOINC platform; repeat for several (default: this host's and each --platform-wrapper's)");
+    cmd->add_option("--platform-wrapper", platform_wrappers,
+                    "PLATFORM=FILE: mw-wrapper built for another platform (the aarch64 cross build's; "
+                    "docs/wrapper.md), recorded")
+        ->excludes(wd);
+    cmd->add_option("--platform-root", platform_roots,
+                    "PLATFORM=DIR: root (an arm64 Debian root) whose library directories hold what that "
+                    "wrapper needs beyond glibc, recorded");
     cmd->add_option("--signatures", o.signatures,
                     "Directory of NAME.sig files made offline (instead of keys/code_sign_private)");
     cmd->add_option("--task-pub", o.task_pubs,
@@ -86,6 +98,24 @@ int project_setup_main(int argc, char** argv) {
   for (auto* cmd : {install, check, uninstall})
     if (*cmd && cmd->count("--app") > 0) o.app_given = true;
   o.resolve_libs = !no_boinc_libs;
+  // PLATFORM=PATH, each platform once.
+  auto by_platform = [](const std::vector<std::string>& given, const std::string& option) {
+    std::map<std::string, std::string> m;
+    for (const auto& g : given) {
+      const auto eq = g.find('=');
+      if (eq == 0 || eq == std::string::npos || eq + 1 == g.size())
+        throw mw::Error(mw::Errc::usage, option + " " + g + ": expected PLATFORM=PATH");
+      if (!m.emplace(g.substr(0, eq), g.substr(eq + 1)).second)
+        throw mw::Error(mw::Errc::usage, option + " " + g + ": platform " + g.substr(0, eq) + " given twice");
+    }
+    return m;
+  };
+  o.platform_wrappers = by_platform(platform_wrappers, "--platform-wrapper");
+  o.platform_roots = by_platform(platform_roots, "--platform-root");
+  for (const auto& [platform, dir] : o.platform_roots)
+    if (!o.platform_wrappers.count(platform))
+      throw mw::Error(mw::Errc::usage, "--platform-root " + platform + "=" + dir + ": give --platform-wrapper " +
+                                           platform + "=FILE too");
   if (*install) return mw::setup::install(o, std::cout);
   if (*check) return mw::setup::check(o, std::cout);
   return mw::setup::uninstall(o, std::cout);

@@ -431,14 +431,26 @@ VersionSpec desired_version(const SetupOptions& o, const std::string& platform,
   std::vector<std::string> libs;
   std::string wrapper;
   std::vector<std::string> search;
+  const auto given = o.platform_wrappers.find(platform);
+  const auto root = o.platform_roots.find(platform);
   if (!o.wrapper_dir.empty()) {
     wrapper = join_path(join_path(o.wrapper_dir, platform), "mw-wrapper");
     libs = libs_in(join_path(o.wrapper_dir, platform));
+  } else if (given != o.platform_wrappers.end()) {
+    wrapper = given->second;
+    if (root != o.platform_roots.end()) {
+      if (!is_dir(root->second))
+        throw Error(Errc::usage, "--platform-root " + platform + "=" + root->second + ": no such directory");
+      search = root_library_dirs(root->second, platform);
+    } else if (platform == host_platform() && o.resolve_libs) {
+      search = detail::system_library_dirs();
+    }
   } else {
     if (platform != host_platform())
       throw Error(Errc::usage, "platform " + platform + " is not this host's (" + host_platform() +
-                                   "): give its wrapper with --wrapper-dir DIR (DIR/" + platform +
-                                   "/mw-wrapper)");
+                                   "): give its wrapper with --platform-wrapper " + platform +
+                                   "=FILE (and --platform-root " + platform + "=DIR for its libraries), or with "
+                                   "--wrapper-dir DIR (DIR/" + platform + "/mw-wrapper)");
     wrapper = o.wrapper.empty() ? program_near_setup("mw-wrapper") : o.wrapper;
     if (wrapper.empty())
       throw Error(Errc::usage, "cannot find mw-wrapper beside mw-project-setup or in its build tree: "
@@ -505,6 +517,13 @@ std::vector<std::string> platforms_of(const SetupOptions& o) {
   return o.platforms.empty() ? std::vector<std::string>{host_platform()} : o.platforms;
 }
 
+boinc::AppVersionRecord version_record(const SetupOptions& o, const std::string& platform, int num) {
+  boinc::AppVersionRecord r{platform, num, "", ""};
+  if (auto w = o.platform_wrappers.find(platform); w != o.platform_wrappers.end()) r.wrapper = real_path(w->second);
+  if (auto d = o.platform_roots.find(platform); d != o.platform_roots.end()) r.library_root = real_path(d->second);
+  return r;
+}
+
 void plan_app_and_versions(Plan& plan, Database& db, const SetupOptions& o,
                            const std::vector<std::pair<std::string, std::string>>& task_keys) {
   auto apps = db.query("SELECT id FROM app WHERE name = ?", {o.app});
@@ -558,7 +577,7 @@ void plan_app_and_versions(Plan& plan, Database& db, const SetupOptions& o,
     std::string what = "app version of " + o.app + " for " + platform;
     if (current && same_version(spec, *current, plan.config.download_dir)) {
       plan.add(State::present, what + " (" + version_dir_name(current_num) + ")");
-      plan.record.app_versions.push_back({platform, current_num});
+      plan.record.app_versions.push_back(version_record(o, platform, current_num));
       continue;
     }
     int num = max_num + 1;
@@ -573,7 +592,7 @@ void plan_app_and_versions(Plan& plan, Database& db, const SetupOptions& o,
              "api_version " + spec.api_version + "; files: " + files);
     std::string dir = join_path(join_path(join_path(apps_dir(plan), o.app), version_dir_name(num)), platform);
     plan.versions.push_back({std::move(spec), num, dir});
-    plan.record.app_versions.push_back({platform, num});
+    plan.record.app_versions.push_back(version_record(o, platform, num));
   }
 }
 
@@ -613,6 +632,19 @@ SetupOptions effective_options(Plan& plan, const SetupOptions& o) {
   }
   if (o.platforms.empty() && r)
     for (const auto& v : r->app_versions) e.platforms.push_back(v.platform);
+  // Another architecture's wrapper and root, unless given again.
+  if (r && o.wrapper_dir.empty())
+    for (const auto& v : r->app_versions) {
+      if (!v.wrapper.empty()) e.platform_wrappers.emplace(v.platform, v.wrapper);
+      if (!v.library_root.empty()) e.platform_roots.emplace(v.platform, v.library_root);
+    }
+  // A platform given only its wrapper is installed besides the others.
+  if (o.platforms.empty() && !o.platform_wrappers.empty()) {
+    if (e.platforms.empty()) e.platforms.push_back(host_platform());
+    for (const auto& [platform, file] : o.platform_wrappers)
+      if (std::find(e.platforms.begin(), e.platforms.end(), platform) == e.platforms.end())
+        e.platforms.push_back(platform);
+  }
   if (o.min_quorum > 0) e.min_quorum = o.min_quorum;
   else if (o.replication) e.min_quorum = 2;
   else e.min_quorum = r ? r->min_quorum : 1;
@@ -773,7 +805,9 @@ void plan_record(Plan& plan, const SetupOptions& e) {
                  same.min_quorum == plan.record.min_quorum && same.app_versions.size() == plan.record.app_versions.size();
     for (std::size_t i = 0; equal && i < same.app_versions.size(); ++i)
       equal = same.app_versions[i].platform == plan.record.app_versions[i].platform &&
-              same.app_versions[i].version_num == plan.record.app_versions[i].version_num;
+              same.app_versions[i].version_num == plan.record.app_versions[i].version_num &&
+              same.app_versions[i].wrapper == plan.record.app_versions[i].wrapper &&
+              same.app_versions[i].library_root == plan.record.app_versions[i].library_root;
     if (equal) {
       plan.add(State::present, "install record " + path);
       return;
@@ -1286,6 +1320,14 @@ std::string host_platform() {
   return m + "-unknown-linux-gnu";
 }
 
+std::vector<std::string> root_library_dirs(const std::string& root, const std::string& platform) {
+  const std::string triplet = detail::machine_name(detail::platform_machine(platform)) + "-linux-gnu";
+  std::vector<std::string> dirs;
+  for (const auto& d : {"/usr/lib/" + triplet, "/lib/" + triplet, std::string("/usr/lib"), std::string("/lib")})
+    if (is_dir(root + d)) dirs.push_back(root + d);
+  return dirs;
+}
+
 WrapperNeeds wrapper_needs(const std::string& wrapper, const std::string& platform,
                            const std::vector<std::string>& shipped, const std::vector<std::string>& search_dirs) {
   WrapperNeeds n;
@@ -1294,9 +1336,10 @@ WrapperNeeds wrapper_needs(const std::string& wrapper, const std::string& platfo
   const std::uint16_t want = detail::platform_machine(platform);
   if (want != 0 && main.machine != want)
     n.problems.push_back(wrapper + " is built for " + detail::machine_name(main.machine) + ", not for " + platform);
+  for (const auto& w : closure.wrong_machine) n.problems.push_back(w);
   for (const auto& m : closure.missing)
     n.problems.push_back(m + ": not shipped, not part of glibc" +
-                         (search_dirs.empty() ? std::string() : ", not found in this machine's library directories"));
+                         (search_dirs.empty() ? std::string() : ", not found in " + search_dirs.front() + " nor the other library directories searched"));
   // Every given file goes, in the order given, under the name the loader asks for.
   for (const auto& s : shipped) {
     std::string name = detail::base_name(s);

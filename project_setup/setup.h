@@ -17,6 +17,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,12 @@ struct SetupOptions {
   std::string wrapper;              // mw-wrapper for this host's platform
   std::string wrapper_dir;          // DIR/<platform>/mw-wrapper (+ DIR/<platform>/lib*.so*)
   std::vector<std::string> platforms;
+  // Another architecture's app version (docs/wrapper.md, "aarch64"): its
+  // mw-wrapper (the cross build's), and the root (an arm64 Debian root, the
+  // one it was linked against) whose library directories hold what that
+  // wrapper needs beyond glibc. Keyed by BOINC platform name; recorded.
+  std::map<std::string, std::string> platform_wrappers;
+  std::map<std::string, std::string> platform_roots;
   std::string signatures;           // DIR/<physical name>.sig made offline
   std::vector<std::string> task_pubs;
   std::string task_key;             // the private key masters sign with, recorded (with --task-pub)
@@ -80,6 +87,11 @@ struct WrapperNeeds {
   std::string glibc_floor;            // e.g. "2.34"
   std::string glibc_floor_from;       // the file that needs it
 };
+// Where a Debian root (an arm64 root for aarch64-unknown-linux-gnu) keeps
+// `platform`'s libraries, multiarch directory first: `search_dirs` for
+// wrapper_needs when the wrapper is another architecture's.
+std::vector<std::string> root_library_dirs(const std::string& root, const std::string& platform);
+
 WrapperNeeds wrapper_needs(const std::string& wrapper, const std::string& platform,
                            const std::vector<std::string>& shipped, const std::vector<std::string>& search_dirs);
 

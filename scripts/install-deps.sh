@@ -27,6 +27,8 @@ packages=(
   mariadb-server-core mariadb-client-core   # private test databases (never the system service)
   zip unzip parallel                # reference floors in the benchmarks
   file                              # cpack -G DEB finds the ELF files to run dpkg-shlibdeps on
+  # the aarch64 volunteer build (docs/wrapper.md, "aarch64") and its test under qemu-user
+  g++-aarch64-linux-gnu debootstrap qemu-user-static
 )
 
 missing=()

@@ -21,6 +21,17 @@ fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMW_WERROR=ON \
       -DMW_TESTS=ON -DMW_BENCH=ON -DMW_SANITIZE="$sanitize"
 cmake --build "$build" -j"$(nproc)"
+# The aarch64 volunteer side, which the aarch64 host test runs under qemu-user
+# (docs/wrapper.md, "aarch64"): an arm64 root (kept in the build directory),
+# the cross build beside it, and qemu registered for aarch64 programs.
+if [ "$sanitize" = OFF ]; then
+  sysroot=$(realpath -m "$build/arm64-sysroot")
+  bash scripts/arm64-sysroot.sh "$sysroot"
+  cmake -S . -B "$build/aarch64" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMW_WERROR=ON \
+        --toolchain "$PWD/cmake/aarch64-linux-gnu.cmake" -DMW_ARM64_SYSROOT="$sysroot"
+  cmake --build "$build/aarch64" -j"$(nproc)"
+  bash scripts/qemu-binfmt.sh
+fi
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 600
 
 fuzz_seconds=${MW_FUZZ_SECONDS:-60}

@@ -7,6 +7,7 @@
 #include "mw/error.h"
 #include "support/test_support.h"
 #include "util/elf_inspect.h"
+#include "util/fs.h"
 
 namespace mw::detail {
 namespace {
@@ -82,6 +83,45 @@ TEST(ElfInspectTest, AProgramForVolunteersIsWarnedAboutWithWhatItNeeds) {
   test::write_text(dir / "run.sh", "#!/bin/sh\n");
   EXPECT_THAT(volunteer_program_warning(dir / "run.sh"), HasSubstr("not an ELF file"));
   EXPECT_THAT(volunteer_program_warning(dir / "absent"), HasSubstr("cannot open"));
+}
+
+// Debian's cross toolchain (g++-aarch64-linux-gnu, scripts/install-deps.sh)
+// brings real aarch64 libraries: the reader's second platform.
+const std::string kArm64Lib = "/usr/aarch64-linux-gnu/lib";
+
+TEST(ElfInspectTest, ReadsAnAarch64LibraryAndWalksOnlyAarch64Libraries) {
+  const std::string cxx = kArm64Lib + "/libstdc++.so.6";
+  if (!path_exists(cxx)) GTEST_SKIP() << cxx << " is missing: install g++-aarch64-linux-gnu (scripts/install-deps.sh)";
+  ElfInfo info = inspect_elf(cxx);
+  EXPECT_EQ(info.machine, EM_AARCH64);
+  EXPECT_EQ(machine_name(info.machine), "aarch64");
+  EXPECT_EQ(info.soname, "libstdc++.so.6");
+  EXPECT_THAT(info.needed, Contains("libgcc_s.so.1"));
+  EXPECT_THAT(info.needed, Contains("libc.so.6"));
+  EXPECT_FALSE(highest_version(info, "GLIBC_").empty());
+  // This machine's x86_64 libgcc_s comes first in the search and is passed
+  // over, as the loader would; the aarch64 one is taken.
+  LibraryClosure c = library_closure(cxx, {}, {"/usr/lib/x86_64-linux-gnu", kArm64Lib});
+  ASSERT_EQ(c.libraries.size(), 1u);
+  EXPECT_EQ(c.libraries[0].path, kArm64Lib + "/libgcc_s.so.1");
+  EXPECT_THAT(c.missing, ::testing::IsEmpty());
+  EXPECT_THAT(c.wrong_machine, ::testing::IsEmpty());
+}
+
+TEST(ElfInspectTest, ALibraryOfTheOtherArchitectureIsNamedWithBoth) {
+  const std::string arm_gcc = kArm64Lib + "/libgcc_s.so.1";
+  if (!path_exists(arm_gcc)) GTEST_SKIP() << arm_gcc << " is missing: install g++-aarch64-linux-gnu (scripts/install-deps.sh)";
+  // An x86_64 program shipped with an aarch64 library...
+  LibraryClosure c = library_closure(MW_TASK_PROBE, {arm_gcc}, system_library_dirs());
+  ASSERT_EQ(c.wrong_machine.size(), 1u);
+  EXPECT_EQ(c.wrong_machine[0], "libgcc_s.so.1 (" + arm_gcc + ") is built for aarch64, task_probe for x86_64");
+  // ... and an aarch64 one with this machine's x86_64 library.
+  LibraryClosure d = library_closure(kArm64Lib + "/libstdc++.so.6", {"/usr/lib/x86_64-linux-gnu/libgcc_s.so.1"}, {});
+  ASSERT_EQ(d.wrong_machine.size(), 1u);
+  EXPECT_EQ(d.wrong_machine[0],
+            "libgcc_s.so.1 (/usr/lib/x86_64-linux-gnu/libgcc_s.so.1) is built for x86_64, libstdc++.so.6 for aarch64");
+  // A program of the other architecture about to be shipped by this master: both named.
+  EXPECT_THAT(volunteer_program_warning(arm_gcc), HasSubstr("it is built for aarch64, this machine is x86_64"));
 }
 
 TEST(ElfInspectTest, DamagedFilesAreFormatErrorsNamingTheFile) {

@@ -6,6 +6,16 @@
 // so a library install forgets makes the wrapper fail here with "error while
 // loading shared libraries", as it did on a real volunteer host (issue 17).
 //
+// The same tests run for aarch64-unknown-linux-gnu (docs/wrapper.md,
+// "aarch64"): the cross build's wrapper and programs, a root holding the arm64
+// loader and glibc from the arm64 root they were linked against
+// (scripts/arm64-sysroot.sh), run by qemu-user through binfmt_misc
+// (scripts/qemu-binfmt.sh; its F flag opens qemu before the chroot, so the
+// root holds no qemu and the wrapper's own exec of the task program goes
+// through qemu too). Without the arm64 root, the cross build or the binfmt
+// handler they are skipped, naming what is missing; scripts/test.sh prepares
+// all three.
+//
 // Runs as root only (chroot); CI runs as root. The slot is laid out as the
 // client lays it out (reference §8.1): the main program runs as
 // ../../projects/DIR/PHYS with LD_LIBRARY_PATH=../../projects/DIR:.:../..,
@@ -26,6 +36,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <fstream>
 #include <thread>
 
 #include "mw/bundle.h"
@@ -43,9 +54,45 @@ namespace {
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-const std::string kPlatform = "x86_64-pc-linux-gnu";
 const std::string kProjectDir = "projects/127.0.0.1_lab";
-const std::string kWrapperPhysical = "mw_1.00_" + kPlatform + "_mw-wrapper";
+
+// A volunteer host's platform and the programs built for it.
+struct HostPlatform {
+  std::string name;         // test name suffix
+  std::string platform;     // BOINC platform
+  std::string triplet;      // Debian multiarch directory
+  std::string wrapper, probe, lean_worker;
+  std::string sysroot;      // where its loader and glibc come from; "" = this machine
+};
+
+// What ctest's test names show of the parameter (else its bytes, pointers included).
+void PrintTo(const HostPlatform& p, std::ostream* os) { *os << p.platform; }
+
+const HostPlatform kNative{"x86_64", "x86_64-pc-linux-gnu", "x86_64-linux-gnu", MW_WRAPPER,
+                           MW_TASK_PROBE_LEAN, MW_LEAN_WORKER, ""};
+const HostPlatform kAarch64{"aarch64", "aarch64-unknown-linux-gnu", "aarch64-linux-gnu",
+                            MW_AARCH64_BUILD "/client_wrapper/mw-wrapper", MW_AARCH64_BUILD "/task_probe_lean",
+                            MW_AARCH64_BUILD "/lean_worker_example", MW_ARM64_SYSROOT};
+
+// Why this machine cannot run `p`'s programs in a bare root; empty: it can.
+std::string cannot_run(const HostPlatform& p) {
+  if (p.sysroot.empty()) return "";
+  if (!detail::path_exists(p.sysroot + "/.mw-sysroot"))
+    return "no arm64 root at " + p.sysroot + ": make it with scripts/arm64-sysroot.sh " + p.sysroot;
+  for (const auto& program : {p.wrapper, p.probe, p.lean_worker})
+    if (!detail::path_exists(program))
+      return program + " is not built: cmake -S . -B " MW_AARCH64_BUILD
+             " -G Ninja --toolchain cmake/aarch64-linux-gnu.cmake -DMW_ARM64_SYSROOT=" + p.sysroot +
+             " && cmake --build " MW_AARCH64_BUILD;
+  std::ifstream handler("/proc/sys/fs/binfmt_misc/qemu-aarch64");
+  std::string state, line, flags;
+  std::getline(handler, state);
+  while (std::getline(handler, line))
+    if (line.rfind("flags: ", 0) == 0) flags = line.substr(7);
+  if (state != "enabled" || flags.find('F') == std::string::npos)
+    return "binfmt_misc has no enabled qemu-aarch64 handler with the F flag: run scripts/qemu-binfmt.sh as root";
+  return "";
+}
 
 void copy_file(const std::string& from, const std::string& to, unsigned mode) {
   detail::write_file_atomic(to, detail::read_file(from), mode);
@@ -65,8 +112,10 @@ std::string real(const std::string& path) {
   return ::realpath(path.c_str(), buf) ? buf : path;
 }
 
-class BareHostTest : public ::testing::Test {
+class BareHostTest : public ::testing::TestWithParam<HostPlatform> {
  protected:
+  const HostPlatform& host = GetParam();
+  const std::string wrapper_physical = "mw_1.00_" + host.platform + "_mw-wrapper";
   test::ScratchDir root_dir;
   PrivateKey key = PrivateKey::generate();
   std::string root;
@@ -75,29 +124,32 @@ class BareHostTest : public ::testing::Test {
 
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "chroot needs root (CI runs as root)";
+    if (auto why = cannot_run(host); !why.empty()) GTEST_SKIP() << why;
     root = root_dir.path();
     slot = root + "/slots/0";
     // What install ships with this wrapper: found the way mw-project-setup finds it.
-    auto needs = setup::wrapper_needs(MW_WRAPPER, kPlatform, {}, detail::system_library_dirs());
+    auto search = host.sysroot.empty() ? detail::system_library_dirs()
+                                       : setup::root_library_dirs(host.sysroot, host.platform);
+    auto needs = setup::wrapper_needs(host.wrapper, host.platform, {}, search);
     ASSERT_TRUE(needs.problems.empty()) << needs.problems.front();
     libraries = needs.libraries;
     build_glibc_root();
   }
 
   // The dynamic loader where the wrapper's PT_INTERP says, and each of glibc's
-  // own libraries where the build machine has it (the loader's default
-  // directories), as real files. Nothing else.
+  // own libraries where the build machine (or the platform's root) has it
+  // (the loader's default directories), as real files. Nothing else.
   void build_glibc_root() {
-    const std::string interp = detail::inspect_elf(MW_WRAPPER).interpreter;
+    const std::string interp = detail::inspect_elf(host.wrapper).interpreter;
     ASSERT_FALSE(interp.empty());
     make_dirs(root + interp.substr(0, interp.rfind('/')));
-    copy_file(real(interp), root + interp, 0755);
+    copy_file(real(host.sysroot + interp), root + interp, 0755);
     for (const auto& name : detail::glibc_baseline()) {
-      for (const auto& dir : {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu"}) {
-        const std::string from = std::string(dir) + "/" + name;
+      for (const auto& dir : {"/lib/" + host.triplet, "/usr/lib/" + host.triplet}) {
+        const std::string from = host.sysroot + dir + "/" + name;
         if (!detail::path_exists(from)) continue;
         make_dirs(root + dir);
-        copy_file(real(from), root + from, 0755);
+        copy_file(real(from), root + dir + "/" + name, 0755);
       }
     }
     // A host has /dev/null and /proc; the runner uses both.
@@ -112,7 +164,7 @@ class BareHostTest : public ::testing::Test {
   // The app version as the client installs it: the main program in the
   // project directory, each <copy_file/> library copied into the slot.
   void install_app_version(const std::string& leave_out = "") {
-    copy_file(MW_WRAPPER, root + "/" + kProjectDir + "/" + kWrapperPhysical, 0755);
+    copy_file(host.wrapper, root + "/" + kProjectDir + "/" + wrapper_physical, 0755);
     for (const auto& [file, soname] : libraries)
       if (soname != leave_out) copy_file(file, slot + "/" + soname, 0755);
     test::write_text(slot + "/mw_task_public.pem", key.public_key().to_pem());
@@ -138,7 +190,7 @@ class BareHostTest : public ::testing::Test {
       if (::unshare(CLONE_NEWNS) == 0 && ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0)
         ::mount("proc", (root + "/proc").c_str(), "proc", 0, nullptr);
       if (::chroot(root.c_str()) != 0 || ::chdir("/slots/0") != 0) _exit(120);
-      const std::string program = "../../" + kProjectDir + "/" + kWrapperPhysical;
+      const std::string program = "../../" + kProjectDir + "/" + wrapper_physical;
       const std::string ld_path = "LD_LIBRARY_PATH=../../" + kProjectDir + ":.:../..";
       char* const argv[] = {const_cast<char*>(program.c_str()), nullptr};
       char* const envp[] = {const_cast<char*>(ld_path.c_str()), const_cast<char*>("PATH=/nonexistent"), nullptr};
@@ -166,7 +218,7 @@ class BareHostTest : public ::testing::Test {
   // The loader refuses to start the wrapper and names `soname`; no result, no task.
   void probe_missing_library(const std::string& soname) {
     TaskBuilder t("bare-missing");
-    t.bundled_program(MW_TASK_PROBE_LEAN, "task_probe").args({"out", "ran"});
+    t.bundled_program(host.probe, "task_probe").args({"out", "ran"});
     t.write_bundle(slot + "/task.zip", key);
     Run r = run_wrapper();
     EXPECT_EQ(r.exit_code, 127) << r.early << r.stderr_txt;
@@ -175,12 +227,12 @@ class BareHostTest : public ::testing::Test {
   }
 };
 
-TEST_F(BareHostTest, ExecTaskRunsWithOnlyGlibcOnTheHost) {
+TEST_P(BareHostTest, ExecTaskRunsWithOnlyGlibcOnTheHost) {
   install_app_version();
   // The task's own program must run there too: task_probe_lean has libstdc++ and libgcc linked in.
-  ASSERT_THAT(detail::library_closure(MW_TASK_PROBE_LEAN, {}, {}).missing, ::testing::IsEmpty());
+  ASSERT_THAT(detail::library_closure(host.probe, {}, {}).missing, ::testing::IsEmpty());
   TaskBuilder t("bare-exec");
-  t.bundled_program(MW_TASK_PROBE_LEAN, "task_probe")
+  t.bundled_program(host.probe, "task_probe")
       .args({"write", "out.txt", "hello from a bare host", "out", "to stdout"})
       .output("out.txt", 100);
   t.write_bundle(slot + "/task.zip", key);
@@ -193,21 +245,25 @@ TEST_F(BareHostTest, ExecTaskRunsWithOnlyGlibcOnTheHost) {
   EXPECT_THAT(r.stderr_txt, HasSubstr("task ended: success"));
 }
 
-TEST_F(BareHostTest, FunctionTaskOfALeanWorkerRunsWithOnlyGlibcOnTheHost) {
+TEST_P(BareHostTest, FunctionTaskOfALeanWorkerRunsWithOnlyGlibcOnTheHost) {
   install_app_version();
-  EXPECT_EQ(detail::volunteer_program_warning(MW_LEAN_WORKER), "") << "masters ship it without a warning";
-  auto lean = detail::library_closure(MW_LEAN_WORKER, {}, {});
+  const std::string warning = detail::volunteer_program_warning(host.lean_worker);
+  if (host.sysroot.empty())
+    EXPECT_EQ(warning, "") << "masters ship it without a warning";
+  else  // only because this (x86_64) machine is not its architecture
+    EXPECT_THAT(warning, HasSubstr("it is built for aarch64, this machine is x86_64; newest"));
+  auto lean = detail::library_closure(host.lean_worker, {}, {});
   ASSERT_THAT(lean.missing, ::testing::IsEmpty()) << "a lean worker needs nothing beyond glibc";
   // Its glibc floor stays at the toolchain's lowest (docs/wrapper.md): 2.35 with GCC 12.
   EXPECT_LE(detail::compare_versions(lean.glibc_floor, "2.35"), 0)
       << "GLIBC_" << lean.glibc_floor << " from " << lean.glibc_floor_from;
   // As BOINC ships it: the program a separate (sticky) file, mw_program in the slot.
   TaskBuilder t("bare-function");
-  t.bundled_program(MW_LEAN_WORKER).function("sum_of_squares");
+  t.bundled_program(host.lean_worker).function("sum_of_squares");
   t.file_bytes(kArgsMember, encode_values(std::uint64_t{1000}), FileRole::input);
   t.output(kValueMember, 1 << 20);
   t.write_bundle_without_programs(slot + "/task.zip", key);
-  copy_file(MW_LEAN_WORKER, slot + "/mw_program", 0755);
+  copy_file(host.lean_worker, slot + "/mw_program", 0755);
   Run r = run_wrapper();
   ASSERT_EQ(r.exit_code, 0) << r.early << r.stderr_txt;
   ResultBundle result = ResultBundle::open(slot + "/result.zip");
@@ -218,15 +274,18 @@ TEST_F(BareHostTest, FunctionTaskOfALeanWorkerRunsWithOnlyGlibcOnTheHost) {
 
 // The proof that the root is bare: leave one shipped library out and the
 // wrapper cannot even start — the failure volunteers saw.
-TEST_F(BareHostTest, ALibraryMissingFromTheAppVersionStopsTheWrapper) {
+TEST_P(BareHostTest, ALibraryMissingFromTheAppVersionStopsTheWrapper) {
   install_app_version("libzip.so.4");
   probe_missing_library("libzip.so.4");
 }
 
-TEST_F(BareHostTest, TheCppRuntimeMissingFromTheAppVersionStopsTheWrapper) {
+TEST_P(BareHostTest, TheCppRuntimeMissingFromTheAppVersionStopsTheWrapper) {
   install_app_version("libstdc++.so.6");
   probe_missing_library("libstdc++.so.6");
 }
+
+INSTANTIATE_TEST_SUITE_P(Hosts, BareHostTest, ::testing::Values(kNative, kAarch64),
+                         [](const ::testing::TestParamInfo<HostPlatform>& i) { return i.param.name; });
 
 }  // namespace
 }  // namespace mw

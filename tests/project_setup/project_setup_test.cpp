@@ -5,7 +5,9 @@
 // mw-assimilator that install put in PROJECT/bin, and a shell double stands in
 // for feeder, transitioner and file_deleter. Signatures are checked with
 // Debian's libboinc_crypt.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <elf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +20,9 @@
 #include "mw/boinc/install_record.h"
 #include "support/private_mariadb.h"
 #include "support/test_support.h"
+#include "setup.h"
 #include "util/elf_inspect.h"
+#include "util/fs.h"
 
 namespace {
 
@@ -741,6 +745,65 @@ TEST_F(ProjectSetupTest, CheckShowsTheAppVersionsGlibcFloor) {
                        closure.glibc_floor + " (GLIBC_" + closure.glibc_floor + " from " + closure.glibc_floor_from +
                        "); ships " + std::to_string(closure.libraries.size()) + " libraries beyond glibc\n"),
             std::string::npos) << r.out;
+}
+
+// A second platform (docs/wrapper.md, "aarch64"): the cross-built wrapper,
+// its library closure walked in the arm64 root, code-signed, recorded, and
+// check shows both platforms' floors. Skipped without the aarch64 build
+// (scripts/test.sh makes it).
+TEST_F(ProjectSetupTest, AnAarch64AppVersionShipsItsOwnLibrariesFromTheArm64Root) {
+  const std::string arm = "aarch64-unknown-linux-gnu";
+  const std::string arm_wrapper = MW_AARCH64_BUILD "/client_wrapper/mw-wrapper";
+  const std::string sysroot = MW_ARM64_SYSROOT;
+  if (!mw::detail::path_exists(arm_wrapper) || !mw::detail::path_exists(sysroot + "/.mw-sysroot"))
+    GTEST_SKIP() << arm_wrapper << " or the arm64 root " << sysroot
+                 << " is missing: make them as docs/wrapper.md (\"aarch64\") says";
+  const auto files = snapshot();
+  // Without the root its libraries are found nowhere: refused, naming them.
+  auto r = setup("install", {"--platform-wrapper", arm + "=" + arm_wrapper});
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.err.find("the app version for " + arm + " would not load"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("libzip.so.4 (needed by mw-wrapper): not shipped"), std::string::npos) << r.err;
+  // This machine's wrapper as the aarch64 one: both architectures named.
+  r = setup("install", {"--platform-wrapper", arm + "=" + wrapper_, "--platform-root", arm + "=" + sysroot});
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.err.find(wrapper_ + " is built for x86_64, not for " + arm), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(), files);
+
+  r = setup("install", {"--platform-wrapper", arm + "=" + arm_wrapper, "--platform-root", arm + "=" + sysroot});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto versions = rows(
+      "SELECT av.xml_doc, p.name AS platform FROM app_version av JOIN platform p ON p.id = av.platformid "
+      "ORDER BY av.id");
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[0]["platform"], kPlatform);
+  EXPECT_EQ(versions[1]["platform"], arm);
+  const std::string doc = versions[1]["xml_doc"];
+  const std::string prefix = project_ + "/download/mw_1.00_" + arm + "_";
+  EXPECT_EQ(read_text(prefix + "mw-wrapper"), read_text(arm_wrapper));
+  // Each library is the root's aarch64 file, signed like every app-version file.
+  auto closure = mw::detail::library_closure(arm_wrapper, {}, mw::setup::root_library_dirs(sysroot, arm));
+  ASSERT_THAT(closure.missing, ::testing::IsEmpty());
+  ASSERT_GE(closure.libraries.size(), 8u);
+  const std::string pub = read_text(project_ + "/keys/code_sign_public");
+  for (const auto& lib : closure.libraries) {
+    EXPECT_NE(doc.find("<open_name>" + lib.soname + "</open_name>\n    <copy_file/>"), std::string::npos) << doc;
+    const std::string shipped = prefix + lib.soname;
+    EXPECT_EQ(mw::detail::inspect_elf(shipped).machine, EM_AARCH64) << shipped;
+    EXPECT_EQ(read_text(shipped), read_text(lib.path)) << lib.soname;
+    const std::string sig = read_text(project_ + "/apps/mw/1.00/" + arm + "/mw_1.00_" + arm + "_" + lib.soname + ".sig");
+    EXPECT_TRUE(crypto_oracle::check_file_signature2(mw::boinc::file_md5_hex(shipped), sig, pub).ok) << lib.soname;
+  }
+  // Recorded: check needs only the project, and prints each platform's floor.
+  auto c = run_command({MW_PROJECT_SETUP, "check", "--project", project_});
+  EXPECT_EQ(c.exit_code, 0) << c.out << c.err;
+  EXPECT_NE(c.out.find("present   app version for " + arm + " loads on a host with only glibc >= " +
+                       closure.glibc_floor + " (GLIBC_" + closure.glibc_floor + " from " + closure.glibc_floor_from +
+                       "); ships " + std::to_string(closure.libraries.size()) + " libraries beyond glibc\n"),
+            std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("present   app version for " + kPlatform + " loads on a host with only glibc >= "),
+            std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("present   install record"), std::string::npos) << c.out;
 }
 
 // Installed (cmake --install puts every program in PREFIX/bin), mw-project-setup

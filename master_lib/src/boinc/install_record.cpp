@@ -68,6 +68,8 @@ class RecordReader {
       const std::string name = e->Name();
       if (name == "platform") r.platform = text(e);
       else if (name == "version_num") r.version_num = integer(e, 1);
+      else if (name == "wrapper") r.wrapper = text(e);
+      else if (name == "library_root") r.library_root = text(e);
     }
     if (r.platform.empty() || r.version_num == 0) fail(v, "needs <platform> and <version_num>");
     return r;
@@ -92,6 +94,8 @@ void write_app(tinyxml2::XMLPrinter& out, const InstallRecord& r) {
     out.OpenElement("app_version");
     write_element(out, "platform", v.platform);
     write_element(out, "version_num", std::to_string(v.version_num));
+    if (!v.wrapper.empty()) write_element(out, "wrapper", v.wrapper);
+    if (!v.library_root.empty()) write_element(out, "library_root", v.library_root);
     out.CloseElement();
   }
   write_element(out, "min_quorum", std::to_string(r.min_quorum));

@@ -262,12 +262,21 @@ LibraryClosure library_closure(const std::string& program, const std::vector<std
     auto info = inspect_elf(s);
     if (!info.soname.empty()) by_name.emplace(info.soname, s);
   }
+  const std::uint16_t machine = inspect_elf(program).machine;
+  // As the loader does, a library of another architecture in a searched
+  // directory is passed over; a shipped one is the caller's choice and is
+  // reported (wrong_machine) instead.
   auto find = [&](const std::string& soname) -> std::string {
     if (auto it = by_name.find(soname); it != by_name.end()) return it->second;
     for (const auto& d : search_dirs) {
       std::string p = join_path(d, soname);
       struct stat st {};
-      if (::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return p;
+      if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      try {
+        if (inspect_elf(p).machine == machine) return p;
+      } catch (const Error&) {
+        // Not an ELF64 file (a linker script, a 32-bit library): not this one.
+      }
     }
     return "";
   };
@@ -276,6 +285,9 @@ LibraryClosure library_closure(const std::string& program, const std::vector<std
   for (std::size_t i = 0; i < queue.size(); ++i) {
     ElfInfo info = inspect_elf(queue[i].first);
     const std::string who = queue[i].second.empty() ? base_name(program) : queue[i].second;
+    if (info.machine != machine)
+      c.wrong_machine.push_back(who + " (" + queue[i].first + ") is built for " + machine_name(info.machine) + ", " +
+                                base_name(program) + " for " + machine_name(machine));
     std::string floor = highest_version(info, "GLIBC_");
     if (!floor.empty() && (c.glibc_floor.empty() || compare_versions(floor, c.glibc_floor) > 0)) {
       c.glibc_floor = floor;

@@ -61,6 +61,9 @@ struct LibraryClosure {
   };
   std::vector<Library> libraries;  // beyond glibc, in the order found
   std::vector<std::string> missing;  // "libzip.so.4 (needed by mw-wrapper)"
+  // Libraries of another architecture than the program (they would not load):
+  // "libzip.so.4 (/path) is built for x86_64, mw-wrapper for aarch64".
+  std::vector<std::string> wrong_machine;
   std::string glibc_floor;       // highest GLIBC_ version any file needs, e.g. "2.34"
   std::string glibc_floor_from;  // base name of the file that needs it
   std::vector<ElfInfo> files;    // the program first, then each library
@@ -68,7 +71,8 @@ struct LibraryClosure {
 
 // `shipped`: library files that go with the program, each known by its base
 // name (the name it has on the host) and its DT_SONAME. `search_dirs`: where
-// to look for any other library the walk meets (empty: none — it is missing).
+// to look for any other library the walk meets (empty: none — it is missing);
+// only files of the program's architecture are taken from there.
 LibraryClosure library_closure(const std::string& program, const std::vector<std::string>& shipped,
                                const std::vector<std::string>& search_dirs);
 

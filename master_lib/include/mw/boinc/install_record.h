@@ -15,6 +15,8 @@
 //       <task_signing_key>/home/boincadm/projects/lab/keys/mw_task_private.pem</task_signing_key>
 //       <trusted_task_key>-----BEGIN PUBLIC KEY-----…</trusted_task_key>   (one or more)
 //       <app_version><platform>x86_64-pc-linux-gnu</platform><version_num>100</version_num></app_version>
+//       <app_version><platform>aarch64-unknown-linux-gnu</platform><version_num>100</version_num>
+//         <wrapper>/srv/mw/aarch64/mw-wrapper</wrapper><library_root>/srv/mw/arm64-sysroot</library_root></app_version>
 //       <min_quorum>2</min_quorum>
 //       <installed_at>2026-12-01T17:50:00Z</installed_at>
 //     </app>
@@ -34,6 +36,10 @@ inline constexpr const char* kInstallRecordFile = "mw_install.xml";
 struct AppVersionRecord {
   std::string platform;
   int version_num = 0;  // BOINC's: 100 is "1.00"
+  // For another architecture's app version (--platform-wrapper, --platform-root):
+  // its mw-wrapper and the root its libraries came from. Empty otherwise.
+  std::string wrapper;
+  std::string library_root;
 };
 
 struct InstallRecord {
