@@ -22,11 +22,14 @@ packages=(
   libboost-filesystem-dev
   openmpi-bin libopenmpi-dev        # the MPI interface
   libboinc-app-dev                  # BOINC client API (wrapper) and server backend (test oracle)
+  libcpp-httplib-dev                # the masters' live status page (docs/status.md)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   mariadb-server-core mariadb-client-core   # private test databases (never the system service)
   zip unzip parallel                # reference floors in the benchmarks
   file                              # cpack -G DEB finds the ELF files to run dpkg-shlibdeps on
+  prometheus                        # promtool checks the status server's /metrics text
+  chromium                          # headless: the status page rendered as a browser does
 )
 
 missing=()
