@@ -15,7 +15,7 @@ packages=(
   libtinyxml2-dev                   # task.xml, result.xml, BOINC config and templates
   libcli11-dev                      # command-line parsing for every program
   libcereal-dev                     # portable binary encoding of typed task arguments
-  nlohmann-json3-dev                # JSON lines printed by the benchmarks
+  nlohmann-json3-dev                # JSON lines printed by the benchmarks; a master's /status.json
   libsqlite3-dev                    # the master's journal
   libmariadb-dev                    # BOINC project database (libmysqlclient API)
   libcurl4-openssl-dev              # BOINC remote job submission over HTTPS
