@@ -45,6 +45,9 @@ endif()
 if(MW_WITH_BOINC_REMOTE)
   string(APPEND mw_dev_depends ", libcurl4-openssl-dev | libcurl-dev")
 endif()
+if(MW_WITH_STATUS_SERVER)  # mwkitConfig.cmake and mwkit.pc name cpp-httplib for the static library
+  string(APPEND mw_dev_depends ", libcpp-httplib-dev")
+endif()
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${mw_dev_depends}")
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME mwkit-tools)

@@ -15,13 +15,14 @@ packages=(
   libtinyxml2-dev                   # task.xml, result.xml, BOINC config and templates
   libcli11-dev                      # command-line parsing for every program
   libcereal-dev                     # portable binary encoding of typed task arguments
-  nlohmann-json3-dev                # JSON lines printed by the benchmarks
+  nlohmann-json3-dev                # JSON lines printed by the benchmarks; a master's /status.json
   libsqlite3-dev                    # the master's journal
   libmariadb-dev                    # BOINC project database (libmysqlclient API)
   libcurl4-openssl-dev              # BOINC remote job submission over HTTPS
   libboost-filesystem-dev
   openmpi-bin libopenmpi-dev        # the MPI interface
   libboinc-app-dev                  # BOINC client API (wrapper) and server backend (test oracle)
+  libcpp-httplib-dev                # the masters' live status page (docs/status.md)
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   mariadb-server-core mariadb-client-core   # private test databases (never the system service)
@@ -29,6 +30,8 @@ packages=(
   file                              # cpack -G DEB finds the ELF files to run dpkg-shlibdeps on
   # the aarch64 volunteer build (docs/wrapper.md, "aarch64") and its test under qemu-user
   g++-aarch64-linux-gnu debootstrap qemu-user-static
+  prometheus                        # promtool checks the status server's /metrics text
+  chromium                          # headless: the status page rendered as a browser does
 )
 
 missing=()

@@ -1,13 +1,15 @@
 // bench_multicore — what the multicore interface costs and how it scales.
 //
-//   bench_multicore [--quick] [--only function|exec|table1|memory]
+//   bench_multicore [--quick] [--only function|exec|table1|memory] [--status-server]
 //
 // Figures (JSON lines): null function tasks/s and us/task with 1 and 2
 // workers over 10^5 tasks; null exec tasks (/bin/true) with 2 workers over
 // 10^4, and in the same run `xargs -P2` and GNU `parallel -j2` running 10^4
 // `true`; the paper's Table 1 (speedup and % of ideal for monte_pi and primes
 // at 1, 2, 4, 8, 16 workers, by running the example programs); and master
-// memory per queued task with 10^6 queued null tasks.
+// memory per queued task with 10^6 queued null tasks. --status-server adds
+// null function tasks with MasterOptions::status_listen off and on (issue 22:
+// the status server may cost at most 2%).
 // Targets (issue 3): >= 50,000 null function tasks/s with 2 workers; exec tasks
 // at least as fast as xargs -P2; monte_pi at 2 workers >= 97% of ideal;
 // <= 512 bytes of master memory per queued task.
@@ -16,7 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <httplib.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -44,16 +49,61 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-void null_function_tasks(unsigned workers, unsigned long tasks) {
-  mw::Master master(mw::Multicore{workers});
+// Null function tasks per second; with `status_listen`, the master serves its
+// status page there and a reader takes /status.json and /metrics once a second
+// meanwhile (a browser tab and a Prometheus scrape), so their cost is counted.
+double null_function_rate(unsigned workers, unsigned long tasks, const std::string& status_listen = "") {
+  mw::MasterOptions options;
+  options.status_listen = status_listen;
+  mw::Master master(mw::Multicore{workers}, options);
   master.get_result(master.submit_task(mw::fn("nothing"), mw::args()));  // workers started
+  std::atomic<bool> done{false};
+  std::thread reader;
+  if (!status_listen.empty()) {
+    reader = std::thread([&, address = master.status_address()] {
+      const auto colon = address.rfind(':');
+      httplib::Client client(address.substr(0, colon), std::stoi(address.substr(colon + 1)));
+      while (!done) {
+        for (const char* path : {"/status.json", "/metrics"})
+          if (auto res = client.Get(path); !res || res->status != 200)
+            std::fprintf(stderr, "bench_multicore: GET %s on %s failed\n", path, address.c_str());
+        for (int i = 0; i < 100 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  }
   auto start = Clock::now();
   for (unsigned long i = 0; i < tasks; ++i) master.submit_task(mw::fn("nothing"), mw::args());
   for (unsigned long i = 0; i < tasks; ++i) master.get_result();
-  double s = since(start);
+  const double s = since(start);
+  done = true;
+  if (reader.joinable()) reader.join();
+  return tasks / s;
+}
+
+void null_function_tasks(unsigned workers, unsigned long tasks) {
+  const double rate = null_function_rate(workers, tasks);
   nlohmann::json p = {{"workers", workers}, {"tasks", tasks}};
-  emit("multicore", "null_function_tasks_per_second", tasks / s, "tasks/s", p);
-  emit("multicore", "null_function_task_us", s / tasks * 1e6, "us", p);
+  emit("multicore", "null_function_tasks_per_second", rate, "tasks/s", p);
+  emit("multicore", "null_function_task_us", 1e6 / rate, "us", p);
+}
+
+// The same with the status server off and on, alternating (a shared
+// machine's speed drifts; alternating spreads the drift over both), the
+// median of `rounds` runs each.
+void null_function_tasks_status_server(unsigned workers, unsigned long tasks, int rounds) {
+  std::vector<double> off, on;
+  for (int r = 0; r < rounds; ++r) {
+    off.push_back(null_function_rate(workers, tasks));
+    on.push_back(null_function_rate(workers, tasks, "127.0.0.1:0"));
+  }
+  std::sort(off.begin(), off.end());
+  std::sort(on.begin(), on.end());
+  const double rate_off = off[off.size() / 2], rate_on = on[on.size() / 2];
+  for (const auto& [server, rate] : {std::pair{false, rate_off}, std::pair{true, rate_on}})
+    emit("multicore", "null_function_tasks_per_second", rate, "tasks/s",
+         {{"workers", workers}, {"tasks", tasks}, {"status_server", server}, {"runs", rounds}});
+  emit("multicore", "status_server_loss_percent", 100.0 * (rate_off - rate_on) / rate_off, "%",
+       {{"workers", workers}, {"tasks", tasks}, {"runs", rounds}});
 }
 
 void null_exec_tasks(unsigned workers, unsigned long tasks) {
@@ -196,8 +246,12 @@ int main(int argc, char** argv) {
   CLI::App app{"The multicore interface: null function and exec tasks, Table 1 speedups, "
                "master memory per queued task", "bench_multicore"};
   bool quick = false;
+  bool status_server = false;
   std::string only;  // run one section
   app.add_flag("--quick", quick, "fewer tasks in every section");
+  app.add_flag("--status-server", status_server,
+               "function section: also null function tasks with the master's status server off and on "
+               "(alternating, median of 5 each) and the loss in percent");
   app.add_option("--only", only, "run one section")
       ->check(CLI::IsMember({"function", "exec", "table1", "memory"}));
   if (const int rc = mw::bench::parse_options(app, argc, argv); rc >= 0) return rc;
@@ -209,6 +263,7 @@ int main(int argc, char** argv) {
   if (want("function")) {
     null_function_tasks(1, quick ? 20000 : 100000);
     null_function_tasks(2, quick ? 20000 : 100000);
+    if (status_server) null_function_tasks_status_server(2, quick ? 20000 : 100000, 5);
   }
   if (want("exec")) {
     null_exec_tasks(2, quick ? 2000 : 10000);

@@ -239,10 +239,19 @@ class ProgressLines {
 ProgressOption::ProgressOption(CLI::App& app, std::string program) : program_(std::move(program)) {
   app.add_flag("--progress", requested_,
                "Show progress on stderr: a bar on a terminal, else a line every 2 s and at the end");
+  app.add_option("--status-listen", status_listen_,
+                 "Serve a live status page, /status.json and /metrics on this loopback HOST:PORT "
+                 "(docs/status.md)");
+}
+
+void ProgressOption::announce(const mw::Master& master) const {
+  if (status_listen_.empty()) return;
+  std::cerr << program_ << ": status page at http://" << master.status_address() << "/\n" << std::flush;
 }
 
 void ProgressOption::apply(mw::MasterOptions& options, std::uint64_t total) const {
   // The master draws its bar only when stderr is a terminal.
+  options.status_listen = status_listen_;
   options.progress_bar = requested_ || total >= 1000;
   if (!requested_ || isatty(STDERR_FILENO)) return;
   auto lines = std::make_shared<ProgressLines>(program_, total);

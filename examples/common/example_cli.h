@@ -81,10 +81,13 @@ class ProgressOption {
   ProgressOption(CLI::App& app, std::string program);
   // Sets the options for a run of `total` tasks.
   void apply(mw::MasterOptions& options, std::uint64_t total) const;
+  // With --status-listen, says on stderr where the master's status page is.
+  void announce(const mw::Master& master) const;
 
  private:
   std::string program_;
   bool requested_ = false;
+  std::string status_listen_;
 };
 
 // A check for a count that must lie in [low, high], whose error names the

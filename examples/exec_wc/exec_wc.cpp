@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     mw::MasterOptions options;
     progress.apply(options, files.size());
     mw::Master master(back_end.make_interface(), options);
+    progress.announce(master);
     std::vector<mw::Task> tasks;
     for (const std::string& file : files)
       tasks.push_back(master.submit_task(mw::Exec("wc", {"-w", "input.txt"}).input(file, "input.txt")));

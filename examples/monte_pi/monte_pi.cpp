@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     mw::MasterOptions options;
     progress.apply(options, tasks);
     mw::Master master(back_end.make_interface(), options);
+    progress.announce(master);
 
     mw::TaskOptions each;
     each.estimates.cpu_seconds = static_cast<double>(samples) * 1e-8;  // for the simulator

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     mw::MasterOptions options;
     progress.apply(options, tasks);
     mw::Master master(back_end.make_interface(), options);
+    progress.announce(master);
     const auto start = std::chrono::steady_clock::now();
     for (unsigned long i = 0; i < tasks; ++i) {
       if (exec) master.submit_task(mw::Exec("/bin/true"));

@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
     mw::MasterOptions options;
     progress.apply(options, ranges.size());
     mw::Master master(back_end.make_interface(), options);
+    progress.announce(master);
     std::vector<mw::TypedTask<u64>> handles;
     for (auto [first, last] : ranges) handles.push_back(master.submit(mw_task_count_primes, first, last));
     u64 total = 0;

@@ -72,7 +72,8 @@ elseif(MODE STREQUAL "deb")
   string(REGEX MATCH "VERSION ([0-9.]+)" _ "${project_line}")
   set(version ${CMAKE_MATCH_1})
   foreach(check "libmwkit-dev|libmwkit0 \\(= ${version}\\)" "libmwkit-dev|libcereal-dev"
-                "libmwkit0|libmariadb3" "libmwkit0|libzip4" "mwkit-boinc-server|mwkit-tools \\(= ${version}\\)"
+                "libmwkit0|libmariadb3" "libmwkit0|libzip4" "libmwkit0|libcpp-httplib0"
+                "libmwkit-dev|libcpp-httplib-dev" "mwkit-boinc-server|mwkit-tools \\(= ${version}\\)"
                 "mwkit-boinc-server|libboinc-app7" "mwkit-tools|Version: ${version}")
     string(REPLACE "|" ";" pair "${check}")
     list(GET pair 0 name)
@@ -103,7 +104,7 @@ elseif(MODE STREQUAL "lean")
   set(lean ${WORK_DIR}/build)
   run("configuring a lean build" ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${lean} -G Ninja -DCMAKE_BUILD_TYPE=Release
       -DMW_WITH_MPI=OFF -DMW_WITH_CONDOR=OFF -DMW_WITH_BOINC=OFF -DMW_WITH_BOINC_REMOTE=OFF
-      -DMW_TESTS=OFF -DMW_BENCH=OFF)
+      -DMW_WITH_STATUS_SERVER=OFF -DMW_TESTS=OFF -DMW_BENCH=OFF)
   run("building the lean library and monte_pi" ${CMAKE_COMMAND} --build ${lean} -t mw_shared mw monte_pi)
   foreach(component runtime dev)
     run("installing ${component}" ${CMAKE_COMMAND} --install ${lean} --prefix ${prefix} --component ${component})
@@ -115,7 +116,7 @@ elseif(MODE STREQUAL "lean")
     include/mw/boinc/remote.h include/mw/boinc/database.h lib/pkgconfig/mwkit-mpi.pc libexec/mwkit/mw-mpi-worker)
   # The core library needs no back end's libraries.
   run("readelf -d" readelf -d ${prefix}/lib/libmw.so.0)
-  foreach(library libmariadb libcurl libmpi libboinc)
+  foreach(library libmariadb libcurl libmpi libboinc libcpp-httplib)
     if(last_output MATCHES "NEEDED[^\n]*${library}")
       message(FATAL_ERROR "lean: libmw.so needs ${library}:\n${last_output}")
     endif()
@@ -125,6 +126,12 @@ elseif(MODE STREQUAL "lean")
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 64 OR NOT err MATCHES "'mpi' is not in this build of mwkit; this program[ \n]+takes multicore, simulator")
     message(FATAL_ERROR "lean: monte_pi --interface mpi should be refused (${rc}):\n${out}\n${err}")
+  endif()
+  # Without the status server, asking for it is a clear error, not silence.
+  execute_process(COMMAND ${lean}/examples/monte_pi --tasks 2 --status-listen 127.0.0.1:0
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0 OR NOT err MATCHES "MW_WITH_STATUS_SERVER=OFF")
+    message(FATAL_ERROR "lean: monte_pi --status-listen should be refused naming MW_WITH_STATUS_SERVER (${rc}):\n${out}\n${err}")
   endif()
   # A master that asks for a part this installation lacks is told so at configure time.
   execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/needs_boinc -B ${WORK_DIR}/needs-boinc

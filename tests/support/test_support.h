@@ -37,8 +37,9 @@ struct CommandResult {
   std::string out;        // stdout
   std::string err;        // stderr
 };
-// Runs argv (exec, no shell) with stdin closed and captures its output.
-CommandResult run_command(const std::vector<std::string>& argv);
+// Runs argv (exec, no shell) with stdin closed, or read from `stdin_path`,
+// and captures its output.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_path = "");
 
 // Runs `f`, expects it to throw mw::Error with category `expected`, returns the message
 // (so tests can check that it names the file and field).

@@ -127,6 +127,14 @@ struct MasterOptions {
   // status().details.details["double_run_mismatches"]. Costs twice the work.
   std::optional<CompareOptions> double_run;
   std::function<void(std::uint64_t task_id, const std::string& why)> on_double_run_mismatch;
+  // Serve a live status page on "HOST:PORT" (port 0: any free one; see
+  // Master::status_address()), for people watching a long run (docs/status.md):
+  // / is the page, /status.json the same data, /metrics for Prometheus. Off
+  // when empty. A HOST other than a loopback address needs status_token,
+  // which every request must then carry. Error(usage) if this build of
+  // mwkit has no status server (MW_WITH_STATUS_SERVER=OFF).
+  std::string status_listen;
+  std::string status_token;
 };
 
 struct Status {
@@ -212,11 +220,14 @@ class Master {
   std::size_t cancel_all();
 
   Status status() const;
+  // Where the status server listens ("127.0.0.1:41234"); empty when it is off.
+  std::string status_address() const;
 
  private:
   struct State;
   std::unique_ptr<State> state_;
   Task submit(TaskSpec spec);
+  void start_status_server();
 };
 
 template <typename R, typename In>

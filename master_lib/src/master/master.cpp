@@ -16,6 +16,10 @@
 #include "mw/hash.h"
 #include "mw/multicore.h"
 #include "mw/worker.h"
+#ifdef MW_WITH_STATUS_SERVER
+#include "status/http_status_server.h"
+#include "status/master_status.h"
+#endif
 
 namespace mw {
 namespace {
@@ -105,6 +109,23 @@ struct Master::State : InterfaceEvents {
   ProgressBar bar;
   bool bar_enabled = false;
 
+#ifdef MW_WITH_STATUS_SERVER
+  // Declared last, destroyed first: the server's callbacks read everything above.
+  std::unique_ptr<status::MasterStatusBoard> board;
+  std::unique_ptr<status::HttpStatusServer> server;
+
+  status::MasterSnapshot snapshot(bool with_interface) const {
+    status::MasterSnapshot out;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      out.status = counts;
+      out.progress = make_progress_locked(0, 0);
+    }
+    if (with_interface) out.status.details = iface->status();
+    return out;
+  }
+#endif
+
   TaskRecord& record(std::uint64_t id) { return records[id - 1]; }
   bool known(std::uint64_t id) const { return id >= 1 && id <= records.size(); }
 
@@ -125,6 +146,9 @@ struct Master::State : InterfaceEvents {
       TaskRecord& r = record(id);
       if (r.state != TaskState::running) return;  // cancelled during the callback
       if (journal) journal->finished(id, outcome);
+#ifdef MW_WITH_STATUS_SERVER
+      if (board) board->task_finished(id, r.spec ? r.spec->name : std::string(), outcome);
+#endif
       if (outcome.status != ResultStatus::success) ++counts.failed;
       r.outcome = std::make_unique<Outcome>(std::move(outcome));
       r.state = TaskState::finished;
@@ -203,7 +227,7 @@ struct Master::State : InterfaceEvents {
   }
 
   // --- progress ------------------------------------------------------------
-  Progress make_progress_locked(std::uint64_t extra_finished, std::uint64_t extra_failed) {
+  Progress make_progress_locked(std::uint64_t extra_finished, std::uint64_t extra_failed) const {
     auto now = std::chrono::steady_clock::now();
     Progress p;
     p.submitted = records.size();
@@ -262,10 +286,15 @@ Master::Master(std::unique_ptr<Interface> interface, MasterOptions options)
     state_->iface->use_work_dir(state_->options.work_dir);
   }
   state_->iface->start(*state_);
+  if (!state_->options.status_listen.empty()) start_status_server();
   state_->dispatcher = std::thread([s = state_.get()] { s->dispatcher_loop(); });
 }
 
 Master::~Master() {
+#ifdef MW_WITH_STATUS_SERVER
+  state_->server.reset();  // no request reads the master while it goes
+  state_->board.reset();
+#endif
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     state_->stopping = true;
@@ -274,6 +303,40 @@ Master::~Master() {
   state_->space_cv.notify_all();
   if (state_->dispatcher.joinable()) state_->dispatcher.join();
   state_->iface->shutdown();
+}
+
+void Master::start_status_server() {
+#ifdef MW_WITH_STATUS_SERVER
+  State& s = *state_;
+  s.board = std::make_unique<status::MasterStatusBoard>(
+      [&s](bool with_interface) { return s.snapshot(with_interface); });
+  status::Routes routes;
+  routes.page_html = [] { return status::MasterStatusBoard::page_html(); };
+  routes.status_json = [&s] { return s.board->status_json(); };
+  routes.metrics = [&s] { return s.board->metrics(); };
+  status::HttpServerOptions http;
+  http.listen = s.options.status_listen;
+  http.token = s.options.status_token;
+  try {
+    s.server = std::make_unique<status::HttpStatusServer>(std::move(http), std::move(routes));
+  } catch (...) {
+    s.board.reset();
+    s.iface->shutdown();
+    throw;
+  }
+#else
+  state_->iface->shutdown();
+  throw Error(Errc::usage, "MasterOptions::status_listen '" + state_->options.status_listen +
+                               "': this mwkit was built without the status server "
+                               "(MW_WITH_STATUS_SERVER=OFF)");
+#endif
+}
+
+std::string Master::status_address() const {
+#ifdef MW_WITH_STATUS_SERVER
+  if (state_->server) return state_->server->bound_address();
+#endif
+  return "";
 }
 
 Task Master::submit(TaskSpec spec) {
