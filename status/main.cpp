@@ -16,7 +16,9 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <condition_variable>
 #include <optional>
+#include <thread>
 
 #include <pthread.h>
 
@@ -58,47 +60,75 @@ boinc::DbParams db_params(const boinc::ProjectConfig& config, const Options& o) 
   return params;
 }
 
-// What --listen serves: one look at the database renders both JSON and
-// metrics, and is reused for `max_age` seconds, so a page left open in many
-// browsers, or several Prometheus servers, cost the database one look at a
-// time. Routes run on the server's threads, hence the lock.
+// What --listen serves: the last look at the database, rendered as JSON and
+// metrics. A thread of its own takes a new look every `max_age` seconds, so a
+// request never waits for the database (a look at 10^6 workunits can take
+// seconds) and many open pages or scrapers cost the database one look per
+// period. A look that fails is logged and the previous one stays served; its
+// generated_at tells how old it is.
 class Snapshots {
  public:
+  // Takes the first look before returning: a wrong password or app is
+  // reported now (mw::Error), not as stale pages.
   Snapshots(std::string dir, boinc::ProjectConfig config, boinc::DbParams params, status::CollectOptions collect,
             double max_age)
       : dir_(std::move(dir)), config_(std::move(config)), params_(std::move(params)),
-        collect_(std::move(collect)), max_age_(max_age) {}
-
-  std::string json() { return current().first; }
-  std::string metrics() { return current().second; }
-
- private:
-  std::pair<std::string, std::string> current() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const auto now = std::chrono::steady_clock::now();
-    if (taken_ && now - *taken_ < std::chrono::duration<double>(max_age_)) return rendered_;
-    try {
-      if (!db_) db_ = std::make_unique<boinc::Database>(params_);
-      const status::ProjectStatus s = status::collect_status(dir_, config_, *db_, collect_);
-      rendered_ = {status::to_json_text(s), status::to_metrics(s)};
-      taken_ = now;
-    } catch (const std::exception& e) {
-      db_.reset();  // the next request connects afresh
-      std::cerr << "mw-status: " << e.what() << std::endl;
-      throw;
+        collect_(std::move(collect)), max_age_(max_age) {
+    rendered_ = look();
+    thread_ = std::thread([this] { refresh_loop(); });
+  }
+  ~Snapshots() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
     }
-    return rendered_;
+    wake_.notify_all();
+    thread_.join();
   }
 
-  std::mutex mutex_;
+  std::string json() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return rendered_.first;
+  }
+  std::string metrics() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return rendered_.second;
+  }
+
+ private:
+  std::pair<std::string, std::string> look() {
+    if (!db_) db_ = std::make_unique<boinc::Database>(params_);
+    const status::ProjectStatus s = status::collect_status(dir_, config_, *db_, collect_);
+    return {status::to_json_text(s), status::to_metrics(s)};
+  }
+
+  void refresh_loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::duration<double>(max_age_), [this] { return stopping_; })) {
+      lock.unlock();
+      try {
+        auto fresh = look();
+        lock.lock();
+        rendered_ = std::move(fresh);
+      } catch (const std::exception& e) {
+        db_.reset();  // the next look connects afresh
+        std::cerr << "mw-status: " << e.what() << " (still serving the previous look)" << std::endl;
+        lock.lock();
+      }
+    }
+  }
+
   const std::string dir_;
   const boinc::ProjectConfig config_;
   const boinc::DbParams params_;
   const status::CollectOptions collect_;
   const double max_age_;
-  std::unique_ptr<boinc::Database> db_;
-  std::optional<std::chrono::steady_clock::time_point> taken_;
+  std::unique_ptr<boinc::Database> db_;  // the refresh thread's only (and the constructor's)
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
   std::pair<std::string, std::string> rendered_;
+  std::thread thread_;
 };
 
 int serve(const Options& o, const std::string& dir, const boinc::ProjectConfig& config) {
@@ -118,8 +148,6 @@ int serve(const Options& o, const std::string& dir, const boinc::ProjectConfig& 
     if (server.token.empty()) throw tools::UsageError("--token-file " + o.token_file + " is empty");
   }
   Snapshots snapshots(dir, config, db_params(config, o), o.collect, o.max_age);
-  // Look once before serving: a wrong password or app is reported now, not as HTTP 500s.
-  snapshots.json();
   status::Routes routes;
   routes.page_html = [] { return std::string(status::project_status_page()); };
   routes.status_json = [&] { return snapshots.json(); };
@@ -153,8 +181,9 @@ int status_main(int argc, char** argv) {
   app.add_option("--token-file", o.token_file,
                  "File holding the token every request must carry (Authorization: Bearer T or ?token=T); "
                  "needed unless HOST is loopback");
-  app.add_option("--max-age", o.max_age, "With --listen: seconds one look at the database is served for")
-      ->check(CLI::Range(0.0, 3600.0))
+  app.add_option("--max-age", o.max_age,
+                 "With --listen: seconds between two looks at the database (requests are answered from the last)")
+      ->check(CLI::Range(0.5, 3600.0))
       ->capture_default_str();
   if (int code = mw::cli::parse(app, argc, argv); code >= 0) return code;
   if (!o.token_file.empty() && o.listen.empty()) throw tools::UsageError("--token-file needs --listen");

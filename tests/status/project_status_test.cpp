@@ -382,7 +382,7 @@ TEST_F(ProjectStatus, DaemonsAreJudgedByTheirLocksAndTheirLogsProblemsShown) {
 class Served {
  public:
   Served(const std::vector<std::string>& args, const test::ScratchDir& dir) : out_(dir / "served.out") {
-    std::vector<std::string> argv = {MW_STATUS, "--listen", "127.0.0.1:0", "--max-age", "0"};
+    std::vector<std::string> argv = {MW_STATUS, "--listen", "127.0.0.1:0", "--max-age", "1"};
     argv.insert(argv.end(), args.begin(), args.end());
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -469,6 +469,29 @@ TEST_F(ProjectStatus, ThePageInChromiumShowsWhatStatusJsonSays) {
                                 std::string("--screenshot=") + shot, "http://" + served.address() + "/"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
   }
+}
+
+TEST_F(ProjectStatus, TheServedLookIsRenewedEveryMaxAge) {
+  test::ScratchDir dir;
+  Served served({"--project", p.project.dir()}, dir);
+  ASSERT_FALSE(served.address().empty()) << test::read_text(dir / "served.err");
+  std::string reply;
+  auto alpha_workunits = [&] {
+    reply = test::run_command({"/usr/bin/curl", "-sS", "--max-time", "10", "http://" + served.address() + "/status.json"}).out;
+    const auto j = nlohmann::json::parse(reply);  // kept: the loop refers into it
+    for (const auto& b : j.at("batches"))
+      if (b.at("id").get<std::int64_t>() == alpha) return b.at("workunits").get<std::int64_t>();
+    return std::int64_t{-1};
+  };
+  const std::int64_t before = alpha_workunits();
+  EXPECT_EQ(before, p.expected.at(alpha).workunits) << reply;
+  p.add(alpha, "unsent");
+  std::int64_t now = before;
+  for (int i = 0; i < 100 && now == before; ++i) {
+    ::usleep(100 * 1000);
+    now = alpha_workunits();
+  }
+  EXPECT_EQ(now, p.expected.at(alpha).workunits) << "the new workunit was never shown: " << reply;
 }
 
 TEST_F(ProjectStatus, ServingOffLoopbackNeedsAToken) {
