@@ -465,7 +465,7 @@ TEST_F(ProjectStatus, ThePageInChromiumShowsWhatStatusJsonSays) {
     auto r = test::run_command({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
                                 "--disable-sync", "--user-data-dir=" + (dir / "chromium-shot"), "--hide-scrollbars",
-                                "--window-size=1500,620", "--virtual-time-budget=5000",
+                                "--window-size=1700,560", "--virtual-time-budget=5000",
                                 std::string("--screenshot=") + shot, "http://" + served.address() + "/"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
   }
