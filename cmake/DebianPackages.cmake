@@ -56,7 +56,7 @@ set(CPACK_COMPONENT_TOOLS_DESCRIPTION
 
 set(CPACK_DEBIAN_BOINC_SERVER_PACKAGE_NAME mwkit-boinc-server)
 set(CPACK_COMPONENT_BOINC_SERVER_DESCRIPTION
-  "mwkit for a BOINC project server\n mw-project-setup installs mwkit into an existing BOINC project; with it come\n mw-validator, mw-assimilator, mw-work-generator, the volunteer app mw-wrapper,\n the templates and the operator's guide.")
+  "mwkit for a BOINC project server\n mw-project-setup installs mwkit into an existing BOINC project; with it come\n mw-validator, mw-assimilator, mw-work-generator, mw-status, the volunteer app\n mw-wrapper, the templates and the operator's guide.")
 set(CPACK_COMPONENT_BOINC_SERVER_DEPENDS tools)
 
 include(CPack)

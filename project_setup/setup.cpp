@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "app_version.h"
+#include "boinc/daemon_state.h"
 #include "boinc/md5.h"
 #include "config_text.h"
 #include "embedded_templates.h"
@@ -87,17 +88,7 @@ std::string program_of(const std::string& cmd) {
   return words.empty() ? "" : detail::base_name(words[0]);
 }
 
-// True when `cmd` runs `program` for app `app` (--app APP or --app=APP).
-bool is_app_daemon(const std::string& cmd, const std::string& program, const std::string& app) {
-  auto words = split_words(cmd);
-  if (words.empty() || detail::base_name(words[0]) != program) return false;
-  for (std::size_t i = 1; i < words.size(); ++i) {
-    if ((words[i] == "--app" || words[i] == "-app") && i + 1 < words.size() && words[i + 1] == app)
-      return true;
-    if (words[i] == "--app=" + app) return true;
-  }
-  return false;
-}
+using boinc::detail::is_app_daemon;
 
 // A file's content, or nullopt when absent.
 std::optional<std::string> read_if_exists(const std::string& path) {
@@ -691,73 +682,12 @@ void plan_programs(Plan& plan, const ConfigText& text, const SetupOptions& o, bo
   }
 }
 
-std::string short_hostname() {
-  char name[256] = {};
-  ::gethostname(name, sizeof name - 1);
-  std::string s = name;
-  return s.substr(0, s.find('.'));
-}
-
-// Is a daemon running? bin/start's answer: its lock file is locked (the
-// daemon holds the lock on a descriptor inherited from bin/start).
-struct DaemonRun {
-  bool running = false;
-  long pid = 0;
-  std::string why;  // when not running
-};
-
-std::string last_lines(const std::string& path, std::size_t n) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  std::string out;
-  for (std::size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) out += "\n    " + lines[i];
-  return out;
-}
-
-// The line of a daemon's log that best says why it is not running.
-std::string reason_from_log(const std::string& log) {
-  std::ifstream in(log);
-  if (!in) return "no log " + log + " (bin/start has not started it)";
-  std::string last, telling;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    last = line;
-    if (line.find("Couldn't execute") != std::string::npos || line.find("[CRITICAL]") != std::string::npos ||
-        line.find("Couldn't start") != std::string::npos)
-      telling = line;
-  }
-  if (!telling.empty()) return log + ": " + telling;
-  return last.empty() ? "its log " + log + " is empty" : log + " ends: " + last;
-}
+using boinc::detail::last_lines;
+using boinc::detail::short_hostname;
+using DaemonRun = boinc::detail::DaemonState;
 
 DaemonRun daemon_run(const Plan& plan, const boinc::DaemonConfig& d) {
-  DaemonRun r;
-  const std::string host = d.host.empty() ? plan.config.host : d.host;
-  const std::string pid_dir = join_path(plan.project_dir, "pid_" + plan.host);
-  const std::string lock = join_path(pid_dir, d.lock_file_or_default());
-  int fd = ::open(lock.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
-      r.running = true;
-      r.pid = fl.l_pid;
-    }
-    ::close(fd);
-  }
-  if (r.running) return r;
-  if (host != plan.host)
-    r.why = "its host in config.xml is '" + host + "' but this machine is '" + plan.host +
-            "': bin/start runs a daemon only where <host> is the short hostname (set <host>" + plan.host +
-            "</host> in config.xml)";
-  else if (d.disabled)
-    r.why = "it is <disabled> in config.xml";
-  else
-    r.why = reason_from_log(join_path(join_path(plan.project_dir, "log_" + plan.host), d.output_or_default()));
-  return r;
+  return boinc::detail::daemon_state(plan.project_dir, plan.config, d, plan.host);
 }
 
 // The daemons mwkit needs, as config.xml (after install's edits) lists them.

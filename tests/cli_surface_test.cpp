@@ -58,6 +58,7 @@ std::vector<Program> programs() {
       {"mw-assimilator", MW_ASSIMILATOR, {"--help"}, {"(default: 5)"}, {}, "--app", {{}}},
       {"mw-project-setup", MW_PROJECT_SETUP, {"install", "--help"}, {"(default: 30)"}, {"check"},
        "--project", {{}, {"install"}, {"check"}, {"uninstall"}}},
+      {"mw-status", MW_STATUS, {"--help"}, {"(default: table)"}, {"--format"}, "--format", {{}}},
       {"mw-wrapper", MW_WRAPPER, {"--help"}, {"(default: .)"}, {}, "", {}},
       {"mw-mpi-worker", MW_MPI_WORKER, {"--help"}, {}, {}, "--socket", {{}}},
   };

@@ -478,6 +478,19 @@ void PrivateMariaDb::set_up_accounts() {
   root.execute("CREATE DATABASE `" + database_ + "`");
 }
 
+void PrivateMariaDb::create_read_only_user(const std::string& db, const std::string& user,
+                                           const std::string& password) const {
+  if (!valid_identifier(db) || !valid_identifier(user))
+    throw Error(Errc::usage, "database '" + db + "' or user '" + user + "' is not [A-Za-z0-9_]{1,64}");
+  SqlConnection root = connect_as_root();
+  for (const char* host : {"localhost", "127.0.0.1"}) {
+    const std::string account = root.quote(user) + "@" + root.quote(host);
+    root.execute("DROP USER IF EXISTS " + account);
+    root.execute("CREATE USER " + account + " IDENTIFIED BY " + root.quote(password));
+    root.execute("GRANT SELECT ON `" + db + "`.* TO " + account);
+  }
+}
+
 void PrivateMariaDb::stop_server() noexcept {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);

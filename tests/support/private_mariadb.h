@@ -91,6 +91,10 @@ class PrivateMariaDb {
   // The same over TCP to host():port(), the way BOINC daemons connect.
   SqlConnection connect_tcp(const std::string& db, unsigned long client_flags = 0) const;
   std::vector<SqlRow> query_rows(const std::string& db, const std::string& sql) const;
+  // (Re)creates the account `user` ([A-Za-z0-9_]) with `password` that may
+  // only SELECT in database `db`, over the socket and over TCP: the read-only
+  // user an operator gives a status page.
+  void create_read_only_user(const std::string& db, const std::string& user, const std::string& password) const;
 
   // Stops the server (SIGTERM, as an operator's restart does), waits
   // `down_seconds`, and starts it again on the same datadir, socket and port;

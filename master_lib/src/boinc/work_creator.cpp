@@ -10,6 +10,7 @@
 #include <memory>
 #include <ctime>
 
+#include "boinc/batch_counts.h"
 #include "mw/error.h"
 
 namespace mw::boinc {
@@ -278,18 +279,11 @@ BatchInfo WorkCreator::batch_info(std::int64_t batch_id) {
   info.name = rows[0].text(1);
   info.state = static_cast<int>(rows[0].integer(2));
   info.njobs = static_cast<int>(rows[0].integer(3));
-  auto wu = db_.query(
-      "SELECT COALESCE(SUM(assimilate_state = ?), 0), COALESCE(SUM(error_mask <> 0), 0) "
-      "FROM workunit WHERE batch = ?",
-      {std::int64_t{kAssimilateDone}, batch_id});
-  info.nfinished = static_cast<int>(wu[0].integer(0));
-  info.nerrors = static_cast<int>(wu[0].integer(1));
-  auto res = db_.query(
-      "SELECT COALESCE(SUM(server_state = ?), 0), COALESCE(SUM(server_state = 4), 0) "
-      "FROM result WHERE batch = ?",
-      {std::int64_t{kResultUnsent}, batch_id});
-  info.nunsent_results = static_cast<int>(res[0].integer(0));
-  info.nin_progress_results = static_cast<int>(res[0].integer(1));
+  const detail::BatchCounts counts = detail::count_batch(db_, batch_id)[batch_id];
+  info.nfinished = static_cast<int>(counts.assimilated);
+  info.nerrors = static_cast<int>(counts.errors);
+  info.nunsent_results = static_cast<int>(counts.unsent_results);
+  info.nin_progress_results = static_cast<int>(counts.in_progress_results);
   return info;
 }
 
