@@ -27,6 +27,7 @@ packages=(
   mariadb-server-core mariadb-client-core   # private test databases (never the system service)
   zip unzip parallel                # reference floors in the benchmarks
   file                              # cpack -G DEB finds the ELF files to run dpkg-shlibdeps on
+  python3                           # tests/docs: runs the code blocks of README.md and docs/
 )
 
 missing=()
