@@ -8,12 +8,12 @@
 #include <condition_variable>
 #include <deque>
 #include <tuple>
-#include <iostream>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "interfaces/mpi_protocol.h"
+#include "mw/log.h"
 #include "master/journal.h"
 #include "mpi_worker.h"
 #include "mw/error.h"
@@ -132,7 +132,7 @@ int run_rank(const std::string& worker_program, const std::string& scratch_root)
           stopping = true;
           break;
         default:
-          std::cerr << "mw-mpi-worker: ignoring a message with unknown tag " << tag << "\n";
+          mw::log(mw::LogLevel::warning, "mw-mpi-worker: ignoring a message with unknown tag " + std::to_string(tag));
       }
     }
     if (g_signalled) stopping = true;

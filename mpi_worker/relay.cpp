@@ -12,9 +12,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <iostream>
 
 #include "interfaces/mpi_protocol.h"
+#include "mw/log.h"
 #include "master/frames.h"
 #include "mpi_worker.h"
 #include "mw/error.h"
@@ -115,7 +115,7 @@ int run_relay(const std::string& socket_path) {
     if (stopping) {
       if (byes >= world - 1 && outbox.empty()) break;
       if (std::chrono::steady_clock::now() - stop_time > std::chrono::seconds(10)) {
-        std::cerr << "mw-mpi-worker rank 0: ranks did not stop within 10 s; aborting the job\n";
+        mw::log(mw::LogLevel::error, "mw-mpi-worker rank 0: ranks did not stop within 10 s; aborting the job");
         MPI_Abort(MPI_COMM_WORLD, 2);
       }
     }

@@ -32,6 +32,7 @@ packages=(
   g++-aarch64-linux-gnu debootstrap qemu-user-static
   prometheus                        # promtool checks the status server's /metrics text
   chromium                          # headless: the status page rendered as a browser does
+  python3                           # tests/docs: runs the code blocks of README.md and docs/
 )
 
 missing=()

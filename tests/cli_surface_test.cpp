@@ -116,6 +116,34 @@ TEST_P(CliSurface, AMissingRequiredArgumentIsOneLineAndExit64) {
   EXPECT_THAT(r.err, HasSubstr(p.required_name));
 }
 
+// Every program takes --log-level (the daemons: BOINC's -d numbers and the
+// names); a level it does not know is a usage error naming the option and the
+// accepted levels, wherever the option may stand.
+TEST_P(CliSurface, ABadLogLevelIsOneLineNamingTheLevelsAndExit64) {
+  const Program& p = GetParam();
+  std::vector<std::vector<std::string>> places = p.option_places;
+  if (places.empty()) places = {{}};
+  for (const auto& place : places) {
+    auto argv = with(with({p.path}, place), {"--log-level", "bogus"});
+    std::string text;
+    for (const auto& a : argv) text += a + " ";
+    auto r = run_command(argv);
+    expect_one_line_usage_error(r, text);
+    EXPECT_THAT(r.err, HasSubstr("--log-level")) << text;
+    EXPECT_THAT(r.err, HasSubstr("'bogus'")) << text;
+    EXPECT_THAT(r.err, HasSubstr("error, warning, info, debug, trace")) << text;
+  }
+}
+
+TEST_P(CliSurface, HelpShowsTheLogLevelAndItsDefault) {
+  const Program& p = GetParam();
+  auto r = run_command(with({p.path}, p.help_args));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("--log-level")) << r.out;
+  const bool daemon = p.name == "mw-validator" || p.name == "mw-assimilator";
+  EXPECT_THAT(r.out, HasSubstr(daemon ? "(default: 2)" : "(default: info)")) << r.out;
+}
+
 INSTANTIATE_TEST_SUITE_P(Programs, CliSurface, ::testing::ValuesIn(programs()),
                          [](const auto& info) {
                            std::string name = info.param.name;

@@ -3,7 +3,8 @@
 // defaults, --version, a wrong command line as one line and exit 64), names
 // the interfaces it takes when given one it does not know, refuses the ones
 // it cannot use with the reason, refuses nonsensical counts, and --progress
-// leaves lines in a log file when stderr is not a terminal.
+// leaves lines in a log file when stderr is not a terminal; --log-level and
+// MW_LOG_LEVEL choose the diagnostics shown.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -220,6 +221,36 @@ TEST_P(ExampleCli, ProgressToAFileLeavesProgressLines) {
   // The line for the last task comes whatever the timing.
   const std::string n = std::to_string(e.small_run_tasks);
   EXPECT_THAT(err, HasSubstr(e.name + ": " + n + "/" + n + " tasks done, 0 failed, ")) << err;
+}
+
+TEST_P(ExampleCli, ABadLogLevelIsOneLineNamingTheLevels) {
+  const Example& e = GetParam();
+  const auto argv = with({example_path(e.name), "--log-level", "bogus"}, e.operands);
+  auto r = run_command(argv);
+  expect_one_line_usage_error(r, e.name, text_of(argv));
+  EXPECT_THAT(r.err, HasSubstr("--log-level: 'bogus'"));
+  EXPECT_THAT(r.err, HasSubstr("error, warning, info, debug, trace"));
+}
+
+// The master says which interface it started on at debug level: shown with
+// --log-level debug or MW_LOG_LEVEL=debug, not at the default, and the
+// command line wins over the environment.
+TEST_P(ExampleCli, DebugLinesFollowLogLevelAndMwLogLevel) {
+  const Example& e = GetParam();
+  const std::string debug_line = "[debug] mw master: started on the multicore interface";
+  const auto run = [&](std::vector<std::string> prefix, std::vector<std::string> options) {
+    auto argv = with(with(with(std::move(prefix), {example_path(e.name)}), options), e.small_run);
+    auto r = run_command(argv);
+    EXPECT_EQ(r.exit_code, 0) << text_of(argv) << "\n" << r.err;
+    return r.err;
+  };
+  EXPECT_THAT(run({}, {}), Not(HasSubstr(debug_line)));
+  EXPECT_THAT(run({}, {"--log-level", "debug"}), HasSubstr(debug_line));
+  EXPECT_THAT(run({"/usr/bin/env", "MW_LOG_LEVEL=debug"}, {}), HasSubstr(debug_line));
+  EXPECT_THAT(run({"/usr/bin/env", "MW_LOG_LEVEL=debug"}, {"--log-level", "info"}), Not(HasSubstr(debug_line)));
+  const std::string bad = run({"/usr/bin/env", "MW_LOG_LEVEL=loud"}, {});
+  EXPECT_THAT(bad, HasSubstr("[warning] MW_LOG_LEVEL='loud' is not one of error, warning, info, debug, trace"));
+  EXPECT_THAT(bad, Not(HasSubstr(debug_line)));
 }
 
 // --project reaches mw::boinc::Local: a directory that is no BOINC project

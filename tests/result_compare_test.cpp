@@ -3,12 +3,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <CLI/CLI.hpp>
+
 #include <filesystem>
+#include <utility>
 
 #include "mw/boinc/daemon.h"
 #include "mw/boinc/result_files.h"
 #include "mw/bundle.h"
 #include "mw/hash.h"
+#include "mw/log.h"
 #include "mw/result_compare.h"
 #include "support/test_support.h"
 
@@ -148,6 +152,27 @@ TEST(DaemonConventions, SingleDashLongOptionsBecomeDoubleDash) {
   o.mod_n = 3;
   o.mod_i = 2;
   EXPECT_EQ(o.mod_clause("w.id"), "w.id % 3 = 2");
+}
+
+// -d takes BOINC's numbers and the level names of mwkit's other programs,
+// and sets the library's level (mw/log.h) to match.
+TEST(DaemonConventions, LogLevelTakesNumbersAndNames) {
+  const auto parse = [](const char* level) {
+    CLI::App app{"daemon"};
+    boinc::DaemonOptions o;
+    boinc::add_daemon_options(app, o);
+    const char* argv[] = {"daemon", "--app", "mw", "-d", level};
+    EXPECT_EQ(boinc::parse_daemon_command_line(app, 5, argv), -1) << level;
+    return std::make_pair(o.debug_level, log_level());
+  };
+  EXPECT_EQ(parse("1"), std::make_pair(1, LogLevel::error));
+  EXPECT_EQ(parse("3"), std::make_pair(3, LogLevel::debug));
+  EXPECT_EQ(parse("warning"), std::make_pair(2, LogLevel::warning));
+  EXPECT_EQ(parse("info"), std::make_pair(2, LogLevel::info));
+  EXPECT_EQ(parse("DEBUG"), std::make_pair(3, LogLevel::debug));
+  EXPECT_EQ(parse("trace"), std::make_pair(4, LogLevel::trace));
+  EXPECT_EQ(parse("error"), std::make_pair(1, LogLevel::error));
+  set_log_level(LogLevel::info);
 }
 
 TEST(DaemonConventions, ErrorMasksAndOutputNames) {

@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "mw/bundle.h"
+#include "mw/log.h"
 #include "mw/error.h"
 #include "mw/signing.h"
 #include "mw/task_format.h"
@@ -362,8 +363,8 @@ int cmd_extract(const ExtractOptions& o) {
   // Every refusal before the first write, so a refused extract writes nothing.
   for (const auto& name : names) refuse_to_overwrite(mw::detail::join_path(o.out_dir, name), o.force, "--out");
   if (!manifest.ok())
-    std::cerr << "mw-task: note: task '" << terminal_safe(manifest.task_name) << "' ended "
-              << mw::to_string(manifest.status) << "; its outputs are extracted as they are\n";
+    mw::log(mw::LogLevel::info, "mw-task: note: task '" + manifest.task_name + "' ended " +
+                                    mw::to_string(manifest.status) + "; its outputs are extracted as they are");
   for (const auto& name : names) {
     // Output names are member names (no '/', no "..": the reader checked),
     // so each lands directly in DIR.

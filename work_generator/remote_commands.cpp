@@ -11,6 +11,7 @@
 #include "interfaces/boinc_common.h"
 #include "mw/boinc/remote.h"
 #include "mw/error.h"
+#include "mw/log.h"
 #include "mw/hash.h"
 #include "tool_common.h"
 #include "util/fs.h"
@@ -28,7 +29,7 @@ RpcClient connect(const RemoteCommon& c) {
 
 boinc::detail::BatchRef batch_ref(const RemoteCommon& c) { return boinc::detail::BatchRef::parse(c.batch); }
 
-void warn(const std::string& line) { std::cerr << "mw-work-generator: " << line << "\n"; }
+void warn(const std::string& line) { mw::log(mw::LogLevel::warning, "mw-work-generator: " + line); }
 
 // The first line of a .error written for a fetch that failed: such a job is
 // tried again by the next fetch (the output may still be there).

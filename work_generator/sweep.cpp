@@ -4,9 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <iostream>
 
 #include "mw/error.h"
+#include "mw/log.h"
 #include "util/elf_inspect.h"
 
 namespace mw::work_generator {
@@ -81,7 +81,7 @@ bool SweepReader::next(SweepTask& task) {
     // the BOINC client and glibc, so a program that needs more fails there.
     if (checked_programs_.insert(program).second) {
       const std::string warning = detail::volunteer_program_warning(program);
-      if (!warning.empty()) std::cerr << "mw-work-generator: warning: " << warning << "\n";
+      if (!warning.empty()) mw::log(mw::LogLevel::warning, "mw-work-generator: " + warning);
     }
     if (j.contains("function")) builder->function(text_field("function", false));
     if (j.contains("args")) {

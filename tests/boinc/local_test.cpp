@@ -65,7 +65,7 @@ TEST(BoincLocal, FunctionTasksRunThroughBoincWithOneShippedProgram) {
   // This test binary is the worker program: it needs libstdc++ and more,
   // which volunteers lack, and the master says so once, before staging it.
   const std::string err = testing::internal::GetCapturedStderr();
-  const std::string warning = "mw boinc local: warning: " + mw::detail::self_program_path() + " may not run on volunteer hosts";
+  const std::string warning = "[warning] mw boinc local: " + mw::detail::self_program_path() + " may not run on volunteer hosts";
   EXPECT_NE(err.find(warning), std::string::npos) << err;
   EXPECT_NE(err.find("it needs libstdc++.so.6"), std::string::npos) << err;
   EXPECT_EQ(err.find(warning, err.find(warning) + 1), std::string::npos) << "once per program\n" << err;

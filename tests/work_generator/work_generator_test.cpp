@@ -71,7 +71,7 @@ TEST(WorkGenerator, SweepBecomesWorkunitsWithOneStickyProgram) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // A script is no program a volunteer host surely runs: said once, before staging.
   const std::string warning = "sim.sh may not run on volunteer hosts (only the BOINC client and glibc there): ";
-  ASSERT_NE(r.err.find("mw-work-generator: warning: "), std::string::npos) << r.err;
+  ASSERT_NE(r.err.find("[warning] mw-work-generator: "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(warning), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("not an ELF file"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(warning, r.err.find(warning) + 1), std::string::npos) << "once per program\n" << r.err;

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "mw/error.h"
+#include "util/log_line.h"
 #include "util/terminal_text.h"
 
 namespace mw::boinc {
@@ -38,37 +39,18 @@ void install_stop_handlers() {
   for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaction(sig, &sa, nullptr);
 }
 
-double now_seconds() {
-  using namespace std::chrono;
-  return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 std::string DaemonLog::format_line(double now, const char* tag, const std::string& text) {
-  std::time_t secs = static_cast<std::time_t>(std::floor(now));
-  int frac = static_cast<int>((now - std::floor(now)) * 10000);
-  if (frac > 9999) frac = 9999;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char stamp[64];
-  std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02d %02d:%02d:%02d.%04d UTC ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
   // Names, paths and messages in a line come from the database, volunteers'
   // uploads and comparison programs: one line each, nothing that moves the
   // cursor or reorders text for whoever tails the log.
-  return std::string(stamp) + tag + detail::terminal_safe(text);
+  return detail::log_timestamp(now) + tag + detail::terminal_safe(text);
 }
 
 void DaemonLog::write(const char* tag, const std::string& text) const {
-  std::string line = format_line(now_seconds(), tag, text) + "\n";
   // One write(2) per line: several daemons may append to the same log.
-  std::size_t done = 0;
-  while (done < line.size()) {
-    ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
-    if (n <= 0) return;
-    done += static_cast<std::size_t>(n);
-  }
+  detail::write_stderr_line(format_line(detail::log_clock_now(), tag, text) + "\n");
 }
 
 void DaemonLog::critical(const std::string& text) const { write("[CRITICAL] ", text); }

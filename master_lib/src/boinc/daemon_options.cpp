@@ -3,18 +3,54 @@
 
 #include <cctype>
 #include <iostream>
+#include <utility>
 
 #include "mw/boinc/daemon.h"
+#include "mw/log.h"
 #include "util/command_line.h"
 
 namespace mw::boinc {
+namespace {
+
+// BOINC's -d N, or a name of mw/log.h mapped to it. Sets the library's level
+// too, so messages from mw::log follow the same switch.
+CLI::Validator daemon_level_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        static const std::pair<const char*, mw::LogLevel> kNumbers[] = {
+            {"1", mw::LogLevel::error}, {"2", mw::LogLevel::info}, {"3", mw::LogLevel::debug},
+            {"4", mw::LogLevel::trace}};
+        for (const auto& [number, level] : kNumbers)
+          if (text == number) {
+            mw::set_log_level(level);
+            return {};
+          }
+        const auto named = mw::log_level_from_string(text);
+        if (!named)
+          return "'" + text + "' is not a log level; use 1 to 4 or one of " + mw::log_level_names();
+        mw::set_log_level(*named);
+        switch (*named) {
+          case mw::LogLevel::error: text = "1"; break;
+          case mw::LogLevel::warning:
+          case mw::LogLevel::info: text = "2"; break;
+          case mw::LogLevel::debug: text = "3"; break;
+          case mw::LogLevel::trace: text = "4"; break;
+        }
+        return {};
+      },
+      "LEVEL", "daemon_log_level");
+}
+
+}  // namespace
 
 void add_daemon_options(CLI::App& app, DaemonOptions& o) {
   mw::cli::set_up(app);
-  // --log-level: the name mwkit's other programs use for the same thing.
-  app.add_option("-d,--debug_level,--debug-level,--log-level", o.debug_level,
-                 "Log level: 1 critical, 2 normal, 3 debug, 4 debug with detail")
-      ->check(CLI::Range(1, 4))
+  // --log-level: the name mwkit's other programs use for the same thing,
+  // which takes their level names as well as BOINC's numbers.
+  app.add_option("-d,--log-level,--debug_level,--debug-level", o.debug_level,
+                 "Log level: 1 critical (or error), 2 normal (or warning, info), 3 debug, "
+                 "4 debug with detail (or trace)")
+      ->transform(daemon_level_validator())
       ->capture_default_str();
   app.add_option("--app", o.app, "Name of the BOINC app whose workunits this daemon handles")
       ->required();

@@ -5,6 +5,7 @@
 // workunits in bulk, and carries out cancellations; the watcher waits on the
 // delivery directory (inotify, else a timed scan) and reports finished tasks.
 #include "mw/boinc/local.h"
+#include "mw/log.h"
 
 #include <dirent.h>
 #include <poll.h>
@@ -14,7 +15,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -137,7 +137,7 @@ class LocalInterface final : public detail::QueuedBoincInterface {
       for (const auto& program : builder->program_files()) {
         if (program.path.empty() || !checked_programs_.insert(program.path).second) continue;
         const std::string warning = mw::detail::volunteer_program_warning(program.path);
-        if (!warning.empty()) std::cerr << "mw boinc local: warning: " << warning << "\n";
+        if (!warning.empty()) mw::log(mw::LogLevel::warning, "mw boinc local: " + warning);
       }
       pending.wu_name = wu_name(task.id);
       pending.builder = std::move(builder);

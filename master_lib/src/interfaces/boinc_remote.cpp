@@ -5,6 +5,7 @@
 // into staged files and batches and carries out cancellations; the poller
 // follows the batches and fetches finished jobs' outputs.
 #include "mw/boinc/remote.h"
+#include "mw/log.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +15,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -73,7 +73,7 @@ class RemoteInterface final : public detail::QueuedBoincInterface {
                               options.gather_seconds, "BOINC remote submission failed: "}),
         options_(options),
         auth_(std::move(authenticator)) {
-    if (!options_.log) options_.log = [](const std::string& line) { std::cerr << "mw boinc remote: " << line << "\n"; };
+    if (!options_.log) options_.log = [](const std::string& line) { mw::log(mw::LogLevel::info, "mw boinc remote: " + line); };
     options_.settings = resolve_replication(options_.settings);
     check_workunit_settings(options_.settings, "(Remote settings)");
     if (options_.signing_key.empty())

@@ -9,6 +9,7 @@
 // replaced. A dead worker fails only the call it was running: the calls queued
 // behind it are sent again to its replacement.
 #include "mw/multicore.h"
+#include "mw/log.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -26,7 +27,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -615,7 +615,7 @@ class MulticoreInterface final : public Interface {
             send_call_locked(s, FrameType::call, q.id, q.task->function, q.task->args);
           }
         } catch (const Error& e) {
-          std::cerr << "mw multicore: cannot restart " << s.name << ": " << e.what() << "\n";
+          mw::log(mw::LogLevel::warning, "mw multicore: cannot restart " + s.name + ": " + e.what());
         }
       }
     }

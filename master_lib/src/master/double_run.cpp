@@ -1,10 +1,10 @@
 #include "master/double_run.h"
+#include "mw/log.h"
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <thread>
-#include <iostream>
 #include <map>
 #include <mutex>
 
@@ -115,7 +115,7 @@ class DoubleRun : public Interface, private InterfaceEvents {
       if (on_mismatch_)
         on_mismatch_(task, why);
       else
-        std::cerr << "mwkit: task " << task << ": the two runs differ: " << why << "\n";
+        mw::log(mw::LogLevel::warning, "mwkit: task " + std::to_string(task) + ": the two runs differ: " + why);
     }
     events_->task_finished(task, std::move(first));
   }

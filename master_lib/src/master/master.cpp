@@ -14,6 +14,7 @@
 #include "master/journal.h"
 #include "master/task_fingerprint.h"
 #include "mw/hash.h"
+#include "mw/log.h"
 #include "mw/multicore.h"
 #include "mw/worker.h"
 #ifdef MW_WITH_STATUS_SERVER
@@ -138,6 +139,9 @@ struct Master::State : InterfaceEvents {
       // Counting this task, which is published below.
       progress = make_progress_locked(1, outcome.status != ResultStatus::success ? 1 : 0);
     }
+    if (mw::log_enabled(LogLevel::debug))
+      mw::log(LogLevel::debug, "mw master: task " + std::to_string(id) + " " + to_string(outcome.status) +
+                                   (outcome.reason.empty() ? "" : ": " + outcome.reason));
     // The callback runs before the result can be delivered, so a program that
     // has its result has also seen the progress that includes it.
     report_progress(progress);
@@ -286,6 +290,8 @@ Master::Master(std::unique_ptr<Interface> interface, MasterOptions options)
     state_->iface->use_work_dir(state_->options.work_dir);
   }
   state_->iface->start(*state_);
+  mw::log(LogLevel::debug, "mw master: started on the " + state_->counts.interface + " interface" +
+                               (state_->options.work_dir.empty() ? "" : ", journal in " + state_->options.work_dir));
   if (!state_->options.status_listen.empty()) start_status_server();
   state_->dispatcher = std::thread([s = state_.get()] { s->dispatcher_loop(); });
 }
@@ -347,6 +353,8 @@ Task Master::submit(TaskSpec spec) {
   const std::uint64_t id = s.records.size() + 1;
   spec.id = id;
   if (spec.name.empty()) spec.name = "task_" + std::to_string(id);
+  if (mw::log_enabled(LogLevel::trace))
+    mw::log(LogLevel::trace, "mw master: task " + std::to_string(id) + " '" + spec.name + "' submitted");
   s.records.emplace_back();
   TaskRecord& r = s.records.back();
   if (s.journal) {

@@ -2,6 +2,7 @@
 // persistent worker loop (frames on fds 3 and 4) and the one-call mode the
 // runner uses for function tasks inside bundles.
 #include "mw/worker.h"
+#include "mw/log.h"
 
 #include <poll.h>
 #include <sys/resource.h>
@@ -90,7 +91,7 @@ void end_with_the_task_pipe(int tasks_fd) {
     try {
       more = reader.next(type, payload);
     } catch (const Error& e) {
-      std::cerr << "mw worker: " << e.what() << "\n";
+      mw::log(mw::LogLevel::error, std::string("mw worker: ") + e.what());
       std::_Exit(3);
     }
     if (!more) std::exit(0);  // the master closed the pipe or died
@@ -111,17 +112,17 @@ void end_with_the_task_pipe(int tasks_fd) {
   try {
     args = read_file(join_path(dir, "args.bin"), 1ULL << 32);
   } catch (const Error& e) {
-    std::cerr << "mw worker: " << e.what() << "\n";
+    mw::log(mw::LogLevel::error, std::string("mw worker: ") + e.what());
     std::exit(2);
   }
   if (!invoke(name, args, result)) {
-    std::cerr << "mw worker: " << result << "\n";
+    mw::log(mw::LogLevel::error, "mw worker: " + result);
     std::exit(1);
   }
   try {
     write_file_atomic(join_path(dir, "value.bin"), result);
   } catch (const Error& e) {
-    std::cerr << "mw worker: " << e.what() << "\n";
+    mw::log(mw::LogLevel::error, std::string("mw worker: ") + e.what());
     std::exit(2);
   }
   std::exit(0);

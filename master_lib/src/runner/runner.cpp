@@ -15,6 +15,7 @@
 
 #include "mw/error.h"
 #include "mw/hash.h"
+#include "mw/log.h"
 #include "runner/process.h"
 #include "runner/task_ending.h"
 #include "util/fs.h"
@@ -122,7 +123,15 @@ bool execute(const TaskManifest& task, const std::string& work_dir, const Runner
   spec.extra_env.push_back("MW_TASK_NAME=" + task.name);
   spec.control = control;
 
+  if (mw::log_enabled(LogLevel::debug)) {
+    std::string command;
+    for (const auto& word : spec.argv) command += (command.empty() ? "" : " ") + word;
+    mw::log(LogLevel::debug, "mw runner: task '" + task.name + "': running " + command + " in " + work_dir);
+  }
   detail::ProcessOutcome run = detail::run_process(spec);
+  if (mw::log_enabled(LogLevel::debug))
+    mw::log(LogLevel::debug, "mw runner: task '" + task.name + "' ended after " +
+                                 std::to_string(run.wall_seconds) + " s");
   const bool stopped = run.ending == detail::ProcessEnding::stopped;
   result.cpu_seconds = run.cpu_seconds;
   result.wall_seconds = run.wall_seconds;

@@ -4,7 +4,7 @@
 //
 // Header-only, because the programs that use it link different things: the
 // tools, the daemons (through libmw_boinc's daemon options), mw-wrapper and
-// mw-mpi-worker. Each includes CLI11 itself; this adds no library.
+// mw-mpi-worker. Each includes CLI11 itself and links libmw (for mw/log.h).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "mw/log.h"
 #include "mw_version.h"
 
 namespace mw::cli {
@@ -89,11 +90,40 @@ inline std::string error_line(const CLI::App& app, const CLI::ParseError& e) {
   return path + ": " + message + " (see " + path + " --help)";
 }
 
-// Parses `reversed_args` (argv[1..] in reverse, as CLI11's parse(vector)
-// takes them). Returns -1 when the program should go on; else the exit status
+// Accepts a name from mw/log.h; anything else is a usage error that lists
+// the names.
+inline CLI::Validator log_level_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (mw::log_level_from_string(text)) return {};
+        return "'" + text + "' is not a log level; use one of " + mw::log_level_names();
+      },
+      "", "log_level");
+}
+
+// --log-level LEVEL on `app` and each of its subcommands (so it may follow
+// the subcommand's name), unless one already has it (the daemons: BOINC's
+// numbers, and these names too). Its default is the level in effect, i.e.
+// $MW_LOG_LEVEL or info.
+inline void add_log_level_option(CLI::App& app) {
+  if (app.get_option_no_throw("--log-level") == nullptr) {
+    app.add_option_function<std::string>(
+           "--log-level", [](const std::string& text) { mw::set_log_level(*mw::log_level_from_string(text)); },
+           std::string("Diagnostics to show: ") + mw::log_level_names() +
+               " (each includes those before it); MW_LOG_LEVEL sets the default")
+        ->check(log_level_validator())
+        ->type_name("LEVEL")
+        ->default_str(mw::to_string(mw::log_level()));
+  }
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) add_log_level_option(*sub);
+}
+
+// Adds --log-level (add_log_level_option), then parses `reversed_args`
+// (argv[1..] in reverse, as CLI11's parse(vector) takes them). Returns -1 when the program should go on; else the exit status
 // after printing: help or version on stdout (0), or one error line on stderr
 // (kExitUsage).
 inline int parse(CLI::App& app, std::vector<std::string> reversed_args) {
+  add_log_level_option(app);
   try {
     app.parse(reversed_args);
   } catch (const CLI::ParseError& e) {
