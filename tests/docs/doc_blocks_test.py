@@ -47,7 +47,7 @@ MARKER = re.compile(r"^<!--\s*doc-test:\s*(\S+)\s*(.*?)\s*-->\s*$")
 FENCE = re.compile(r"^```(\S*)\s*$")
 # The build tree's program directories, put on PATH for shell blocks.
 PROGRAM_DIRS = ["tools", "work_generator", "project_setup", "validator", "assimilator",
-                "client_wrapper", "mpi_worker", "examples", "bench"]
+                "client_wrapper", "mpi_worker", "examples", "bench", "status"]
 RUN_TIMEOUT = 300
 
 
