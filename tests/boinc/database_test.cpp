@@ -279,6 +279,46 @@ TEST_F(DatabaseTest, BatchLiteralsAreTheExactValues) {
   EXPECT_EQ(db.query("SELECT COUNT(*) FROM item WHERE name = 'd0' AND weight = ?", {0.1 + 0.2})[0].integer(0), 1);
 }
 
+// What LOAD DATA's default format makes of one field, a byte at a time.
+std::string escaped_bytewise(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\0': out += "\\0"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+TEST(LoadDataEscape, EveryEscapedByteAtEveryPlaceOfABlockAsBytewise) {
+  // escape_load_field scans blocks of bytes at once: each escaped byte in
+  // every position of the first blocks and of the tail, alone and in pairs.
+  const std::string escaped = std::string("\\\t\n\r") + '\0';
+  for (std::size_t length = 0; length <= 50; ++length)
+    for (std::size_t at = 0; at < length; ++at)
+      for (char c : escaped)
+        for (std::size_t second : {length, at + 1, at + 16, length - 1}) {
+          std::string text(length, 'x');
+          text[at] = c;
+          if (second < length) text[second] = '\n';
+          std::string out = "prefix";
+          escape_load_field(out, text);
+          ASSERT_EQ(out, "prefix" + escaped_bytewise(text)) << "length " << length << " at " << at;
+        }
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
+  for (std::size_t from = 0; from < 40; ++from) {
+    std::string out;
+    escape_load_field(out, std::string_view(every_byte).substr(from));
+    EXPECT_EQ(out, escaped_bytewise(std::string_view(every_byte).substr(from))) << from;
+  }
+}
+
 TEST_F(DatabaseTest, LoadDataFieldsComeBackByteForByte) {
   // Every byte value, the escaped ones also in runs and at both ends, and a
   // long plain stretch: what escape_load_field writes must read back as sent.

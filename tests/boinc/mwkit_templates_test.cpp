@@ -145,6 +145,18 @@ TEST(InlineTask, Base64RoundTripsEveryByteAndRefusesMalformedTextSayingWhere) {
     EXPECT_EQ(decode_inline_task(encode_inline_task(bytes)), bytes) << n;
   }
   EXPECT_EQ(encode_inline_task("PK\x03"), "UEsD");
+  // RFC 4648's vectors: every padding case.
+  const std::pair<const char*, const char*> rfc[] = {{"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+                                                     {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+                                                     {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : rfc) EXPECT_EQ(encode_inline_task(plain), encoded) << plain;
+  // Every length up to past the inline limit, every byte value in every
+  // position of a 3-byte group, through OpenSSL's decoder.
+  std::string bytes;
+  for (std::size_t n = 1; n <= kMaxInlineBundleBytes + 3; ++n) {
+    bytes.push_back(static_cast<char>((n * 167 + 13) & 0xff));
+    ASSERT_EQ(decode_inline_task(encode_inline_task(bytes)), bytes) << n;
+  }
   EXPECT_EQ(decode_inline_task("UEsDBA=="), "PK\x03\x04");
   auto error = [](const std::string& text) {
     return mw::test::error_of([&] { decode_inline_task(text); }, mw::Errc::format);

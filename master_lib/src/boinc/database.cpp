@@ -2,6 +2,9 @@
 
 #include <errmsg.h>
 #include <mysql.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <charconv>
@@ -364,6 +367,25 @@ struct LoadEscapes {
 };
 constexpr LoadEscapes kLoadEscapes;
 
+// The first byte in [p, end) that LOAD DATA's format escapes, or end. Sixteen
+// bytes at a time where SSE2 is there (every x86-64): the byte-wise scan
+// was a fifth of a 10^4-task inline submission's client instructions.
+const char* next_to_escape(const char* p, const char* end) {
+#ifdef __SSE2__
+  const __m128i backslash = _mm_set1_epi8('\\'), tab = _mm_set1_epi8('\t'), newline = _mm_set1_epi8('\n'),
+                cr = _mm_set1_epi8('\r'), nul = _mm_setzero_si128();
+  for (; end - p >= 16; p += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, tab)),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, newline), _mm_cmpeq_epi8(v, cr)), _mm_cmpeq_epi8(v, nul)));
+    if (const int mask = _mm_movemask_epi8(hit)) return p + __builtin_ctz(static_cast<unsigned>(mask));
+  }
+#endif
+  while (p != end && kLoadEscapes.as[static_cast<unsigned char>(*p)] == 0) ++p;
+  return p;
+}
+
 }  // namespace
 
 // Bulk submission sends every workunit's xml_doc through here, so the plain
@@ -373,8 +395,7 @@ void escape_load_field(std::string& out, std::string_view text) {
   const char* p = text.data();
   const char* const end = p + text.size();
   while (p != end) {
-    const char* q = p;
-    while (q != end && kLoadEscapes.as[static_cast<unsigned char>(*q)] == 0) ++q;
+    const char* q = next_to_escape(p, end);
     out.append(p, static_cast<std::size_t>(q - p));
     if (q == end) break;
     const char escaped[2] = {'\\', kLoadEscapes.as[static_cast<unsigned char>(*q)]};

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <cstring>
+
 #include "mw/error.h"
 
 namespace mw::boinc {
@@ -19,12 +21,43 @@ bool in_alphabet(char c) {
 
 }  // namespace
 
+namespace {
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// The two characters of every 12-bit group, so that three bytes take two
+// look-ups: OpenSSL's EVP_EncodeBlock spent ~10 instructions a byte, a
+// quarter of a 10^4-task inline submission's client instructions.
+struct CharPairs {
+  char at[4096][2] = {};
+  constexpr CharPairs() {
+    for (int i = 0; i < 4096; ++i) {
+      at[i][0] = kAlphabet[i >> 6];
+      at[i][1] = kAlphabet[i & 63];
+    }
+  }
+};
+constexpr CharPairs kCharPairs;
+
+}  // namespace
+
 std::string encode_inline_task(std::string_view bundle) {
-  std::string text(4 * ((bundle.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
-                                reinterpret_cast<const unsigned char*>(bundle.data()),
-                                static_cast<int>(bundle.size()));
-  text.resize(static_cast<std::size_t>(n));
+  std::string text(4 * ((bundle.size() + 2) / 3), '\0');
+  const auto* in = reinterpret_cast<const unsigned char*>(bundle.data());
+  char* out = text.data();
+  std::size_t left = bundle.size();
+  for (; left >= 3; left -= 3, in += 3, out += 4) {
+    const unsigned v = unsigned{in[0]} << 16 | unsigned{in[1]} << 8 | in[2];
+    std::memcpy(out, kCharPairs.at[v >> 12], 2);
+    std::memcpy(out + 2, kCharPairs.at[v & 0xfff], 2);
+  }
+  if (left > 0) {
+    const unsigned v = unsigned{in[0]} << 16 | (left == 2 ? unsigned{in[1]} << 8 : 0u);
+    out[0] = kAlphabet[v >> 18];
+    out[1] = kAlphabet[(v >> 12) & 63];
+    out[2] = left == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    out[3] = '=';
+  }
   return text;
 }
 
