@@ -107,7 +107,7 @@ std::string file_system_type(const std::string& dir) {
 }
 
 FileFloor measure_file_floor(const std::string& root, std::size_t files, std::size_t bytes,
-                             std::size_t fanout) {
+                             std::size_t fanout, std::string* kept) {
   const std::string dir = detail::make_temp_dir(root, "mwfloor.");
   const std::string data(bytes, 'x');
   FileFloor floor;
@@ -136,7 +136,10 @@ FileFloor measure_file_floor(const std::string& root, std::size_t files, std::si
     detail::remove_tree(dir);
     throw;
   }
-  detail::remove_tree(dir);
+  if (kept)
+    *kept = dir;
+  else
+    detail::remove_tree(dir);
   return floor;
 }
 

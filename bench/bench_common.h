@@ -56,14 +56,18 @@ std::string file_system_type(const std::string& dir);
 // The floor for making small files durable on a file system, done the
 // simplest way: `files` files of `bytes` bytes each created and written
 // (open, write, close) in `fanout` subdirectories of a fresh directory under
-// `root`, then one syncfs of that file system. Removed afterwards.
+// `root`, then one syncfs of that file system. Removed afterwards, unless
+// `kept` is given: then its path goes there and the caller removes it (on an
+// ext4 without a journal, files created within a minute or so of a removal
+// pay for skipping the freed inodes, so a bench removes its trees only after
+// the figures that are compared with each other).
 struct FileFloor {
   double seconds = 0;          // creation + the barrier
   double barrier_seconds = 0;  // the syncfs alone
   double files_per_s = 0;      // files / seconds
 };
 FileFloor measure_file_floor(const std::string& root, std::size_t files, std::size_t bytes,
-                             std::size_t fanout = 1024);
+                             std::size_t fanout = 1024, std::string* kept = nullptr);
 // Prints a FileFloor as the lines {"bench": bench, "metric": "floor_files_per_s" …},
 // with `params` plus the file system and the file count and size.
 void emit_file_floor(const std::string& bench, const FileFloor& floor, const std::string& root,
