@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "mw/error.h"
@@ -46,6 +47,18 @@ std::string encode_inline_task(std::string_view bundle) {
   const auto* in = reinterpret_cast<const unsigned char*>(bundle.data());
   char* out = text.data();
   std::size_t left = bundle.size();
+  // Six bytes (two groups of three) from one 8-byte load while 8 remain.
+  for (; left >= 8; left -= 6, in += 6, out += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, in, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    std::memcpy(out, kCharPairs.at[w >> 52], 2);
+    std::memcpy(out + 2, kCharPairs.at[(w >> 40) & 0xfff], 2);
+    std::memcpy(out + 4, kCharPairs.at[(w >> 28) & 0xfff], 2);
+    std::memcpy(out + 6, kCharPairs.at[(w >> 16) & 0xfff], 2);
+  }
   for (; left >= 3; left -= 3, in += 3, out += 4) {
     const unsigned v = unsigned{in[0]} << 16 | unsigned{in[1]} << 8 | in[2];
     std::memcpy(out, kCharPairs.at[v >> 12], 2);
