@@ -9,10 +9,13 @@
 //                                        tasks with a 1 KB input each, in the
 //                                        workunit's command line or as files
 //   floor/floor_files_per_s …            N 1 KB files created + one syncfs, the
-//                                        simplest durable way (bench_common.h)
+//                                        simplest durable way (bench_common.h),
+//                                        just before each case ("before")
 //   insert_only/tasks_per_s              N tasks sharing one staged input
 //   libsched_create_work/tasks_per_s     BOINC's create_work() per task, in process
 //   memory/rss_kb                        resident size after each N (flat in N?)
+//   …/client_cpu_s, …/server_cpu_s       CPU seconds of this process and of
+//                                        mariadbd during each submission
 //
 // The download trees go under --root (default: the build tree, on the
 // machine's normal file system, where a BOINC server keeps its project);
@@ -29,6 +32,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -43,6 +48,7 @@
 #include "mw/bundle.h"
 #include "mw/signing.h"
 #include "support/boinc_project.h"
+#include "support/private_mariadb.h"
 #include "util/fs.h"
 
 namespace {
@@ -62,6 +68,48 @@ long rss_kb() {
   return -1;
 }
 
+// CPU seconds (user + system) of a process, from /proc; -1 if unknown.
+double cpu_seconds_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return -1;
+  // Fields after the command name (which may hold blanks): state is the 3rd,
+  // utime and stime the 14th and 15th.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i)
+    if (i >= 14) ticks += std::stod(field);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double own_cpu_seconds() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+// CPU spent during one submission by this process (all threads; the kernel's
+// file work included) and by the MariaDB server: figures the machine's other
+// load does not move the way it moves the wall clock.
+class CpuMeter {
+ public:
+  CpuMeter() : server_(mw::test::PrivateMariaDb::shared().pid()) { restart(); }
+  void restart() {
+    own_ = own_cpu_seconds();
+    server_at_ = server_ > 0 ? cpu_seconds_of(server_) : -1;
+  }
+  void emit(const std::string& metric, const nlohmann::json& params) const {
+    mw::bench::emit(metric, "client_cpu_s", own_cpu_seconds() - own_, "s", params);
+    if (server_at_ >= 0) mw::bench::emit(metric, "server_cpu_s", cpu_seconds_of(server_) - server_at_, "s", params);
+  }
+
+ private:
+  pid_t server_;
+  double own_ = 0, server_at_ = -1;
+};
+
 std::string payload(std::size_t i) {
   std::string p(1024, 'x');
   std::snprintf(p.data(), p.size(), "task %zu input", i);
@@ -77,8 +125,7 @@ std::string file_system_of(const std::string& dir) { return mw::bench::file_syst
 // without one ext4 skips every inode freed in the last minute (or more) when
 // it allocates one — scanning past each, ~0.1–0.3 ms per file created after a
 // 10^4-file removal. So nothing is removed between a floor and the
-// submissions compared with it: all of one size's trees go afterwards, and
-// every figure of the next size pays the same for that.
+// submission compared with it: all of one size's trees go afterwards.
 std::vector<std::string> g_measured_trees;
 
 void remove_measured_trees() {
@@ -140,6 +187,7 @@ double bench_native(std::size_t n, Input input, bool quiet = false) {
     stager.forget();
   }
   const long rss_before = rss_kb();
+  CpuMeter cpu;
   const auto t0 = Clock::now();
   const std::int64_t batch = creator.create_batch("bench");
   std::size_t i = 0;
@@ -171,6 +219,7 @@ double bench_native(std::size_t n, Input input, bool quiet = false) {
   mw::bench::emit(metric, "tasks_per_s", n / s, "tasks/s", params);
   mw::bench::emit(metric, "seconds", s, "s", params);
   mw::bench::emit(metric, "rss_growth_kb", static_cast<double>(rss_kb() - rss_before), "KiB", params);
+  cpu.emit(metric, params);
   return n / s;
 }
 
@@ -192,6 +241,7 @@ double bench_task_submitter(std::size_t n, bool inline_tasks) {
   auto db = project.database();
   auto key = std::make_shared<const mw::PrivateKey>(mw::PrivateKey::generate());
   TaskSubmitter submitter(project.config(), *db, "mw", key);
+  CpuMeter cpu;
   const auto t0 = Clock::now();
   const std::int64_t batch = submitter.creator().create_batch("bench");
   std::size_t i = 0;
@@ -210,6 +260,7 @@ double bench_task_submitter(std::size_t n, bool inline_tasks) {
   const std::string metric = inline_tasks ? "submit_tasks_inline" : "submit_tasks_files";
   mw::bench::emit(metric, "tasks_per_s", n / s, "tasks/s", params);
   mw::bench::emit(metric, "seconds", s, "s", params);
+  cpu.emit(metric, params);
   return n / s;
 }
 
@@ -305,17 +356,26 @@ int main(int argc, char** argv) {
     for (std::size_t n : sizes) {
       if (quick && n > 10000) continue;
       for (int r = 0; r < repeats; ++r) {
-        std::string floor_tree;
-        const auto floor = mw::bench::measure_file_floor(g_root, n, 1024, 1024, &floor_tree);
-        g_measured_trees.push_back(floor_tree);
-        mw::bench::emit_file_floor("floor", floor, g_root, n, 1024, {{"tasks", n}});
-        if (want("submit")) {
-          vs_floor("submit", bench_native(n, Input::staged), floor, n);
+        // The floor just before each case, and nothing removed in between:
+        // the file system's state (above all the inodes freed lately) moves
+        // within a minute, so a floor taken once would be compared with
+        // submissions that met another one.
+        auto measured = [&](const char* c, const char* bench, const std::function<double()>& run) {
+          if (!want(c)) return;
+          std::string floor_tree;
+          const auto floor = mw::bench::measure_file_floor(g_root, n, 1024, 1024, &floor_tree);
+          g_measured_trees.push_back(floor_tree);
+          mw::bench::emit_file_floor("floor", floor, g_root, n, 1024, {{"tasks", n}, {"before", bench}});
+          vs_floor(bench, run(), floor, n);
+        };
+        measured("submit", "submit", [&] {
+          const double rate = bench_native(n, Input::staged);
           mw::bench::emit("memory", "rss_kb", static_cast<double>(rss_kb()), "KiB", {{"after_tasks", n}});
-        }
-        if (want("submit-inline")) vs_floor("submit_inline", bench_native(n, Input::inline_), floor, n);
-        if (want("tasks-files")) vs_floor("submit_tasks_files", bench_task_submitter(n, false), floor, n);
-        if (want("tasks-inline")) vs_floor("submit_tasks_inline", bench_task_submitter(n, true), floor, n);
+          return rate;
+        });
+        measured("submit-inline", "submit_inline", [&] { return bench_native(n, Input::inline_); });
+        measured("tasks-files", "submit_tasks_files", [&] { return bench_task_submitter(n, false); });
+        measured("tasks-inline", "submit_tasks_inline", [&] { return bench_task_submitter(n, true); });
         remove_measured_trees();
       }
     }
