@@ -243,12 +243,14 @@ std::size_t WorkCreator::submit(std::int64_t batch_id, const WorkunitSettings& s
         if (++rows_in_chunk == rows_per_insert) insert_chunk();
       }
       insert_chunk();
+      // Files durable and in place before the commit makes rows refer to
+      // them — made so while the server takes the last rows (the stager does
+      // not use the connection; a failed insert still ends in discard()).
+      if (stager) stager->commit();
       wait_for_insert();
       if (batch_id != 0 && created > 0)
         db_.execute("UPDATE batch SET njobs = njobs + ?, state = ? WHERE id = ?",
                     {std::int64_t(created), std::int64_t{kBatchInProgress}, batch_id});
-      // Files durable and in place before the commit makes rows refer to them.
-      if (stager) stager->commit();
     });
   } catch (...) {
     if (stager) stager->discard();
