@@ -264,6 +264,11 @@ TEST_F(ProjectStatus, AReadOnlyDatabaseUserIsEnough) {
                                "-pro_secret", "t_mw_status", "-e", "DELETE FROM workunit"});
   EXPECT_NE(ro.exit_code, 0) << "the read-only account could delete";
   expect_counts(status_json({"--db-user", "mw_status_ro", "--db-password-file", dir / "password"}));
+  // information_schema shows it mwkit's indexes: it counts from them too.
+  boinc::detail::add_status_indexes(*p.project.database());
+  const auto indexed = status_json({"--db-user", "mw_status_ro", "--db-password-file", dir / "password"});
+  EXPECT_EQ(indexed.at("counting").at("path"), "index");
+  expect_counts(indexed);
   // A wrong password is refused, naming the database.
   test::write_text(dir / "password", "wrong\n");
   auto r = run_status({"--project", p.project.dir(), "--db-user", "mw_status_ro", "--db-password-file",
