@@ -109,6 +109,14 @@ class StatusProject {
       ++e.valid;
       ++e.assimilated;
       ++e.delivered;
+    } else if (state == "cancelled_after_validation") {  // a canonical result, yet failed: not delivered
+      w.canonical_resultid = r.id;
+      w.error_mask = 16;
+      w.assimilate_state = 2;
+      ++e.valid;
+      ++e.errors;
+      ++e.error_reasons["cancelled"];
+      ++e.assimilated;
     } else if (state == "failed") {
       r.outcome = 3;  // CLIENT_ERROR
       ++e.errors;
@@ -176,6 +184,7 @@ class ProjectStatus : public ::testing::Test {
     p.add(alpha, "waiting_assimilation");
     for (int i = 0; i < 4; ++i) p.add(alpha, "delivered");
     p.add(alpha, "failed", 16, 2);
+    p.add(alpha, "cancelled_after_validation");
     hostile = p.add_batch("<script>document.title='owned'</script>", p.app_id());
     p.add(hostile, "failed", 2, 1);
     p.add(hostile, "failed", 2 | 32, 2);
