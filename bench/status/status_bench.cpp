@@ -148,6 +148,12 @@ int main(int argc, char** argv) {
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), "s",
                       {{"workunits", o.workunits}});
     }
+    // What the indexes take on disk and in the buffer pool (InnoDB's persistent statistics).
+    db->execute("ANALYZE TABLE workunit, result");
+    for (const auto& row : db->query("SELECT index_name, stat_value * @@innodb_page_size FROM mysql.innodb_index_stats "
+                                     "WHERE database_name = DATABASE() AND stat_name = 'size' AND index_name LIKE 'mw%'"))
+      mw::bench::emit("status", "index_bytes", row.real(1), "bytes",
+                      {{"workunits", o.workunits}, {"index", row.text(0)}, {"grown_by_inserts", o.with_indexes_only}});
     const nlohmann::json params = figures(true);
     mw::bench::emit("status", "json_s", mw::bench::median_seconds(o.repeats, [&] { mw::status::to_json_text(look()); }),
                     "s", params);
