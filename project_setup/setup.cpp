@@ -24,6 +24,7 @@
 #include "app_version.h"
 #include "boinc/daemon_state.h"
 #include "boinc/md5.h"
+#include "boinc/status_indexes.h"
 #include "config_text.h"
 #include "embedded_templates.h"
 #include "mw/boinc/code_signing.h"
@@ -144,6 +145,7 @@ struct Plan {
   std::string old_config_text;
   bool insert_app = false;
   bool create_batch_file_assoc = false;
+  bool add_status_indexes = false;
   std::int64_t app_id = 0;
   std::vector<std::string> missing_platforms;
   std::map<std::string, std::int64_t> platform_ids;
@@ -607,6 +609,24 @@ void plan_remote_submission(Plan& plan, Database& db) {
   }
 }
 
+// mw-status's and mw-work-generator status's counts read these instead of
+// every workunit row (boinc/status_indexes.h, docs/project-status.md).
+void plan_status_indexes(Plan& plan, Database& db) {
+  const auto missing = boinc::detail::missing_status_indexes(db);
+  for (const auto& index : boinc::detail::kStatusIndexes) {
+    bool absent = false;
+    for (const auto& m : missing) absent = absent || std::string(m.name) == index.name;
+    const std::string what = std::string("index ") + index.name + " on " + index.table + " (" + index.columns +
+                             ") (mw-status counts batches from it)";
+    if (!absent) {
+      plan.add(State::present, what);
+      continue;
+    }
+    plan.add_status_indexes = true;
+    plan.add(State::missing, what, boinc::detail::add_index_statement(index));
+  }
+}
+
 // The options in effect: what was given, else what was recorded, else the defaults.
 SetupOptions effective_options(Plan& plan, const SetupOptions& o) {
   SetupOptions e = o;
@@ -790,6 +810,7 @@ Plan make_plan(const SetupOptions& given, std::unique_ptr<Database>& db, bool ch
     plan.make_dirs.push_back(plan.deliver);
   }
   plan_remote_submission(plan, *db);
+  plan_status_indexes(plan, *db);
   plan_record(plan, e);
   plan_running(plan, e.app);
   return plan;
@@ -1052,6 +1073,11 @@ void apply(Plan& plan, Database& db, const SetupOptions& o,
   if (plan.create_batch_file_assoc)  // DDL commits by itself in MariaDB: outside the transaction
     db.execute("CREATE TABLE IF NOT EXISTS batch_file_assoc (job_file_id INTEGER NOT NULL, "
                "batch_id INTEGER NOT NULL, UNIQUE (job_file_id, batch_id)) ENGINE=InnoDB");
+  if (plan.add_status_indexes) {
+    // Online: the project's daemons keep reading and writing while InnoDB builds them.
+    boinc::detail::add_status_indexes(db);
+    out << "added mwkit's indexes on workunit and result\n";
+  }
   if (plan.new_config_text) {
     std::string config_path = join_path(plan.project_dir, "config.xml");
     out << "backed up " << config_path << " to " << backup(config_path, stamp) << "\n";

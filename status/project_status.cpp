@@ -10,6 +10,7 @@
 
 #include "boinc/daemon_state.h"
 #include "boinc/remote_rpc.h"
+#include "boinc/status_indexes.h"
 #include "mw/boinc/error_mask.h"
 #include "mw/error.h"
 #include "status/prometheus_text.h"
@@ -33,15 +34,20 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Backlog backlog(boinc::Database& db, const std::string& where, std::int64_t app_id) {
-  // `where` is ours; the (appid, need_validate) and (appid, assimilate_state)
-  // indexes reach the waiting rows without touching the others.
-  auto rows = db.query("SELECT COUNT(*), UNIX_TIMESTAMP() - UNIX_TIMESTAMP(MIN(mod_time)) FROM workunit "
-                       "WHERE appid = ? AND " + where,
-                       {app_id});
+// The backlog's size is the batches' counts summed; its age is that of the
+// waiting workunit created first (lowest id), which the daemons, taking work in
+// id order, reach first: one entry of BOINC's (appid, need_validate) or
+// (appid, assimilate_state) index and one row, where the oldest by mod_time
+// would read every waiting row (3 s for 10^5 waiting on a 10^6-workunit project).
+// `where` is ours, never data.
+Backlog backlog(boinc::Database& db, std::int64_t workunits, const std::string& where, std::int64_t app_id) {
   Backlog b;
-  b.workunits = rows.at(0).integer(0);
-  if (!rows.at(0).is_null(1)) b.oldest_age_seconds = std::max(0.0, rows.at(0).real(1));
+  b.workunits = workunits;
+  if (workunits == 0) return b;
+  auto rows = db.query("SELECT UNIX_TIMESTAMP() - UNIX_TIMESTAMP(mod_time) FROM workunit "
+                       "WHERE appid = ? AND " + where + " ORDER BY id LIMIT 1",
+                       {app_id});
+  if (!rows.empty() && !rows[0].is_null(0)) b.oldest_age_seconds = std::max(0.0, rows[0].real(0));
   return b;
 }
 
@@ -127,6 +133,15 @@ std::string valid_utf8(const std::string& in) {
 }
 
 
+// What the slow path costs and the one command that ends it.
+std::string slow_path_text(const ProjectStatus& s) {
+  std::string names;
+  for (const auto& n : s.missing_indexes) names += (names.empty() ? "" : ", ") + n;
+  return "batches counted by reading every workunit row of the app (slow on a big project): mwkit's indexes " +
+         names + " are missing; `mw-project-setup install --project " + s.project_dir +
+         "` adds them online (docs/project-status.md, \"Fast counts\")";
+}
+
 nlohmann::json optional_number(const std::optional<double>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
@@ -153,7 +168,10 @@ ProjectStatus collect_status(const std::string& project_dir, const boinc::Projec
     b.state = boinc::detail::batch_state_name(static_cast<int>(row.integer(2)));
     b.created_at = row.real(3);
   }
-  for (const auto& [id, counts] : boinc::detail::count_app_batches(db, app_id)) {
+  for (const auto& index : boinc::detail::missing_status_indexes(db))
+    s.missing_indexes.push_back(std::string(index.table) + "." + index.name);
+  s.count_path = s.missing_indexes.empty() ? boinc::detail::CountPath::index : boinc::detail::CountPath::scan;
+  for (const auto& [id, counts] : boinc::detail::count_app_batches(db, app_id, s.count_path)) {
     BatchStatus& b = batches[id];
     if (b.state.empty()) {  // no batch row of this app: BOINC's "no batch" (0), or a row deleted since
       b.id = id;
@@ -162,12 +180,21 @@ ProjectStatus collect_status(const std::string& project_dir, const boinc::Projec
     }
     b.counts = counts;
   }
+  std::int64_t waiting_validation = 0, waiting_assimilation = 0;
+  for (const auto& [id, b] : batches) {
+    waiting_validation += b.counts.waiting_validation;
+    waiting_assimilation += b.counts.waiting_assimilation;
+  }
   if (batches.count(0) != 0) {
-    auto first = db.query("SELECT MIN(create_time) FROM workunit WHERE batch = 0 AND appid = ?", {app_id});
+    // Ids grow with create_time: the first one's is the earliest, read from one row.
+    auto first = db.query("SELECT create_time FROM workunit WHERE batch = 0 AND appid = ? ORDER BY id LIMIT 1",
+                          {app_id});
     if (!first.empty() && !first[0].is_null(0)) batches[0].created_at = first[0].real(0);
   }
-  s.validate = backlog(db, "need_validate > 0", app_id);
-  s.assimilate = backlog(db, "assimilate_state = 1", app_id);
+  // = 1, not > 0: the transitioner sets 1 only (reference §2.4), and an
+  // equality keeps the index's entries in id order, so LIMIT 1 reads one.
+  s.validate = backlog(db, waiting_validation, "need_validate = 1", app_id);
+  s.assimilate = backlog(db, waiting_assimilation, "assimilate_state = 1", app_id);
   s.query_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   for (auto& [id, b] : batches) {
     add_pace(b, s.generated_at);
@@ -184,6 +211,10 @@ nlohmann::json to_json(const ProjectStatus& s) {
   j["project"] = s.project_dir;
   j["app"] = s.app;
   j["query_seconds"] = s.query_seconds;
+  const bool indexed = s.count_path == boinc::detail::CountPath::index;
+  j["counting"] = {{"path", indexed ? "index" : "scan"},
+                   {"missing_indexes", s.missing_indexes},
+                   {"fix", indexed ? "" : slow_path_text(s)}};
   j["batches"] = nlohmann::json::array();
   for (const auto& b : s.batches) {
     const BatchCounts& c = b.counts;
@@ -284,6 +315,10 @@ std::string to_metrics(const ProjectStatus& s) {
   for (const auto& d : s.daemons)
     m.sample("mwkit_project_daemon_recent_problems", with(with(app, "program", d.program), "cmd", valid_utf8(d.cmd)),
              static_cast<double>(d.recent_problems.size()));
+  m.family("mwkit_project_status_indexed", "gauge",
+           "1 when batches are counted from mwkit's indexes, 0 when by reading every workunit row of the app "
+           "(mw-project-setup install adds the indexes)");
+  m.sample("mwkit_project_status_indexed", app, s.count_path == boinc::detail::CountPath::index ? 1 : 0);
   m.family("mwkit_project_status_query_seconds", "gauge", "Seconds the database took to answer this status");
   m.sample("mwkit_project_status_query_seconds", app, s.query_seconds);
   return m.str();
@@ -342,6 +377,7 @@ std::string to_table(const ProjectStatus& s) {
     for (const auto& line : d.recent_problems) out << "    " << safe(line) << "\n";
   }
   out << "\n(database answered in " << fixed(s.query_seconds, 3) << " s)\n";
+  if (s.count_path == boinc::detail::CountPath::scan) out << "SLOW PATH: " << safe(slow_path_text(s)) << "\n";
   return out.str();
 }
 

@@ -4,8 +4,10 @@
 // rendered as a table, as JSON (schema "mwkit.project.status/1", fields in
 // docs/project-status.md) and as Prometheus metrics.
 //
-// Reading only: every query is a SELECT over an index of BOINC's schema, so a
-// database user with nothing but SELECT is enough.
+// Reading only: every query is a SELECT, so a database user with nothing but
+// SELECT is enough. Batches are counted from mwkit's indexes when the project
+// has them (boinc/status_indexes.h), else by reading the app's workunit rows,
+// which the status says, with the command that adds them.
 #pragma once
 
 #include <cstdint>
@@ -47,7 +49,8 @@ struct DaemonHealth {
 
 struct Backlog {
   std::int64_t workunits = 0;
-  std::optional<double> oldest_age_seconds;  // since the oldest waiting workunit's row last changed
+  // Since the row of the waiting workunit created first (lowest id) last changed.
+  std::optional<double> oldest_age_seconds;
 };
 
 struct ProjectStatus {
@@ -55,6 +58,8 @@ struct ProjectStatus {
   std::string app;
   double generated_at = 0;
   double query_seconds = 0;  // what the database took
+  boinc::detail::CountPath count_path = boinc::detail::CountPath::index;
+  std::vector<std::string> missing_indexes;  // "table.name" of mwkit's indexes the database lacks
   std::vector<BatchStatus> batches;
   Backlog validate, assimilate;
   std::vector<DaemonHealth> daemons;

@@ -3,7 +3,10 @@
 // the states a running project has, then the time of one look rendered as
 // the table, the JSON and the /metrics text (each a fresh look at the
 // database, as with --max-age 0), and the same through mw-status's HTTP
-// server. Prints JSON lines (bench/README.md).
+// server. Each figure is taken first without mwkit's indexes (the slow path
+// of a project mw-project-setup has not given them), then with them, added
+// by the code mw-project-setup runs (boinc/status_indexes.h), whose time is a
+// figure too. Prints JSON lines (bench/README.md).
 #include <CLI/CLI.hpp>
 #include <httplib.h>
 
@@ -14,6 +17,8 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "boinc/batch_counts.h"
+#include "boinc/status_indexes.h"
 #include "mw/boinc/database.h"
 #include "project_status.h"
 #include "status/http_status_server.h"
@@ -28,6 +33,8 @@ struct Options {
   std::int64_t batches = 100;
   int repeats = 5;
   std::int64_t rows_per_insert = 5000;
+  bool without_indexes_only = false;
+  bool with_indexes_only = false;
 };
 
 int parse_command_line(Options& o, int argc, char** argv) {
@@ -41,6 +48,9 @@ int parse_command_line(Options& o, int argc, char** argv) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--rows-per-insert", o.rows_per_insert, "Rows of each multi-row INSERT while filling")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_flag("--without-mw-indexes", o.without_indexes_only, "Only the figures without mwkit's indexes");
+  app.add_flag("--with-mw-indexes-only", o.with_indexes_only,
+               "Add mwkit's indexes before filling (the fill rate then includes their cost): skip the slow figures");
   return mw::bench::parse_options(app, argc, argv);
 }
 
@@ -60,7 +70,7 @@ void state_of(std::int64_t i, mw::test::WorkunitRow& w, mw::test::ResultRow& r) 
   }
 }
 
-void fill(const Options& o, mw::test::BoincTestProject& project) {
+void fill(const Options& o, mw::test::BoincTestProject& project, bool indexed) {
   auto conn = project.server().connect(project.db_name());
   const std::int64_t app = project.app_id();
   for (std::int64_t b = 1; b <= o.batches; ++b)
@@ -93,7 +103,7 @@ void fill(const Options& o, mw::test::BoincTestProject& project) {
   conn.execute("ANALYZE TABLE workunit, result");
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   mw::bench::emit("status", "fill_rows_per_s", 2.0 * static_cast<double>(o.workunits) / s, "rows/s",
-                  {{"workunits", o.workunits}});
+                  {{"workunits", o.workunits}, {"mw_indexes", indexed}});
 }
 
 }  // namespace
@@ -104,20 +114,47 @@ int main(int argc, char** argv) {
   ::setenv("MW_TEST_MARIADB_SERVER_DEFAULTS", "1", 0);  // a stock server's InnoDB
   try {
     mw::test::BoincTestProject project("bench_status");
-    fill(o, project);
     auto db = project.database();
+    // Indexes present while filling: what they cost inserts.
+    if (o.with_indexes_only) mw::boinc::detail::add_status_indexes(*db);
+    fill(o, project, o.with_indexes_only);
     mw::status::CollectOptions collect;
-    const nlohmann::json params = {{"workunits", o.workunits}, {"batches", o.batches}};
     auto look = [&] { return mw::status::collect_status(project.dir(), project.config(), *db, collect); };
-    look();  // the first look warms the buffer pool, as a long-running server's would be
-    double query = 0;
-    const double table = mw::bench::median_seconds(o.repeats, [&] {
-      auto s = look();
-      query = s.query_seconds;
-      mw::status::to_table(s);
-    });
-    mw::bench::emit("status", "table_s", table, "s", params);
-    mw::bench::emit("status", "query_s", query, "s", params);
+    auto figures = [&](bool indexed) {
+      const nlohmann::json params = {{"workunits", o.workunits}, {"batches", o.batches}, {"mw_indexes", indexed}};
+      const auto path = indexed ? mw::boinc::detail::CountPath::index : mw::boinc::detail::CountPath::scan;
+      look();  // the first look warms the buffer pool, as a long-running server's would be
+      mw::bench::emit("status", "counts_s", mw::bench::median_seconds(o.repeats, [&] {
+        mw::boinc::detail::count_app_batches(*db, project.app_id(), path);
+      }), "s", params);
+      double query = 0;
+      const double table = mw::bench::median_seconds(o.repeats, [&] {
+        auto s = look();
+        if (s.count_path != path) throw std::runtime_error("the look took the other counting path");
+        query = s.query_seconds;
+        mw::status::to_table(s);
+      });
+      mw::bench::emit("status", "table_s", table, "s", params);
+      mw::bench::emit("status", "query_s", query, "s", params);
+      return params;
+    };
+    if (!o.with_indexes_only) {
+      figures(false);
+      if (o.without_indexes_only) return 0;
+      // As mw-project-setup install adds them to a project already full of work.
+      const auto started = std::chrono::steady_clock::now();
+      mw::boinc::detail::add_status_indexes(*db);
+      mw::bench::emit("status", "add_mw_indexes_s",
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), "s",
+                      {{"workunits", o.workunits}});
+    }
+    // What the indexes take on disk and in the buffer pool (InnoDB's persistent statistics).
+    db->execute("ANALYZE TABLE workunit, result");
+    for (const auto& row : db->query("SELECT index_name, stat_value * @@innodb_page_size FROM mysql.innodb_index_stats "
+                                     "WHERE database_name = DATABASE() AND stat_name = 'size' AND index_name LIKE 'mw%'"))
+      mw::bench::emit("status", "index_bytes", row.real(1), "bytes",
+                      {{"workunits", o.workunits}, {"index", row.text(0)}, {"grown_by_inserts", o.with_indexes_only}});
+    const nlohmann::json params = figures(true);
     mw::bench::emit("status", "json_s", mw::bench::median_seconds(o.repeats, [&] { mw::status::to_json_text(look()); }),
                     "s", params);
     mw::bench::emit("status", "metrics_s",

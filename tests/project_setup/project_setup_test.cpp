@@ -364,6 +364,49 @@ TEST_F(ProjectSetupTest, CheckReportsMissingPresentAndOutdated) {
   EXPECT_EQ(setup("check").exit_code, 0);
 }
 
+// mwkit's counting indexes (boinc/status_indexes.h): check names each one
+// missing with the statement install runs; install adds them once; one of
+// our name over other columns is replaced.
+TEST_F(ProjectSetupTest, StatusIndexesAreAddedOnceAndReportedWhenMissing) {
+  auto index_columns = [&](const std::string& table, const std::string& name) {
+    std::string cols;
+    for (const auto& r : rows("SELECT column_name AS c FROM information_schema.statistics WHERE table_schema = "
+                              "DATABASE() AND table_name = '" + table + "' AND index_name = '" + name +
+                              "' ORDER BY seq_in_index"))
+      cols += (cols.empty() ? "" : ", ") + r.at("c");
+    return cols;
+  };
+  auto before = setup("check");
+  EXPECT_EQ(before.exit_code, 1);
+  EXPECT_NE(before.out.find("missing   index mw_wu_batch_state on workunit"), std::string::npos) << before.out;
+  EXPECT_NE(before.out.find("missing   index mw_res_batch_state on result"), std::string::npos) << before.out;
+  EXPECT_NE(before.out.find("ALTER TABLE workunit ADD INDEX IF NOT EXISTS mw_wu_batch_state"), std::string::npos);
+
+  auto first = setup("install");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("added mwkit's indexes"), std::string::npos) << first.out;
+  EXPECT_EQ(index_columns("workunit", "mw_wu_batch_state"),
+            "appid, batch, assimilate_state, need_validate, error_mask, canonical_resultid");
+  EXPECT_EQ(index_columns("result", "mw_res_batch_state"), "appid, server_state, batch");
+  auto second = setup("install");
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find("nothing to change"), std::string::npos) << second.out;
+  auto check = setup("check");
+  EXPECT_EQ(check.exit_code, 0) << check.out;
+  EXPECT_NE(check.out.find("present   index mw_res_batch_state on result"), std::string::npos) << check.out;
+
+  // An index of our name that does not cover the counts is as good as none.
+  PrivateMariaDb::shared().connect(db_).execute(
+      "ALTER TABLE result DROP INDEX mw_res_batch_state, ADD INDEX mw_res_batch_state (appid, batch)");
+  auto wrong = setup("check");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.out.find("missing   index mw_res_batch_state on result"), std::string::npos) << wrong.out;
+  EXPECT_NE(wrong.out.find("present   index mw_wu_batch_state on workunit"), std::string::npos) << wrong.out;
+  ASSERT_EQ(setup("install").exit_code, 0);
+  EXPECT_EQ(index_columns("result", "mw_res_batch_state"), "appid, server_state, batch");
+  EXPECT_EQ(setup("check").exit_code, 0);
+}
+
 TEST_F(ProjectSetupTest, UninstallRemovesDaemonsDeprecatesVersionsKeepsWork) {
   const std::string original = read_text(config_path());
   ASSERT_EQ(setup("install").exit_code, 0);

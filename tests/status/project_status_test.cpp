@@ -19,7 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "boinc/batch_counts.h"
 #include "boinc/daemon_state.h"
+#include "boinc/status_indexes.h"
 #include "support/boinc_project.h"
 #include "support/boinc_rows.h"
 #include "support/test_support.h"
@@ -30,6 +32,8 @@ extern char** environ;
 namespace mw {
 namespace {
 
+using ::testing::AnyOf;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using test::ResultRow;
@@ -105,6 +109,14 @@ class StatusProject {
       ++e.valid;
       ++e.assimilated;
       ++e.delivered;
+    } else if (state == "cancelled_after_validation") {  // a canonical result, yet failed: not delivered
+      w.canonical_resultid = r.id;
+      w.error_mask = 16;
+      w.assimilate_state = 2;
+      ++e.valid;
+      ++e.errors;
+      ++e.error_reasons["cancelled"];
+      ++e.assimilated;
     } else if (state == "failed") {
       r.outcome = 3;  // CLIENT_ERROR
       ++e.errors;
@@ -172,6 +184,7 @@ class ProjectStatus : public ::testing::Test {
     p.add(alpha, "waiting_assimilation");
     for (int i = 0; i < 4; ++i) p.add(alpha, "delivered");
     p.add(alpha, "failed", 16, 2);
+    p.add(alpha, "cancelled_after_validation");
     hostile = p.add_batch("<script>document.title='owned'</script>", p.app_id());
     p.add(hostile, "failed", 2, 1);
     p.add(hostile, "failed", 2 | 32, 2);
@@ -260,6 +273,11 @@ TEST_F(ProjectStatus, AReadOnlyDatabaseUserIsEnough) {
                                "-pro_secret", "t_mw_status", "-e", "DELETE FROM workunit"});
   EXPECT_NE(ro.exit_code, 0) << "the read-only account could delete";
   expect_counts(status_json({"--db-user", "mw_status_ro", "--db-password-file", dir / "password"}));
+  // information_schema shows it mwkit's indexes: it counts from them too.
+  boinc::detail::add_status_indexes(*p.project.database());
+  const auto indexed = status_json({"--db-user", "mw_status_ro", "--db-password-file", dir / "password"});
+  EXPECT_EQ(indexed.at("counting").at("path"), "index");
+  expect_counts(indexed);
   // A wrong password is refused, naming the database.
   test::write_text(dir / "password", "wrong\n");
   auto r = run_status({"--project", p.project.dir(), "--db-user", "mw_status_ro", "--db-password-file",
@@ -510,6 +528,98 @@ TEST_F(ProjectStatus, ServingOffLoopbackNeedsAToken) {
   // The page passes its ?token= on to status.json.
   const std::string dom = rendered_dom("http://" + served.address() + "/?token=s3cret", dir);
   EXPECT_EQ(rendered_cell(dom, alpha, "workunits"), std::to_string(p.expected.at(alpha).workunits));
+}
+
+// Issue 22: with mwkit's indexes the counts come from index entries alone;
+// they must be exactly what reading the rows gives, for every state of the
+// fixture, for the whole app (mw-status) and for each batch alone
+// (mw-work-generator status).
+std::vector<std::int64_t> flatten(const boinc::detail::BatchCounts& c) {
+  std::vector<std::int64_t> v = {c.workunits,        c.valid,       c.errors,         c.waiting_validation,
+                                 c.waiting_assimilation, c.assimilated, c.delivered, c.unsent_results,
+                                 c.in_progress_results};
+  v.insert(v.end(), c.error_bits.begin(), c.error_bits.end());
+  return v;
+}
+
+std::map<std::int64_t, std::vector<std::int64_t>> flatten(const std::map<std::int64_t, boinc::detail::BatchCounts>& m) {
+  std::map<std::int64_t, std::vector<std::int64_t>> out;
+  for (const auto& [id, c] : m) out[id] = flatten(c);
+  return out;
+}
+
+TEST_F(ProjectStatus, CountsFromMwkitsIndexesAreTheCountsOfTheRows) {
+  using boinc::detail::CountPath;
+  auto db = p.project.database();
+  ASSERT_EQ(boinc::detail::count_path(*db), CountPath::scan);
+  const auto scanned = flatten(boinc::detail::count_app_batches(*db, p.app_id(), CountPath::scan));
+  std::map<std::int64_t, std::vector<std::int64_t>> scanned_each;
+  for (const auto& [id, e] : p.expected)
+    scanned_each[id] = flatten(boinc::detail::count_batch(*db, id, CountPath::scan).at(id));
+  const auto before = status_json();
+  EXPECT_EQ(before.at("counting").at("path"), "scan");
+
+  boinc::detail::add_status_indexes(*db);
+  boinc::detail::add_status_indexes(*db);  // twice: nothing more, no error
+  ASSERT_EQ(boinc::detail::count_path(*db), CountPath::index);
+  EXPECT_EQ(flatten(boinc::detail::count_app_batches(*db, p.app_id(), CountPath::index)), scanned);
+  for (const auto& [id, e] : p.expected) {
+    SCOPED_TRACE("batch " + std::to_string(id));
+    auto one = boinc::detail::count_batch(*db, id, CountPath::index);
+    ASSERT_EQ(one.size(), 1u);
+    EXPECT_EQ(flatten(one.at(id)), scanned_each.at(id));
+  }
+  const auto after = status_json();
+  EXPECT_EQ(after.at("counting").at("path"), "index");
+  EXPECT_EQ(after.at("counting").at("fix"), "");
+  expect_counts(after);
+  auto counts_only = [](nlohmann::json batches) {  // the pace moves with the clock
+    for (auto& b : batches) b.erase("throughput_per_hour"), b.erase("eta_seconds");
+    return batches;
+  };
+  EXPECT_EQ(counts_only(after.at("batches")), counts_only(before.at("batches")));
+}
+
+// The counting statements must read the index they were written for, and
+// only it ("Using index": no row is read). EXPLAIN's `key` and `Extra`.
+TEST_F(ProjectStatus, CountingReadsOnlyMwkitsIndexes) {
+  auto db = p.project.database();
+  boinc::detail::add_status_indexes(*db);
+  db->execute("ANALYZE TABLE workunit, result");
+  const auto queries = boinc::detail::count_app_queries(p.app_id(), boinc::detail::CountPath::index);
+  ASSERT_EQ(queries.size(), std::size(boinc::detail::kStatusIndexes));
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    SCOPED_TRACE(queries[i].sql);
+    auto plan = db->query("EXPLAIN " + queries[i].sql, queries[i].values);
+    ASSERT_EQ(plan.size(), 1u);
+    ASSERT_FALSE(plan[0].is_null(5));
+    EXPECT_EQ(plan[0].text(5), boinc::detail::kStatusIndexes[i].name);  // key
+    EXPECT_THAT(plan[0].text(3), AnyOf(Eq("ref"), Eq("range"))) << "a range of the index, not all of it";  // type
+    ASSERT_FALSE(plan[0].is_null(9));
+    EXPECT_THAT(plan[0].text(9), HasSubstr("Using index"));  // Extra
+    // Grouped in index order: streamed, no temporary table or sort.
+    EXPECT_THAT(plan[0].text(9), Not(HasSubstr("Using temporary")));
+    EXPECT_THAT(plan[0].text(9), Not(HasSubstr("Using filesort")));
+  }
+}
+
+TEST_F(ProjectStatus, WithoutMwkitsIndexesItSaysSoAndHowToAddThem) {
+  auto j = status_json();
+  EXPECT_EQ(j.at("counting").at("path"), "scan");
+  EXPECT_EQ(j.at("counting").at("missing_indexes"),
+            nlohmann::json::array({"workunit.mw_wu_batch_state", "result.mw_res_batch_state"}));
+  EXPECT_THAT(j.at("counting").at("fix").get<std::string>(),
+              HasSubstr("mw-project-setup install --project " + p.project.dir()));
+  auto table = run_status({"--project", p.project.dir()});
+  EXPECT_THAT(table.out, HasSubstr("SLOW PATH: "));
+  auto metrics = run_status({"--project", p.project.dir(), "--format", "metrics"});
+  EXPECT_THAT(metrics.out, HasSubstr("\nmwkit_project_status_indexed{app=\"mw\"} 0\n"));
+
+  auto db = p.project.database();
+  boinc::detail::add_status_indexes(*db);
+  EXPECT_THAT(run_status({"--project", p.project.dir()}).out, Not(HasSubstr("SLOW PATH")));
+  EXPECT_THAT(run_status({"--project", p.project.dir(), "--format", "metrics"}).out,
+              HasSubstr("\nmwkit_project_status_indexed{app=\"mw\"} 1\n"));
 }
 
 TEST_F(ProjectStatus, AnAppNotInTheDatabaseIsAnErrorNamingIt) {

@@ -9,7 +9,9 @@
 #include "mw/bundle.h"
 #include "mw/hash.h"
 #include "mw/signing.h"
+#include "boinc/status_indexes.h"
 #include "support/boinc_project.h"
+#include "support/boinc_rows.h"
 #include "support/test_support.h"
 
 namespace {
@@ -199,6 +201,41 @@ TEST(WorkGenerator, CancelMarksWorkunitsAndBatch) {
   r = f.run({"status", "--project", f.project.dir(), "--batch", "no such batch"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no batch named 'no such batch'"), std::string::npos) << r.err;
+}
+
+// status counts one batch through the code mw-status counts with: the same
+// numbers from the rows and, once mw-project-setup's indexes are there, from them.
+TEST(WorkGenerator, StatusCountsTheSameWithAndWithoutMwkitsIndexes) {
+  Fixture f("t_wg_counts");
+  mw::test::write_text(f.scratch / "s.jsonl", "{\"program\": \"sim.sh\"}\n{\"program\": \"sim.sh\"}\n"
+                                              "{\"program\": \"sim.sh\"}\n{\"program\": \"sim.sh\"}\n");
+  auto r = f.run({"submit", "--project", f.project.dir(), "--batch", "k", f.scratch / "s.jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string batch = r.out.substr(0, r.out.find('\n'));
+  auto wus = f.project.rows("SELECT id FROM workunit WHERE batch = " + batch + " ORDER BY id");
+  ASSERT_EQ(wus.size(), 4u);
+  auto conn = f.project.server().connect(f.project.db_name());
+  // One delivered, one failed and assimilated, one with an unsent and an in-progress result.
+  conn.execute("UPDATE workunit SET assimilate_state = 2, canonical_resultid = 1 WHERE id = " + wus[0]["id"]);
+  conn.execute("UPDATE workunit SET assimilate_state = 2, error_mask = 2 WHERE id = " + wus[1]["id"]);
+  for (int i = 0; i < 2; ++i) {
+    mw::test::ResultRow res;
+    res.id = i + 1;
+    res.workunit_id = std::stoll(wus[2]["id"]);
+    res.app_id = f.project.app_id();
+    res.batch = std::stoll(batch);
+    res.name = "k_result_" + std::to_string(i);
+    res.server_state = i == 0 ? 2 : 4;
+    conn.execute(mw::test::result_insert_head() + values_of(res));
+  }
+  auto scanned = f.run({"status", "--project", f.project.dir(), "--batch", "k"});
+  ASSERT_EQ(scanned.exit_code, 0) << scanned.err;
+  EXPECT_NE(scanned.out.find("jobs: 4 (finished 2, errors 1)\nresults: unsent 1, in progress 1\n"),
+            std::string::npos) << scanned.out;
+  mw::boinc::detail::add_status_indexes(*f.project.database());
+  auto indexed = f.run({"status", "--project", f.project.dir(), "--batch", "k"});
+  ASSERT_EQ(indexed.exit_code, 0) << indexed.err;
+  EXPECT_EQ(indexed.out, scanned.out);
 }
 
 TEST(WorkGenerator, BadProjectAppAndDatabaseAreClearErrors) {

@@ -281,7 +281,7 @@ BatchInfo WorkCreator::batch_info(std::int64_t batch_id) {
   info.name = rows[0].text(1);
   info.state = static_cast<int>(rows[0].integer(2));
   info.njobs = static_cast<int>(rows[0].integer(3));
-  const detail::BatchCounts counts = detail::count_batch(db_, batch_id)[batch_id];
+  const detail::BatchCounts counts = detail::count_batch(db_, batch_id, detail::count_path(db_))[batch_id];
   info.nfinished = static_cast<int>(counts.assimilated);
   info.nerrors = static_cast<int>(counts.errors);
   info.nunsent_results = static_cast<int>(counts.unsent_results);
