@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "multi_row_update.h"
 #include "mw/error.h"
 
 namespace mw::boinc {
@@ -50,53 +51,6 @@ using Key = std::pair<std::int64_t, std::int64_t>;
 
 std::vector<DbValue> ids_of(const std::set<std::int64_t>& ids) { return {ids.begin(), ids.end()}; }
 
-// One UPDATE for several rows of a table: each column is set to
-// CASE WHEN <key of row 1> THEN <its expression> ... END, so a workunit's rows
-// of one table cost the server one statement rather than one each.
-class MultiRowUpdate {
- public:
-  struct Cell {
-    std::string expression;  // SQL with ? placeholders
-    std::vector<DbValue> values;
-  };
-  MultiRowUpdate(std::string table, std::vector<std::string> keys, std::vector<std::string> columns)
-      : table_(std::move(table)), keys_(std::move(keys)), columns_(std::move(columns)) {}
-
-  void add(std::vector<DbValue> key, std::vector<Cell> cells) { rows_.push_back({std::move(key), std::move(cells)}); }
-
-  void emit(std::vector<DbStatement>& out) const {
-    if (rows_.empty()) return;
-    std::string key_test;
-    for (const auto& k : keys_) key_test += (key_test.empty() ? "" : " AND ") + k + " = ?";
-    std::vector<DbValue> args;
-    std::string sql = "UPDATE " + table_ + " SET ";
-    for (std::size_t c = 0; c < columns_.size(); ++c) {
-      sql += (c ? ", " : "") + columns_[c] + " = CASE";
-      for (const auto& row : rows_) {
-        sql += " WHEN " + key_test + " THEN " + row.cells[c].expression;
-        args.insert(args.end(), row.key.begin(), row.key.end());
-        args.insert(args.end(), row.cells[c].values.begin(), row.cells[c].values.end());
-      }
-      sql += " ELSE " + columns_[c] + " END";
-    }
-    sql += " WHERE ";
-    for (std::size_t r = 0; r < rows_.size(); ++r) {
-      sql += std::string(r ? " OR " : "") + "(" + key_test + ")";
-      args.insert(args.end(), rows_[r].key.begin(), rows_[r].key.end());
-    }
-    out.push_back({std::move(sql), std::move(args)});
-  }
-
- private:
-  struct Row {
-    std::vector<DbValue> key;
-    std::vector<Cell> cells;
-  };
-  std::string table_;
-  std::vector<std::string> keys_, columns_;
-  std::vector<Row> rows_;
-};
-
 // "column + ? + ? ...": the server adds in this order, as BOINC's one UPDATE
 // per grant would.
 MultiRowUpdate::Cell increased(const char* column, const std::vector<double>& increments) {
@@ -108,7 +62,6 @@ MultiRowUpdate::Cell increased(const char* column, const std::vector<double>& in
   return cell;
 }
 
-MultiRowUpdate::Cell value(DbValue v) { return {"?", {std::move(v)}}; }
 
 // A host_app_version row's host, version and statistics, from the columns of
 // `row` starting at `first` (in the order of kHavColumns).

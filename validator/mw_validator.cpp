@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "bookkeeping.h"
+#include "multi_row_update.h"
 #include "mw/boinc/daemon.h"
 #include "mw/boinc/database.h"
 #include "mw/boinc/project_config.h"
@@ -233,14 +234,18 @@ struct Validator {
       std::map<std::int64_t, std::vector<const DbRow*>> by_workunit;  // ordered: BOINC's order
       for (const auto& row : got[0].rows) by_workunit[row.integer(kWorkunitIdColumn)].push_back(&row);
       Bookkeeping books(credit, pass_credit, &got[1]);
-      std::vector<DbStatement> writes;
+      MultiRowUpdate workunits("workunit", {"id"},
+                               {"need_validate", "error_mask", "assimilate_state", "transition_time",
+                                "target_nresults", "canonical_resultid", "canonical_credit"});
       std::vector<ResultRow> changed;
       for (const auto& [wu_id, rows] : by_workunit)
-        if (decide(wu_id, rows, books, group_samples, writes, changed)) ++handled;
+        if (decide(wu_id, rows, books, group_samples, workunits, changed)) ++handled;
       if (handled == 0) return;  // another instance or a restart got them
       // Every row written was locked by the first round trip (the credit
       // rows of a busy user or team too: reading them later would cost a
       // third round trip, during which they would be held just the same).
+      std::vector<DbStatement> writes;
+      workunits.emit(writes);
       books.write(writes);
       write_results(changed, writes);
       db.execute_batch(writes, /*commit=*/true);
@@ -253,11 +258,11 @@ struct Validator {
   }
 
   // Decides one workunit of a group from its locked rows `w` (one per
-  // result): appends its workunit UPDATE to `writes` and its changed results
-  // to `changed`, books its credit. False when it needs no validation (any
+  // result): adds its workunit row to `workunits` and its changed results to
+  // `changed`, books its credit. False when it needs no validation (any
   // more).
   bool decide(std::int64_t wu_id, const std::vector<const DbRow*>& w, Bookkeeping& books,
-              std::map<std::int64_t, credit::AppVersionStats>& group_samples, std::vector<DbStatement>& writes,
+              std::map<std::int64_t, credit::AppVersionStats>& group_samples, MultiRowUpdate& workunits,
               std::vector<ResultRow>& changed) {
     if (w[0]->integer(1) == 0) return false;
     const std::string wu_tag = "[WU#" + std::to_string(wu_id) + " " + w[0]->text(0) + "]";
@@ -421,11 +426,9 @@ struct Validator {
     // Even when the comparison must be retried, the results found invalid
     // are booked as such now, as BOINC does.
     judge(books, results, wu_info, opaque, canonical_id, late, canonical_credit, group_samples);
-    writes.push_back({"UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
-                      "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
-                      "target_nresults = ?, canonical_resultid = ?, canonical_credit = ? WHERE id = ?",
-                      {error_bits, assimilate_ready, kAssimilateReady, transition, target, canonical_id,
-                       canonical_credit, wu_id}});
+    workunits.add({wu_id}, {value(std::int64_t{0}), {"error_mask | ?", {error_bits}},
+                            assimilate_ready ? value(kAssimilateReady) : MultiRowUpdate::Cell{"assimilate_state", {}},
+                            value(transition), value(target), value(canonical_id), value(canonical_credit)});
     for (auto& r : results)
       if (r.changed) changed.push_back(std::move(r));
     return true;
