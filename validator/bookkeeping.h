@@ -81,8 +81,9 @@ std::vector<DbStatement> bookkeeping_reads(const std::vector<std::int64_t>& wu_i
 // Built from the rows bookkeeping_reads() returned (in its order); book() is
 // called once per workunit, in the order BOINC's validator would have
 // committed them, each seeing the rows as the ones before left them; write()
-// then appends one statement per table (a row changed by several workunits
-// is written once, with their changes applied in order).
+// then appends the writes: a row changed by several workunits is written
+// once, with their changes applied in order, and the host, user, team and
+// existing host_app_version rows take one statement per table.
 class Bookkeeping {
  public:
   Bookkeeping(const CreditSettings& settings, const PassCredit& pass, const DbBatchResult* rows);

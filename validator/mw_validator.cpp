@@ -29,8 +29,9 @@
 // transaction. A group leaves what its workunits' transactions, committed
 // one after the other in id order, would have left (each workunit sees the
 // credit rows as the ones before it left them); a group fails, or is killed,
-// as a whole, and is then decided again from the rows as they are. Credit is BOINC's default (assign_credit_set) unless --credit
-// or --credit-from-fpops-est says otherwise.
+// as a whole, and is then decided again from the rows as they are. Credit is
+// BOINC's default (assign_credit_set) unless --credit or
+// --credit-from-fpops-est says otherwise.
 // need_validate is always cleared. A comparison that cannot be made now (the
 // external program failed, an unreadable upload directory) leaves the results
 // alone and asks the transitioner to come back within 6 hours.
