@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "multi_row_update.h"
 #include "mw/error.h"
 
 namespace mw::boinc {
@@ -50,53 +51,6 @@ using Key = std::pair<std::int64_t, std::int64_t>;
 
 std::vector<DbValue> ids_of(const std::set<std::int64_t>& ids) { return {ids.begin(), ids.end()}; }
 
-// One UPDATE for several rows of a table: each column is set to
-// CASE WHEN <key of row 1> THEN <its expression> ... END, so a workunit's rows
-// of one table cost the server one statement rather than one each.
-class MultiRowUpdate {
- public:
-  struct Cell {
-    std::string expression;  // SQL with ? placeholders
-    std::vector<DbValue> values;
-  };
-  MultiRowUpdate(std::string table, std::vector<std::string> keys, std::vector<std::string> columns)
-      : table_(std::move(table)), keys_(std::move(keys)), columns_(std::move(columns)) {}
-
-  void add(std::vector<DbValue> key, std::vector<Cell> cells) { rows_.push_back({std::move(key), std::move(cells)}); }
-
-  void emit(std::vector<DbStatement>& out) const {
-    if (rows_.empty()) return;
-    std::string key_test;
-    for (const auto& k : keys_) key_test += (key_test.empty() ? "" : " AND ") + k + " = ?";
-    std::vector<DbValue> args;
-    std::string sql = "UPDATE " + table_ + " SET ";
-    for (std::size_t c = 0; c < columns_.size(); ++c) {
-      sql += (c ? ", " : "") + columns_[c] + " = CASE";
-      for (const auto& row : rows_) {
-        sql += " WHEN " + key_test + " THEN " + row.cells[c].expression;
-        args.insert(args.end(), row.key.begin(), row.key.end());
-        args.insert(args.end(), row.cells[c].values.begin(), row.cells[c].values.end());
-      }
-      sql += " ELSE " + columns_[c] + " END";
-    }
-    sql += " WHERE ";
-    for (std::size_t r = 0; r < rows_.size(); ++r) {
-      sql += std::string(r ? " OR " : "") + "(" + key_test + ")";
-      args.insert(args.end(), rows_[r].key.begin(), rows_[r].key.end());
-    }
-    out.push_back({std::move(sql), std::move(args)});
-  }
-
- private:
-  struct Row {
-    std::vector<DbValue> key;
-    std::vector<Cell> cells;
-  };
-  std::string table_;
-  std::vector<std::string> keys_, columns_;
-  std::vector<Row> rows_;
-};
-
 // "column + ? + ? ...": the server adds in this order, as BOINC's one UPDATE
 // per grant would.
 MultiRowUpdate::Cell increased(const char* column, const std::vector<double>& increments) {
@@ -108,7 +62,6 @@ MultiRowUpdate::Cell increased(const char* column, const std::vector<double>& in
   return cell;
 }
 
-MultiRowUpdate::Cell value(DbValue v) { return {"?", {std::move(v)}}; }
 
 // A host_app_version row's host, version and statistics, from the columns of
 // `row` starting at `first` (in the order of kHavColumns).
@@ -125,17 +78,17 @@ credit::HostAppVersion hav_columns(const DbRow& row, std::size_t first) {
   return v;
 }
 
-// The rows a judgement touches, locked, and what it does to them.
-class Ledger {
+// The rows a group of judgements touches, locked, and what they do to them.
+class Books {
  public:
-  Ledger(const CreditSettings& settings, const PassCredit& pass) : settings_(settings), pass_(pass) {}
+  Books(const CreditSettings& settings, const PassCredit& pass) : settings_(settings), pass_(pass) {}
 
-  // Takes the rows bookkeeping_reads() returned (in its order) and points
-  // each judged result at its host_app_version.
-  void load(const DbBatchResult* got, Judgement& j) {
+  // Takes the rows bookkeeping_reads() returned (in its order), before any
+  // workunit of the group is booked: every row is read as it was when locked.
+  void load(const DbBatchResult* got) {
     for (const auto& row : got[0].rows) {
       auto [h, fresh] = hosts_.try_emplace(row.integer(0));
-      if (!fresh) continue;  // one row per result: a host may come twice
+      if (!fresh) continue;  // one row per result: a host may come many times
       Host& host = h->second;
       host.userid = row.integer(1);
       host.total_credit = row.real(2);
@@ -164,11 +117,10 @@ class Ledger {
     }
     // Rows of older versions of the same app, platform and plan class that a
     // missing row takes over: per (host, new version) the newest version's.
-    std::map<Key, std::pair<std::int64_t, Hav>> takeovers;  // → (its version_num, the row)
     for (const auto& row : got[settings_.credit_by_app ? 4 : 2].rows) {
       const Key key{row.integer(0), row.integer(1)};
       const std::int64_t version_num = row.integer(2);
-      auto [it, fresh] = takeovers.try_emplace(key);
+      auto [it, fresh] = takeovers_.try_emplace(key);
       if (!fresh && it->second.first >= version_num) continue;
       it->second.first = version_num;
       Hav& h = it->second.second;
@@ -177,6 +129,12 @@ class Ledger {
       h.row.app_version_id = key.second;
       h.orig = h.row;
     }
+  }
+
+  // Points each judged result of `j` at its host_app_version, as it is after
+  // the group's earlier workunits (a row made or taken over by one of them is
+  // this one's too, as it would be after their commits).
+  void attach(Judgement& j) {
     for (auto& r : j.results) {
       const Key key{r.hostid, credit::generalized_app_version_id(r.claim.app_version_id, pass_.app.id)};
       auto it = havs_.find(key);
@@ -187,8 +145,8 @@ class Ledger {
       // without one keep no statistics.
       if (it == havs_.end() && r.hostid != 0 && r.claim.app_version_id > 0 &&
           pass_.versions.count(r.claim.app_version_id)) {
-        auto old = takeovers.find(key);
-        it = havs_.emplace(key, old != takeovers.end() ? old->second.second : Hav{}).first;
+        auto old = takeovers_.find(key);
+        it = havs_.emplace(key, old != takeovers_.end() ? old->second.second : Hav{}).first;
         it->second.row.host_id = key.first;
         it->second.row.app_version_id = key.second;
       }
@@ -327,6 +285,7 @@ class Ledger {
   std::map<Key, Hav> havs_;
   std::map<Key, AppCredit> user_credit_, team_credit_;
   std::set<Key> credited_jobs_;  // (userid, workunitid)
+  std::map<Key, std::pair<std::int64_t, Hav>> takeovers_;  // → (its version_num, the row)
   credit::HostAppVersion no_hav_;
 
   static void load_app_credit(std::map<Key, AppCredit>& into, const DbRow& row) {
@@ -422,24 +381,31 @@ constexpr const char* kHavColumns =
     "v.host_id, v.app_version_id, v.pfc_n, v.pfc_avg, v.et_n, v.et_avg, v.et_var, v.et_q, v.turnaround_n, "
     "v.turnaround_avg, v.turnaround_var, v.turnaround_q, v.max_jobs_per_day, v.consecutive_valid";
 
-std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_id, bool credit_by_app) {
+std::vector<DbStatement> bookkeeping_reads(const std::vector<std::int64_t>& wu_ids, std::int64_t app_id,
+                                          bool credit_by_app) {
+  const std::string in = "r.workunitid IN (" + sql_placeholders(wu_ids.size()) + ")";
+  const std::vector<DbValue> ids(wu_ids.begin(), wu_ids.end());
+  auto with_ids = [&](std::vector<DbValue> first) {
+    first.insert(first.end(), ids.begin(), ids.end());
+    return first;
+  };
   std::vector<DbStatement> reads = {
       {"SELECT h.id, h.userid, h.total_credit, h.expavg_credit, h.expavg_time, h.avg_turnaround, u.id, u.teamid, "
        "u.expavg_credit, u.expavg_time, t.id, t.expavg_credit, t.expavg_time FROM result r "
        "JOIN host h ON h.id = r.hostid LEFT JOIN user u ON u.id = h.userid LEFT JOIN team t ON t.id = u.teamid "
-       "WHERE r.workunitid = ? FOR UPDATE",
-       {wu_id}},
+       "WHERE " + in + " FOR UPDATE",
+       ids},
       {std::string("SELECT ") + kHavColumns + " FROM result r JOIN host_app_version v ON v.host_id = r.hostid AND "
        "v.app_version_id = IF(r.app_version_id < 0, ? * 1000000 - r.app_version_id, r.app_version_id) "
-       "WHERE r.workunitid = ? FOR UPDATE",
-       {app_id, wu_id}}};
+       "WHERE " + in + " FOR UPDATE",
+       with_ids({app_id})}};
   if (credit_by_app) {
     reads.push_back({"SELECT c.userid, c.appid, c.expavg, c.expavg_time FROM result r JOIN credit_user c ON "
-                     "c.userid = r.userid AND c.appid = ? WHERE r.workunitid = ? FOR UPDATE",
-                     {app_id, wu_id}});
+                     "c.userid = r.userid AND c.appid = ? WHERE " + in + " FOR UPDATE",
+                     with_ids({app_id})});
     reads.push_back({"SELECT c.teamid, c.appid, c.expavg, c.expavg_time FROM result r JOIN credit_team c ON "
-                     "c.teamid = r.teamid AND c.appid = ? WHERE r.workunitid = ? FOR UPDATE",
-                     {app_id, wu_id}});
+                     "c.teamid = r.teamid AND c.appid = ? WHERE " + in + " FOR UPDATE",
+                     with_ids({app_id})});
   }
   // A result's host without a row for its app version takes over its row
   // for an older version of the same app, platform and plan class (BOINC's
@@ -450,21 +416,31 @@ std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_
                        "JOIN app_version a2 ON a2.appid = a.appid AND a2.platformid = a.platformid AND "
                        "a2.plan_class = a.plan_class AND a2.id <> a.id "
                        "JOIN host_app_version v ON v.host_id = r.hostid AND v.app_version_id = a2.id "
-                       "WHERE r.workunitid = ? AND r.hostid <> 0 AND r.app_version_id > 0 AND NOT EXISTS "
+                       "WHERE " + in + " AND r.hostid <> 0 AND r.app_version_id > 0 AND NOT EXISTS "
                        "(SELECT 1 FROM host_app_version x WHERE x.host_id = r.hostid AND "
                        "x.app_version_id = r.app_version_id) LOCK IN SHARE MODE",
-                   {wu_id}});
+                   ids});
   return reads;
 }
 
-double book(const CreditSettings& settings, const PassCredit& pass, Judgement& j, const DbBatchResult* rows,
-            std::map<std::int64_t, credit::AppVersionStats>& samples, std::vector<DbStatement>& out) {
+struct Bookkeeping::Ledger : Books {
+  using Books::Books;
+};
+
+Bookkeeping::Bookkeeping(const CreditSettings& settings, const PassCredit& pass, const DbBatchResult* rows)
+    : settings_(settings), pass_(pass), ledger_(std::make_unique<Ledger>(settings, pass)) {
+  ledger_->load(rows);
+}
+
+Bookkeeping::~Bookkeeping() = default;
+
+double Bookkeeping::book(Judgement& j, std::map<std::int64_t, credit::AppVersionStats>& samples) {
   if (j.results.empty()) return 0;
-  Ledger ledger(settings, pass);
-  ledger.load(rows, j);
+  Ledger& ledger = *ledger_;
+  ledger.attach(j);
   // The app versions' statistics as the pass read them, plus this
   // workunit's samples (handed to the caller).
-  std::map<std::int64_t, credit::AppVersionStats> versions = pass.versions;
+  std::map<std::int64_t, credit::AppVersionStats> versions = pass_.versions;
   double canonical = 0;
   if (!j.late) {
     // The credit first (it updates the statistics of every valid result's
@@ -486,7 +462,7 @@ double book(const CreditSettings& settings, const PassCredit& pass, Judgement& j
       if (r.valid) {
         ledger.count_valid(r, j);
         std::vector<credit::Claim> one = {r.claim};
-        credit::assign_credit_set(j.wu, pass.app, one, versions, settings.max_granted_credit);
+        credit::assign_credit_set(j.wu, pass_.app, one, versions, settings_.max_granted_credit);
         ledger.grant_valid(r, j.canonical_granted);
       } else {
         ledger.invalid(r);
@@ -494,13 +470,14 @@ double book(const CreditSettings& settings, const PassCredit& pass, Judgement& j
       ledger.settle(r);
     }
   }
-  ledger.write(out);
   for (auto& [id, v] : versions) {
     if (v.pfc_samples.empty() && v.credit_samples.empty()) continue;
     credit::add_samples(samples[id], v);
   }
   return canonical;
 }
+
+void Bookkeeping::write(std::vector<DbStatement>& out) const { ledger_->write(out); }
 
 PassCredit load_pass_credit(Database& db, std::int64_t app_id, double now) {
   PassCredit p;

@@ -5,16 +5,18 @@
 // statistics (runtime and turnaround averages, consecutive_valid, the daily
 // job quota max_jobs_per_day).
 //
-// Used inside the validator's per-workunit transaction: the rows the
-// workunit's results may touch are read and locked with the workunit's own
-// SELECT (bookkeeping_reads, same round trip); book() applies BOINC's rules
-// (validator/credit.h) result by result in id order, and appends the writes to
-// the transaction's final batch (with the COMMIT: no round trip of its own). Every stored double goes through
+// Used inside the validator's transaction over a group of workunits: the
+// rows their results may touch are read and locked with the workunits' own
+// SELECT (bookkeeping_reads, same round trip); Bookkeeping applies BOINC's
+// rules (validator/credit.h) workunit by workunit and result by result in id
+// order, and appends the writes to the transaction's final batch (with the
+// COMMIT: no round trip of its own). Every stored double goes through
 // credit::as_stored, as BOINC's "%.15e" does, so the stored bits are BOINC's.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "credit.h"
@@ -67,20 +69,41 @@ struct PassCredit {
   double now = 0;
 };
 
-// The statements reading (FOR UPDATE) the rows the bookkeeping of workunit
-// `wu_id` may touch: the hosts of its results with their owners and teams,
-// their host_app_versions, with `credit_by_app` the per-app credit rows, and
-// last (shared locks) the rows of older app versions that a missing
+// The statements reading (FOR UPDATE) the rows the bookkeeping of the
+// workunits `wu_ids` may touch: the hosts of their results with their owners
+// and teams, their host_app_versions, with `credit_by_app` the per-app credit
+// rows, and last (shared locks) the rows of older app versions that a missing
 // host_app_version takes over, as BOINC's hav_lookup does.
-std::vector<DbStatement> bookkeeping_reads(std::int64_t wu_id, std::int64_t app_id, bool credit_by_app);
+std::vector<DbStatement> bookkeeping_reads(const std::vector<std::int64_t>& wu_ids, std::int64_t app_id,
+                                           bool credit_by_app);
 
-// Applies the bookkeeping of `j` (see above) to the rows `rows` (the results
-// of bookkeeping_reads, in order). Returns the credit of a newly found
-// canonical result (0 for late results); sets each valid result's
-// granted_credit; adds the app-version samples to `samples` (folded in by the
-// caller once the transaction committed).
-double book(const CreditSettings& settings, const PassCredit& pass, Judgement& j, const DbBatchResult* rows,
-            std::map<std::int64_t, credit::AppVersionStats>& samples, std::vector<DbStatement>& out);
+// The bookkeeping of a group of workunits validated in one transaction.
+// Built from the rows bookkeeping_reads() returned (in its order); book() is
+// called once per workunit, in the order BOINC's validator would have
+// committed them, each seeing the rows as the ones before left them; write()
+// then appends the writes: a row changed by several workunits is written
+// once, with their changes applied in order, and the host, user, team and
+// existing host_app_version rows take one statement per table.
+class Bookkeeping {
+ public:
+  Bookkeeping(const CreditSettings& settings, const PassCredit& pass, const DbBatchResult* rows);
+  ~Bookkeeping();
+  Bookkeeping(const Bookkeeping&) = delete;
+  Bookkeeping& operator=(const Bookkeeping&) = delete;
+
+  // Applies the bookkeeping of `j`. Returns the credit of a newly found
+  // canonical result (0 for late results); sets each valid result's
+  // granted_credit; adds the app-version samples to `samples` (folded in by
+  // the caller once the transaction committed).
+  double book(Judgement& j, std::map<std::int64_t, credit::AppVersionStats>& samples);
+  void write(std::vector<DbStatement>& out) const;
+
+ private:
+  struct Ledger;
+  const CreditSettings& settings_;
+  const PassCredit& pass_;
+  std::unique_ptr<Ledger> ledger_;
+};
 
 // Reads the app row and its versions for a pass dated `now`.
 PassCredit load_pass_credit(Database& db, std::int64_t app_id, double now);

@@ -2,12 +2,13 @@
 //
 //   mw-validator --app NAME [--compare-cmd PATH] [--numeric OUTPUT]... [-d N]
 //                [--credit C | --credit-from-fpops-est] [--max-granted-credit X]
-//                [--update-credited-job]
+//                [--update-credited-job] [--group-size G]
 //                [--mod N I] [--one-pass] [--sleep S] [--threads N]
 //
 // Each pass takes the app's workunits with need_validate > 0 (set by the
-// transitioner) and, one transaction per workunit (--threads of them at a
-// time, see WorkerPool), does what BOINC's stock validator does:
+// transitioner) in id order and, one transaction per group of up to G
+// consecutive ones (--threads groups at a time, see WorkerPool), does for
+// each in turn what BOINC's stock validator does:
 //   no canonical result yet — with at least min_quorum viable results (OVER,
 //   SUCCESS, not INVALID) each result bundle is checked (a missing, oversized,
 //   malformed or hostile bundle makes that result VALIDATE_ERROR / INVALID);
@@ -25,8 +26,12 @@
 // keeps (validator/bookkeeping.h): credit and recent average credit of host,
 // user and team, per-app credit, the host's turnaround and host_app_version
 // statistics (with --update-credited-job also credited_job rows), in the same
-// transaction. Credit is BOINC's default (assign_credit_set) unless --credit
-// or --credit-from-fpops-est says otherwise.
+// transaction. A group leaves what its workunits' transactions, committed
+// one after the other in id order, would have left (each workunit sees the
+// credit rows as the ones before it left them); a group fails, or is killed,
+// as a whole, and is then decided again from the rows as they are. Credit is
+// BOINC's default (assign_credit_set) unless --credit or
+// --credit-from-fpops-est says otherwise.
 // need_validate is always cleared. A comparison that cannot be made now (the
 // external program failed, an unreadable upload directory) leaves the results
 // alone and asks the transitioner to come back within 6 hours.
@@ -46,6 +51,7 @@
 #include <vector>
 
 #include "bookkeeping.h"
+#include "multi_row_update.h"
 #include "mw/boinc/daemon.h"
 #include "mw/boinc/database.h"
 #include "mw/boinc/project_config.h"
@@ -92,6 +98,7 @@ struct Validator {
   ResultCheckLimits limits;
   CreditSettings credit;
   std::int64_t app_id = 0;
+  int group_size = 50;  // workunits per transaction
   std::unique_ptr<WorkerPool> pool;
   // The pass's app and app-version rows, its date, and the app-version
   // samples of its committed workunits (written at the end of the pass).
@@ -136,10 +143,10 @@ struct Validator {
 
   // The bookkeeping of the results this pass judged (validator/bookkeeping.h):
   // sets their granted_credit and, for a new canonical result, the
-  // workunit's canonical credit; appends the writes to `out`.
-  void judge(const DbBatchResult* rows, std::vector<ResultRow>& results, const credit::WuInfo& wu, double opaque,
-             std::int64_t canonical_id, bool late, double& canonical_credit,
-             std::map<std::int64_t, credit::AppVersionStats>& wu_samples, std::vector<DbStatement>& out) {
+  // workunit's canonical credit.
+  static void judge(Bookkeeping& books, std::vector<ResultRow>& results, const credit::WuInfo& wu, double opaque,
+                    std::int64_t canonical_id, bool late, double& canonical_credit,
+                    std::map<std::int64_t, credit::AppVersionStats>& samples) {
     Judgement j;
     j.wu = wu;
     j.opaque = opaque;
@@ -159,7 +166,7 @@ struct Validator {
       judged.push_back(&r);
     }
     if (judged.empty()) return;
-    double credit = book(this->credit, pass_credit, j, rows, wu_samples, out);
+    double credit = books.book(j, samples);
     for (std::size_t i = 0; i < judged.size(); ++i)
       if (j.results[i].valid) judged[i]->granted_credit = j.results[i].granted_credit;
     if (!late && canonical_id != 0) canonical_credit = credit::as_stored(credit);
@@ -191,217 +198,245 @@ struct Validator {
     r.judged = true;
   }
 
-  // Returns true when the workunit was handled (its need_validate cleared).
-  // The workunit and its results are read and locked with one statement, so
-  // the decision is made on rows nobody else can change before the commit.
-  // Two round trips to the server: START TRANSACTION with the locking SELECTs
-  // (the workunit's and its bookkeeping's), then every write with the COMMIT
-  // (execute_batch).
-  bool handle(Database& db, std::int64_t wu_id) {
-    bool handled = false;
-    std::map<std::int64_t, credit::AppVersionStats> wu_samples;
+  // The workunits' columns and their results', w.id last.
+  static constexpr const char* kWorkunitColumns =
+      "SELECT w.name, w.need_validate, w.canonical_resultid, w.min_quorum, w.target_nresults, "
+      "w.max_success_results, w.rsc_fpops_est, w.transition_time, w.canonical_credit, "
+      "r.id, r.name, r.server_state, r.outcome, r.validate_state, r.xml_doc_in, r.hostid, "
+      "r.userid, r.teamid, r.granted_credit, w.rsc_fpops_bound, r.app_version_id, r.sent_time, "
+      "r.received_time, r.elapsed_time, r.cpu_time, r.flops_estimate, r.runtime_outlier, "
+      "r.stderr_out LIKE '%Device Emulation (CPU)%', w.opaque, w.id "
+      "FROM workunit w LEFT JOIN result r ON r.workunitid = w.id WHERE w.id IN (";
+  static constexpr std::size_t kWorkunitIdColumn = 29;
+
+  // Validates the workunits `wu_ids` (ascending ids) in one transaction and
+  // returns how many were handled (need_validate cleared). The workunits and
+  // their results are read and locked with one statement, so every decision
+  // is made on rows nobody else can change before the commit. Two round
+  // trips to the server: START TRANSACTION with the locking SELECTs (the
+  // workunits' and their bookkeeping's), then every write with the COMMIT
+  // (execute_batch). The workunits are decided one after the other in id
+  // order, each seeing the credit rows as the ones before left them, so the
+  // result is what one transaction per workunit in that order would have
+  // left; a failure anywhere rolls the whole group back (to be retried).
+  int handle_group(Database& db, const std::vector<std::int64_t>& wu_ids) {
+    int handled = 0;
+    std::map<std::int64_t, credit::AppVersionStats> group_samples;
     db.transaction_retrying([&] {
-      handled = false;
-      wu_samples.clear();
-      // The workunit and its results, and the rows their bookkeeping may
-      // touch (bookkeeping_reads), in one round trip.
-      std::vector<DbStatement> reads = {{
-          "SELECT w.name, w.need_validate, w.canonical_resultid, w.min_quorum, w.target_nresults, "
-          "w.max_success_results, w.rsc_fpops_est, w.transition_time, w.canonical_credit, "
-          "r.id, r.name, r.server_state, r.outcome, r.validate_state, r.xml_doc_in, r.hostid, "
-          "r.userid, r.teamid, r.granted_credit, w.rsc_fpops_bound, r.app_version_id, r.sent_time, "
-          "r.received_time, r.elapsed_time, r.cpu_time, r.flops_estimate, r.runtime_outlier, "
-          "r.stderr_out LIKE '%Device Emulation (CPU)%', w.opaque "
-          "FROM workunit w LEFT JOIN result r ON r.workunitid = w.id WHERE w.id = ? FOR UPDATE",
-          {wu_id}}};
-      for (auto& s : bookkeeping_reads(wu_id, app_id, credit.credit_by_app)) reads.push_back(std::move(s));
+      // A retry starts again from the rows as read: nothing of the failed
+      // attempt is kept.
+      handled = 0;
+      group_samples.clear();
+      std::vector<DbStatement> reads = {
+          {std::string(kWorkunitColumns) + sql_placeholders(wu_ids.size()) + ") FOR UPDATE",
+           {wu_ids.begin(), wu_ids.end()}}};
+      for (auto& s : bookkeeping_reads(wu_ids, app_id, credit.credit_by_app)) reads.push_back(std::move(s));
       auto got = db.execute_batch(reads);
-      const auto& w = got[0].rows;
-      if (w.empty() || w[0].integer(1) == 0) return;  // another instance or a restart got it
-      const std::string wu_tag = "[WU#" + std::to_string(wu_id) + " " + w[0].text(0) + "]";
-      std::int64_t canonical_id = w[0].integer(2);
-      const std::int64_t min_quorum = std::max<std::int64_t>(1, w[0].integer(3));
-      std::int64_t target = w[0].integer(4);
-      const std::int64_t max_success = w[0].integer(5);
-      const credit::WuInfo wu_info{w[0].real(6), w[0].real(19), target};
-      const double opaque = w[0].real(28);
-      std::int64_t transition = w[0].integer(7);
-      double canonical_credit = w[0].real(8);
-      std::int64_t error_bits = 0, assimilate_ready = 0;
-      const std::int64_t now = db_now();
-      bool transition_now = false, retry = false;
-
-      bool late = false;
-      std::vector<ResultRow> results;
-      for (const auto& row : w) {
-        if (row.is_null(9)) continue;  // a workunit without results
-        ResultRow r;
-        r.id = row.integer(9);
-        r.name = row.text(10);
-        r.server_state = row.integer(11);
-        r.outcome = row.integer(12);
-        r.validate_state = row.integer(13);
-        r.xml_doc_in = row.is_null(14) ? "" : row.text(14);
-        r.hostid = row.integer(15);
-        r.userid = row.integer(16);
-        r.teamid = row.integer(17);
-        r.granted_credit = row.real(18);
-        r.claim.id = r.id;
-        r.claim.app_version_id = row.integer(20);
-        r.claim.sent_time = static_cast<double>(row.integer(21));
-        r.claim.received_time = static_cast<double>(row.integer(22));
-        r.claim.elapsed_time = row.real(23);
-        r.claim.cpu_time = row.real(24);
-        r.claim.flops_estimate = row.real(25);
-        r.claim.runtime_outlier = row.integer(26) != 0;
-        r.claim.device_emulation = !row.is_null(27) && row.integer(27) != 0;
-        results.push_back(std::move(r));
-      }
-      // In id order, as BOINC takes them (sorted here: ORDER BY would make the
-      // server copy the rows, xml_doc_in included, into a temporary table).
-      std::sort(results.begin(), results.end(),
-                [](const ResultRow& a, const ResultRow& b) { return a.id < b.id; });
-      auto over_success = [](const ResultRow& r) {
-        return r.server_state == kServerOver && r.outcome == kOutcomeSuccess;
-      };
-
-      if (canonical_id == 0) {
-        std::vector<ResultRow*> viable;
-        for (auto& r : results)
-          if (over_success(r) && r.validate_state != kValidateInvalid) viable.push_back(&r);
-        if (static_cast<std::int64_t>(viable.size()) >= min_quorum) {
-          std::vector<std::pair<ResultRow*, Check>> good;
-          for (ResultRow* r : viable) {
-            Check c = check(*r);
-            if (c.kind == Check::good) {
-              good.emplace_back(r, std::move(c));
-            } else if (c.kind == Check::transient) {
-              log.warning(wu_tag + " result " + r->name + ": " + c.why + " (will retry)");
-              retry = true;
-            } else {
-              invalidate(*r, c.why, wu_tag);
-              transition_now = true;
-            }
-          }
-          if (!retry && static_cast<std::int64_t>(good.size()) >= min_quorum) {
-            try {
-              decide(good, min_quorum, wu_tag, canonical_id);
-            } catch (const Error& e) {
-              if (e.code() != Errc::system) throw;
-              log.warning(wu_tag + " " + e.what() + " (will retry)");
-              retry = true;
-            }
-            if (!retry && canonical_id != 0) {
-              assimilate_ready = 1;
-              transition = kDbNever;
-              for (auto& r : results)
-                if (r.server_state == kServerUnsent) {
-                  r.server_state = kServerOver;
-                  r.outcome = kOutcomeDidntNeed;
-                  r.changed = true;
-                }
-            } else if (!retry) {
-              std::int64_t still_viable = 0;
-              for (auto& [r, c] : good)
-                if (r->validate_state != kValidateInvalid) {
-                  r->validate_state = kValidateInconclusive;
-                  r->judged = false;
-                  r->changed = true;
-                  ++still_viable;
-                }
-              log.normal(wu_tag + " no consensus among " + std::to_string(good.size()) + " results");
-              if (still_viable > max_success) {
-                error_bits |= kErrorTooManySuccess;
-                transition_now = true;
-              } else if (still_viable >= target) {
-                target = still_viable + 1;
-                transition_now = true;
-              }
-            }
-          }
-        }
-      } else {
-        late = true;
-        // Late results against the canonical one.
-        std::optional<Check> canonical;
-        for (auto& r : results) {
-          if (!over_success(r) ||
-              (r.validate_state != kValidateInit && r.validate_state != kValidateInconclusive) ||
-              r.id == canonical_id)
-            continue;
-          transition_now = true;
-          if (!canonical) {
-            auto it = std::find_if(results.begin(), results.end(),
-                                   [&](const ResultRow& x) { return x.id == canonical_id; });
-            canonical = it == results.end() ? Check{} : check(*it);
-            if (canonical->kind == Check::invalid && canonical->why.empty())
-              canonical->why = "canonical result row is missing";
-          }
-          if (canonical->kind != Check::good) {
-            log.normal(wu_tag + " late result " + r.name + " too late: canonical result unreadable (" +
-                       canonical->why + ")");
-            r.validate_state = kValidateTooLate;
-            r.changed = true;
-            continue;
-          }
-          Check c = check(r);
-          if (c.kind == Check::transient) {
-            retry = true;
-            continue;
-          }
-          if (c.kind == Check::invalid) {
-            invalidate(r, c.why, wu_tag);
-            continue;
-          }
-          std::string why;
-          bool agree = false;
-          try {
-            agree = results_agree(canonical->data, c.data, compare, &why);
-          } catch (const Error& e) {
-            if (e.code() != Errc::system) throw;
-            log.warning(wu_tag + " " + e.what() + " (will retry)");
-            retry = true;
-            continue;
-          }
-          if (agree) {
-            grant(r);
-          } else {
-            log.normal(wu_tag + " late result " + r.name + " disagrees: " + why);
-            r.validate_state = kValidateInvalid;
-            r.changed = true;
-            r.judged = true;
-          }
-        }
-      }
-
-      if (transition_now) transition = now;
-      if (retry) transition = std::min(transition, now + kTransientRetrySeconds);
+      std::map<std::int64_t, std::vector<const DbRow*>> by_workunit;  // ordered: BOINC's order
+      for (const auto& row : got[0].rows) by_workunit[row.integer(kWorkunitIdColumn)].push_back(&row);
+      Bookkeeping books(credit, pass_credit, &got[1]);
+      MultiRowUpdate workunits("workunit", {"id"},
+                               {"need_validate", "error_mask", "assimilate_state", "transition_time",
+                                "target_nresults", "canonical_resultid", "canonical_credit"});
+      std::vector<ResultRow> changed;
+      for (const auto& [wu_id, rows] : by_workunit)
+        if (decide(wu_id, rows, books, group_samples, workunits, changed)) ++handled;
+      if (handled == 0) return;  // another instance or a restart got them
       // Every row written was locked by the first round trip (the credit
       // rows of a busy user or team too: reading them later would cost a
       // third round trip, during which they would be held just the same).
       std::vector<DbStatement> writes;
-      // Even when the comparison must be retried, the results found invalid
-      // are booked as such now, as BOINC does.
-      judge(&got[1], results, wu_info, opaque, canonical_id, late, canonical_credit, wu_samples, writes);
-      writes.insert(writes.begin(),
-          DbStatement{"UPDATE workunit SET need_validate = 0, error_mask = error_mask | ?, "
-           "assimilate_state = IF(? = 1, ?, assimilate_state), transition_time = ?, "
-           "target_nresults = ?, canonical_resultid = ?, canonical_credit = ? WHERE id = ?",
-           {error_bits, assimilate_ready, kAssimilateReady, transition, target, canonical_id, canonical_credit,
-            wu_id}});
-      write_results(results, writes);
+      workunits.emit(writes);
+      books.write(writes);
+      write_results(changed, writes);
       db.execute_batch(writes, /*commit=*/true);
-      handled = true;
     });
-    if (handled && !wu_samples.empty()) {
+    if (handled && !group_samples.empty()) {
       std::lock_guard<std::mutex> lock(samples_mutex);
-      for (auto& [id, s] : wu_samples) credit::add_samples(samples[id], s);
+      for (auto& [id, s] : group_samples) credit::add_samples(samples[id], s);
     }
     return handled;
   }
 
+  // Decides one workunit of a group from its locked rows `w` (one per
+  // result): adds its workunit row to `workunits` and its changed results to
+  // `changed`, books its credit. False when it needs no validation (any
+  // more).
+  bool decide(std::int64_t wu_id, const std::vector<const DbRow*>& w, Bookkeeping& books,
+              std::map<std::int64_t, credit::AppVersionStats>& group_samples, MultiRowUpdate& workunits,
+              std::vector<ResultRow>& changed) {
+    if (w[0]->integer(1) == 0) return false;
+    const std::string wu_tag = "[WU#" + std::to_string(wu_id) + " " + w[0]->text(0) + "]";
+    std::int64_t canonical_id = w[0]->integer(2);
+    const std::int64_t min_quorum = std::max<std::int64_t>(1, w[0]->integer(3));
+    std::int64_t target = w[0]->integer(4);
+    const std::int64_t max_success = w[0]->integer(5);
+    const credit::WuInfo wu_info{w[0]->real(6), w[0]->real(19), target};
+    const double opaque = w[0]->real(28);
+    std::int64_t transition = w[0]->integer(7);
+    double canonical_credit = w[0]->real(8);
+    std::int64_t error_bits = 0, assimilate_ready = 0;
+    const std::int64_t now = db_now();
+    bool transition_now = false, retry = false;
+
+    bool late = false;
+    std::vector<ResultRow> results;
+    for (const DbRow* row : w) {
+      if (row->is_null(9)) continue;  // a workunit without results
+      ResultRow r;
+      r.id = row->integer(9);
+      r.name = row->text(10);
+      r.server_state = row->integer(11);
+      r.outcome = row->integer(12);
+      r.validate_state = row->integer(13);
+      r.xml_doc_in = row->is_null(14) ? "" : row->text(14);
+      r.hostid = row->integer(15);
+      r.userid = row->integer(16);
+      r.teamid = row->integer(17);
+      r.granted_credit = row->real(18);
+      r.claim.id = r.id;
+      r.claim.app_version_id = row->integer(20);
+      r.claim.sent_time = static_cast<double>(row->integer(21));
+      r.claim.received_time = static_cast<double>(row->integer(22));
+      r.claim.elapsed_time = row->real(23);
+      r.claim.cpu_time = row->real(24);
+      r.claim.flops_estimate = row->real(25);
+      r.claim.runtime_outlier = row->integer(26) != 0;
+      r.claim.device_emulation = !row->is_null(27) && row->integer(27) != 0;
+      results.push_back(std::move(r));
+    }
+    // In id order, as BOINC takes them (sorted here: ORDER BY would make the
+    // server copy the rows, xml_doc_in included, into a temporary table).
+    std::sort(results.begin(), results.end(),
+              [](const ResultRow& a, const ResultRow& b) { return a.id < b.id; });
+    auto over_success = [](const ResultRow& r) {
+      return r.server_state == kServerOver && r.outcome == kOutcomeSuccess;
+    };
+
+    if (canonical_id == 0) {
+      std::vector<ResultRow*> viable;
+      for (auto& r : results)
+        if (over_success(r) && r.validate_state != kValidateInvalid) viable.push_back(&r);
+      if (static_cast<std::int64_t>(viable.size()) >= min_quorum) {
+        std::vector<std::pair<ResultRow*, Check>> good;
+        for (ResultRow* r : viable) {
+          Check c = check(*r);
+          if (c.kind == Check::good) {
+            good.emplace_back(r, std::move(c));
+          } else if (c.kind == Check::transient) {
+            log.warning(wu_tag + " result " + r->name + ": " + c.why + " (will retry)");
+            retry = true;
+          } else {
+            invalidate(*r, c.why, wu_tag);
+            transition_now = true;
+          }
+        }
+        if (!retry && static_cast<std::int64_t>(good.size()) >= min_quorum) {
+          try {
+            find_canonical(good, min_quorum, wu_tag, canonical_id);
+          } catch (const Error& e) {
+            if (e.code() != Errc::system) throw;
+            log.warning(wu_tag + " " + e.what() + " (will retry)");
+            retry = true;
+          }
+          if (!retry && canonical_id != 0) {
+            assimilate_ready = 1;
+            transition = kDbNever;
+            for (auto& r : results)
+              if (r.server_state == kServerUnsent) {
+                r.server_state = kServerOver;
+                r.outcome = kOutcomeDidntNeed;
+                r.changed = true;
+              }
+          } else if (!retry) {
+            std::int64_t still_viable = 0;
+            for (auto& [r, c] : good)
+              if (r->validate_state != kValidateInvalid) {
+                r->validate_state = kValidateInconclusive;
+                r->judged = false;
+                r->changed = true;
+                ++still_viable;
+              }
+            log.normal(wu_tag + " no consensus among " + std::to_string(good.size()) + " results");
+            if (still_viable > max_success) {
+              error_bits |= kErrorTooManySuccess;
+              transition_now = true;
+            } else if (still_viable >= target) {
+              target = still_viable + 1;
+              transition_now = true;
+            }
+          }
+        }
+      }
+    } else {
+      late = true;
+      // Late results against the canonical one.
+      std::optional<Check> canonical;
+      for (auto& r : results) {
+        if (!over_success(r) ||
+            (r.validate_state != kValidateInit && r.validate_state != kValidateInconclusive) ||
+            r.id == canonical_id)
+          continue;
+        transition_now = true;
+        if (!canonical) {
+          auto it = std::find_if(results.begin(), results.end(),
+                                 [&](const ResultRow& x) { return x.id == canonical_id; });
+          canonical = it == results.end() ? Check{} : check(*it);
+          if (canonical->kind == Check::invalid && canonical->why.empty())
+            canonical->why = "canonical result row is missing";
+        }
+        if (canonical->kind != Check::good) {
+          log.normal(wu_tag + " late result " + r.name + " too late: canonical result unreadable (" +
+                     canonical->why + ")");
+          r.validate_state = kValidateTooLate;
+          r.changed = true;
+          continue;
+        }
+        Check c = check(r);
+        if (c.kind == Check::transient) {
+          retry = true;
+          continue;
+        }
+        if (c.kind == Check::invalid) {
+          invalidate(r, c.why, wu_tag);
+          continue;
+        }
+        std::string why;
+        bool agree = false;
+        try {
+          agree = results_agree(canonical->data, c.data, compare, &why);
+        } catch (const Error& e) {
+          if (e.code() != Errc::system) throw;
+          log.warning(wu_tag + " " + e.what() + " (will retry)");
+          retry = true;
+          continue;
+        }
+        if (agree) {
+          grant(r);
+        } else {
+          log.normal(wu_tag + " late result " + r.name + " disagrees: " + why);
+          r.validate_state = kValidateInvalid;
+          r.changed = true;
+          r.judged = true;
+        }
+      }
+    }
+
+    if (transition_now) transition = now;
+    if (retry) transition = std::min(transition, now + kTransientRetrySeconds);
+    // Even when the comparison must be retried, the results found invalid
+    // are booked as such now, as BOINC does.
+    judge(books, results, wu_info, opaque, canonical_id, late, canonical_credit, group_samples);
+    workunits.add({wu_id}, {value(std::int64_t{0}), {"error_mask | ?", {error_bits}},
+                            assimilate_ready ? value(kAssimilateReady) : MultiRowUpdate::Cell{"assimilate_state", {}},
+                            value(transition), value(target), value(canonical_id), value(canonical_credit)});
+    for (auto& r : results)
+      if (r.changed) changed.push_back(std::move(r));
+    return true;
+  }
+
   // Finds the canonical result among `good` and marks every good result.
-  void decide(std::vector<std::pair<ResultRow*, Check>>& good, std::int64_t min_quorum,
+  void find_canonical(std::vector<std::pair<ResultRow*, Check>>& good, std::int64_t min_quorum,
               const std::string& wu_tag, std::int64_t& canonical_id) {
     const std::size_t n = good.size();
     const std::int64_t needed = min_quorum / 2 + 1;
@@ -458,10 +493,17 @@ struct Validator {
     // later pass decays from is exactly what this one computed with.
     const double now = credit::as_stored(wall_clock());
     pass_credit = load_pass_credit(db, app_id, now);
+    // Consecutive ids per group, as many groups as threads at least (while
+    // there are workunits enough), each at most group_size.
+    const std::size_t per_thread = (wus.size() + pool->threads() - 1) / pool->threads();
+    const std::size_t size = std::max<std::size_t>(1, std::min<std::size_t>(group_size, per_thread));
+    std::vector<std::vector<std::int64_t>> groups;
+    for (std::size_t i = 0; i < wus.size(); ++i) {
+      if (i % size == 0) groups.emplace_back();
+      groups.back().push_back(wus[i].integer(0));
+    }
     std::atomic<int> handled{0};
-    pool->for_each(db, wus.size(), [&](Database& d, std::size_t i) {
-      if (handle(d, wus[i].integer(0))) ++handled;
-    });
+    pool->for_each(db, groups.size(), [&](Database& d, std::size_t i) { handled += handle_group(d, groups[i]); });
     write_app_version_samples(db, samples, now);
     if (handled) log.normal("validated " + std::to_string(handled) + " workunits");
     return handled > 0;
@@ -507,6 +549,9 @@ int validator_main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--update-credited-job,--update_credited_job", v.credit.update_credited_job,
                "Record each valid result's (user, workunit opaque) pair in credited_job, as BOINC's option does");
+  app.add_option("--group-size", v.group_size, "Workunits validated per transaction (at most)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_option("--max-bundle-bytes", max_bundle, "Largest result bundle accepted (bytes)")->capture_default_str();
   int code = parse_daemon_command_line(app, argc, argv);
   if (code >= 0) return code;

@@ -526,6 +526,91 @@ TEST_F(DaemonsTest, KillNineMidPassThenRestartDeliversEverythingExactlyOnce) {
   expect_all_delivered_once(*server, ids, "k");
 }
 
+// The credit columns a group of quorum-2 workunits (results from hosts 1 and
+// 2, users 1 and 2, team 1) changes, in a fixed order.
+std::vector<double> credit_columns(FakeBoincServer& s) {
+  std::vector<double> out;
+  for (const char* sql : {"SELECT total_credit, expavg_credit, expavg_time FROM host WHERE id IN (1, 2) ORDER BY id",
+                          "SELECT total_credit, expavg_credit, expavg_time FROM user WHERE id IN (1, 2) ORDER BY id",
+                          "SELECT total_credit, expavg_credit, expavg_time FROM team WHERE id = 1"})
+    for (const auto& row : s.rows(sql))
+      for (std::size_t i = 0; i < row.size(); ++i) out.push_back(row.real(i));
+  return out;
+}
+
+// Six quorum-2 workunits whose two results agree (hosts 1 and 2).
+std::vector<std::int64_t> agreeing_pairs(FakeBoincServer& s, const std::string& prefix) {
+  FakeWorkunit spec;
+  spec.min_quorum = 2;
+  spec.target_nresults = 2;
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(s.create_workunit(prefix + std::to_string(i), spec));
+  s.transition();
+  const std::string bundle = make_result_bundle("same");
+  for (auto id : ids)
+    for (std::int64_t host : {1, 2}) s.report_success(s.send_one(id, host), bundle);
+  s.transition();
+  return ids;
+}
+
+// Every workunit validated once: each of the 12 results VALID with 1 credit
+// (rsc_fpops_est's), hosts and users 6 credits more than `before`, team 12.
+void expect_credited_once(FakeBoincServer& s, const std::vector<double>& before) {
+  EXPECT_EQ(s.value("SELECT COUNT(*) FROM workunit WHERE need_validate = 0 AND canonical_resultid <> 0 "
+                    "AND assimilate_state = 1"),
+            6);
+  EXPECT_EQ(s.value("SELECT COUNT(*) FROM result WHERE validate_state = 1 AND granted_credit = 1"), 12);
+  const auto after = credit_columns(s);
+  ASSERT_EQ(after.size(), 15u);
+  for (std::size_t row = 0; row < 5; ++row)
+    EXPECT_DOUBLE_EQ(after[row * 3] - before[row * 3], row == 4 ? 12.0 : 6.0) << "total_credit of credit row " << row;
+}
+
+// One group (--threads 1: all six workunits in one transaction) whose last
+// write fails on the fourth workunit's result, after the group's host, user
+// and team credit were written: nothing of the group may stay.
+TEST_F(DaemonsTest, AFailureInsideAGroupUndoesTheWholeGroupAndTheRetryCreditsOnce) {
+  auto ids = agreeing_pairs(*server, "g");
+  const auto before = credit_columns(*server);
+  const std::int64_t victim = server->value("SELECT MIN(id) FROM result WHERE workunitid = ?", {ids[3]});
+  server->db().execute("CREATE TRIGGER fail_result BEFORE UPDATE ON result FOR EACH ROW BEGIN "
+                       "IF NEW.id = " + std::to_string(victim) + " AND NEW.validate_state = 1 THEN "
+                       "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'; END IF; END");
+  auto failed = run_command(with(with({MW_VALIDATOR}, server->daemon_args()),
+                                 {"--one-pass", "-d", "3", "--threads", "1", "--group-size", "6"}));
+  EXPECT_NE(failed.exit_code, 0);
+  EXPECT_THAT(failed.err, HasSubstr("injected failure"));
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM workunit WHERE need_validate = 1 AND canonical_resultid = 0"), 6);
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM result WHERE validate_state = 0 AND granted_credit = 0"), 12);
+  EXPECT_EQ(credit_columns(*server), before);
+  server->db().execute("DROP TRIGGER fail_result");
+  validator({"--threads", "1", "--group-size", "6"});
+  expect_credited_once(*server, before);
+  validator({"--threads", "1", "--group-size", "6"});  // nothing left: nothing more credited
+  expect_credited_once(*server, before);
+}
+
+// A lock conflict (deadlock) inside a group makes the server roll it back;
+// the validator runs the group again from the rows as they are then, and
+// credits each workunit once, not once per attempt.
+TEST_F(DaemonsTest, AGroupLosingALockConflictIsRetriedAndCreditsOnce) {
+  auto ids = agreeing_pairs(*server, "d");
+  const auto before = credit_columns(*server);
+  const std::int64_t victim = server->value("SELECT MIN(id) FROM result WHERE workunitid = ?", {ids[3]});
+  // The count of failures left lives in a table the rollback leaves alone.
+  server->db().execute("CREATE TABLE fail_once (n INT NOT NULL) ENGINE = MyISAM");
+  server->db().execute("INSERT INTO fail_once VALUES (1)");
+  server->db().execute("CREATE TRIGGER conflict_result BEFORE UPDATE ON result FOR EACH ROW BEGIN "
+                       "IF NEW.id = " + std::to_string(victim) + " AND NEW.validate_state = 1 AND "
+                       "(SELECT n FROM fail_once) > 0 THEN UPDATE fail_once SET n = n - 1; "
+                       "SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213, MESSAGE_TEXT = 'injected deadlock'; "
+                       "END IF; END");
+  auto r = validator({"--threads", "1", "--group-size", "6"});
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("database:"))) << "retried inside the pass";
+  EXPECT_EQ(server->value("SELECT n FROM fail_once"), 0) << "the conflict happened";
+  expect_credited_once(*server, before);
+}
+
 TEST_F(DaemonsTest, DaemonsSurviveAMariaDbRestart) {
   auto first = many(*server, 5, "m");
   ScratchDir logs;
