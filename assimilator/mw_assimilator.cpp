@@ -9,6 +9,8 @@
 // DIR/<batch id>/<wu_name>.error (first line "error_mask N: reasons"), marks
 // it DONE with transition_time = now (so the transitioner schedules file
 // deletion) and, after a batch's last workunit, marks the batch COMPLETE.
+// Who ran it goes to DIR/<batch id>/mw_hosts.tsv (mw/boinc/delivery_hosts.h):
+// appended in step 1, so it is durable before the delivery is named.
 //
 // Durability, in this order, for a group of up to kGroup workunits (so a kill
 // -9 or a power cut at any point loses no acknowledged delivery and leaves no
@@ -62,6 +64,7 @@
 #include <vector>
 
 #include "mw/boinc/daemon.h"
+#include "mw/boinc/delivery_hosts.h"
 #include "mw/boinc/install_record.h"
 #include "mw/boinc/database.h"
 #include "mw/boinc/project_config.h"
@@ -227,6 +230,7 @@ struct ReadyWorkunit {
   std::int64_t canonical = 0;
   std::string result_name, xml_doc_in;  // empty when the canonical row is missing
   std::int64_t mask = 0;                // what is delivered (kNoCanonical added when needed)
+  DeliveredHost canonical_host;         // hostid 0 when unknown
 };
 
 // The open name of the result bundle (first <file_ref>'s <open_name> in
@@ -263,6 +267,7 @@ struct Delivery {
   ReadyWorkunit* wu = nullptr;
   std::string dir;    // DIR/<batch>
   std::string name;   // <wu_name>.result or .error
+  std::string host_lines;  // for DIR/<batch>/mw_hosts.tsv
   std::string tmp() const { return dir + "/." + name + ".tmp"; }
   std::string final_path() const { return dir + "/" + name; }
 };
@@ -280,17 +285,38 @@ struct Assimilator {
   // the group is committed. Small enough that a crash redoes little.
   static constexpr std::size_t kGroup = 200;
 
-  std::string error_text(Database& db, std::int64_t wu_id, std::int64_t mask) {
-    std::string text = "error_mask " + std::to_string(mask) + ": " + describe_error_mask(mask) + "\n";
+  // The .error text; `host_lines` gets the hosts whose results failed: a
+  // client error, no reply, a validate error or a detached client (outcome
+  // 3, 4, 6, 7), or a result judged invalid (validate_state 2).
+  std::string error_text(Database& db, const ReadyWorkunit& wu, std::string& host_lines) {
+    std::string text = "error_mask " + std::to_string(wu.mask) + ": " + describe_error_mask(wu.mask) + "\n";
     // Detail: how each instance ended (deterministic, so redelivery writes the same bytes).
     auto rows = db.query(
-        "SELECT name, server_state, outcome, validate_state, exit_status FROM result "
-        "WHERE workunitid = ? ORDER BY id",
-        {wu_id});
-    for (const auto& r : rows)
+        "SELECT r.name, r.server_state, r.outcome, r.validate_state, r.exit_status, r.hostid, "
+        "h.domain_name, h.os_name, h.p_model FROM result r LEFT JOIN host h ON h.id = r.hostid "
+        "WHERE r.workunitid = ? ORDER BY r.id",
+        {wu.id});
+    for (const auto& r : rows) {
       text += "result " + r.text(0) + ": server_state " + r.text(1) + ", outcome " + r.text(2) +
               ", validate_state " + r.text(3) + ", exit_status " + r.text(4) + "\n";
+      const std::int64_t outcome = r.integer(2);
+      const bool failed = outcome == 3 || outcome == 4 || outcome == 6 || outcome == 7 || r.integer(3) == 2;
+      if (failed && !r.is_null(5) && r.integer(5) > 0)
+        host_lines += format_delivered_host(host_of_row(wu.name, false, r, 5));
+    }
     return text;
+  }
+
+  // Columns first..first+3 of `row`: hostid, domain_name, os_name, p_model.
+  static DeliveredHost host_of_row(const std::string& wu_name, bool canonical, const DbRow& row, int first) {
+    DeliveredHost h;
+    h.wu_name = wu_name;
+    h.canonical = canonical;
+    h.hostid = row.is_null(first) ? 0 : row.integer(first);
+    h.domain_name = row.is_null(first + 1) ? "" : row.text(first + 1);
+    h.os_name = row.is_null(first + 2) ? "" : row.text(first + 2);
+    h.p_model = row.is_null(first + 3) ? "" : row.text(first + 3);
+    return h;
   }
 
   // Creates `dir` if missing; a directory created is recorded in `dirs` by
@@ -312,9 +338,10 @@ struct Assimilator {
       const std::string source = result_bundle_path(config, wu.xml_doc_in, wu.result_name);
       d.name = wu.name + ".result";
       write_temp(d.tmp(), &source, "");
+      if (wu.canonical_host.hostid > 0) d.host_lines = format_delivered_host(wu.canonical_host);
     } else {
       d.name = wu.name + ".error";
-      write_temp(d.tmp(), nullptr, error_text(db, wu.id, wu.mask));
+      write_temp(d.tmp(), nullptr, error_text(db, wu, d.host_lines));
     }
     dirs.insert(d.dir);
     return d;
@@ -338,6 +365,22 @@ struct Assimilator {
       dirs.insert(collect);
     }
     log.debug(tag + "delivered " + wu.result_name);
+  }
+
+  // Each batch directory's host lines in one append, before the barrier: a
+  // delivery named by step 3 has its line durable already. Who ran a task is
+  // only shown to people, so a failure here is logged and delivers anyway.
+  void append_hosts(const std::vector<Delivery>& written) {
+    std::map<std::string, std::string> by_dir;
+    for (const Delivery& d : written) by_dir[d.dir] += d.host_lines;
+    for (const auto& [dir, lines] : by_dir) {
+      if (lines.empty()) continue;
+      try {
+        append_delivered_hosts(dir + "/" + kDeliveryHostsFile, lines);
+      } catch (const Error& e) {
+        log.critical(std::string("hosts of the deliveries not recorded: ") + e.what());
+      }
+    }
   }
 
   // Logs a workunit left READY for the next pass (the others go on).
@@ -436,6 +479,7 @@ struct Assimilator {
           skipped(wus[i], e);
         }
       }
+      append_hosts(written);
       try {
         file_systems.sync();  // step 2
       } catch (...) {
@@ -466,11 +510,13 @@ struct Assimilator {
     // canonical rows; sorted here, since ORDER BY over xml_doc_in would make
     // the server build an on-disk temporary table.
     auto rows = db.query(
-        "SELECT w.id, w.name, w.batch, w.error_mask, w.canonical_resultid, r.name, r.xml_doc_in "
+        "SELECT w.id, w.name, w.batch, w.error_mask, w.canonical_resultid, r.name, r.xml_doc_in, "
+        "r.hostid, h.domain_name, h.os_name, h.p_model "
         "FROM (SELECT id, name, batch, error_mask, canonical_resultid FROM workunit "
         "WHERE appid = ? AND assimilate_state = ? AND " + options.mod_clause() +
         " ORDER BY id LIMIT 1000) w "
-        "LEFT JOIN result r ON r.id = w.canonical_resultid AND w.canonical_resultid <> 0",
+        "LEFT JOIN result r ON r.id = w.canonical_resultid AND w.canonical_resultid <> 0 "
+        "LEFT JOIN host h ON h.id = r.hostid",
         {app_id, std::int64_t{kAssimilateReady}});
     std::vector<ReadyWorkunit> wus;
     for (const auto& row : rows) {
@@ -483,6 +529,7 @@ struct Assimilator {
       if (!row.is_null(5)) {
         wu.result_name = row.text(5);
         wu.xml_doc_in = row.is_null(6) ? "" : row.text(6);
+        wu.canonical_host = host_of_row(wu.name, true, row, 7);
       }
       wus.push_back(std::move(wu));
     }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include <thread>
 
 #include "boinc/fake_boinc_server.h"
+#include "mw/boinc/delivery_hosts.h"
 #include "mw/hash.h"
 
 namespace mw::test {
@@ -32,6 +34,16 @@ constexpr std::int64_t kIntMax = 2147483647;
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
+}
+
+// The delivered files: without mw_hosts.tsv, which records who ran them.
+std::vector<std::string> deliveries(std::vector<std::string> files) {
+  files.erase(std::remove_if(files.begin(), files.end(),
+                             [](const std::string& f) {
+                               return f.size() >= 12 && f.compare(f.size() - 12, 12, "mw_hosts.tsv") == 0;
+                             }),
+              files.end());
+  return files;
 }
 
 class DaemonsTest : public ::testing::Test {
@@ -120,7 +132,9 @@ TEST_F(DaemonsTest, QuorumOneIsValidatedAndDeliveredAndTheBatchCompletes) {
   EXPECT_GE(server->value("SELECT completion_time FROM batch WHERE id = ?", {batch}), before);
   // Nothing is left to do; a second pass delivers nothing new.
   EXPECT_THAT(assimilator().err, ::testing::Not(HasSubstr("delivered")));
-  EXPECT_EQ(list_tree(server->deliver_dir()), (std::vector<std::string>{std::to_string(batch), std::to_string(batch) + "/q1.result"}));
+  EXPECT_EQ(list_tree(server->deliver_dir()),
+            (std::vector<std::string>{std::to_string(batch), std::to_string(batch) + "/mw_hosts.tsv",
+                                      std::to_string(batch) + "/q1.result"}));
 }
 
 TEST_F(DaemonsTest, BatchStaysInProgressUntilItsLastWorkunit) {
@@ -267,6 +281,67 @@ TEST_F(DaemonsTest, ErrorResultsAndCancelledWorkunitsAreDeliveredAsErrors) {
   EXPECT_EQ(wu_value(failed, "assimilate_state"), 2);
 }
 
+// The delivery says which hosts ran what (mw/boinc/delivery_hosts.h): the
+// canonical result's host for a result, the failed results' hosts for an
+// error, with the host row's name, OS and CPU as the volunteer set them.
+TEST_F(DaemonsTest, TheHostsOfCanonicalAndFailedResultsAreDeliveredWithTheResults) {
+  server->db().execute("UPDATE host SET domain_name = ?, os_name = ?, p_model = ? WHERE id = 2",
+                       {std::string("vol\ttwo\n<b>%41"), std::string("Linux Debian"), std::string("AMD Ryzen 7")});
+  const std::int64_t batch = server->create_batch(2);
+  FakeWorkunit spec;
+  spec.batch = batch;
+  const std::int64_t good = run_workunit("good", spec, {""});  // host 1 fails it
+  server->report_success(server->send_one(good, 2), make_result_bundle("7\n"));
+  server->transition();
+  spec.max_error_results = 1;
+  const std::int64_t bad = run_workunit("bad", spec, {""});
+  server->report_client_error(server->send_one(bad, 3));
+  server->transition();
+  validator();
+  assimilator();
+  ASSERT_EQ(wu_value(good, "assimilate_state"), 2);
+  ASSERT_EQ(wu_value(bad, "assimilate_state"), 2);
+  boinc::DeliveredHostsReader hosts(server->deliver_dir() + "/" + std::to_string(batch) + "/mw_hosts.tsv");
+  const auto of_good = hosts.take("good");
+  ASSERT_EQ(of_good.size(), 1u);
+  EXPECT_TRUE(of_good[0].canonical);
+  EXPECT_EQ(of_good[0].hostid, 2);
+  EXPECT_EQ(of_good[0].domain_name, "vol\ttwo\n<b>%41");
+  EXPECT_EQ(of_good[0].os_name, "Linux Debian");
+  EXPECT_EQ(of_good[0].p_model, "AMD Ryzen 7");
+  const auto of_bad = hosts.take("bad");
+  ASSERT_EQ(of_bad.size(), 2u);
+  std::set<std::int64_t> failed_on;
+  for (const auto& h : of_bad) {
+    EXPECT_FALSE(h.canonical);
+    failed_on.insert(h.hostid);
+  }
+  EXPECT_EQ(failed_on, (std::set<std::int64_t>{1, 3}));
+  EXPECT_TRUE(hosts.take("good").empty());  // taken once
+}
+
+// An old delivery has no hosts file; a crash may leave a line cut short and
+// the next pass deliver the same workunit again.
+TEST(DeliveredHosts, CutLinesAreSkippedAndRedeliveriesCountOnce) {
+  ScratchDir dir;
+  const std::string path = dir / "mw_hosts.tsv";
+  boinc::DeliveredHostsReader reader(path);
+  EXPECT_TRUE(reader.take("wu_1").empty());
+  boinc::DeliveredHost h;
+  h.wu_name = "wu_1";
+  h.canonical = true;
+  h.hostid = 12345;
+  h.domain_name = "a\tb";
+  const std::string line = boinc::format_delivered_host(h);
+  EXPECT_EQ(line, "wu_1\tcanonical\t12345\ta%09b\t\t\n");
+  write_text(path, line.substr(0, 18));  // "wu_1\tcanonical\t123": killed mid-write
+  boinc::append_delivered_hosts(path, line + line);
+  const auto got = reader.take("wu_1");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].hostid, 12345);
+  EXPECT_EQ(got[0].domain_name, "a\tb");
+}
+
 std::string zip_with(const std::vector<std::pair<std::string, std::string>>& members, bool store = false) {
   ScratchDir dir;
   std::string path = dir / "z.zip";
@@ -377,7 +452,7 @@ TEST_F(DaemonsTest, RedeliveryIsIdempotent) {
   server->db().execute("UPDATE workunit SET assimilate_state = 1 WHERE id = ?", {wu});
   assimilator();
   EXPECT_EQ(delivered(0, "again.result"), first);
-  EXPECT_EQ(list_tree(server->deliver_dir() + "/0"), std::vector<std::string>{"again.result"});
+  EXPECT_EQ(deliveries(list_tree(server->deliver_dir() + "/0")), std::vector<std::string>{"again.result"});
 }
 
 // The assimilator's durability barrier is really taken, and nothing is
@@ -410,12 +485,12 @@ TEST_F(DaemonsTest, AFailedDurabilityBarrierDeliversNothingAndMarksNothing) {
   EXPECT_THAT(r.err, HasSubstr(std::strerror(EIO)));
   for (auto wu : wus) EXPECT_EQ(wu_value(wu, "assimilate_state"), 1) << wu;
   EXPECT_EQ(server->value("SELECT state FROM batch WHERE id = ?", {batch}), 1);
-  EXPECT_EQ(list_files(server->deliver_dir()), std::vector<std::string>{});
+  EXPECT_EQ(deliveries(list_files(server->deliver_dir())), std::vector<std::string>{});
   EXPECT_EQ(list_files(server->project_dir() + "/results"), std::vector<std::string>{});
 
   assimilator();
   for (auto wu : wus) EXPECT_EQ(wu_value(wu, "assimilate_state"), 2) << wu;
-  EXPECT_EQ(list_files(server->deliver_dir()),
+  EXPECT_EQ(deliveries(list_files(server->deliver_dir())),
             (std::vector<std::string>{std::to_string(batch) + "/sync_a.result", std::to_string(batch) + "/sync_b.result",
                                       std::to_string(batch) + "/sync_c.result"}));
 }
@@ -475,7 +550,7 @@ void expect_all_delivered_once(FakeBoincServer& s, const std::vector<std::int64_
   std::vector<std::string> expected;
   for (std::size_t i = 0; i < ids.size(); ++i) expected.push_back(prefix + std::to_string(i) + ".result");
   std::sort(expected.begin(), expected.end());
-  EXPECT_EQ(list_tree(s.deliver_dir() + "/0"), expected);
+  EXPECT_EQ(deliveries(list_tree(s.deliver_dir() + "/0")), expected);
   EXPECT_EQ(s.value("SELECT COUNT(*) FROM workunit WHERE assimilate_state = 2 AND canonical_resultid <> 0 "
                     "AND need_validate = 0"),
             static_cast<std::int64_t>(ids.size()));
@@ -628,7 +703,7 @@ TEST_F(DaemonsTest, DaemonsSurviveAMariaDbRestart) {
       << read_text(logs / "v.log") << read_text(logs / "a.log");
   EXPECT_TRUE(v.running()) << read_text(logs / "v.log");
   EXPECT_TRUE(a.running()) << read_text(logs / "a.log");
-  EXPECT_EQ(list_tree(server->deliver_dir() + "/0").size(), 10u);
+  EXPECT_EQ(deliveries(list_tree(server->deliver_dir() + "/0")).size(), 10u);
   EXPECT_THAT(read_text(logs / "v.log") + read_text(logs / "a.log"), HasSubstr("re-established"));
 }
 
@@ -680,7 +755,7 @@ TEST_F(DaemonsTest, TwoAssimilatorsWithModNeverTouchTheSameWorkunit) {
   for (auto id : zero) EXPECT_EQ(id % 2, 0) << id;
   for (auto id : one) EXPECT_EQ(id % 2, 1) << id;
   EXPECT_EQ(server->value("SELECT state FROM batch WHERE id = ?", {batch}), 2);
-  EXPECT_EQ(list_tree(server->deliver_dir() + "/" + std::to_string(batch)).size(), 100u);
+  EXPECT_EQ(deliveries(list_tree(server->deliver_dir() + "/" + std::to_string(batch))).size(), 100u);
 }
 
 }  // namespace

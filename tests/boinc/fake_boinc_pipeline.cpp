@@ -5,6 +5,7 @@
 #include <chrono>
 #include <regex>
 
+#include "mw/boinc/delivery_hosts.h"
 #include "mw/boinc/hierarchy.h"
 #include "mw/boinc/inline_task.h"
 #include "mw/runner.h"
@@ -85,6 +86,16 @@ void FakeBoincPipeline::handle(const SqlRow& wu) {
   }
   const std::string tmp = dir + "/." + name + ".result.tmp";
   run_task_bundle(task_dir, trusted_, tmp);
+  if (const int n = volunteer_hosts_; n > 0) {
+    boinc::DeliveredHost host;
+    host.wu_name = name;
+    host.canonical = true;
+    host.hostid = 1 + std::stoll(wu.at("id")) % n;
+    host.domain_name = "volunteer-" + std::to_string(host.hostid) + ".example.org";
+    host.os_name = "Linux";
+    host.p_model = "Fake CPU";
+    boinc::append_delivered_hosts(dir + "/" + boinc::kDeliveryHostsFile, boinc::format_delivered_host(host));
+  }
   ::rename(tmp.c_str(), (dir + "/" + name + ".result").c_str());
 }
 

@@ -26,6 +26,11 @@ class FakeBoincPipeline {
   void stop();
   // While paused, workunits wait (to cancel them first, say).
   void set_paused(bool paused) { paused_ = paused; }
+  // With n > 0, workunit W "runs" on host 1 + W % n, which the delivery
+  // records as mw-assimilator does (mw/boinc/delivery_hosts.h; named
+  // volunteer-<id>.example.org). With 0 (the default) it records none, as
+  // an mw-assimilator from before the hosts file.
+  void set_volunteer_hosts(int n) { volunteer_hosts_ = n; }
   int delivered() const { return delivered_; }
 
  private:
@@ -36,7 +41,7 @@ class FakeBoincPipeline {
   std::string deliver_dir_;
   std::vector<PublicKey> trusted_;
   std::atomic<bool> stop_{false}, paused_{false};
-  std::atomic<int> delivered_{0};
+  std::atomic<int> delivered_{0}, volunteer_hosts_{0};
   std::thread thread_;
 };
 

@@ -61,6 +61,9 @@ TEST(BoincLocal, FunctionTasksRunThroughBoincWithOneShippedProgram) {
     EXPECT_EQ(st.interface, "boinc");
     EXPECT_EQ(st.details.details["delivered"], "30");
     EXPECT_EQ(st.details.details["watch"], "inotify");
+    // The pipeline records no hosts, as an mw-assimilator older than mw_hosts.tsv: none are known.
+    EXPECT_TRUE(st.details.hosts.empty());
+    EXPECT_EQ(st.details.hosts_seen, 0u);
   }
   // This test binary is the worker program: it needs libstdc++ and more,
   // which volunteers lack, and the master says so once, before staging it.
@@ -84,6 +87,38 @@ TEST(BoincLocal, FunctionTasksRunThroughBoincWithOneShippedProgram) {
     EXPECT_EQ(file.find(".task.zip"), std::string::npos) << file;
   EXPECT_EQ(f.count("SELECT COUNT(*) AS n FROM workunit WHERE xml_doc LIKE '%<command_line>%--mw-task-base64 %'"),
             "30");
+}
+
+// mw-assimilator records who ran each delivered workunit (mw_hosts.tsv):
+// the master counts each host's tasks, for status() and the status page.
+TEST(BoincLocal, TheHostsOfTheDeliveriesAreCountedPerHost) {
+  Fixture f("t_local_hosts");
+  FakeBoincPipeline boinc(f.project, f.local.deliver_dir, {f.key->public_key()});
+  boinc.set_volunteer_hosts(3);
+  boinc.start();
+  testing::internal::CaptureStderr();
+  {
+    mw::Master master(f.local);
+    std::vector<mw::Task> tasks;
+    for (int i = 0; i < 9; ++i) tasks.push_back(master.submit_task(mw::fn("cube"), mw::args(i)));
+    for (auto& t : tasks) {
+      mw::Result r = master.get_result(t);
+      EXPECT_NE(r.outcome().worker.find(".example.org (host "), std::string::npos) << r.outcome().worker;
+    }
+    const auto st = master.status().details;
+    EXPECT_EQ(st.hosts_seen, 3u);
+    ASSERT_EQ(st.hosts.size(), 3u);
+    std::uint64_t done = 0;
+    for (const auto& h : st.hosts) {
+      EXPECT_EQ(h.name, "volunteer-" + h.id + ".example.org");
+      EXPECT_EQ(h.details, "Linux, Fake CPU");
+      EXPECT_EQ(h.tasks_failed, 0u);
+      EXPECT_FALSE(h.running);  // BOINC does not say where a task runs now
+      done += h.tasks_done;
+    }
+    EXPECT_EQ(done, 9u);
+  }
+  testing::internal::GetCapturedStderr();
 }
 
 // A project set up before inline tasks (no templates/mw_in_inline*.xml, so
@@ -124,6 +159,7 @@ TEST(BoincLocal, ExecTasksShipTheirProgramAndReturnOutputs) {
 TEST(BoincLocal, FailuresCarryTheirReason) {
   Fixture f("t_local_fail");
   FakeBoincPipeline boinc(f.project, f.local.deliver_dir, {f.key->public_key()});
+  boinc.set_volunteer_hosts(1);
   boinc.start();
   mw::Master master(f.local);
   auto t = master.submit_task(mw::fn("refuse"), mw::args(7));
@@ -133,6 +169,11 @@ TEST(BoincLocal, FailuresCarryTheirReason) {
   } catch (const mw::TaskFailed& e) {
     EXPECT_NE(std::string(e.what()).find("refused 7"), std::string::npos) << e.what();
   }
+  // The canonical result says the task failed: a failure on the host that ran it.
+  const auto st = master.status().details;
+  ASSERT_EQ(st.hosts.size(), 1u);
+  EXPECT_EQ(st.hosts[0].tasks_failed, 1u);
+  EXPECT_EQ(st.hosts[0].tasks_done, 0u);
 }
 
 TEST(BoincLocal, CancelledWorkunitsAndBoincErrorsEndTheTask) {

@@ -96,6 +96,43 @@ TEST(CondorEventLog, AnEventWrittenInPiecesIsReportedOnceComplete) {
   EXPECT_EQ(pieces.feed("...\n").size(), 1u);
 }
 
+// 001 as HTCondor writes it: before 8.9 the bare address; since, the sinful
+// string with alias= and a SlotName line (condor_event.cpp, ExecuteEvent).
+TEST(CondorEventLog, TheExecuteHostIsTakenFromTheSlotNameAliasOrAddress) {
+  mw::detail::CondorEventLogParser parser;
+  const auto events = parser.feed(
+      "001 (7.000.000) 2026-11-22 19:54:02 Job executing on host: <10.0.0.2:9618>\n"
+      "...\n"
+      "001 (7.001.000) 2026-11-22 19:54:02 Job executing on host: "
+      "<128.104.55.42:9618?addrs=128.104.55.42-9618&alias=e4049.chtc.wisc.edu&noUDP&sock=slot1_34_2613859_e04d>\n"
+      "\tSlotName: slot1_34@e4049.chtc.wisc.edu\n"
+      "\tCpus = 1\n"
+      "\tMemory = 1024\n"
+      "...\n"
+      "001 (7.002.000) 2026-11-22 19:54:02 Job executing on host: "
+      "<[2607:f388:107c:501::2]:9618?addrs=[2607:f388:107c:501::2]-9618&alias=v6.example.org&noUDP>\n"
+      "...\n"
+      "001 (7.003.000) 2026-11-22 19:54:02 Job executing on host: \n"
+      "...\n"
+      "005 (7.000.000) 2026-11-22 19:54:03 Job terminated.\n"
+      "\t(1) Normal termination (return value 0)\n"
+      "...\n");
+  ASSERT_EQ(events.size(), 5u);
+  const auto old_style = mw::detail::condor_execute_host(events[0]);
+  EXPECT_EQ(old_style.address, "10.0.0.2");
+  EXPECT_EQ(old_style.machine, "");
+  const auto current = mw::detail::condor_execute_host(events[1]);
+  EXPECT_EQ(current.address, "128.104.55.42");
+  EXPECT_EQ(current.machine, "e4049.chtc.wisc.edu");
+  EXPECT_EQ(current.slot, "slot1_34@e4049.chtc.wisc.edu");
+  const auto v6 = mw::detail::condor_execute_host(events[2]);
+  EXPECT_EQ(v6.address, "2607:f388:107c:501::2");
+  EXPECT_EQ(v6.machine, "v6.example.org");
+  const auto none = mw::detail::condor_execute_host(events[3]);
+  EXPECT_EQ(none.address + none.machine, "");
+  EXPECT_EQ(mw::detail::condor_execute_host(events[4]).address, "");  // not a 001
+}
+
 // ---- the interface against the double ----------------------------------------------
 
 class CondorTest : public ::testing::Test {
@@ -248,6 +285,70 @@ TEST_F(CondorTest, AnEvictedJobRunsAgainAndIsCounted) {
   mw::Master master(c.make_interface());
   EXPECT_EQ(master.get_result(master.submit_task(mw::fn("square"), mw::args(7))).value<int>(), 49);
   EXPECT_EQ(master.status().details.details.at("evicted"), "1");
+}
+
+const mw::HostStatus* host_named(const mw::InterfaceStatus& st, const std::string& name) {
+  for (const auto& h : st.hosts)
+    if (h.name == name) return &h;
+  return nullptr;
+}
+
+// The job event log's 001 events say which machine ran each job: status()
+// counts tasks per machine, and an evicted attempt counts for nobody.
+TEST_F(CondorTest, StatusCountsTasksPerExecuteMachine) {
+  mw::Condor c = condor();
+  c.submit_lines = {"+FakeCondorHosts = \"exec-a.example.org exec-b.example.org\""};
+  mw::Master master(c.make_interface());
+  std::vector<mw::Task> tasks;
+  for (int i = 0; i < 5; ++i) tasks.push_back(master.submit_task(mw::fn("square"), mw::args(i)));
+  for (auto& t : tasks) {
+    mw::Result r = master.get_result(t);
+    EXPECT_THAT(r.outcome().worker, HasSubstr(" on exec-"));
+  }
+  const auto st = master.status().details;
+  EXPECT_EQ(st.hosts_seen, 2u);
+  ASSERT_EQ(st.hosts.size(), 2u);
+  std::uint64_t done = 0;
+  for (const auto& h : st.hosts) {
+    EXPECT_EQ(h.running, std::optional<std::uint64_t>(0)) << h.name;
+    EXPECT_EQ(h.tasks_failed, 0u) << h.name;
+    EXPECT_GT(h.last_seen, 1.7e9) << h.name;
+    EXPECT_THAT(h.details, HasSubstr("127.0.0.")) << h.name;
+    done += h.tasks_done;
+  }
+  EXPECT_EQ(done, 5u);
+  ASSERT_TRUE(host_named(st, "exec-a.example.org"));
+  ASSERT_TRUE(host_named(st, "exec-b.example.org"));
+  EXPECT_GE(host_named(st, "exec-a.example.org")->tasks_done, 1u);
+  EXPECT_GE(host_named(st, "exec-b.example.org")->tasks_done, 1u);
+}
+
+TEST_F(CondorTest, AnEvictedAttemptCountsForTheHostThatFinishedTheJob) {
+  mw::Condor c = condor();
+  c.submit_lines = {"+FakeCondorEvict = True", "+FakeCondorHosts = \"first.example.org second.example.org\""};
+  mw::Master master(c.make_interface());
+  EXPECT_EQ(master.get_result(master.submit_task(mw::fn("square"), mw::args(3))).value<int>(), 9);
+  const auto st = master.status().details;
+  EXPECT_EQ(st.hosts_seen, 2u);
+  // Job 0 is evicted from the second host and then runs on the first.
+  ASSERT_TRUE(host_named(st, "first.example.org"));
+  ASSERT_TRUE(host_named(st, "second.example.org"));
+  EXPECT_EQ(host_named(st, "first.example.org")->tasks_done, 1u);
+  EXPECT_EQ(host_named(st, "second.example.org")->tasks_done, 0u);
+  EXPECT_EQ(host_named(st, "second.example.org")->running, std::optional<std::uint64_t>(0));
+}
+
+TEST_F(CondorTest, AFailedJobCountsAsFailedOnItsHost) {
+  mw::Condor c = condor();
+  c.run_task_program = "/bin/false";
+  c.submit_lines = {"+FakeCondorHosts = \"flaky.example.org\""};
+  mw::Master master(c.make_interface());
+  const mw::TaskFailed e = failure_of(master, master.submit_task(mw::fn("square"), mw::args(1)));
+  const auto st = master.status().details;
+  ASSERT_EQ(st.hosts.size(), 1u);
+  EXPECT_EQ(st.hosts[0].name, "flaky.example.org");
+  EXPECT_EQ(st.hosts[0].tasks_failed, 1u);
+  EXPECT_EQ(st.hosts[0].tasks_done, 0u);
 }
 
 TEST_F(CondorTest, AJobThatSendsNoResultFailsWithItsReturnValue) {

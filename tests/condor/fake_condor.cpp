@@ -23,6 +23,12 @@
 //   +FakeCondorAbort = "reason"   the job is aborted (009) without running.
 //   +FakeCondorEvict = True       the job is evicted once (001, 004) before
 //                                 it runs to the end, as after a preemption.
+// Execute machines: job P of a cluster runs on the (P mod N)-th name of
+//   +FakeCondorHosts = "a.example.org b.example.org"   (default: this host's name)
+// (an evicted first attempt on the next one), at 127.0.0.<index + 1>. Its 001
+// event is written as HTCondor 8.9+ writes it: the startd's sinful string
+// with addrs= and alias= in the header, then the slot name and the slot's
+// resources in the body (condor_event.cpp, ExecuteEvent::formatBody).
 // A missing input file holds the job, as HTCondor's file transfer does.
 //
 // State shared by the three tools lives in $FAKE_CONDOR_SPOOL (default
@@ -198,6 +204,19 @@ void log_event(const std::string& log, int code, long cluster, long proc, const 
   ::close(fd);
 }
 
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+std::string this_host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
 bool marker(const std::string& spool, const std::string& name) { return mw::detail::path_exists(spool + "/" + name); }
 
 void copy_file(const std::string& from, const std::string& to) {
@@ -262,11 +281,24 @@ void run_job(const std::string& spool, long cluster, long proc, const Vars& v, c
     }
   }
 
+  std::vector<std::string> hosts;
+  for (const auto& h : split_words(unquote(get("+fakecondorhosts")))) hosts.push_back(h);
+  if (hosts.empty()) hosts.push_back(this_host_name());
+  auto executing = [&](std::size_t index) {
+    const std::string& machine = hosts[index % hosts.size()];
+    const std::string ip = "127.0.0." + std::to_string(index % hosts.size() + 1);
+    log_event(log, 1, cluster, proc,
+              "Job executing on host: <" + ip + ":9618?addrs=" + ip + "-9618&alias=" + machine +
+                  "&noUDP&sock=startd_" + std::to_string(::getpid()) + "_" + std::to_string(index) + ">",
+              {"SlotName: slot1@" + machine, "CondorScratchDir = \"/var/lib/condor/execute/dir_" +
+                                                 std::to_string(::getpid()) + "\"",
+               "Cpus = 1", "Disk = 1048576", "Memory = 1024"});
+  };
   if (!get("+fakecondorevict").empty()) {
-    log_event(log, 1, cluster, proc, "Job executing on host: <127.0.0.1:0?fake-condor>", {});
+    executing(static_cast<std::size_t>(proc) + 1);
     log_event(log, 4, cluster, proc, "Job was evicted.", {"(0) Job was not checkpointed."});
   }
-  log_event(log, 1, cluster, proc, "Job executing on host: <127.0.0.1:0?fake-condor>", {});
+  executing(static_cast<std::size_t>(proc));
   mw::detail::ProcessSpec spec;
   spec.argv = split_arguments(get("arguments"));
   spec.argv.insert(spec.argv.begin(), absolute(get("executable"), submit_dir));

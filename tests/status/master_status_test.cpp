@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -18,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "interfaces/host_tally.h"
+#include "mw/interface.h"
 #include "mw/master.h"
 #include "mw/multicore.h"
 #include "mw/simulator.h"
@@ -274,6 +279,135 @@ std::size_t count_of(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
   return n;
+}
+
+// A back end that learns afterwards which of `hosts` machines ran a task, as
+// HTCondor and BOINC do: task i ends on host i % hosts (host 0 is named with a
+// script), every 7th fails, and later tasks are seen later.
+class ManyHosts final : public Interface {
+ public:
+  explicit ManyHosts(std::size_t hosts) : hosts_(hosts) {}
+  ~ManyHosts() override { shutdown(); }
+  std::string name() const override { return "many-hosts"; }
+  void start(InterfaceEvents& events) override {
+    events_ = &events;
+    reporter_ = std::thread([this] { report_loop(); });
+  }
+  std::optional<WorkerId> reserve_worker() override { return WorkerId{0}; }
+  void execute_task(WorkerId, std::shared_ptr<const TaskSpec> task) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(task->id);
+    wake_.notify_all();
+  }
+  void cancel_task(std::uint64_t) override {}
+  void each_worker(const Function&, const Args&) override {}
+  InterfaceStatus status() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    InterfaceStatus st;
+    tally_.fill(st);
+    return st;
+  }
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopped_ = true;
+    }
+    wake_.notify_all();
+    if (reporter_.joinable()) reporter_.join();
+  }
+
+ private:
+  void report_loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stopped_ || !queue_.empty(); });
+      if (stopped_) return;
+      const std::uint64_t id = queue_.front();
+      queue_.pop_front();
+      const std::size_t n = id % hosts_;
+      const detail::HostRef host{"host-" + std::to_string(n), n == 0 ? std::string("evil ") + kScript : "",
+                                 "Linux x86_64"};
+      Outcome o;
+      o.worker = "many-hosts";
+      if (id % 7 == 3) {
+        o.status = ResultStatus::nonzero_exit;
+        o.reason = "exit 1";
+      }
+      tally_.ended(host, o.status != ResultStatus::success, false, 1.7e9 + static_cast<double>(id));
+      lock.unlock();
+      events_->task_finished(id, std::move(o));
+      events_->worker_available();
+      lock.lock();
+    }
+  }
+
+  const std::size_t hosts_;
+  InterfaceEvents* events_ = nullptr;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::uint64_t> queue_;
+  bool stopped_ = false;
+  detail::HostTally tally_{false};
+  std::thread reporter_;
+};
+
+// 120 tasks on 100 hosts: the JSON lists the 50 seen last, latest first,
+// counts all 100, and /metrics has one gauge for them, no series per host.
+TEST(MasterStatus, HostsAreListedLatestFirstAndBounded) {
+  Master master(std::make_unique<ManyHosts>(100), with_status());
+  const std::string address = master.status_address();
+  for (int i = 0; i < 120; ++i) master.submit_task(Exec("/bin/true"));
+  json s;
+  for (int i = 0; i < 100; ++i) {
+    s = status_json(address);
+    if (s["tasks"]["finished"].get<std::uint64_t>() + s["tasks"]["delivered"].get<std::uint64_t>() == 120) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(s["tasks"]["finished"], 120) << s.dump();
+  EXPECT_EQ(s["hosts_seen"], 100);
+  ASSERT_EQ(s["hosts"].size(), kHostsListed);
+  std::uint64_t done = 0, failed = 0;
+  double previous = 1e300;
+  bool evil_listed = false;
+  for (const auto& h : s["hosts"]) {
+    EXPECT_LE(h["last_seen"].get<double>(), previous) << h.dump();
+    previous = h["last_seen"].get<double>();
+    EXPECT_TRUE(h["running"].is_null()) << h.dump();  // this back end does not know
+    EXPECT_EQ(h["details"], "Linux x86_64");
+    done += h["tasks_done"].get<std::uint64_t>();
+    failed += h["tasks_failed"].get<std::uint64_t>();
+    if (h["id"] == "host-0") {
+      evil_listed = true;
+      EXPECT_EQ(h["name"], std::string("evil ") + kScript);
+      EXPECT_EQ(h["tasks_done"].get<std::uint64_t>() + h["tasks_failed"].get<std::uint64_t>(), 1u);  // task 100
+    }
+  }
+  EXPECT_TRUE(evil_listed) << s.dump();
+  // Task ids start at 1. The hosts that ran tasks 71..120 are 50, with 70
+  // tasks: hosts 1..20 ran two each (1..20 and 101..120).
+  EXPECT_EQ(done + failed, 70u);
+  EXPECT_GT(failed, 0u);
+  EXPECT_EQ(s["hosts"][0]["id"], "host-20");  // task 120, the last
+  const std::string text = get(address, "/metrics");
+  EXPECT_EQ(metric(text, "mwkit_master_hosts_seen"), 100);
+  EXPECT_EQ(text.find("host-"), std::string::npos);
+  expect_promtool_accepts(text);
+
+  if (access("/usr/bin/chromium", X_OK) != 0) GTEST_SKIP() << "chromium is not installed (Debian package chromium)";
+  const std::string dom = rendered_dom("http://" + address + "/");
+  EXPECT_EQ(count_of(dom, "<tr class=\"host\">"), kHostsListed) << dom;
+  EXPECT_NE(dom.find("and 50 more hosts seen earlier (100 in all)"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("evil &lt;script&gt;document.title='owned'&lt;/script&gt;"), std::string::npos) << dom;
+  EXPECT_EQ(count_of(dom, "<script"), 1u) << dom;
+}
+
+TEST(MasterStatus, AMulticoreMasterListsWorkersAndNoHosts) {
+  Master master(Multicore{1}, with_status());
+  const json s = status_json(master.status_address());
+  EXPECT_TRUE(s["hosts"].is_array());
+  EXPECT_TRUE(s["hosts"].empty());
+  EXPECT_EQ(s["hosts_seen"], 0);
+  EXPECT_EQ(metric(get(master.status_address(), "/metrics"), "mwkit_master_hosts_seen"), 0);
 }
 
 TEST(MasterStatus, ThePageShowsTheNumbersOfStatusJsonAndTaskStringsAsText) {

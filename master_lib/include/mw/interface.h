@@ -7,6 +7,7 @@
 // one class implementing this.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,11 +30,33 @@ struct WorkerStatus {
   std::optional<std::uint64_t> task;  // what it is running
 };
 
+// What one machine did, for back ends whose tasks run on machines they do not
+// pick (HTCondor execute hosts, BOINC volunteers' computers): they learn the
+// host only when a task starts or ends there.
+struct HostStatus {
+  std::string id;       // the back end's identity: BOINC's host id, HTCondor's machine name or address
+  std::string name;     // what to show: the host name when known, else the id
+  std::string details;  // free text, e.g. a BOINC host's OS and CPU model; may be empty
+  std::uint64_t tasks_done = 0;    // ended successfully there
+  std::uint64_t tasks_failed = 0;  // ended failed there
+  std::optional<std::uint64_t> running;  // running there now, when the back end knows
+  double last_seen = 0;  // Unix time of the last event from it
+};
+
+// At most this many hosts are listed in InterfaceStatus::hosts: a project of
+// 10^5 volunteers must not make every status() copy them all.
+inline constexpr std::size_t kHostsListed = 50;
+
 // Interface-specific figures for status(): workers plus free-form key/values
 // (e.g. "startup_seconds", "makespan", "utilisation").
 struct InterfaceStatus {
   std::vector<WorkerStatus> workers;
   std::map<std::string, std::string> details;
+  // The kHostsListed most recently seen hosts, latest first; hosts_seen counts
+  // every host seen so far (listed or not). Both empty/0 for back ends whose
+  // workers are their hosts (multicore, MPI, the simulator).
+  std::vector<HostStatus> hosts;
+  std::uint64_t hosts_seen = 0;
 };
 
 class InterfaceEvents {

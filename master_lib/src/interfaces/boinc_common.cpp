@@ -105,6 +105,7 @@ InterfaceStatus QueuedBoincInterface::status() const {
   st.details["waiting_submission"] = std::to_string(to_submit_.size());
   if (!last_error_.empty()) st.details["last_error"] = last_error_;
   add_details(st.details);
+  add_hosts(st);
   return st;
 }
 

@@ -84,6 +84,8 @@ class QueuedBoincInterface : public Interface {
   virtual void after_stop() {}
   // Extra status() details, called with mutex_ held.
   virtual void add_details(std::map<std::string, std::string>& details) const = 0;
+  // status()'s hosts, for a subclass that learns them; called with mutex_ held.
+  virtual void add_hosts(InterfaceStatus& status) const { (void)status; }
 
   // The in-flight task `task_id`, or null when it was delivered or cancelled.
   std::shared_ptr<const TaskSpec> in_flight(std::uint64_t task_id) const;

@@ -20,11 +20,13 @@
 #include <set>
 #include <thread>
 
+#include "mw/boinc/delivery_hosts.h"
 #include "mw/boinc/install_record.h"
 #include "mw/boinc/project_config.h"
 #include "mw/boinc/task_submitter.h"
 #include "mw/error.h"
 #include "interfaces/boinc_common.h"
+#include "interfaces/host_tally.h"
 #include "mw/remote_task.h"
 #include "util/elf_inspect.h"
 #include "util/fs.h"
@@ -90,6 +92,7 @@ class LocalInterface final : public detail::QueuedBoincInterface {
     const std::string deliver = options_.deliver_dir.empty() ? defaults.deliver_dir : options_.deliver_dir;
     batch_dir_ = deliver + "/" + std::to_string(batch_id_);
     make_dirs(batch_dir_);
+    delivered_hosts_ = std::make_unique<DeliveredHostsReader>(batch_dir_ + "/" + kDeliveryHostsFile);
   }
 
   ~LocalInterface() override { shutdown(); }
@@ -113,6 +116,35 @@ class LocalInterface final : public detail::QueuedBoincInterface {
     details["batch_id"] = std::to_string(batch_id_);
     details["delivery_dir"] = batch_dir_;
     details["watch"] = watching_with_inotify_ ? "inotify" : "polling";
+  }
+
+  void add_hosts(InterfaceStatus& status) const override { hosts_.fill(status); }
+
+  // BOINC's host id is the key; the volunteer's host name, else "host N", is shown.
+  static mw::detail::HostRef host_ref(const DeliveredHost& h) {
+    mw::detail::HostRef ref;
+    ref.id = std::to_string(h.hostid);
+    ref.name = h.domain_name.empty() ? "host " + ref.id : h.domain_name;
+    ref.details = h.os_name;
+    if (!h.p_model.empty()) ref.details += (ref.details.empty() ? "" : ", ") + h.p_model;
+    return ref;
+  }
+
+  // Counts the delivery of `wu` for the hosts mw-assimilator recorded (none
+  // from an older one) and returns whom to name as the outcome's worker.
+  std::string count_hosts(const std::string& wu, bool is_result, bool failed) {
+    const std::vector<DeliveredHost> hosts = delivered_hosts_->take(wu);
+    std::string worker = "boinc";
+    const double now = mw::detail::unix_now();
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const DeliveredHost& h : hosts) {
+      // A result is its canonical host's doing; an error, each failed host's.
+      if (h.canonical != is_result) continue;
+      const mw::detail::HostRef ref = host_ref(h);
+      hosts_.ended(ref, failed, false, now);
+      worker += (worker == "boinc" ? " " : ", ") + ref.name + " (host " + ref.id + ")";
+    }
+    return worker;
   }
 
   void cancel_submitted(const std::vector<std::uint64_t>& task_ids) override {
@@ -167,6 +199,8 @@ class LocalInterface final : public detail::QueuedBoincInterface {
     } else {
       outcome = detail::rejected_outcome("BOINC gave up on workunit " + wu + ": " + read_first_line(path), "boinc");
     }
+    // The canonical result's bundle may still say the task failed: that is its host's failure.
+    outcome.worker = count_hosts(wu, is_result, outcome.status != ResultStatus::success);
     report(id, std::move(outcome));
   }
 
@@ -233,6 +267,8 @@ class LocalInterface final : public detail::QueuedBoincInterface {
   std::int64_t batch_id_ = 0;
   std::string stem_, batch_dir_;
   bool watching_with_inotify_ = false;  // under mutex_
+  std::unique_ptr<DeliveredHostsReader> delivered_hosts_;  // the watcher's only
+  mw::detail::HostTally hosts_{false};  // under mutex_; BOINC does not say where a task runs now
 };
 
 }  // namespace

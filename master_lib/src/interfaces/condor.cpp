@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "interfaces/condor_event_log.h"
+#include "interfaces/host_tally.h"
 #include "mw/error.h"
 #include "mw/remote_task.h"
 #include "mw/signing.h"
@@ -133,6 +134,7 @@ class CondorInterface final : public Interface {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = in_flight_.find(task_id);
       if (it == in_flight_.end()) return;
+      left_host(it->second);
       if (it->second.job) {
         to_rm_.push_back(*it->second.job);
         by_job_.erase(*it->second.job);  // its 009 event is not reported
@@ -175,6 +177,7 @@ class CondorInterface final : public Interface {
     st.details["released"] = std::to_string(released_);
     st.details["evicted"] = std::to_string(evicted_);
     st.details["waiting_submission"] = std::to_string(to_submit_.size());
+    hosts_.fill(st);
     if (!last_error_.empty()) st.details["last_error"] = last_error_;
     return st;
   }
@@ -203,7 +206,27 @@ class CondorInterface final : public Interface {
     std::optional<JobId> job;
     unsigned releases = 0;
     bool running = false;
+    std::optional<detail::HostRef> host;  // where the last 001 event put it
   };
+
+  // A 001 event's machine as a host of the status page: the machine name
+  // when HTCondor gives one (several slots of a machine are one host), else
+  // its address.
+  static std::optional<detail::HostRef> host_of(const detail::CondorEvent& ev) {
+    const detail::CondorExecuteHost h = detail::condor_execute_host(ev);
+    detail::HostRef ref;
+    ref.id = !h.machine.empty() ? h.machine : h.address;
+    if (ref.id.empty()) return std::nullopt;
+    ref.name = ref.id;
+    ref.details = h.machine.empty() || h.address.empty() ? std::string() : h.address;
+    return ref;
+  }
+
+  // The job left its host without ending (evicted, held): no longer running there.
+  void left_host(Job& entry) {
+    if (entry.running && entry.host) hosts_.running(*entry.host, -1, detail::unix_now());
+    entry.running = false;
+  }
 
   std::string task_dir(std::uint64_t id) const { return work_dir_ + "/t" + std::to_string(id); }
 
@@ -423,11 +446,14 @@ class CondorInterface final : public Interface {
     const JobId job{ev.cluster, ev.proc};
     std::uint64_t id = 0;
     std::shared_ptr<const TaskSpec> task;
+    std::optional<detail::HostRef> ran_on;
+    bool was_running = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto j = by_job_.find(job);
       if (j == by_job_.end()) {
-        if (!known_clusters_.count(ev.cluster) && (ev.code == 5 || ev.code == 9 || ev.code == 12))
+        const bool kept = ev.code == 1 || ev.code == 4 || ev.code == 5 || ev.code == 9 || ev.code == 12;
+        if (kept && !known_clusters_.count(ev.cluster))
           early_.push_back(std::make_shared<detail::CondorEvent>(ev));
         return;  // not ours yet, or a cancelled task's job
       }
@@ -435,12 +461,22 @@ class CondorInterface final : public Interface {
       Job& entry = in_flight_.at(id);
       task = entry.task;
       switch (ev.code) {
-        case 1: entry.running = true; return;
-        case 4: entry.running = false; ++evicted_; return;
+        case 1:
+          left_host(entry);  // a second 001 without a 004 between: trust the latest
+          entry.host = host_of(ev);
+          entry.running = true;
+          if (entry.host) hosts_.running(*entry.host, +1, detail::unix_now());
+          return;
+        case 4:
+          left_host(entry);
+          entry.host.reset();  // what happens next is the next host's (or nobody's) doing
+          ++evicted_;
+          return;
         case 13: ++released_; return;
         case 12:
           ++held_;
-          entry.running = false;
+          if (!entry.running) entry.host.reset();  // held before it ran again: not that host's doing
+          left_host(entry);
           if (options_.hold_policy == Condor::HoldPolicy::release && entry.releases < options_.max_releases) {
             ++entry.releases;
             to_release_.push_back(job);
@@ -456,6 +492,8 @@ class CondorInterface final : public Interface {
         default:
           return;
       }
+      ran_on = entry.host;
+      was_running = entry.running;
       by_job_.erase(j);
       in_flight_.erase(id);
       ++finished_;
@@ -484,10 +522,12 @@ class CondorInterface final : public Interface {
         outcome.stderr_tail = tail_of_file(dir + "/stderr.txt", 4096);
       }
     }
-    outcome.worker = worker;
-    if (outcome.status != ResultStatus::success) {
+    outcome.worker = ran_on ? worker + " on " + ran_on->name : worker;
+    {
       std::lock_guard<std::mutex> lock(mutex_);
-      last_error_ = outcome.reason;
+      if (outcome.status != ResultStatus::success) last_error_ = outcome.reason;
+      // A job held or aborted before it ever ran is no host's doing.
+      if (ran_on) hosts_.ended(*ran_on, outcome.status != ResultStatus::success, was_running, detail::unix_now());
     }
     finish(id, std::move(outcome));
   }
@@ -538,6 +578,7 @@ class CondorInterface final : public Interface {
   std::deque<std::shared_ptr<const TaskSpec>> to_submit_;
   std::vector<JobId> to_rm_, to_release_;
   std::uint64_t submitted_ = 0, clusters_ = 0, finished_ = 0, held_ = 0, released_ = 0, evicted_ = 0;
+  detail::HostTally hosts_{true};  // under mutex_
   std::string last_error_;
   std::thread submit_thread_, watch_thread_;
 };

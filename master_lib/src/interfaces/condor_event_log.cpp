@@ -36,6 +36,43 @@ bool all_digits(std::string_view s) {
 
 }  // namespace
 
+CondorExecuteHost condor_execute_host(const CondorEvent& event) {
+  CondorExecuteHost host;
+  if (event.code != 1) return host;
+  static constexpr std::string_view kPrefix = "Job executing on host:";
+  std::string_view text = event.header_text;
+  if (text.compare(0, kPrefix.size(), kPrefix) == 0) text = trim(text.substr(kPrefix.size()));
+  if (text.size() > 2 && text.front() == '<' && text.back() == '>') {
+    const std::string_view sinful = text.substr(1, text.size() - 2);
+    const auto query = sinful.find('?');
+    const std::string_view where = sinful.substr(0, query);
+    if (!where.empty() && where.front() == '[') {
+      const auto close = where.find(']');
+      if (close != std::string_view::npos) host.address = std::string(where.substr(1, close - 1));
+    } else {
+      host.address = std::string(where.substr(0, where.rfind(':')));
+    }
+    if (query != std::string_view::npos) {
+      std::string_view params = sinful.substr(query + 1);
+      while (!params.empty()) {
+        const auto amp = params.find('&');
+        const std::string_view param = params.substr(0, amp);
+        if (param.compare(0, 6, "alias=") == 0) host.machine = std::string(param.substr(6));
+        params = amp == std::string_view::npos ? std::string_view() : params.substr(amp + 1);
+      }
+    }
+  }
+  for (const auto& line : event.body) {
+    if (line.compare(0, 9, "SlotName:") != 0) continue;
+    host.slot = std::string(trim(std::string_view(line).substr(9)));
+    if (host.slot.size() > 1 && host.slot.front() == '"' && host.slot.back() == '"')
+      host.slot = host.slot.substr(1, host.slot.size() - 2);
+    const auto at = host.slot.find('@');
+    if (at != std::string::npos && at + 1 < host.slot.size()) host.machine = host.slot.substr(at + 1);
+  }
+  return host;
+}
+
 std::optional<CondorEvent> parse_condor_event_header(std::string_view line) {
   // "CCC (C.P.S) DATE TIME text"
   if (line.size() < 7 || !all_digits(line.substr(0, 3)) || line.substr(3, 2) != " (") return std::nullopt;

@@ -31,6 +31,20 @@ struct CondorEvent {
   std::string reason() const { return body.empty() ? std::string() : body.front(); }
 };
 
+// Where a 001 event says the job runs. HTCondor writes
+//   001 (C.P.S) DATE TIME Job executing on host: <SINFUL>
+//   \tSlotName: slot1_2@exec.example.org      (HTCondor 8.9 and later)
+//   \tCpus = 1 ...                             (the slot's resources)
+// where SINFUL is the execute machine's startd address, "IP:PORT" or
+// "[IPv6]:PORT", with "?addrs=...&alias=HOSTNAME&..." in current versions.
+struct CondorExecuteHost {
+  std::string machine;  // the host name: the slot name's part after '@', else alias=; may be empty
+  std::string address;  // the IP address of the sinful string; may be empty
+  std::string slot;     // the slot name, when given
+};
+// Empty members for an event that is not 001 or names no host.
+CondorExecuteHost condor_execute_host(const CondorEvent& event);
+
 class CondorEventLogParser {
  public:
   // Feeds bytes as they were appended to the log; returns the events completed

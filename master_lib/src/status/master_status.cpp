@@ -120,6 +120,18 @@ std::string MasterStatusBoard::status_json() const {
                        {"busy_seconds", w.busy_seconds},
                        {"task", w.task ? json(*w.task) : json(nullptr)}});
   out["workers"] = std::move(workers);
+  // Bounded by the interface (kHostsListed): a large pool lists its latest hosts only.
+  json hosts = json::array();
+  for (const HostStatus& h : s.details.hosts)
+    hosts.push_back({{"id", h.id},
+                     {"name", h.name},
+                     {"details", h.details},
+                     {"tasks_done", h.tasks_done},
+                     {"tasks_failed", h.tasks_failed},
+                     {"running", h.running ? json(*h.running) : json(nullptr)},
+                     {"last_seen", h.last_seen}});
+  out["hosts"] = std::move(hosts);
+  out["hosts_seen"] = s.details.hosts_seen;
   out["interface_details"] = s.details.details;
   json durations;
   json buckets = json::array();
@@ -197,6 +209,9 @@ std::string MasterStatusBoard::metrics() const {
   for (const WorkerStatus& w : s.details.workers) by_state[w.state.empty() ? "unknown" : w.state] += 1;
   out.family("mwkit_master_workers", "gauge", "Workers by state, as the interface reports them.");
   for (const auto& [state, n] : by_state) out.sample("mwkit_master_workers", {{"state", state}}, n);
+  // One number, not a series per host: 10^5 volunteers would be 10^5 series.
+  out.gauge("mwkit_master_hosts_seen", "Hosts (HTCondor execute machines, BOINC computers) that ran a task so far.",
+            static_cast<double>(s.details.hosts_seen));
   out.family("mwkit_master_interface_value", "gauge",
              "The interface's numeric status figures (Status::details), by name.");
   for (const auto& [name, value] : s.details.details)
