@@ -39,6 +39,7 @@
 
 #include "bench_common.h"
 #include "boinc/fake_boinc_server.h"
+#include "boinc/status_indexes.h"
 
 namespace {
 
@@ -70,6 +71,7 @@ struct Options {
   bool tcp = false;     // daemons connect over TCP (config.xml host:port) instead of the unix socket
   bool claims = false;  // results name app version 1 and report elapsed time and FLOPS
   bool sequential = false;  // the validator alone, then the assimilator alone
+  bool mw_indexes = true;   // mwkit's counting indexes, as mw-project-setup install leaves a project
   std::string validator = MW_VALIDATOR;
   std::string assimilator = MW_ASSIMILATOR;
 };
@@ -97,6 +99,10 @@ int parse_command_line(Options& o, int argc, char** argv) {
   app.add_option("--sequential", o.sequential,
                  "1: the validator alone until all is validated, then the assimilator alone (each one's own "
                  "rate) instead of both at once")
+      ->capture_default_str();
+  app.add_option("--mw-indexes", o.mw_indexes,
+                 "1: the tables carry the mw_ indexes mw-project-setup install adds for mw-status "
+                 "(every daemon update then moves their entries too); 0: BOINC's indexes only")
       ->capture_default_str();
   app.add_option("--validator", o.validator, "mw-validator to run (e.g. a build before a change)")
       ->check(CLI::ExistingFile)->capture_default_str();
@@ -219,6 +225,7 @@ double one_after_the_other(const Options& o, FakeBoincServer& server, const Daem
 // stock innodb_flush_log_at_trx_commit, which is in force again on return.
 std::int64_t prepare_throughput(const Options& o, FakeBoincServer& server, const std::string& result_bundle) {
   const std::int64_t stock_flush = server.value("SELECT @@GLOBAL.innodb_flush_log_at_trx_commit");
+  if (o.mw_indexes) mw::boinc::detail::add_status_indexes(server.db());
   server.db().execute("SET GLOBAL innodb_flush_log_at_trx_commit = 2");
   FakeWorkunit spec;
   spec.min_quorum = 2;
@@ -270,6 +277,7 @@ void throughput(const Options& o, const std::string& result_bundle, const mw::be
                  {"daemon_threads", o.threads.empty() ? "default" : o.threads},
                  {"daemon_connection", o.tcp ? "tcp" : "unix socket"},
                  {"claims", o.claims},
+                 {"mw_indexes", o.mw_indexes},
                  {"validator", o.validator},
                  {"assimilator", o.assimilator}});
   std::vector<std::string> common = with(server.daemon_args(), {"--sleep", "0.1", "-d", "1"});

@@ -32,10 +32,5 @@ void add_status_indexes(Database& db) {
   }
 }
 
-void drop_status_indexes(Database& db) {
-  for (const StatusIndex& index : kStatusIndexes)
-    db.execute(std::string("ALTER TABLE ") + index.table + " DROP INDEX IF EXISTS " + index.name +
-               ", ALGORITHM=INPLACE, LOCK=NONE");
-}
 
 }  // namespace mw::boinc::detail

@@ -7,7 +7,8 @@
 //
 // They are named mw_*, added by mw-project-setup install online (InnoDB
 // builds them while the daemons keep writing), reported by `check` when
-// missing, and removed by `uninstall`.
+// missing, and kept by `uninstall` (docs/project-status.md gives the DROP
+// statements).
 #pragma once
 
 #include <string>
@@ -39,9 +40,6 @@ std::vector<StatusIndex> missing_status_indexes(Database& db);
 // Adds the missing ones, online (ALGORITHM=INPLACE, LOCK=NONE: readers and
 // writers go on while InnoDB builds them). Adding one that exists does nothing.
 void add_status_indexes(Database& db);
-
-// Drops the ones present, online too.
-void drop_status_indexes(Database& db);
 
 // "ALTER TABLE workunit ADD INDEX ..." as add_status_indexes runs it: for
 // messages and docs, so they name the exact statement.
