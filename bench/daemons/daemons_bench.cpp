@@ -71,6 +71,7 @@ struct Options {
   bool tcp = false;     // daemons connect over TCP (config.xml host:port) instead of the unix socket
   bool claims = false;  // results name app version 1 and report elapsed time and FLOPS
   bool sequential = false;  // the validator alone, then the assimilator alone
+  int hosts = 2;            // volunteer hosts the results go to (the fake server has 1-4 with owners)
   bool mw_indexes = true;   // mwkit's counting indexes, as mw-project-setup install leaves a project
   std::string validator = MW_VALIDATOR;
   std::string assimilator = MW_ASSIMILATOR;
@@ -100,6 +101,10 @@ int parse_command_line(Options& o, int argc, char** argv) {
                  "1: the validator alone until all is validated, then the assimilator alone (each one's own "
                  "rate) instead of both at once")
       ->capture_default_str();
+  app.add_option("--hosts", o.hosts,
+                 "Hosts the throughput part's results go to, two different ones per workunit (2: every "
+                 "credit lands on the same two hosts and users; more spreads it as on a real project)")
+      ->check(CLI::Range(2, 1000000))->capture_default_str();
   app.add_option("--mw-indexes", o.mw_indexes,
                  "1: the tables carry the mw_ indexes mw-project-setup install adds for mw-status "
                  "(every daemon update then moves their entries too); 0: BOINC's indexes only")
@@ -219,6 +224,19 @@ double one_after_the_other(const Options& o, FakeBoincServer& server, const Daem
   return o.workunits / a.seconds;
 }
 
+// Hosts 5..n beside the fake server's four, owned in turn by its four users
+// (two of them in team 1), so credit spreads over n host rows.
+void add_hosts(FakeBoincServer& server, int n) {
+  server.db().execute("SET SESSION sql_mode = ''");  // the host columns not given take their zero values
+  for (int first = 5; first <= n; first += 1000) {
+    std::string sql = "INSERT INTO host (id, userid, create_time, total_credit) VALUES ";
+    for (int id = first; id <= std::min(n, first + 999); ++id)
+      sql += (id == first ? "(" : ",(") + std::to_string(id) + "," + std::to_string((id - 1) % 4 + 1) + ",0,0)";
+    server.db().execute(sql);
+  }
+  server.db().execute("SET SESSION sql_mode = DEFAULT");
+}
+
 // The throughput part's starting state, not timed: `o.workunits` quorum-2
 // workunits, each with two successful results of `result_bundle` reported and
 // uploaded; the daemons' connection set up as asked. Returns the server's
@@ -230,12 +248,14 @@ std::int64_t prepare_throughput(const Options& o, FakeBoincServer& server, const
   FakeWorkunit spec;
   spec.min_quorum = 2;
   spec.target_nresults = 2;
+  add_hosts(server, o.hosts);
   std::vector<std::int64_t> ids;
   for (int i = 0; i < o.workunits; ++i) ids.push_back(server.create_workunit("wu" + std::to_string(i), spec));
   server.transition();
-  for (auto id : ids) {
-    server.report_success(server.send_one(id, 1), result_bundle);
-    server.report_success(server.send_one(id, 2), result_bundle);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto first = static_cast<std::int64_t>((2 * i) % static_cast<std::size_t>(o.hosts)) + 1;
+    server.report_success(server.send_one(ids[i], first), result_bundle);
+    server.report_success(server.send_one(ids[i], first % o.hosts + 1), result_bundle);
   }
   server.transition();
   if (o.claims) {
@@ -278,6 +298,7 @@ void throughput(const Options& o, const std::string& result_bundle, const mw::be
                  {"daemon_connection", o.tcp ? "tcp" : "unix socket"},
                  {"claims", o.claims},
                  {"mw_indexes", o.mw_indexes},
+                 {"hosts", o.hosts},
                  {"validator", o.validator},
                  {"assimilator", o.assimilator}});
   std::vector<std::string> common = with(server.daemon_args(), {"--sleep", "0.1", "-d", "1"});
