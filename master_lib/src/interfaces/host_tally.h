@@ -34,7 +34,6 @@ class HostTally {
   // and status.hosts_seen with the count of all.
   void fill(InterfaceStatus& status) const;
 
-  std::size_t size() const { return hosts_.size(); }
 
  private:
   HostStatus& touch(const HostRef& host, double now);
