@@ -18,6 +18,7 @@
 
 #include "mw/log.h"
 #include "mw_version.h"
+#include "util/termination.h"
 
 namespace mw::cli {
 
@@ -141,16 +142,20 @@ inline int parse(CLI::App& app, int argc, const char* const* argv) {
 }
 
 // Runs a program's body so that nothing leaves main as an exception: one line
-// "PROGRAM: message" on stderr and `failure_status` instead.
+// "PROGRAM: message" on stderr and `failure_status` instead. A program stopped
+// by SIGINT, SIGTERM or SIGHUP (util/termination.h) dies of that signal, however
+// its body ended.
 inline int run_main(const char* program, int failure_status, const std::function<int()>& body) {
+  int status = failure_status;
   try {
-    return body();
+    status = body();
   } catch (const std::exception& e) {
     std::cerr << program << ": " << e.what() << std::endl;
   } catch (...) {
     std::cerr << program << ": stopped by an exception that is not a std::exception" << std::endl;
   }
-  return failure_status;
+  mw::detail::await_death_if_terminating();
+  return status;
 }
 
 }  // namespace mw::cli

@@ -15,6 +15,7 @@ namespace {
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 int g_pipe_write = -1;  // read by the handler: set once, before any handler is installed
+volatile sig_atomic_t g_received = 0;  // the signal being handled, set by the handler
 
 struct Cleanups {
   std::mutex mu;
@@ -29,6 +30,7 @@ Cleanups& cleanups() {
 
 extern "C" void on_termination_signal(int sig) {
   const int saved = errno;
+  g_received = sig;
   const unsigned char byte = static_cast<unsigned char>(sig);
   (void)!::write(g_pipe_write, &byte, 1);
   errno = saved;
@@ -99,6 +101,12 @@ int add_termination_cleanup(std::function<void(int)> cleanup) {
     if (sigaction(sig, &sa, nullptr) == 0) cleanups().handled[sig] = true;
   }
   return id;
+}
+
+void await_death_if_terminating() {
+  if (g_received == 0) return;
+  // The cleanup thread ends the process when its cleanups are done.
+  for (;;) pause();
 }
 
 void remove_termination_cleanup(int id) {

@@ -19,4 +19,11 @@ namespace mw::detail {
 int add_termination_cleanup(std::function<void(int signal)> cleanup);
 void remove_termination_cleanup(int id);
 
+// Returns at once unless one of those signals has arrived; then never returns:
+// the cleanup thread ends the process. A program about to leave main calls it,
+// because a main thread that sees its work stopped by the cleanups (a run
+// interrupted, workers gone) would otherwise race the cleanup thread to the
+// exit, and the program would end with its own status instead of the signal's.
+void await_death_if_terminating();
+
 }  // namespace mw::detail
