@@ -13,7 +13,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cmath>
 #include <ctime>
 #include <map>
 #include <set>
@@ -213,21 +212,6 @@ class ValidatorParityTest : public ::testing::Test {
   // the test checks them itself.
   std::set<std::string> divergent;
 
-  // The one stated tolerance: in about one run of ten, app_version.expavg_credit
-  // as stored differs from libsched's by one unit of its 16th significant digit
-  // (both sides store "%.15e"; mw always above), depending on the pass's
-  // instant: the computed values differ in their last bits and the decimal
-  // rounding sometimes shows it. The formula and its order are BOINC's; the
-  // cause is not found yet (issue 24's note). One such unit at most; anything
-  // more still fails.
-  static bool within_last_place(const std::string& table, const std::string& col, const boinc::DbRow& row) {
-    if (table != "app_version" || col != "expavg_credit" || row.is_null(1) || row.is_null(2)) return false;
-    const double m = row.real(1), o = row.real(2);
-    if (o == 0) return false;
-    const double unit = std::pow(10.0, std::floor(std::log10(std::fabs(o))) - 15);
-    return std::fabs(m - o) <= unit * 1.5;  // the two decimals, each within half a binary unit
-  }
-
   void expect_same_rows() {
     // credited_job is all key: the same pairs on both sides.
     const std::string m = "`" + mw_db + "`.credited_job", o = "`" + oracle_db + "`.credited_job";
@@ -247,8 +231,7 @@ class ValidatorParityTest : public ::testing::Test {
                                  " FROM " + m + " m JOIN " + o + " o USING (" + c.key + ") WHERE NOT (m." + col +
                                  " <=> o." + col + ")");
         for (const auto& row : diff)
-          if (!divergent.count(std::string(c.table) + " (" + row.text(0) + ")") &&
-              !within_last_place(c.table, col, row))
+          if (!divergent.count(std::string(c.table) + " (" + row.text(0) + ")"))
             ADD_FAILURE() << c.table << " (" << row.text(0) << ")." << col << ": mw-validator wrote "
                         << (row.is_null(1) ? "NULL" : row.text(1)) << ", libsched "
                         << (row.is_null(2) ? "NULL" : row.text(2));
