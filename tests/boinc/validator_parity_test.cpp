@@ -271,24 +271,32 @@ TEST_F(ValidatorParityTest, CreditAndStatisticsEqualLibschedForEveryKindOfWorkun
   const std::int64_t unreadable = workunit("q2_unreadable", 2, 2);
   report(unreadable, 2, "f", 1, 1000, 1e9, 4000, 900, /*upload=*/false);  // no upload: invalid
   report(unreadable, 4, "f", 1, 1200, 1e9, 4000, 800);
+  // Quorum 3 with one host-scaled claim and two approximate ones: BOINC
+  // averages four values (the scaled one counts twice), summed in the order
+  // Debian's build of libsched sums them (validator/credit.cpp).
+  const std::int64_t trio = workunit("q3_one_scaled", 3, 3);
+  report(trio, 1, "h", 1, 3700, 1.2e9, 10000, 4500);
+  report(trio, 2, "h", 1, 3400, 1.3e9, 11000, 5000);
+  report(trio, 3, "h", 2, 4900, 0.8e9, 12000, 5200);
   server->transition();
   validate_and_compare("first pass");
 
   // What the first pass did, so the comparison above was not between two
   // untouched databases.
   EXPECT_NE(server->value("SELECT canonical_resultid FROM workunit WHERE id = ?", {q1}), 0);
+  EXPECT_NE(server->value("SELECT canonical_resultid FROM workunit WHERE id = ?", {trio}), 0);
   EXPECT_GT(real("SELECT expavg_credit FROM host WHERE id = 1"), 0);
   EXPECT_NE(real("SELECT avg_turnaround FROM host WHERE id = 1"), 7200);
   EXPECT_EQ(server->value("SELECT consecutive_valid FROM host_app_version WHERE host_id = 1 AND app_version_id = 1"),
-            12)
-      << "a quorum-1 result of a replicated app does not count as consecutive";
+            13)
+      << "the quorum-3 result counts as consecutive; a quorum-1 result of a replicated app does not";
   EXPECT_EQ(server->value("SELECT max_jobs_per_day FROM host_app_version WHERE host_id = 1 AND app_version_id = 1"),
-            51);
+            52);
   EXPECT_EQ(server->value("SELECT COUNT(*) FROM host_app_version WHERE app_version_id = ?",
                           {server->app_id() * 1000000 + 1}),
             0)
       << "as in BOINC, only the scheduler makes an anonymous platform's host_app_version";
-  EXPECT_EQ(server->value("SELECT njobs FROM credit_user WHERE userid = 1"), 8);
+  EXPECT_EQ(server->value("SELECT njobs FROM credit_user WHERE userid = 1"), 9);
   EXPECT_GT(server->value("SELECT COUNT(*) FROM credit_team"), 0);
   EXPECT_GT(real("SELECT pfc_n FROM app_version WHERE id = 1"), 150);
 
