@@ -22,11 +22,15 @@ constexpr double kFallbackFlops = 1e10;
 
 enum class Mode { normal, approx, wu_estimate, invalid };
 
-// BOINC spells its credit unit as the macro 200/86400e9, so `x * unit`
-// multiplies by 200 first while `x *= unit` multiplies by the quotient; the
-// two differ in the last bit, and each use below keeps BOINC's.
-double credit_of(double pfc) { return pfc * 200 / 86400e9; }
+// BOINC spells its credit unit as the macro 200/86400e9, so in the source
+// `pfc * unit` reads (pfc * 200) / 86400e9. Debian's libsched is compiled
+// with -ffast-math or the like (its code is reassociated; BOINC's configure
+// adds -ffast-math with --enable-optimize): there it is one multiplication by
+// 200/86400e9 (2.3148148148148147e-12 in the disassembly). The two differ
+// in the last bit for some values, which showed as app_version.expavg_credit
+// one unit off in its 16th digit (issue 24), so this is the shipped product.
 constexpr double kCreditPerFlop = 200 / 86400e9;
+double credit_of(double pfc) { return pfc * kCreditPerFlop; }
 
 // The workunit's own estimate, in the app's normalised units.
 double wu_estimated_pfc(const WuInfo& wu, const AppInfo& app) {
@@ -39,16 +43,30 @@ double wu_estimated_pfc(const WuInfo& wu, const AppInfo& app) {
 // rsc_fpops_est, not a fast host: such samples stay out of the statistics.
 bool pfc_ratio_plausible(double x) { return !(x > 1e4 || x < 1e-4); }
 
-// The average of `v` weighted by closeness to `anchor`.
+// The average of `v` weighted by closeness to `anchor`. BOINC's loop sums
+// front to back, but Debian's reassociating build of libsched vectorises it:
+// even and odd elements are summed apart, the two partial sums are then
+// added, and the last element of an odd count comes after them. From four
+// elements on (a quorum of three with one host-scaled claim) that order
+// shows in the last bit, so it is the order here.
 double pegged_average(const std::vector<double>& v, double anchor) {
   if (v.size() == 1) return v[0];
-  double weights = 0, sum = 0;
-  for (double x : v) {
-    double w = 1.0 / (0.1 * anchor + std::fabs(anchor - x));
-    weights += w;
-    sum += w * x;
+  const double margin = 0.1 * anchor;
+  auto weight_of = [&](double x) { return 1.0 / (margin + std::fabs(anchor - x)); };
+  double weights[2] = {0, 0}, sums[2] = {0, 0};
+  const std::size_t paired = v.size() - v.size() % 2;
+  for (std::size_t i = 0; i < paired; ++i) {
+    const double w = weight_of(v[i]);
+    weights[i % 2] += w;
+    sums[i % 2] += w * v[i];
   }
-  return sum / weights;
+  double weight = weights[1] + weights[0], sum = sums[1] + sums[0];
+  if (paired != v.size()) {
+    const double w = weight_of(v.back());
+    weight += w;
+    sum += w * v.back();
+  }
+  return sum / weight;
 }
 
 // A client too old to report elapsed time: the estimate, scaled by the host's
@@ -194,10 +212,9 @@ double assign_credit_set(const WuInfo& wu, const AppInfo& app, std::vector<Claim
     Mode mode = Mode::approx;
     if (!claimed_pfc(r, wu, app, versions, pfc, mode)) continue;
     if (pfc > wu.rsc_fpops_bound) pfc = wu_estimated_pfc(wu, app);
-    if (max_granted_credit != 0 && credit_of(pfc) > max_granted_credit) {
-      pfc = max_granted_credit / 200 / 86400e9;
-      mode = Mode::invalid;
-    }
+    // Above the cap the claim no longer counts (BOINC also resets its PFC,
+    // which nothing reads afterwards).
+    if (max_granted_credit != 0 && credit_of(pfc) > max_granted_credit) mode = Mode::invalid;
     if (mode == Mode::normal)
       normal.push_back(pfc);
     else if (mode != Mode::invalid)

@@ -6,10 +6,14 @@
 // go out changed (validator/bookkeeping.* does the SQL). The formulas are the
 // ones Debian's libsched 7.20.5 applies (sched/credit.cpp, sched/validator.cpp,
 // lib/util.cpp, db/boinc_db_types.h's AVERAGE); tests/boinc/validator_parity_test.cpp
-// compares every value with libsched's own functions. They are restated here
-// operation by operation, in the same order, because the tests (and BOINC
-// projects that compare old and new daemons) expect the same bits: changing
-// (a*b)/c into a*(b/c) would change the last digit.
+// compares every value with libsched's own functions, and
+// tests/boinc/credit_arithmetic_test.cpp every intermediate one. They are
+// restated here operation by operation, in the order Debian's build of
+// libsched evaluates them, because the tests (and BOINC projects that compare
+// old and new daemons) expect the same bits: changing (a*b)/c into a*(b/c)
+// would change the last digit. That order is not always the source's: the
+// library is compiled with -ffast-math or the like (credit.cpp says where
+// it shows).
 #pragma once
 
 #include <cstdint>

@@ -158,4 +158,101 @@ int flush_app_versions(std::string& why) {
   return rc;
 }
 
+namespace {
+
+void set_average(AVERAGE& a, const Stats& s) {
+  a.n = s.n;
+  a.avg = s.avg;
+}
+void set_average(AVERAGE_VAR& a, const Stats& s) {
+  set_average(static_cast<AVERAGE&>(a), s);
+  a.var = s.var;
+  a.q = s.q;
+}
+Stats stats_of(const AVERAGE& a) { return {a.n, a.avg, 0, 0}; }
+Stats stats_of(const AVERAGE_VAR& a) { return {a.n, a.avg, a.var, a.q}; }
+
+}  // namespace
+
+CreditOutcome assign_credit(const CreditRows& rows) {
+  DB_APP app;
+  app.clear();
+  app.id = 1;
+  app.min_avg_pfc = rows.min_avg_pfc;
+  app.host_scale_check = rows.host_scale_check;
+  app.target_nresults = rows.app_target_nresults;
+  DB_WORKUNIT wu;
+  wu.clear();
+  wu.appid = app.id;
+  wu.rsc_fpops_est = rows.rsc_fpops_est;
+  wu.rsc_fpops_bound = rows.rsc_fpops_bound;
+  wu.target_nresults = rows.wu_target_nresults;
+  // The rows are large (BLOB-sized text fields): made in place, not copied.
+  std::vector<DB_APP_VERSION_VAL> versions(rows.versions.size());
+  for (std::size_t i = 0; i < rows.versions.size(); ++i) {
+    const CreditVersion& v = rows.versions[i];
+    DB_APP_VERSION_VAL& av = versions[i];
+    av.clear();
+    av.id = v.id;
+    av.appid = app.id;
+    av.pfc.n = v.pfc_n;
+    av.pfc.avg = v.pfc_avg;
+    av.pfc_scale = v.pfc_scale;
+  }
+  std::vector<RESULT> results(rows.claims.size());
+  std::vector<DB_HOST_APP_VERSION> havs(rows.claims.size());
+  long id = 0;
+  for (std::size_t i = 0; i < rows.claims.size(); ++i) {
+    const CreditClaim& c = rows.claims[i];
+    RESULT& r = results[i];
+    r.clear();
+    r.id = ++id;
+    r.hostid = id;
+    r.appid = app.id;
+    r.app_version_id = c.app_version_id;
+    r.elapsed_time = c.elapsed_time;
+    r.cpu_time = c.cpu_time;
+    r.flops_estimate = c.flops_estimate;
+    r.sent_time = c.sent_time;
+    r.received_time = c.received_time;
+    r.runtime_outlier = c.runtime_outlier;
+    r.validate_state = VALIDATE_STATE_VALID;
+    DB_HOST_APP_VERSION& hav = havs[i];
+    hav.clear();
+    hav.host_id = c.hav.exists ? id : 0;
+    hav.app_version_id = c.app_version_id;
+    set_average(hav.pfc, c.hav.pfc);
+    set_average(hav.et, c.hav.et);
+    set_average(hav.turnaround, c.hav.turnaround);
+    hav.consecutive_valid = c.hav.consecutive_valid;
+  }
+  CreditOutcome out;
+  // Its complaints (a capped credit, an implausible FLOP ratio) are about
+  // generated rows: not worth thousands of lines of test output.
+  const int level = log_messages.debug_level;
+  log_messages.set_debug_level(0);
+  assign_credit_set(wu, results, app, versions, havs, rows.max_granted_credit, out.credit);
+  log_messages.set_debug_level(level);
+  for (const DB_APP_VERSION_VAL& av : versions) {
+    if (!av.pfc_samples.empty()) out.pfc_samples[static_cast<long>(av.id)] = av.pfc_samples;
+    if (!av.credit_samples.empty()) out.credit_samples[static_cast<long>(av.id)] = av.credit_samples;
+  }
+  for (std::size_t i = 0; i < havs.size(); ++i) {
+    CreditHav h;
+    h.exists = rows.claims[i].hav.exists;
+    h.pfc = stats_of(havs[i].pfc);
+    h.et = stats_of(havs[i].et);
+    h.turnaround = stats_of(havs[i].turnaround);
+    h.consecutive_valid = havs[i].consecutive_valid;
+    out.havs.push_back(h);
+  }
+  return out;
+}
+
+void fold_credit(double now, const std::vector<double>& samples, const std::vector<double>& times, double& avg,
+                 double& avg_time) {
+  for (std::size_t j = 0; j < samples.size(); ++j)
+    update_average(now, times[j], samples[j], CREDIT_HALF_LIFE, avg, avg_time);
+}
+
 }  // namespace oracle

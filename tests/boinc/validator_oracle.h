@@ -14,6 +14,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace oracle {
 
@@ -48,5 +49,48 @@ int book_workunit(const JudgedWorkunit& wu, const std::string& app_name, double 
 
 // write_modified_app_versions() for the samples book_workunit() gathered.
 int flush_app_versions(std::string& why);
+
+// libsched's assign_credit_set on rows given in memory (no database), so that
+// many generated cases can be compared with mw-validator's arithmetic.
+struct Stats {
+  double n = 0, avg = 0, var = 0, q = 0;  // var and q only for AVERAGE_VAR
+};
+struct CreditHav {
+  bool exists = true;  // false: the lookup failed (BOINC's host_id 0)
+  Stats pfc, et, turnaround;
+  int consecutive_valid = 0;
+};
+struct CreditClaim {
+  long app_version_id = 0;
+  double elapsed_time = 0, cpu_time = 0, flops_estimate = 0;
+  int sent_time = 0, received_time = 0;
+  bool runtime_outlier = false;
+  CreditHav hav;
+};
+struct CreditVersion {
+  long id = 0;
+  double pfc_n = 0, pfc_avg = 0, pfc_scale = 0;
+};
+struct CreditRows {
+  double rsc_fpops_est = 0, rsc_fpops_bound = 0;
+  int wu_target_nresults = 0;
+  double min_avg_pfc = 0;
+  bool host_scale_check = false;
+  int app_target_nresults = 0;
+  double max_granted_credit = 0;
+  std::vector<CreditVersion> versions;
+  std::vector<CreditClaim> claims;  // all valid
+};
+struct CreditOutcome {
+  double credit = 0;
+  std::map<long, std::vector<double>> pfc_samples, credit_samples;
+  std::vector<CreditHav> havs;  // after, in the claims' order
+};
+CreditOutcome assign_credit(const CreditRows& rows);
+
+// libboinc's update_average over an app version's credit samples at `now`
+// (what write_modified_app_versions does before it writes).
+void fold_credit(double now, const std::vector<double>& samples, const std::vector<double>& times, double& avg,
+                 double& avg_time);
 
 }  // namespace oracle
