@@ -636,7 +636,8 @@ TEST(PrivateMariaDbTest, DatadirGoesUnderMwTestMariadbRootBeforeTmpdir) {
   std::string other = (fs::temp_directory_path() / "mwtmpdir.XXXXXX").string();
   ASSERT_NE(::mkdtemp(other.data()), nullptr);
   {
-    ScopedEnv root("MW_TEST_MARIADB_ROOT", base);
+    // Given relative to the working directory, as `--db-root build/bench` is.
+    ScopedEnv root("MW_TEST_MARIADB_ROOT", fs::relative(base).string());
     ScopedEnv tmpdir("TMPDIR", other);
     PrivateMariaDb db;
     EXPECT_EQ(db.directory().rfind(base + "/", 0), 0u) << db.directory();

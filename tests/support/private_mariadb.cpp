@@ -199,13 +199,14 @@ bool running_as_root() { return ::geteuid() == 0; }
 // whoever sets it wants the datadir on that file system.
 std::string base_directory() {
   constexpr std::size_t kMaxBase = 60;
-  if (const char* root = std::getenv("MW_TEST_MARIADB_ROOT"); root && *root) {
-    if (std::strlen(root) >= kMaxBase)
-      throw Error(Errc::usage, std::string("MW_TEST_MARIADB_ROOT '") + root + "' is " +
-                                   std::to_string(std::strlen(root)) + " characters long; the server's socket "
-                                   "path must fit in 108 bytes, so use a directory of at most " +
-                                   std::to_string(kMaxBase - 1));
-    return root;
+  if (const char* env = std::getenv("MW_TEST_MARIADB_ROOT"); env && *env) {
+    // mariadb-install-db fails on a relative datadir.
+    const std::string root = fs::absolute(env).lexically_normal().string();
+    if (root.size() >= kMaxBase)
+      throw Error(Errc::usage, "MW_TEST_MARIADB_ROOT '" + root + "' is " + std::to_string(root.size()) +
+                                   " characters long; the server's socket path must fit in 108 bytes, so use "
+                                   "a directory of at most " + std::to_string(kMaxBase - 1));
+    return root.size() > 1 && root.back() == '/' ? root.substr(0, root.size() - 1) : root;
   }
   const char* env = std::getenv("TMPDIR");
   return (env && *env && std::strlen(env) < kMaxBase) ? env : "/tmp";
