@@ -8,6 +8,7 @@
 #include <sys/vfs.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -106,31 +107,67 @@ std::string file_system_type(const std::string& dir) {
   return hex;
 }
 
+namespace {
+
+double thread_cpu_seconds() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_THREAD, &ru);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+void write_new(const std::string& path, const std::string& data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0 || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+    throw std::runtime_error("floor: cannot write " + path + ": " + std::strerror(errno));
+  ::close(fd);
+}
+
+void syncfs_of(const std::string& dir) {
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::syncfs(dfd) != 0) throw std::runtime_error("floor: cannot syncfs " + dir);
+  ::close(dfd);
+}
+
+}  // namespace
+
 FileFloor measure_file_floor(const std::string& root, std::size_t files, std::size_t bytes,
-                             std::size_t fanout, std::string* kept) {
+                             std::size_t fanout, std::string* kept, const FloorShape& shape) {
   const std::string dir = detail::make_temp_dir(root, "mwfloor.");
   const std::string data(bytes, 'x');
+  const std::string side(shape.side_bytes, 'y');
   FileFloor floor;
   try {
     for (std::size_t d = 0; d < fanout; ++d) {
       const std::string sub = dir + "/" + std::to_string(d);
       if (::mkdir(sub.c_str(), 0755) != 0) throw std::runtime_error("floor: cannot create " + sub);
     }
+    auto final_path = [&](std::size_t i) { return dir + "/" + std::to_string(i % fanout) + "/f" + std::to_string(i); };
+    auto temp_path = [&](std::size_t i) { return dir + "/" + std::to_string(i % fanout) + "/.t" + std::to_string(i); };
+    const double cpu0 = thread_cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < files; ++i) {
-      const std::string path = dir + "/" + std::to_string(i % fanout) + "/f" + std::to_string(i);
-      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      if (fd < 0 || ::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
-        throw std::runtime_error("floor: cannot write " + path + ": " + std::strerror(errno));
-      ::close(fd);
+      const std::string path = shape.renamed ? temp_path(i) : final_path(i);
+      write_new(path, data);
+      if (shape.side_bytes > 0) write_new(path + ".md5", side);
     }
-    const auto t1 = std::chrono::steady_clock::now();
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || ::syncfs(dfd) != 0) throw std::runtime_error("floor: cannot syncfs " + dir);
-    ::close(dfd);
-    const auto t2 = std::chrono::steady_clock::now();
-    floor.seconds = std::chrono::duration<double>(t2 - t0).count();
-    floor.barrier_seconds = std::chrono::duration<double>(t2 - t1).count();
+    auto t1 = std::chrono::steady_clock::now();
+    syncfs_of(dir);
+    double barrier = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    if (shape.renamed) {
+      for (std::size_t i = 0; i < files; ++i) {
+        const std::string from = temp_path(i), to = final_path(i);
+        if (::rename(from.c_str(), to.c_str()) != 0 ||
+            (shape.side_bytes > 0 && ::rename((from + ".md5").c_str(), (to + ".md5").c_str()) != 0))
+          throw std::runtime_error("floor: cannot rename " + from + ": " + std::strerror(errno));
+      }
+      t1 = std::chrono::steady_clock::now();
+      syncfs_of(dir);
+      barrier += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    }
+    floor.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    floor.cpu_seconds = thread_cpu_seconds() - cpu0;
+    floor.barrier_seconds = barrier;
     floor.files_per_s = static_cast<double>(files) / floor.seconds;
   } catch (...) {
     detail::remove_tree(dir);
@@ -144,14 +181,20 @@ FileFloor measure_file_floor(const std::string& root, std::size_t files, std::si
 }
 
 void emit_file_floor(const std::string& bench, const FileFloor& floor, const std::string& root,
-                     std::size_t files, std::size_t bytes, nlohmann::json params) {
+                     std::size_t files, std::size_t bytes, nlohmann::json params, const FloorShape& shape) {
   params["files"] = files;
   params["file_bytes"] = bytes;
   params["fs"] = file_system_type(root);
-  params["how"] = "open+write+close per file in 1024 subdirectories, then one syncfs";
+  std::string how = shape.side_bytes > 0 ? "a file and its NAME.md5 (" + std::to_string(shape.side_bytes) +
+                                               " bytes) per unit, each open+write+close"
+                                         : "open+write+close per file";
+  how += " in 1024 subdirectories, then one syncfs";
+  if (shape.renamed) how = "as the staged path: " + how + ", a rename each from a temp name, syncfs again";
+  params["how"] = how;
   emit(bench, "floor_files_per_s", floor.files_per_s, "files/s", params);
   emit(bench, "floor_seconds", floor.seconds, "s", params);
   emit(bench, "floor_barrier_seconds", floor.barrier_seconds, "s", params);
+  emit(bench, "floor_cpu_s", floor.cpu_seconds, "s", params);
 }
 
 }  // namespace mw::bench

@@ -61,16 +61,28 @@ std::string file_system_type(const std::string& dir);
 // ext4 without a journal, files created within a minute or so of a removal
 // pay for skipping the freed inodes, so a bench removes its trees only after
 // the figures that are compared with each other).
+//
+// A FloorShape asks for more than one plain file per unit, to compare a path
+// that must make more (the staged submission: the input and its NAME.md5, each
+// written under a hidden temp name, made durable, renamed into place, the
+// renames made durable) with the least that same work costs.
+struct FloorShape {
+  std::size_t side_bytes = 0;  // > 0: each file gets a side file NAME.md5 of this size
+  bool renamed = false;        // written under temp names, syncfs, renamed, syncfs again
+};
 struct FileFloor {
-  double seconds = 0;          // creation + the barrier
-  double barrier_seconds = 0;  // the syncfs alone
-  double files_per_s = 0;      // files / seconds
+  double seconds = 0;          // creation + the barrier(s)
+  double barrier_seconds = 0;  // the syncfs (both, when renamed)
+  double files_per_s = 0;      // files / seconds (a file and its side file count as one)
+  double cpu_seconds = 0;      // this thread's CPU (user + kernel) over `seconds`
 };
 FileFloor measure_file_floor(const std::string& root, std::size_t files, std::size_t bytes,
-                             std::size_t fanout = 1024, std::string* kept = nullptr);
+                             std::size_t fanout = 1024, std::string* kept = nullptr,
+                             const FloorShape& shape = {});
 // Prints a FileFloor as the lines {"bench": bench, "metric": "floor_files_per_s" …},
-// with `params` plus the file system and the file count and size.
+// with `params` plus the file system, the file count and size, and the shape.
 void emit_file_floor(const std::string& bench, const FileFloor& floor, const std::string& root,
-                     std::size_t files, std::size_t bytes, nlohmann::json params = nlohmann::json::object());
+                     std::size_t files, std::size_t bytes, nlohmann::json params = nlohmann::json::object(),
+                     const FloorShape& shape = {});
 
 }  // namespace mw::bench

@@ -11,7 +11,7 @@
 //
 // The private MariaDB runs as a stock server does (MW_TEST_MARIADB_SERVER_DEFAULTS=1:
 // default buffer pool, redo log flushed at every commit), its datadir under
-// $TMPDIR. The setup of the throughput part (10^5 rows written by the fake
+// --db-root (default $TMPDIR). The setup of the throughput part (10^5 rows written by the fake
 // server, not timed) runs with innodb_flush_log_at_trx_commit = 2 and the
 // stock value is put back before the daemons start. The project tree (upload
 // hierarchy, pickup directory) goes under --project-root, by default the build
@@ -67,6 +67,7 @@ struct Options {
   int samples = 100;
   double sleep_s = 0.5;
   std::string project_root;
+  std::string db_root;  // where the private MariaDB's datadir goes; empty = $TMPDIR
   std::string threads;  // the daemons' --threads; empty = their default
   bool tcp = false;     // daemons connect over TCP (config.xml host:port) instead of the unix socket
   bool claims = false;  // results name app version 1 and report elapsed time and FLOPS
@@ -91,6 +92,10 @@ int parse_command_line(Options& o, int argc, char** argv) {
   app.add_option("--project-root", o.project_root,
                  "Directory the project trees (uploads, pickup directory) go under; /dev/shm for tmpfs")
       ->check(CLI::ExistingDirectory)->capture_default_str();
+  app.add_option("--db-root", o.db_root,
+                 "Directory the private MariaDB's datadir goes under, e.g. the project root's file system as "
+                 "on a real server (default: $TMPDIR, else /tmp)")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--threads", o.threads, "The daemons' --threads (default: theirs)");
   app.add_option("--tcp", o.tcp, "1: the daemons connect over TCP, not the unix socket")->capture_default_str();
   app.add_option("--claims", o.claims,
@@ -357,10 +362,14 @@ int main(int argc, char** argv) {
     mw::bench::BenchDir logs;
     // The server first, so its datadir stays under the original $TMPDIR; then
     // the fake server's project directories under the project root.
-    mw::test::PrivateMariaDb::shared();
+    if (!o.db_root.empty()) ::setenv("MW_TEST_MARIADB_ROOT", o.db_root.c_str(), 1);
+    const std::string db_dir = mw::test::PrivateMariaDb::shared().directory();
     ::setenv("TMPDIR", o.project_root.c_str(), 1);
     const nlohmann::json where = {{"project_root", o.project_root},
-                                  {"fs", mw::bench::file_system_type(o.project_root)}};
+                                  {"fs", mw::bench::file_system_type(o.project_root)},
+                                  {"db_fs", mw::bench::file_system_type(db_dir)}};
+    mw::bench::emit_object({{"bench", "daemons"}, {"metric", "db_file_system"}, {"value", where["db_fs"]},
+                            {"db_dir", db_dir}});
     mw::bench::emit_object({{"bench", "daemons"}, {"metric", "project_file_system"},
                             {"value", where["fs"]}, {"project_root", o.project_root}});
     const std::string result_1k = mw::test::make_result_bundle(random_text(1024 - 330));

@@ -311,6 +311,11 @@ int main(int argc, char** argv) {
   bool warm_up = true;
   app.add_option("--root", g_root, "directory the download trees go under (its file system is measured)")
       ->capture_default_str();
+  std::string db_root;
+  app.add_option("--db-root", db_root,
+                 "directory the private MariaDB's datadir goes under, e.g. the --root file system as on a "
+                 "real server (default: $TMPDIR, else /tmp)")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--sizes", sizes, "submission sizes (tasks) for the unique-input figures")
       ->capture_default_str()->delimiter(',');
   app.add_flag("--quick", quick, "sizes up to 10^4 only");
@@ -330,12 +335,17 @@ int main(int argc, char** argv) {
   // The private MariaDB as a stock server runs (durable commits, default
   // buffer pool), so the per-task reference pays what it pays on a real one.
   ::setenv("MW_TEST_MARIADB_SERVER_DEFAULTS", "1", 0);
+  if (!db_root.empty()) ::setenv("MW_TEST_MARIADB_ROOT", db_root.c_str(), 1);
   try {
     ::mkdir(g_root.c_str(), 0755);
-    std::fprintf(stderr, "bench_submit: download trees under %s (%s)\n", g_root.c_str(),
-                 file_system_of(g_root).c_str());
+    const std::string db_fs = file_system_of(mw::test::PrivateMariaDb::shared().directory());
+    std::fprintf(stderr, "bench_submit: download trees under %s (%s), the server's datadir in %s (%s)\n",
+                 g_root.c_str(), file_system_of(g_root).c_str(),
+                 mw::test::PrivateMariaDb::shared().directory().c_str(), db_fs.c_str());
+    mw::bench::emit_object({{"bench", "submit"}, {"metric", "db_file_system"}, {"value", db_fs},
+                            {"db_dir", mw::test::PrivateMariaDb::shared().directory()}});
     auto want = [&](const char* c) { return std::find(cases.begin(), cases.end(), c) != cases.end(); };
-    const nlohmann::json fs{{"download_fs", file_system_of(g_root)}};
+    const nlohmann::json fs{{"download_fs", file_system_of(g_root)}, {"db_fs", db_fs}};
     auto vs_floor = [&](const char* bench, double rate, const mw::bench::FileFloor& floor, std::size_t n) {
       nlohmann::json params = fs;
       params["tasks"] = n;
@@ -360,13 +370,35 @@ int main(int argc, char** argv) {
         // the file system's state (above all the inodes freed lately) moves
         // within a minute, so a floor taken once would be compared with
         // submissions that met another one.
+        auto floor_of = [&](const char* bench, const char* name, const mw::bench::FloorShape& shape) {
+          std::string floor_tree;
+          const auto floor = mw::bench::measure_file_floor(g_root, n, 1024, 1024, &floor_tree, shape);
+          g_measured_trees.push_back(floor_tree);
+          mw::bench::emit_file_floor(name, floor, g_root, n, 1024, {{"tasks", n}, {"before", bench}}, shape);
+          return floor;
+        };
         auto measured = [&](const char* c, const char* bench, const std::function<double()>& run) {
           if (!want(c)) return;
-          std::string floor_tree;
-          const auto floor = mw::bench::measure_file_floor(g_root, n, 1024, 1024, &floor_tree);
-          g_measured_trees.push_back(floor_tree);
-          mw::bench::emit_file_floor("floor", floor, g_root, n, 1024, {{"tasks", n}, {"before", bench}});
-          vs_floor(bench, run(), floor, n);
+          // The staged path makes two files per task (the input and the
+          // NAME.md5 BOINC's file_deleter expects), each under a temp name
+          // first: besides the floor of one file per task, the floors of the
+          // same two files, plain and renamed into place as it must do.
+          mw::bench::FileFloor pair, pair_renamed;
+          const bool staged = std::string(bench) == "submit";
+          if (staged) {
+            const std::size_t side = format_md5_info(FileDigest{std::string(32, '0'), 1024}).size();
+            pair = floor_of(bench, "floor_pair", {side, false});
+            pair_renamed = floor_of(bench, "floor_pair_renamed", {side, true});
+          }
+          const auto floor = floor_of(bench, "floor", {});
+          const double rate = run();
+          vs_floor(bench, rate, floor, n);
+          if (staged) {
+            nlohmann::json params = fs;
+            params["tasks"] = n;
+            mw::bench::emit(bench, "vs_floor_pair", rate / pair.files_per_s, "ratio", params);
+            mw::bench::emit(bench, "vs_floor_pair_renamed", rate / pair_renamed.files_per_s, "ratio", params);
+          }
         };
         measured("submit", "submit", [&] {
           const double rate = bench_native(n, Input::staged);

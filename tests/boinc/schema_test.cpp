@@ -23,6 +23,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -606,6 +607,56 @@ TEST(PrivateMariaDbTest, SecondServerRunsAlongsideAndCleansUpAfterItself) {
   EXPECT_EQ(::kill(pid, 0), -1) << "pid " << pid << " still exists";
   EXPECT_EQ(errno, ESRCH);
   EXPECT_EQ(first.query_rows("", "SELECT 1 AS one")[0].at("one"), "1") << "first server hurt";
+}
+
+// Sets an environment variable for one scope and restores it after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// The benchmarks' --db-root: the datadir on the file system a real server
+// would keep it on, not wherever $TMPDIR points.
+TEST(PrivateMariaDbTest, DatadirGoesUnderMwTestMariadbRootBeforeTmpdir) {
+  std::string base = (fs::temp_directory_path() / "mwdbroot.XXXXXX").string();
+  ASSERT_NE(::mkdtemp(base.data()), nullptr);
+  std::string other = (fs::temp_directory_path() / "mwtmpdir.XXXXXX").string();
+  ASSERT_NE(::mkdtemp(other.data()), nullptr);
+  {
+    // Given relative to the working directory, as `--db-root build/bench` is.
+    ScopedEnv root("MW_TEST_MARIADB_ROOT", fs::relative(base).string());
+    ScopedEnv tmpdir("TMPDIR", other);
+    PrivateMariaDb db;
+    EXPECT_EQ(db.directory().rfind(base + "/", 0), 0u) << db.directory();
+    const std::string datadir = db.query_rows("", "SELECT @@datadir AS d")[0].at("d");
+    EXPECT_EQ(datadir.rfind(base + "/", 0), 0u) << datadir;
+    EXPECT_TRUE(fs::is_empty(other)) << "something went under $TMPDIR";
+  }
+  // A socket path that cannot fit is refused, naming the variable.
+  {
+    ScopedEnv root("MW_TEST_MARIADB_ROOT", base + "/" + std::string(70, 'd'));
+    try {
+      PrivateMariaDb db;
+      ADD_FAILURE() << "a 70-character MW_TEST_MARIADB_ROOT was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("MW_TEST_MARIADB_ROOT"), std::string::npos) << e.what();
+    }
+  }
+  fs::remove_all(base);
+  fs::remove_all(other);
 }
 
 // Run by AnotherTestProcessGetsItsOwnServer in a child process of this binary.

@@ -193,6 +193,25 @@ std::vector<std::string> sizing_options() {
 
 bool running_as_root() { return ::geteuid() == 0; }
 
+// Where the server's directory goes (see private_mariadb.h). The socket path
+// must fit in sun_path (108 bytes): $TMPDIR is skipped when it is long, and a
+// long $MW_TEST_MARIADB_ROOT is an error rather than a silent move, since
+// whoever sets it wants the datadir on that file system.
+std::string base_directory() {
+  constexpr std::size_t kMaxBase = 60;
+  if (const char* env = std::getenv("MW_TEST_MARIADB_ROOT"); env && *env) {
+    // mariadb-install-db fails on a relative datadir.
+    const std::string root = fs::absolute(env).lexically_normal().string();
+    if (root.size() >= kMaxBase)
+      throw Error(Errc::usage, "MW_TEST_MARIADB_ROOT '" + root + "' is " + std::to_string(root.size()) +
+                                   " characters long; the server's socket path must fit in 108 bytes, so use "
+                                   "a directory of at most " + std::to_string(kMaxBase - 1));
+    return root.size() > 1 && root.back() == '/' ? root.substr(0, root.size() - 1) : root;
+  }
+  const char* env = std::getenv("TMPDIR");
+  return (env && *env && std::strlen(env) < kMaxBase) ? env : "/tmp";
+}
+
 constexpr const char* kDirPrefix = "mw-mariadb-";
 constexpr const char* kOwnerFile = "owner.pid";
 
@@ -378,10 +397,7 @@ PrivateMariaDb& PrivateMariaDb::shared() {
 }
 
 void PrivateMariaDb::make_directory() {
-  // The socket path must fit in sun_path (108 bytes): fall back to /tmp when
-  // $TMPDIR is long.
-  const char* env = std::getenv("TMPDIR");
-  std::string base = (env && *env && std::strlen(env) < 60) ? env : "/tmp";
+  std::string base = base_directory();
   remove_abandoned_directories(base);
   std::string templ = base + "/" + kDirPrefix + "XXXXXX";
   if (!::mkdtemp(templ.data())) throw_system("mkdtemp(" + templ + ")");

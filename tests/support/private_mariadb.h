@@ -11,6 +11,10 @@
 // with all privileges, reachable over TCP at host():port() (what BOINC's
 // config.xml <db_host> would name) and over socket_path().
 //
+// The temporary directory goes under $MW_TEST_MARIADB_ROOT when it is set
+// (the benchmarks' --db-root: a datadir on the file system being measured, as
+// a real server has it), else under $TMPDIR, else /tmp.
+//
 // Programs are started with fork/exec and an argv vector (no shell). The server
 // gets SIGTERM when the thread that started it dies, so a crashed test binary
 // does not leave it running (its temporary directory may stay behind then).
