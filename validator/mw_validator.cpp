@@ -47,7 +47,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "bookkeeping.h"
@@ -172,22 +171,15 @@ struct Validator {
     if (!late && canonical_id != 0) canonical_credit = credit::as_stored(credit);
   }
 
-  // The statements writing the changed results, as few as the values allow:
-  // one UPDATE per set of identical new values.
+  // The changed results in one statement; with their credits differing (the
+  // default credit is the workunit's own) one per set of identical values
+  // was a statement per workunit.
   static void write_results(const std::vector<ResultRow>& results, std::vector<DbStatement>& out) {
-    std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, double>, std::vector<std::int64_t>> updates;
-    for (const auto& r : results) {
-      if (!r.changed) continue;
-      updates[{r.validate_state, r.outcome, r.server_state, r.granted_credit}].push_back(r.id);
-    }
-    for (const auto& [values, ids] : updates) {
-      std::vector<DbValue> args = {std::get<0>(values), std::get<1>(values), std::get<2>(values),
-                                   std::get<3>(values)};
-      args.insert(args.end(), ids.begin(), ids.end());
-      out.push_back({"UPDATE result SET validate_state = ?, outcome = ?, server_state = ?, granted_credit = ? "
-                     "WHERE id IN (" + sql_placeholders(ids.size()) + ")",
-                     std::move(args)});
-    }
+    MultiRowUpdate update("result", {"id"}, {"validate_state", "outcome", "server_state", "granted_credit"});
+    for (const auto& r : results)
+      if (r.changed)
+        update.add({r.id}, {value(r.validate_state), value(r.outcome), value(r.server_state), value(r.granted_credit)});
+    update.emit(out);
   }
 
   void invalidate(ResultRow& r, const std::string& why, const std::string& wu_tag) {
