@@ -36,6 +36,7 @@
 // external program failed, an unreadable upload directory) leaves the results
 // alone and asks the transitioner to come back within 6 hours.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -509,6 +510,16 @@ namespace {
 
 int validator_main(int argc, char** argv) {
   using namespace mw::boinc;
+  // Each group allocates and frees some 100 KB to 1 MB (the locked rows with
+  // their xml_doc_in, the write batch's SQL, the result bundles). With
+  // glibc's defaults (trim and mmap at 128 KiB, adapting) the worker
+  // threads' arenas gave that memory back to the kernel after every group
+  // (madvise, munmap) and faulted it in again, each time flushing the other
+  // threads' TLBs: about a third of the validator's CPU per workunit with
+  // credit over 10^4 hosts (0.19-0.27 ms, 0.13-0.17 ms with these; bench/README.md,
+  // "Issue 23: credit over many hosts"). Kept: at most 16 MiB per arena.
+  ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 16 << 20);
   Validator v;
   CLI::App app{"Decides the quorum of a BOINC app's results", "mw-validator"};
   add_daemon_options(app, v.options);
