@@ -83,7 +83,8 @@ std::vector<DbStatement> bookkeeping_reads(const std::vector<std::int64_t>& wu_i
 // committed them, each seeing the rows as the ones before left them; write()
 // then appends the writes: a row changed by several workunits is written
 // once, with their changes applied in order, and the host, user, team and
-// existing host_app_version rows take one statement per table.
+// host_app_version rows take one statement per table (a row taken over
+// from an older app version one of its own).
 class Bookkeeping {
  public:
   Bookkeeping(const CreditSettings& settings, const PassCredit& pass, const DbBatchResult* rows);

@@ -1,6 +1,7 @@
 // validator/multi_row_update.h — one UPDATE statement writing several rows
 // of a table, each with its own values: every column is set to
-// CASE WHEN <key of row 1> THEN <its expression> ... END. A group of
+// CASE id WHEN <row 1's id> THEN <its expression> ... END (with a key of
+// several columns, CASE WHEN <key of row 1> THEN ...). A group of
 // workunits' rows of one table then cost the server one statement rather than
 // one each (statement overhead, not the rows, is most of a small UPDATE's cost).
 #pragma once

@@ -36,6 +36,7 @@
 // external program failed, an unreadable upload directory) leaves the results
 // alone and asks the transitioner to come back within 6 hours.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
@@ -47,7 +48,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "bookkeeping.h"
@@ -172,22 +172,15 @@ struct Validator {
     if (!late && canonical_id != 0) canonical_credit = credit::as_stored(credit);
   }
 
-  // The statements writing the changed results, as few as the values allow:
-  // one UPDATE per set of identical new values.
+  // The changed results in one statement; with their credits differing (the
+  // default credit is the workunit's own) one per set of identical values
+  // was a statement per workunit.
   static void write_results(const std::vector<ResultRow>& results, std::vector<DbStatement>& out) {
-    std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, double>, std::vector<std::int64_t>> updates;
-    for (const auto& r : results) {
-      if (!r.changed) continue;
-      updates[{r.validate_state, r.outcome, r.server_state, r.granted_credit}].push_back(r.id);
-    }
-    for (const auto& [values, ids] : updates) {
-      std::vector<DbValue> args = {std::get<0>(values), std::get<1>(values), std::get<2>(values),
-                                   std::get<3>(values)};
-      args.insert(args.end(), ids.begin(), ids.end());
-      out.push_back({"UPDATE result SET validate_state = ?, outcome = ?, server_state = ?, granted_credit = ? "
-                     "WHERE id IN (" + sql_placeholders(ids.size()) + ")",
-                     std::move(args)});
-    }
+    MultiRowUpdate update("result", {"id"}, {"validate_state", "outcome", "server_state", "granted_credit"});
+    for (const auto& r : results)
+      if (r.changed)
+        update.add({r.id}, {value(r.validate_state), value(r.outcome), value(r.server_state), value(r.granted_credit)});
+    update.emit(out);
   }
 
   void invalidate(ResultRow& r, const std::string& why, const std::string& wu_tag) {
@@ -517,6 +510,16 @@ namespace {
 
 int validator_main(int argc, char** argv) {
   using namespace mw::boinc;
+  // Each group allocates and frees some 100 KB to 1 MB (the locked rows with
+  // their xml_doc_in, the write batch's SQL, the result bundles). With
+  // glibc's defaults (trim and mmap at 128 KiB, adapting) the worker
+  // threads' arenas gave that memory back to the kernel after every group
+  // (madvise, munmap) and faulted it in again, each time flushing the other
+  // threads' TLBs: about a third of the validator's CPU per workunit with
+  // credit over 10^4 hosts (0.19-0.27 ms, 0.13-0.17 ms with these; bench/README.md,
+  // "Issue 23: credit over many hosts"). Kept: at most 16 MiB per arena.
+  ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 16 << 20);
   Validator v;
   CLI::App app{"Decides the quorum of a BOINC app's results", "mw-validator"};
   add_daemon_options(app, v.options);

@@ -33,7 +33,8 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
 const char* const kTables[] = {"app",  "app_version", "user",        "team",        "host",
                                "host_app_version", "workunit", "result", "credit_user", "credit_team", "credited_job"};
 
-// The columns the bookkeeping writes, per table, and each table's key.
+// The columns the bookkeeping writes, per table, and each table's key; and
+// host_app_version.n_jobs_today, the scheduler's, which it must leave alone.
 struct Compared {
   const char* table;
   const char* key;
@@ -45,7 +46,7 @@ const Compared kCompared[] = {
     {"team", "id", {"total_credit", "expavg_credit", "expavg_time"}},
     {"host_app_version", "host_id, app_version_id",
      {"pfc_n", "pfc_avg", "et_n", "et_avg", "et_var", "et_q", "turnaround_n", "turnaround_avg", "turnaround_var",
-      "turnaround_q", "max_jobs_per_day", "consecutive_valid"}},
+      "turnaround_q", "max_jobs_per_day", "consecutive_valid", "n_jobs_today"}},
     {"credit_user", "userid, appid, credit_type", {"njobs", "total", "expavg", "expavg_time"}},
     {"credit_team", "teamid, appid, credit_type", {"njobs", "total", "expavg", "expavg_time"}},
     {"app_version", "id", {"pfc_n", "pfc_avg", "expavg_credit", "expavg_time"}},
