@@ -1,6 +1,7 @@
 #include "bookkeeping.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <string>
 #include <utility>
@@ -87,37 +88,37 @@ class Books {
   // workunit of the group is booked: every row is read as it was when locked.
   void load(const DbBatchResult* got) {
     for (const auto& row : got[0].rows) {
-      auto [h, fresh] = hosts_.try_emplace(row.integer(0));
-      if (!fresh) continue;  // one row per result: a host may come many times
-      Host& host = h->second;
+      Host& host = hosts_[row.integer(0)];
       host.userid = row.integer(1);
       host.total_credit = row.real(2);
       host.account.expavg_credit = host.orig_expavg_credit = row.real(3);
       host.account.expavg_time = host.orig_expavg_time = row.real(4);
       host.avg_turnaround = host.orig_avg_turnaround = row.real(5);
-      if (row.is_null(6)) continue;
-      User& u = users_[row.integer(6)];
-      u.teamid = row.integer(7);
-      u.account.expavg_credit = row.real(8);
-      u.account.expavg_time = row.real(9);
-      if (row.is_null(10)) continue;
-      Account& t = teams_[row.integer(10)];
-      t.expavg_credit = row.real(11);
-      t.expavg_time = row.real(12);
     }
     for (const auto& row : got[1].rows) {
+      User& u = users_[row.integer(0)];
+      u.teamid = row.integer(1);
+      u.account.expavg_credit = row.real(2);
+      u.account.expavg_time = row.real(3);
+    }
+    for (const auto& row : got[2].rows) {
+      Account& t = teams_[row.integer(0)];
+      t.expavg_credit = row.real(1);
+      t.expavg_time = row.real(2);
+    }
+    for (const auto& row : got[3].rows) {
       Hav& h = havs_[{row.integer(0), row.integer(1)}];
       h.exists = true;
       h.row = hav_columns(row, 0);
       h.orig = h.row;
     }
     if (settings_.credit_by_app) {
-      for (const auto& row : got[2].rows) load_app_credit(user_credit_, row);
-      for (const auto& row : got[3].rows) load_app_credit(team_credit_, row);
+      for (const auto& row : got[4].rows) load_app_credit(user_credit_, row);
+      for (const auto& row : got[5].rows) load_app_credit(team_credit_, row);
     }
     // Rows of older versions of the same app, platform and plan class that a
     // missing row takes over: per (host, new version) the newest version's.
-    for (const auto& row : got[settings_.credit_by_app ? 4 : 2].rows) {
+    for (const auto& row : got[settings_.credit_by_app ? 6 : 4].rows) {
       const Key key{row.integer(0), row.integer(1)};
       const std::int64_t version_num = row.integer(2);
       auto [it, fresh] = takeovers_.try_emplace(key);
@@ -387,8 +388,57 @@ constexpr const char* kHavColumns =
     "v.host_id, v.app_version_id, v.pfc_n, v.pfc_avg, v.et_n, v.et_avg, v.et_var, v.et_q, v.turnaround_n, "
     "v.turnaround_avg, v.turnaround_var, v.turnaround_q, v.max_jobs_per_day, v.consecutive_valid";
 
-std::vector<DbStatement> bookkeeping_reads(const std::vector<std::int64_t>& wu_ids, std::int64_t app_id,
-                                          bool credit_by_app) {
+namespace {
+
+// Locks the rows of `table` whose ids are `ids` (ascending): a range read of
+// the primary key, which takes the row locks in id order.
+DbStatement locking_read_by_id(const std::string& columns, const char* table, const std::vector<std::int64_t>& ids) {
+  if (ids.empty()) return {"SELECT " + columns + " FROM " + table + " WHERE FALSE", {}};
+  return {"SELECT " + columns + " FROM " + table + " WHERE id IN (" + sql_placeholders(ids.size()) +
+              ") ORDER BY id FOR UPDATE",
+          {ids.begin(), ids.end()}};
+}
+
+// Adds to `into` (ascending, distinct) the ids of `more` it lacks.
+bool merge_ids(std::vector<std::int64_t>& into, const std::set<std::int64_t>& more) {
+  std::vector<std::int64_t> merged;
+  std::set_union(into.begin(), into.end(), more.begin(), more.end(), std::back_inserter(merged));
+  const bool grew = merged.size() != into.size();
+  into = std::move(merged);
+  return grew;
+}
+
+}  // namespace
+
+DbStatement credit_owners_read(const std::vector<std::int64_t>& wu_ids) {
+  return {"SELECT DISTINCT h.id, h.userid, u.teamid FROM result r JOIN host h ON h.id = r.hostid "
+          "LEFT JOIN user u ON u.id = h.userid WHERE r.workunitid IN (" + sql_placeholders(wu_ids.size()) + ")",
+          {wu_ids.begin(), wu_ids.end()}};
+}
+
+CreditOwners credit_owners(const DbBatchResult& rows) {
+  std::set<std::int64_t> hosts, users, teams;
+  for (const auto& row : rows.rows) {
+    hosts.insert(row.integer(0));
+    if (row.integer(1) != 0) users.insert(row.integer(1));
+    if (!row.is_null(2) && row.integer(2) != 0) teams.insert(row.integer(2));
+  }
+  return {{hosts.begin(), hosts.end()}, {users.begin(), users.end()}, {teams.begin(), teams.end()}};
+}
+
+bool CreditOwners::take_missing(const std::vector<DbBatchResult>& rows) {
+  std::set<std::int64_t> more_users, more_teams;
+  for (const auto& row : rows[0].rows)
+    if (row.integer(1) != 0) more_users.insert(row.integer(1));
+  for (const auto& row : rows[1].rows)
+    if (row.integer(1) != 0) more_teams.insert(row.integer(1));
+  const bool users_grew = merge_ids(users, more_users);
+  const bool teams_grew = merge_ids(teams, more_teams);
+  return users_grew || teams_grew;
+}
+
+std::vector<DbStatement> bookkeeping_reads(const std::vector<std::int64_t>& wu_ids, const CreditOwners& owners,
+                                          std::int64_t app_id, bool credit_by_app) {
   const std::string in = "r.workunitid IN (" + sql_placeholders(wu_ids.size()) + ")";
   const std::vector<DbValue> ids(wu_ids.begin(), wu_ids.end());
   auto with_ids = [&](std::vector<DbValue> first) {
@@ -396,11 +446,10 @@ std::vector<DbStatement> bookkeeping_reads(const std::vector<std::int64_t>& wu_i
     return first;
   };
   std::vector<DbStatement> reads = {
-      {"SELECT h.id, h.userid, h.total_credit, h.expavg_credit, h.expavg_time, h.avg_turnaround, u.id, u.teamid, "
-       "u.expavg_credit, u.expavg_time, t.id, t.expavg_credit, t.expavg_time FROM result r "
-       "JOIN host h ON h.id = r.hostid LEFT JOIN user u ON u.id = h.userid LEFT JOIN team t ON t.id = u.teamid "
-       "WHERE " + in + " FOR UPDATE",
-       ids},
+      locking_read_by_id("id, userid, total_credit, expavg_credit, expavg_time, avg_turnaround", "host",
+                         owners.hosts),
+      locking_read_by_id("id, teamid, expavg_credit, expavg_time", "user", owners.users),
+      locking_read_by_id("id, expavg_credit, expavg_time", "team", owners.teams),
       {std::string("SELECT ") + kHavColumns + " FROM result r JOIN host_app_version v ON v.host_id = r.hostid AND "
        "v.app_version_id = IF(r.app_version_id < 0, ? * 1000000 - r.app_version_id, r.app_version_id) "
        "WHERE " + in + " FOR UPDATE",

@@ -6,8 +6,8 @@
 // job quota max_jobs_per_day).
 //
 // Used inside the validator's transaction over a group of workunits: the
-// rows their results may touch are read and locked with the workunits' own
-// SELECT (bookkeeping_reads, same round trip); Bookkeeping applies BOINC's
+// rows their results may touch are read and locked right after the
+// workunits' own SELECT (bookkeeping_reads); Bookkeeping applies BOINC's
 // rules (validator/credit.h) workunit by workunit and result by result in id
 // order, and appends the writes to the transaction's final batch (with the
 // COMMIT: no round trip of its own). Every stored double goes through
@@ -69,13 +69,35 @@ struct PassCredit {
   double now = 0;
 };
 
+// The hosts, users and teams whose credit a group of workunits may change.
+// Validator threads lock them in one global order (every host by id, then
+// every user by id, then every team by id): locked in the order the results
+// come, two groups sharing users in another order deadlock, and with many
+// hosts of few users that is most groups (issue 23). Ascending, distinct.
+struct CreditOwners {
+  std::vector<std::int64_t> hosts, users, teams;
+
+  // Adds the owners the locked rows (`rows`, from bookkeeping_reads) name
+  // but this set lacks: a host given to another user, or a user to another
+  // team, between credit_owners_read and the locks. True when it added any,
+  // and the locking reads must be made again with the larger set.
+  bool take_missing(const std::vector<DbBatchResult>& rows);
+};
+
+// The owners of the results of the workunits `wu_ids` as they are now: a
+// plain read, no locks (credit_owners() turns its rows into the set).
+DbStatement credit_owners_read(const std::vector<std::int64_t>& wu_ids);
+CreditOwners credit_owners(const DbBatchResult& rows);
+
 // The statements reading (FOR UPDATE) the rows the bookkeeping of the
-// workunits `wu_ids` may touch: the hosts of their results with their owners
-// and teams, their host_app_versions, with `credit_by_app` the per-app credit
-// rows, and last (shared locks) the rows of older app versions that a missing
-// host_app_version takes over, as BOINC's hav_lookup does.
-std::vector<DbStatement> bookkeeping_reads(const std::vector<std::int64_t>& wu_ids, std::int64_t app_id,
-                                           bool credit_by_app);
+// workunits `wu_ids` may touch: `owners`' hosts, users and teams, each table
+// in id order; the results' host_app_versions; with `credit_by_app` the
+// per-app credit rows; and last (shared locks) the rows of older app versions
+// that a missing host_app_version takes over, as BOINC's hav_lookup does.
+// The rows keyed by a host or user are reached only through a host or user
+// locked before them, so their locks cannot close a cycle either.
+std::vector<DbStatement> bookkeeping_reads(const std::vector<std::int64_t>& wu_ids, const CreditOwners& owners,
+                                           std::int64_t app_id, bool credit_by_app);
 
 // The bookkeeping of a group of workunits validated in one transaction.
 // Built from the rows bookkeeping_reads() returned (in its order); book() is

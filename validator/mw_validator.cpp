@@ -205,10 +205,12 @@ struct Validator {
   // Validates the workunits `wu_ids` (ascending ids) in one transaction and
   // returns how many were handled (need_validate cleared). The workunits and
   // their results are read and locked with one statement, so every decision
-  // is made on rows nobody else can change before the commit. Two round
-  // trips to the server: START TRANSACTION with the locking SELECTs (the
-  // workunits' and their bookkeeping's), then every write with the COMMIT
-  // (execute_batch). The workunits are decided one after the other in id
+  // is made on rows nobody else can change before the commit. Three round
+  // trips to the server: START TRANSACTION with the workunits' locking SELECT
+  // and a plain read of their results' hosts, users and teams; the locking
+  // SELECTs of the bookkeeping's rows, hosts, users and teams each in id
+  // order (bookkeeping.h, CreditOwners: no deadlock between threads); then
+  // every write with the COMMIT (execute_batch). The workunits are decided one after the other in id
   // order, each seeing the credit rows as the ones before left them, so the
   // result is what one transaction per workunit in that order would have
   // left; a failure anywhere rolls the whole group back (to be retried).
@@ -220,14 +222,18 @@ struct Validator {
       // attempt is kept.
       handled = 0;
       group_samples.clear();
-      std::vector<DbStatement> reads = {
-          {std::string(kWorkunitColumns) + sql_placeholders(wu_ids.size()) + ") FOR UPDATE",
-           {wu_ids.begin(), wu_ids.end()}}};
-      for (auto& s : bookkeeping_reads(wu_ids, app_id, credit.credit_by_app)) reads.push_back(std::move(s));
-      auto got = db.execute_batch(reads);
+      auto got = db.execute_batch(
+          {{std::string(kWorkunitColumns) + sql_placeholders(wu_ids.size()) + ") FOR UPDATE",
+            {wu_ids.begin(), wu_ids.end()}},
+           credit_owners_read(wu_ids)});
+      CreditOwners owners = credit_owners(got[1]);
+      std::vector<DbBatchResult> credit_rows;
+      do {
+        credit_rows = db.execute_batch(bookkeeping_reads(wu_ids, owners, app_id, credit.credit_by_app));
+      } while (owners.take_missing(credit_rows));
       std::map<std::int64_t, std::vector<const DbRow*>> by_workunit;  // ordered: BOINC's order
       for (const auto& row : got[0].rows) by_workunit[row.integer(kWorkunitIdColumn)].push_back(&row);
-      Bookkeeping books(credit, pass_credit, &got[1]);
+      Bookkeeping books(credit, pass_credit, credit_rows.data());
       MultiRowUpdate workunits("workunit", {"id"},
                                {"need_validate", "error_mask", "assimilate_state", "transition_time",
                                 "target_nresults", "canonical_resultid", "canonical_credit"});
@@ -235,9 +241,9 @@ struct Validator {
       for (const auto& [wu_id, rows] : by_workunit)
         if (decide(wu_id, rows, books, group_samples, workunits, changed)) ++handled;
       if (handled == 0) return;  // another instance or a restart got them
-      // Every row written was locked by the first round trip (the credit
-      // rows of a busy user or team too: reading them later would cost a
-      // third round trip, during which they would be held just the same).
+      // Every row written was locked by the reads above (the credit rows of
+      // a busy user or team too: reading them later would cost another round
+      // trip, during which they would be held just the same).
       std::vector<DbStatement> writes;
       workunits.emit(writes);
       books.write(writes);

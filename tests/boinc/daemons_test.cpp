@@ -686,6 +686,46 @@ TEST_F(DaemonsTest, AGroupLosingALockConflictIsRetriedAndCreditsOnce) {
   expect_credited_once(*server, before);
 }
 
+// Many hosts of four users, as on a real project: every group of 25
+// workunits credits all four users, and neighbouring groups meet them in
+// another order (users 1,2,3,4 against 3,4,1,2). Locked in the results'
+// order, such groups deadlock; locked hosts, users, teams each in id order
+// (bookkeeping.h, CreditOwners), never.
+TEST_F(DaemonsTest, GroupsSharingUsersInAnyOrderNeverDeadlock) {
+  constexpr int kHosts = 1000, kWorkunits = 1000;
+  server->db().execute("SET SESSION sql_mode = ''");  // host columns not given take their zero values
+  std::string hosts = "INSERT INTO host (id, userid, create_time, total_credit) VALUES ";
+  for (int id = 5; id <= kHosts; ++id)
+    hosts += (id == 5 ? "(" : ",(") + std::to_string(id) + "," + std::to_string((id - 1) % 4 + 1) + ",0,0)";
+  server->db().execute(hosts);
+  server->db().execute("SET SESSION sql_mode = DEFAULT");
+  FakeWorkunit spec;
+  spec.min_quorum = 2;
+  spec.target_nresults = 2;
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < kWorkunits; ++i) ids.push_back(server->create_workunit("s" + std::to_string(i), spec));
+  server->transition();
+  const std::string bundle = make_result_bundle("same");
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::int64_t first = static_cast<std::int64_t>((2 * i) % kHosts) + 1;
+    server->report_success(server->send_one(ids[i], first), bundle);
+    server->report_success(server->send_one(ids[i], first % kHosts + 1), bundle);
+  }
+  server->transition();
+  const double credit_before = server->rows("SELECT SUM(total_credit) FROM user")[0].real(0);
+  const std::int64_t deadlocks_before = server->value("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+                                                      "WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'");
+  auto r = validator({"--threads", "4", "--group-size", "25"});
+  EXPECT_EQ(server->value("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+                          "WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'") - deadlocks_before, 0)
+      << "validator threads deadlocked on each other's rows";
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM workunit WHERE need_validate > 0"), 0) << r.err;
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM result WHERE validate_state = 1"), 2 * kWorkunits);
+  EXPECT_DOUBLE_EQ(server->rows("SELECT SUM(total_credit) FROM user")[0].real(0) - credit_before,
+                   server->rows("SELECT SUM(granted_credit) FROM result")[0].real(0))
+      << "each result's credit reaches its host's owner once";
+}
+
 TEST_F(DaemonsTest, DaemonsSurviveAMariaDbRestart) {
   auto first = many(*server, 5, "m");
   ScratchDir logs;
