@@ -712,6 +712,14 @@ TEST_F(DaemonsTest, GroupsSharingUsersInAnyOrderNeverDeadlock) {
     server->report_success(server->send_one(ids[i], first % kHosts + 1), bundle);
   }
   server->transition();
+  // Every result names an app version, so each group also makes and
+  // changes host_app_version rows, between other groups' rows in the index.
+  server->db().execute("INSERT INTO app_version (id, create_time, appid, version_num, platformid, xml_doc) "
+                       "VALUES (1, 0, ?, 100, 1, '')",
+                       {server->app_id()});
+  server->db().execute("UPDATE result SET app_version_id = 1, elapsed_time = 3600 + id % 600, cpu_time = 3500, "
+                       "flops_estimate = 1.2e9 WHERE appid = ?",
+                       {server->app_id()});
   const double credit_before = server->rows("SELECT SUM(total_credit) FROM user")[0].real(0);
   const std::int64_t deadlocks_before = server->value("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
                                                       "WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'");
@@ -721,9 +729,11 @@ TEST_F(DaemonsTest, GroupsSharingUsersInAnyOrderNeverDeadlock) {
       << "validator threads deadlocked on each other's rows";
   EXPECT_EQ(server->value("SELECT COUNT(*) FROM workunit WHERE need_validate > 0"), 0) << r.err;
   EXPECT_EQ(server->value("SELECT COUNT(*) FROM result WHERE validate_state = 1"), 2 * kWorkunits);
-  EXPECT_DOUBLE_EQ(server->rows("SELECT SUM(total_credit) FROM user")[0].real(0) - credit_before,
-                   server->rows("SELECT SUM(granted_credit) FROM result")[0].real(0))
+  EXPECT_NEAR(server->rows("SELECT SUM(total_credit) FROM user")[0].real(0) - credit_before,
+              server->rows("SELECT SUM(granted_credit) FROM result")[0].real(0), 1e-6)
       << "each result's credit reaches its host's owner once";
+  EXPECT_EQ(server->value("SELECT COUNT(*) FROM host_app_version"), kHosts)
+      << "one row per host for the app version";
 }
 
 TEST_F(DaemonsTest, DaemonsSurviveAMariaDbRestart) {
